@@ -1,0 +1,14 @@
+"""60_train_weight_ae: see src/hypershape/stages/ and DESIGN.md. Usage: python 60_train_weight_ae.py [preset=default] [key=value ...]"""
+import hydra
+
+import hypershape.config  # noqa: F401  (registers the typed schema)
+from hypershape.pipeline import main
+
+
+@hydra.main(config_path="configs", config_name="config", version_base=None)
+def entry(cfg) -> None:
+    main("60_train_weight_ae", cfg)
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,258 @@
+"""Typed schema of every config section. Hydra YAML in configs/ is merged onto it, so a wrong key or
+type fails when the config is composed, not an hour into a run."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+
+
+class Source(Enum):
+    procedural = "procedural"
+    local = "local"
+    objaverse = "objaverse"
+
+
+class Route(Enum):
+    latent = "latent"
+    direct = "direct"
+
+
+class Heads(Enum):
+    per_layer = "per_layer"
+    monolithic = "monolithic"
+
+
+@dataclass
+class DataConfig:
+    source: Source = Source.procedural
+    """Where objects come from: the offline procedural catalogue, a local folder, or Objaverse."""
+    num_objects: int = 12
+    """How many objects to take from the source."""
+    test_fraction: float = 0.25
+    """Share of objects held out (never train the autoencoder or the mapper)."""
+    local_dir: Optional[str] = None
+    """Folder of .obj/.ply/.stl/.off/.glb meshes (source=local)."""
+    objaverse_uids: List[str] = field(default_factory=list)
+    """Objaverse uids to fetch first (source=objaverse)."""
+    objaverse_lvis: List[str] = field(default_factory=list)
+    """LVIS categories whose uids fill up to num_objects (source=objaverse)."""
+    objaverse_cache: Optional[str] = None
+    """Objaverse cache folder; None keeps the package's default (~/.objaverse)."""
+    download_timeout_s: float = 120.0
+    """Per-object download timeout."""
+    test_genus: Optional[List[int]] = None
+    """If set, exactly the objects of these genera are held out (an out-of-distribution split)."""
+    solid_resolution: int = 128
+    """Grid resolution of the winding-number solid (02)."""
+    radius: float = 0.9
+    """Objects are normalised so their farthest point lies at this radius."""
+    sdf_pool: int = 200_000
+    """Uniform pool in the unit ball from which SDF samples are importance-sampled."""
+    sdf_samples: int = 40_000
+    """SDF samples drawn from the pool with probability ~ exp(-beta |sdf|)."""
+    surface_samples: int = 10_000
+    """Surface points (sdf = 0) added to the SDF samples."""
+    eval_surface_points: int = 30_000
+    """Surface points with normals kept for evaluation."""
+    beta: float = 30.0
+    """Importance-sampling sharpness."""
+
+
+@dataclass
+class RenderConfig:
+    resolution: int = 32
+    """Square view size in pixels."""
+    yfov_deg: float = 40.0
+    """Vertical field of view."""
+    distance: float = 3.0
+    """Camera distance from the origin."""
+    elevations_deg: List[float] = field(default_factory=lambda: [45.0, 0.0, -45.0])
+    """Elevation of each ring of cameras."""
+    per_ring: int = 8
+    """Cameras per ring."""
+
+
+@dataclass
+class ImageSirenConfig:
+    hidden: int = 64
+    """Width of each sine layer."""
+    sine_layers: int = 4
+    """Number of sine layers (the first included)."""
+    w0: float = 30.0
+    """Sine frequency."""
+    anchor_steps: int = 500
+    """Steps fitting the anchor to the mean training view."""
+    steps: int = 300
+    """Steps per view, warm-started from the anchor."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    batch: int = 1
+    """SIRENs fitted together as one batched program (24 = one object's views)."""
+
+
+@dataclass
+class HypernetConfig:
+    hidden: int = 64
+    """Width of each head's two hidden layers."""
+    heads: Heads = Heads.per_layer
+    """One head per image-SIREN tensor, or one head for the whole vector."""
+    last_scale: float = 0.01
+    """Scale of each head's last layer at init (a hypernetwork starts as the anchor SIREN)."""
+    anchor_steps: int = 1000
+    """Steps fitting the anchor hypernetwork to the per-view mean of the training SIRENs."""
+    steps: int = 600
+    """Steps per object (the same for train and test objects)."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    image_loss_weight: float = 1.0
+    """Weight of the loss on the views the generated SIRENs draw (beside weight MSE)."""
+    pixels_per_step: int = 512
+    """Pixels per view in the image loss of one step."""
+
+
+@dataclass
+class RefineConfig:
+    steps: int = 100
+    """Refinement steps against the object's own 24 silhouettes."""
+    lr: float = 1e-4
+    """Adam learning rate."""
+    rays: int = 1024
+    """Rays per step (drawn from all 24 views)."""
+    samples_per_ray: int = 48
+    """Points per ray inside the unit sphere."""
+    temperature: float = 0.02
+    """Softness of the silhouette: occupancy = sigmoid(-sdf / temperature)."""
+    weight_reg: float = 1.0
+    """Pull towards the predicted weights (keeps the field an SDF away from the rays)."""
+
+
+@dataclass
+class ShapeSirenConfig:
+    hidden: int = 64
+    """Width of each sine layer."""
+    sine_layers: int = 4
+    """Number of sine layers (the first included)."""
+    w0: float = 30.0
+    """Sine frequency."""
+    anchor_radius: float = 0.5
+    """The anchor is the SDF of a sphere of this radius (a neutral shape)."""
+    anchor_steps: int = 800
+    """Steps fitting the anchor."""
+    steps: int = 800
+    """Steps per target, warm-started from the anchor."""
+    lr: float = 1e-4
+    """Adam learning rate."""
+    batch_points: int = 8192
+    """SDF samples per step."""
+    batch: int = 1
+    """Objects fitted together as one batched program."""
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    """Silhouette refinement of the predicted SIREN (80)."""
+
+
+@dataclass
+class WeightAEConfig:
+    latent: int = 128
+    """Latent size."""
+    hidden: int = 256
+    """Width of encoder and decoder hidden layers."""
+    heads: Heads = Heads.per_layer
+    """Decoder emits each shape-SIREN tensor by its own head, or all at once."""
+    steps: int = 2000
+    """Training steps."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    sdf_loss_weight: float = 1.0
+    """Weight of the SDF loss of decoded SIRENs on the objects' samples (beside weight MSE)."""
+    sdf_points: int = 2048
+    """SDF samples per object per step for that loss."""
+    shared_anchor: bool = True
+    """Warm-start targets from the shared anchor; False starts each from its own random init."""
+
+
+@dataclass
+class MapperConfig:
+    route: Route = Route.latent
+    """latent: hypernet -> AE latent -> decoder; direct: hypernet -> shape-SIREN weights."""
+    sketch_dim: int = 1024
+    """The whole hypernetwork residual is count-sketched to this size (memory-bounded at any N)."""
+    hidden: int = 256
+    """Width of the mapper's hidden layers."""
+    heads: Heads = Heads.per_layer
+    """Direct route: emit each shape-SIREN tensor by its own head, or all at once."""
+    steps: int = 2000
+    """Training steps."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+
+
+@dataclass
+class ReconstructConfig:
+    resolution: int = 128
+    """Marching-cubes grid per axis."""
+    bound: float = 1.0
+    """Grid and IoU cube cover [-bound, bound]^3."""
+    n_points: int = 30_000
+    """Surface points per mesh for Chamfer, F-score and normal consistency."""
+    taus: List[float] = field(default_factory=lambda: [0.01, 0.02])
+    """F-score thresholds."""
+    iou_points: int = 100_000
+    """Uniform points for volumetric IoU."""
+    picture_objects: int = 16
+    """Objects shown in the summary picture."""
+
+
+@dataclass
+class DeviceConfig:
+    kind: str = "cpu"
+    """cpu or cuda."""
+    index: int = 0
+    """CUDA device index."""
+    tf32: bool = True
+    """Allow TF32 matmuls on CUDA."""
+    autocast: Optional[str] = None
+    """Autocast dtype on CUDA (bf16 or fp16); None for full precision."""
+    compile: bool = False
+    """torch.compile the batched SIREN forward."""
+    threads: Optional[int] = None
+    """torch CPU threads; None keeps torch's default."""
+
+
+@dataclass
+class Config:
+    name: str = "default"
+    """Run name: all artifacts go under data_dir/name, so presets do not collide."""
+    preset: str = "default"
+    """Which preset the sizes come from."""
+    data_dir: str = "data"
+    """Root of every artifact."""
+    seed: int = 0
+    """Seed of every random choice."""
+    data: DataConfig = field(default_factory=DataConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    image_siren: ImageSirenConfig = field(default_factory=ImageSirenConfig)
+    hypernet: HypernetConfig = field(default_factory=HypernetConfig)
+    shape_siren: ShapeSirenConfig = field(default_factory=ShapeSirenConfig)
+    weight_ae: WeightAEConfig = field(default_factory=WeightAEConfig)
+    mapper: MapperConfig = field(default_factory=MapperConfig)
+    reconstruct: ReconstructConfig = field(default_factory=ReconstructConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+
+
+def register() -> None:
+    """Put the schema in Hydra's ConfigStore as `base` (configs/config.yaml starts from it)."""
+    ConfigStore.instance().store(name="base", node=Config)
+
+
+register()
+
+
+def section(cfg: Any, name: str) -> dict:
+    """A config section as a plain dict (enums as their names): what fingerprints hash."""
+    return OmegaConf.to_container(cfg[name], resolve=True, enum_to_str=True)

@@ -1,0 +1,38 @@
+"""Marching cubes of SDF grids over the cube [-bound, bound]^3."""
+import numpy as np
+import trimesh
+from skimage.measure import marching_cubes
+
+
+def grid_points(resolution, bound):
+    """Regular grid [resolution^3, 3] over [-bound, bound]^3, both ends included, in 'ij' order."""
+    axis = np.linspace(-bound, bound, resolution)
+    return np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def mesh_from_grid(values, bound, level=0.0):
+    """Outward-oriented mesh of the `level` set of an SDF grid [r,r,r] (negative inside) over
+    [-bound, bound]^3; an empty Trimesh if the level is not crossed. Raises ValueError on NaN.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).any():
+        raise ValueError("mesh_from_grid: the SDF grid contains NaN")
+    if not (values.min() < level < values.max()):
+        return trimesh.Trimesh()
+    step = 2.0 * bound / (values.shape[0] - 1)
+    # 'ascent': the object is where values are below the level (negative inside).
+    verts, faces, _, _ = marching_cubes(values, level=level, spacing=(step,) * 3,
+                                        gradient_direction="ascent")
+    mesh = trimesh.Trimesh(verts - bound, faces, process=True)
+    if mesh.volume < 0:
+        mesh.invert()
+    return mesh
+
+
+def mesh_from_sdf(fn, resolution, bound, batch=65536):
+    """Evaluate `fn(points float32 [n,3]) -> [n]` over grid_points in batches and mesh its zero set."""
+    points = grid_points(resolution, bound).astype(np.float32)
+    values = np.empty(len(points))
+    for i in range(0, len(points), batch):
+        values[i:i + batch] = np.asarray(fn(points[i:i + batch]), dtype=np.float64).reshape(-1)
+    return mesh_from_grid(values.reshape((resolution,) * 3), bound)

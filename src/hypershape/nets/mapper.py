@@ -1,0 +1,51 @@
+"""The mapper: a hypernetwork's whole weight vector → the autoencoder latent (route=latent) or the
+shape-SIREN's weights (route=direct).
+
+An N=100 hypernetwork has ~18 M weights, so no learned layer can read them directly on a 24 GiB host.
+The mapper first applies a fixed, seeded count sketch (feature hashing: every weight is added, with a
+random sign, into one of k buckets). It is linear, sees every weight, keeps inner products in
+expectation, and needs O(k) memory and no stored matrix; only the small network after it is trained."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import Heads, Route
+from .heads import WeightHeads, mlp
+
+CHUNK = 1 << 20
+
+
+def count_sketch(x: torch.Tensor, dim: int, seed: int) -> torch.Tensor:
+    """Sketch rows x [B, P] to [B, dim]; the bucket and sign of each weight depend only on (seed, index)."""
+    out = torch.zeros(x.shape[0], dim, dtype=x.dtype, device=x.device)
+    for start in range(0, x.shape[1], CHUNK):
+        part = x[:, start:start + CHUNK]
+        g = torch.Generator().manual_seed(seed * 1_000_003 + start)
+        idx = torch.randint(dim, (part.shape[1],), generator=g).to(x.device)
+        sign = (torch.randint(2, (part.shape[1],), generator=g) * 2 - 1).to(x.device, x.dtype)
+        out.index_add_(1, idx, part * sign)
+    return out
+
+
+class Mapper(nn.Module):
+    """Standardised sketch → standardised target. The target's (de)standardisation lives in the stage
+    that knows it (the latent statistics, or the autoencoder's weight standardiser)."""
+
+    def __init__(self, route: Route, sketch_dim: int, hidden: int, out_sizes: list[int], heads: Heads):
+        super().__init__()
+        self.route = Route(route)
+        self.register_buffer("in_mean", torch.zeros(sketch_dim))
+        self.register_buffer("in_std", torch.ones(sketch_dim))
+        if self.route == Route.latent:
+            self.net = mlp(sketch_dim, hidden, sum(out_sizes))
+        else:
+            self.net = WeightHeads(sketch_dim, hidden, out_sizes, heads)
+
+    @torch.no_grad()
+    def fit_input(self, sketches: torch.Tensor) -> None:
+        self.in_mean.copy_(sketches.mean(0))
+        self.in_std.copy_(sketches.std(0, unbiased=False).clamp_min(1e-6))
+
+    def forward(self, sketch: torch.Tensor) -> torch.Tensor:
+        return self.net((sketch - self.in_mean) / self.in_std)

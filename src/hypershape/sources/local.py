@@ -1,0 +1,57 @@
+"""Meshes from a local folder: listing them under stable ids and loading each into one triangle mesh."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
+
+
+class MeshLoadError(ValueError):
+    """A mesh file that cannot be used: unreadable, without triangles, or with non-finite vertices."""
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "mesh"
+
+
+def list_meshes(folder) -> list[tuple[str, Path]]:
+    """Sorted (id, path) of every mesh file under `folder`, recursively; ids are filesystem-safe and unique.
+
+    The id is the relative path without its suffix, folders joined by "__"; a clash (chair.obj next to
+    chair.ply) adds the suffix, and any clash left after that a counter.
+    """
+    folder = Path(folder)
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MESH_SUFFIXES)
+    stems = ["__".join(_safe(part) for part in p.relative_to(folder).with_suffix("").parts) for p in paths]
+    counts = Counter(stems)
+    out, seen = [], set()
+    for stem, path in zip(stems, paths):
+        uid = stem if counts[stem] == 1 else f"{stem}_{path.suffix.lower()[1:]}"
+        base, k = uid, 2
+        while uid in seen:
+            uid, k = f"{base}_{k}", k + 1
+        seen.add(uid)
+        out.append((uid, path))
+    return out
+
+
+def load_mesh(path) -> trimesh.Trimesh:
+    """Load a mesh file as one Trimesh, a scene flattened with its node transforms; MeshLoadError if unusable."""
+    path = Path(path)
+    try:
+        # unprocessed first: processing would silently drop faces on NaN vertices, hiding a broken file
+        mesh = trimesh.load_scene(path, process=False).to_mesh()
+    except Exception as exc:  # trimesh raises many types for bad files; callers only need "unusable"
+        raise MeshLoadError(f"cannot read mesh file {path}: {type(exc).__name__}: {exc}") from exc
+    if len(mesh.faces) == 0:
+        raise MeshLoadError(f"mesh file {path} contains no triangles")
+    if not np.isfinite(mesh.vertices).all():
+        raise MeshLoadError(f"mesh file {path} has NaN or infinite vertex coordinates")
+    mesh.process()  # merge duplicate vertices (STL stores every triangle separately)
+    return mesh

@@ -1,0 +1,82 @@
+"""01_download: the object list and the raw meshes, from the procedural catalogue, a folder, or Objaverse."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import Source
+from ..runtime import Stage, fingerprint, rng, save_json, save_mesh
+from ..sources import local, objaverse_source, procedural
+
+
+def _candidates(cfg) -> list[dict]:
+    """(id, source, ref, licence, genus, a loader) for the first num_objects of the configured source."""
+    d = cfg.data
+    if d.source == Source.procedural:
+        solids = procedural.catalogue()[: d.num_objects]
+        return [dict(id=s.name, source="procedural", ref=s.family, license="generated", genus=s.genus,
+                     load=lambda s=s: procedural.build(s)) for s in solids]
+    if d.source == Source.local:
+        if not d.local_dir:
+            raise ValueError("data.source=local needs data.local_dir=/path/to/meshes")
+        found = local.list_meshes(d.local_dir)[: d.num_objects]
+        if not found:
+            raise ValueError(f"no {'/'.join(local.MESH_SUFFIXES)} meshes under {d.local_dir}")
+        return [dict(id=i, source="local", ref=str(p), license=None, genus=None,
+                     load=lambda p=p: local.load_mesh(p)) for i, p in found]
+    uids = objaverse_source.select_uids(list(d.objaverse_uids), list(d.objaverse_lvis), d.num_objects,
+                                       d.objaverse_cache, d.download_timeout_s)
+    out = []
+    for f in objaverse_source.fetch(uids, d.objaverse_cache, d.download_timeout_s):
+        def load(f=f):
+            if f.error:
+                raise RuntimeError(f"download failed: {f.error}")
+            return local.load_mesh(f.path)
+        out.append(dict(id=f.uid, source="objaverse", ref=f.uid, license=f.license, genus=None, load=load))
+    return out
+
+
+def assign_split(objects: list[dict], cfg) -> None:
+    """Seeded train/test split of the fetched objects (or, with data.test_genus, exactly those genera held out)."""
+    ok = [o for o in objects if o["status"] == "done"]
+    if cfg.data.test_genus is not None:
+        held = set(cfg.data.test_genus)
+        for o in ok:
+            o["split"] = "test" if o["genus"] in held else "train"
+        return
+    n_test = int(round(cfg.data.test_fraction * len(ok)))
+    if cfg.data.test_fraction > 0 and len(ok) >= 2:
+        n_test = min(max(n_test, 1), len(ok) - 1)
+    order = rng(cfg.seed, "split").permutation(len(ok))
+    test = set(order[:n_test].tolist())
+    for i, o in enumerate(ok):
+        o["split"] = "test" if i in test else "train"
+
+
+def run(cfg) -> dict:
+    stage = Stage(cfg, "01_download")
+    objects = []
+    for c in _candidates(cfg):
+        load = c.pop("load")
+        key = fingerprint(c["source"], c["ref"])
+        path = stage.paths.raw_mesh(c["id"])
+        entry = dict(c, split=None, status="done", reason=None, raw=str(path.relative_to(stage.paths.root)))
+        if not stage.manifest.is_current(c["id"], key, [path]):
+            try:
+                mesh = load()
+                if len(mesh.faces) == 0 or not np.isfinite(mesh.vertices).all():
+                    raise ValueError("mesh has no faces or non-finite vertices")
+                save_mesh(path, mesh)
+                stage.manifest.done(c["id"], key, faces=int(len(mesh.faces)))
+                stage.counts["done"] += 1
+            except Exception as e:  # a broken mesh or failed download: record it, go on
+                stage._fail(c["id"], key, f"{type(e).__name__}: {e}")
+                entry.update(status="failed", reason=f"{type(e).__name__}: {e}")
+        else:
+            stage.counts["skipped"] += 1
+        objects.append(entry)
+    assign_split(objects, cfg)
+    save_json(stage.paths.objects, objects)
+    n = {s: sum(o["split"] == s for o in objects) for s in ("train", "test")}
+    stage.log.info("%d objects listed: %d train, %d test, %d failed", len(objects), n["train"], n["test"],
+                   sum(o["status"] != "done" for o in objects))
+    return stage.finish()

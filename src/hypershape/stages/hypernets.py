@@ -1,0 +1,92 @@
+"""50_train_hypernets: an anchor hypernetwork fitted to a neutral target (for each view, the mean of the
+training objects' SIRENs of that view), then one hypernetwork per object warm-started from it, with the
+same step count for train and test objects."""
+from __future__ import annotations
+
+import torch
+
+from ..config import section
+from ..nets.hypernet import HyperNet
+from ..nets.siren import psnr, siren_forward
+from ..nets.weight_ae import Standardiser
+from ..runtime import Stage, device_of, fingerprint, generator, load_torch, save_torch
+from ..training import train
+from .common import image_spec, load_views, pixel_grid, split_key
+
+
+def hypernet_loss(net: HyperNet, dirs, targets, scale, rgb, coords, c, gen):
+    """Weight MSE (per-tensor standardised) + image loss of the views the emitted SIRENs draw."""
+    pred = net(dirs)
+    loss = (((pred - targets) / scale) ** 2).mean()
+    if c.image_loss_weight > 0:
+        idx = torch.randint(coords.shape[0], (min(c.pixels_per_step, coords.shape[0]),), generator=gen).to(coords.device)
+        img = siren_forward(net.target, pred, coords[idx])
+        loss = loss + c.image_loss_weight * ((img - rgb[:, idx]) ** 2).mean()
+    return loss
+
+
+def evaluate(net: HyperNet, dirs, targets, rgb, coords) -> dict:
+    with torch.no_grad():
+        pred = net(dirs)
+        q = psnr(siren_forward(net.target, pred, coords), rgb)
+    return dict(weight_mse=float(((pred - targets) ** 2).mean()), psnr_mean=float(q.mean()), psnr_min=float(q.min()))
+
+
+def run(cfg) -> dict:
+    stage = Stage(cfg, "50_hypernets", upstream=("40_image_sirens", "03_render_views"))
+    p, c = stage.paths, cfg.hypernet
+    dev = device_of(cfg)
+    spec = image_spec(cfg)
+    coords = pixel_grid(cfg.render.resolution).to(dev)
+    objects = stage.objects()
+    train_objs = [o for o in objects if o["split"] == "train"]
+    conf = section(cfg, "hypernet")
+    up40 = stage.upstream["40_image_sirens"]
+    anchor_img = load_torch(p.image_anchor)["flat"].to(dev)
+
+    def data(o):
+        v = load_views(p.views(o["id"]))
+        return v["directions"].to(dev), load_torch(p.image_sirens(o["id"]))["flat"].to(dev), v["rgb"].to(dev)
+
+    def make_anchor():
+        loaded = [data(o) for o in train_objs]
+        dirs = loaded[0][0]
+        flats = torch.stack([f for _, f, _ in loaded])              # [N, V, P]
+        norm = Standardiser(spec.sizes).to(dev).fit((flats - anchor_img).reshape(-1, spec.numel))
+        targets, rgb = flats.mean(0), torch.stack([r for _, _, r in loaded]).mean(0)
+        torch.manual_seed(cfg.seed)
+        net = HyperNet.of(c, spec, anchor_img).to(dev)
+        gen = generator(cfg.seed, "50", "anchor")
+        curve = train(net.parameters(), lambda s: hypernet_loss(net, dirs, targets, norm.scale, rgb, coords, c, gen),
+                      c.anchor_steps, c.lr, desc="anchor hypernet")
+        ev = evaluate(net, dirs, targets, rgb, coords)
+        save_torch(p.hypernet_anchor, dict(state=net.state_dict(), scale=norm.scale.cpu(), config=conf, **ev))
+        stage.log.info("anchor hypernetwork (%s heads): loss %.4g -> %.4g, PSNR on mean views %.2f dB",
+                       c.heads.value, curve[0], curve[-1], ev["psnr_mean"])
+        return dict(loss_first=curve[0], loss_last=curve[-1], **ev)
+
+    anchor_key = fingerprint(conf, cfg.seed, split_key(objects), sorted(up40.key(o["id"]) for o in train_objs),
+                             up40.key("anchor"))
+    stage.shared("anchor", anchor_key, p.hypernet_anchor, make_anchor)
+    anchor = load_torch(p.hypernet_anchor)
+    scale = anchor["scale"].to(dev)
+
+    def work(objs):
+        (o,) = objs
+        dirs, targets, rgb = data(o)
+        net = HyperNet.of(c, spec, anchor_img).to(dev)
+        net.load_state_dict(anchor["state"])
+        gen = generator(cfg.seed, "50", o["id"])
+        curve = train(net.parameters(), lambda s: hypernet_loss(net, dirs, targets, scale, rgb, coords, c, gen),
+                      c.steps, c.lr, desc=o["id"])
+        ev = evaluate(net, dirs, targets, rgb, coords)
+        save_torch(p.hypernet(o["id"]), dict(state=net.state_dict(), config=conf, **ev))
+        return {o["id"]: dict(loss_first=curve[0], loss_last=curve[-1], **ev)}
+
+    stage.run_objects(objects, key_of=lambda o, ups: fingerprint(conf, anchor_key, ups),
+                      outputs=lambda o: [p.hypernet(o["id"])], work=work)
+    done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
+    if done:
+        stage.log.info("median PSNR of views drawn by hypernet-generated SIRENs: %.2f dB",
+                       float(torch.tensor([e["psnr_mean"] for e in done]).median()))
+    return stage.finish()

@@ -1,0 +1,71 @@
+"""40_train_image_sirens: an anchor image-SIREN fitted to the mean training view, then the 24 SIRENs of
+every object warm-started from it, `image_siren.batch` SIRENs per batched program."""
+from __future__ import annotations
+
+import torch
+
+from ..config import section
+from ..nets.siren import psnr, siren_forward
+from ..runtime import Stage, device_of, fingerprint, load_torch, save_torch
+from ..training import fit_flat
+from .common import image_spec, load_views, pixel_grid, split_key
+
+
+def fit_images(spec, start: torch.Tensor, images: torch.Tensor, coords: torch.Tensor, steps: int, lr: float,
+               batch: int, desc: str) -> torch.Tensor:
+    """Fit one SIREN per image [V, H*W, 3] from `start` [P], `batch` at a time; returns flats [V, P]."""
+    out = []
+    for i in range(0, len(images), batch):
+        target = images[i:i + batch]
+        flat0 = start.expand(len(target), -1)
+        flat, _ = fit_flat(flat0, lambda f, s: ((siren_forward(spec, f, coords) - target) ** 2).mean((1, 2)),
+                           steps, lr, desc)
+        out.append(flat)
+    return torch.cat(out)
+
+
+def run(cfg) -> dict:
+    stage = Stage(cfg, "40_image_sirens", upstream=("03_render_views",))
+    p, c = stage.paths, cfg.image_siren
+    dev = device_of(cfg)
+    spec = image_spec(cfg)
+    coords = pixel_grid(cfg.render.resolution).to(dev)
+    objects = stage.objects()
+    train = [o for o in objects if o["split"] == "train"]
+    conf = section(cfg, "image_siren")
+    up03 = stage.upstream["03_render_views"]
+
+    def make_anchor():
+        mean = torch.stack([load_views(p.views(o["id"]))["rgb"].mean(0) for o in train]).mean(0).to(dev)
+        flat = fit_images(spec, spec.init(torch.Generator().manual_seed(cfg.seed)).to(dev), mean[None], coords,
+                          c.anchor_steps, c.lr, 1, "anchor image-SIREN")[0]
+        q = float(psnr(siren_forward(spec, flat, coords), mean, dims=(-2, -1)))
+        save_torch(p.image_anchor, dict(flat=flat.cpu(), spec=spec, config=conf, psnr=q))
+        stage.log.info("anchor image-SIREN: %d weights, PSNR %.2f dB on the mean training view", spec.numel, q)
+        return dict(psnr=q)
+
+    anchor_key = fingerprint(conf, cfg.seed, split_key(objects), sorted(up03.key(o["id"]) for o in train))
+    stage.shared("anchor", anchor_key, p.image_anchor, make_anchor)
+    anchor = load_torch(p.image_anchor)["flat"].to(dev)
+
+    def work(objs):
+        # all views of all objects of this batch go through one program, c.batch SIRENs at a time
+        rgb = torch.cat([load_views(p.views(o["id"]))["rgb"] for o in objs]).to(dev)
+        flats = fit_images(spec, anchor, rgb, coords, c.steps, c.lr, max(1, c.batch), "+".join(o["id"] for o in objs))
+        with torch.no_grad():
+            q = psnr(siren_forward(spec, flats, coords), rgb).cpu()
+        out = {}
+        nv = len(rgb) // len(objs)
+        for i, o in enumerate(objs):
+            views = slice(nv * i, nv * (i + 1))
+            save_torch(p.image_sirens(o["id"]), dict(flat=flats[views].cpu(), psnr=q[views], spec=spec, config=conf))
+            out[o["id"]] = dict(psnr_mean=float(q[views].mean()), psnr_min=float(q[views].min()))
+        return out
+
+    stage.run_objects(objects, key_of=lambda o, ups: fingerprint(conf, anchor_key, ups),
+                      outputs=lambda o: [p.image_sirens(o["id"])], work=work, batch=max(1, c.batch // 24))
+    done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
+    if done:
+        stage.log.info("median image-SIREN PSNR %.2f dB over %d objects",
+                       float(torch.tensor([e["psnr_mean"] for e in done]).median()), len(done))
+    return stage.finish()

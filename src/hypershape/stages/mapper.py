@@ -1,0 +1,125 @@
+"""70_train_mapper: the mapper for the selected route, trained on the train split only.
+
+Input: each object's whole hypernetwork weight vector, as its residual from the anchor hypernetwork,
+every tensor divided by its RMS over the train split, then count-sketched (nets/mapper.py).
+Output: the standardised latent (route=latent) or standardised shape-SIREN residual (route=direct)."""
+from __future__ import annotations
+
+import torch
+
+from ..config import Route, section
+from ..nets.mapper import Mapper, count_sketch
+from ..nets.weight_ae import Standardiser, WeightAE
+from ..runtime import Stage, device_of, fingerprint, load_torch, save_torch, seed_of
+from ..training import train
+from .common import shape_spec, split_key
+
+
+def hypernet_vector(state: dict) -> tuple[torch.Tensor, list[int]]:
+    """A hypernetwork's trainable weights as one vector (the anchor SIREN buffer left out), and tensor sizes."""
+    tensors = [v.reshape(-1).float() for k, v in state.items() if k != "base"]
+    return torch.cat(tensors), [t.numel() for t in tensors]
+
+
+def hypernet_features(paths, ids: list[str], train_ids: list[str], dim: int, seed: int) -> tuple[dict, torch.Tensor]:
+    """Sketches of every object's hypernetwork residual; one object in memory at a time (an N=100
+    hypernetwork is 72 MB). Returns {id: sketch} and the per-tensor scales (fitted on train_ids)."""
+    anchor, sizes = hypernet_vector(load_torch(paths.hypernet_anchor)["state"])
+    sq = torch.zeros(len(sizes))
+    for i in train_ids:
+        r = hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor
+        sq += torch.stack([t.pow(2).mean() for t in r.split(sizes)])
+    scale = (sq / max(1, len(train_ids))).sqrt().clamp_min(1e-12)
+    full = torch.repeat_interleave(scale, torch.tensor(sizes))
+    feats = {}
+    for i in ids:
+        r = (hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor) / full
+        feats[i] = count_sketch(r[None], dim, seed)[0]
+    return feats, scale
+
+
+def load_mapper(ckpt: dict, cfg, device) -> Mapper:
+    m = Mapper(ckpt["route"], cfg.mapper.sketch_dim, cfg.mapper.hidden, ckpt["out_sizes"], cfg.mapper.heads).to(device)
+    m.load_state_dict(ckpt["state"])
+    return m.eval()
+
+
+def run(cfg) -> dict:
+    stage = Stage(cfg, "70_mapper", upstream=("50_hypernets", "60_weight_ae"))
+    p, c = stage.paths, cfg.mapper
+    dev = device_of(cfg)
+    spec = shape_spec(cfg)
+    objects = stage.objects()
+    ok = [o for o in objects if isinstance(stage.upstream_keys(o["id"]), dict)]
+    for o in objects:
+        if o not in ok:
+            stage._fail(o["id"], "", f"skipped, {stage.upstream_keys(o['id'])}")
+    train_ids = [o["id"] for o in ok if o["split"] == "train"]
+    if not train_ids:
+        raise RuntimeError("no training object has both a hypernetwork and a target: nothing to train the mapper on")
+    up50, up60 = stage.upstream["50_hypernets"], stage.upstream["60_weight_ae"]
+    conf = section(cfg, "mapper")
+    key = fingerprint(conf, cfg.seed, split_key(objects), up60.key("weight_ae"),
+                      sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
+                      sorted(up50.key(o["id"]) for o in ok))  # test objects' features are made here too
+
+    def make():
+        seed = seed_of(cfg.seed, "sketch")
+        feats, hyper_scale = hypernet_features(p, [o["id"] for o in ok], train_ids, c.sketch_dim, seed)
+        x = torch.stack([feats[i] for i in train_ids]).to(dev)
+        anchor = load_torch(p.shape_anchor)["flat"].to(dev)
+        if c.route == Route.latent:
+            lat = load_torch(p.latents)["latents"]
+            y_raw = torch.stack([lat[i] for i in train_ids]).to(dev)
+            out_norm = Standardiser([y_raw.shape[1]]).to(dev)
+            out_norm.mean.copy_(y_raw.mean(0))
+            out_norm.scale.copy_(y_raw.std(0, unbiased=False).clamp_min(1e-6))
+            out_sizes = [y_raw.shape[1]]
+        else:
+            y_raw = torch.stack([load_torch(p.target(i))["flat"] for i in train_ids]).to(dev) - anchor
+            out_norm = Standardiser(spec.sizes).to(dev).fit(y_raw)
+            out_sizes = spec.sizes
+        y = out_norm(y_raw)
+        torch.manual_seed(cfg.seed)
+        mapper = Mapper(c.route, c.sketch_dim, c.hidden, out_sizes, c.heads).to(dev)
+        mapper.fit_input(x)
+        curve = train(mapper.parameters(), lambda s: ((mapper(x) - y) ** 2).mean(), c.steps, c.lr,
+                      weight_decay=c.weight_decay, desc=f"mapper ({c.route.value})")
+        save_torch(p.mapper, dict(state=mapper.state_dict(), route=c.route, out_sizes=out_sizes,
+                                  out_norm=out_norm.state_dict(), hyper_scale=hyper_scale, sketch_seed=seed,
+                                  features={i: f.cpu() for i, f in feats.items()}, train_ids=train_ids,
+                                  config=conf))
+        stage.log.info("mapper (%s) on %d train objects: loss %.4g -> %.4g", c.route.value, len(train_ids),
+                       curve[0], curve[-1])
+        return dict(loss_first=curve[0], loss_last=curve[-1], train=len(train_ids))
+
+    stage.shared("mapper", key, p.mapper, make)
+    for o in ok:  # per object, 70's output is its features and the mapper that reads them
+        if not stage.manifest.is_current(o["id"], key):
+            stage.manifest.done(o["id"], key, split=o["split"])
+            stage.counts["done"] += 1
+        else:
+            stage.counts["skipped"] += 1
+    return stage.finish()
+
+
+class ShapePredictor:
+    """The shape-SIREN weights the trained mapper (and, for route=latent, the decoder) gives an object
+    from its hypernetwork alone."""
+
+    def __init__(self, cfg, paths, device):
+        ckpt = load_torch(paths.mapper)
+        self.route, self.features = ckpt["route"], ckpt["features"]
+        self.mapper = load_mapper(ckpt, cfg, device)
+        self.out_norm = Standardiser(ckpt["out_sizes"]).to(device)
+        self.out_norm.load_state_dict(ckpt["out_norm"])
+        self.anchor = load_torch(paths.shape_anchor)["flat"].to(device)
+        self.device = device
+        if self.route == Route.latent:
+            self.ae = WeightAE.of(cfg.weight_ae, shape_spec(cfg), self.anchor).to(device)
+            self.ae.load_state_dict(load_torch(paths.weight_ae)["state"])
+
+    @torch.no_grad()
+    def __call__(self, obj_id: str) -> torch.Tensor:
+        y = self.out_norm.inverse(self.mapper(self.features[obj_id][None].to(self.device)))
+        return (self.anchor + y)[0] if self.route == Route.direct else self.ae.decode(y)[0]

@@ -1,0 +1,28 @@
+"""03_render_views: 24 RGBA views + depth + cameras of each solid, with pyrender (headless EGL)."""
+from __future__ import annotations
+
+import trimesh
+
+from ..config import section
+from ..render import render_views
+from ..runtime import Stage, fingerprint, save_npz
+
+
+def run(cfg) -> dict:
+    stage = Stage(cfg, "03_render_views", upstream=("02_watertight",))
+    p, r = stage.paths, cfg.render
+
+    def work(objs):
+        (o,) = objs
+        mesh = trimesh.load(p.solid(o["id"]), force="mesh", process=False)
+        v = render_views(mesh, r.resolution, r.yfov_deg, r.distance,
+                         elevations_deg=tuple(r.elevations_deg), per_ring=r.per_ring)
+        save_npz(p.views(o["id"]), **v)
+        coverage = float((v["rgba"][..., 3] > 0).mean())
+        if coverage == 0:
+            raise ValueError("every view is blank")
+        return {o["id"]: dict(coverage=coverage)}
+
+    stage.run_objects(stage.objects(), key_of=lambda o, ups: fingerprint(section(cfg, "render"), ups),
+                      outputs=lambda o: [p.views(o["id"])], work=work)
+    return stage.finish()

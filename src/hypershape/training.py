@@ -1,0 +1,48 @@
+"""The one optimisation loop every stage uses, and the losses they share."""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import torch
+from tqdm import trange
+
+from .nets.siren import SirenSpec, siren_forward
+from .runtime import TrainingDiverged
+
+
+def train(params: Iterable[torch.Tensor], loss_fn: Callable[[int], torch.Tensor], steps: int, lr: float,
+          weight_decay: float = 0.0, desc: str = "train") -> list[float]:
+    """Adam(W) for `steps`; loss_fn(step) returns a scalar or one loss per item (summed: items are
+    independent). Raises TrainingDiverged on a NaN/inf loss, naming the step. Returns the loss curve."""
+    params = list(params)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay) if weight_decay else torch.optim.Adam(params, lr=lr)
+    curve = []
+    # disable=None: the inner bar shows on a terminal only, so log files get the per-object bar alone
+    for step in trange(steps, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0, disable=None):
+        loss = loss_fn(step)
+        if not torch.isfinite(loss).all():
+            bad = (~torch.isfinite(loss.detach().reshape(-1))).nonzero().reshape(-1).tolist()
+            raise TrainingDiverged(f"{desc}: loss is not finite at step {step} (items {bad})")
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+        curve.append(float(loss.detach().mean()))
+    return curve
+
+
+def fit_flat(flat0: torch.Tensor, loss_fn: Callable[[torch.Tensor, int], torch.Tensor], steps: int, lr: float,
+             desc: str) -> tuple[torch.Tensor, list[float]]:
+    """Fit flat SIREN weights [B, P] (B independent SIRENs in one program) from flat0."""
+    p = flat0.detach().clone().requires_grad_(True)
+    curve = train([p], lambda s: loss_fn(p, s), steps, lr, desc=desc)
+    return p.detach(), curve
+
+
+def sdf_l1(spec: SirenSpec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor) -> torch.Tensor:
+    """Mean |f(x) − sdf(x)| per SIREN: flat [B, P], points [B, N, 3], sdf [B, N] → [B]."""
+    return (siren_forward(spec, flat, points)[..., 0] - sdf).abs().mean(-1)
+
+
+def sample_rows(n_rows: int, n: int, gen: torch.Generator, device) -> torch.Tensor:
+    """n random row indices (with replacement) into a table of n_rows."""
+    return torch.randint(n_rows, (n,), generator=gen).to(device)

@@ -1,0 +1,221 @@
+"""Properties of the geometry package: winding numbers, the watertight solid, SDF, topology, metrics."""
+import numpy as np
+import pytest
+import trimesh
+
+from hypershape.geometry.marching import grid_points, mesh_from_grid, mesh_from_sdf
+from hypershape.geometry.metrics import (WORST_CHAMFER, chamfer, fscore, mesh_metrics,
+                                         normal_consistency, volumetric_iou, uniform_cube_points)
+from hypershape.geometry.sdf import sample_sdf, sample_surface, signed_distance
+from hypershape.geometry.solid import make_solid, normalise
+from hypershape.geometry.topology import topology, total_genus
+from hypershape.geometry.winding import winding_number
+
+TORUS_VOLUME = 2 * np.pi ** 2 * 0.6 * 0.25 ** 2
+
+
+def sphere(radius=0.5, centre=(0, 0, 0)):
+    m = trimesh.creation.icosphere(subdivisions=4, radius=radius)
+    m.apply_translation(centre)
+    return m
+
+
+def torus():
+    return trimesh.creation.torus(major_radius=0.6, minor_radius=0.25, major_sections=64, minor_sections=32)
+
+
+def punch_hole(mesh, centre, fraction=0.05):
+    """Remove the `fraction` of faces nearest `centre`: one round hole."""
+    d = np.linalg.norm(mesh.triangles_center - centre, axis=1)
+    keep = d > np.quantile(d, fraction)
+    return trimesh.Trimesh(mesh.vertices, mesh.faces[keep], process=False)
+
+
+def radial_points(radii, seed=0):
+    d = np.random.default_rng(seed).normal(size=(len(radii), 3))
+    return d / np.linalg.norm(d, axis=1, keepdims=True) * np.asarray(radii)[:, None]
+
+
+@pytest.fixture(scope="module")
+def holed_torus():
+    return punch_hole(torus(), np.array([0.85, 0.0, 0.0]))
+
+
+# --- winding number and signed distance -------------------------------------------------------------------
+
+def test_sphere_signed_distance_and_winding():
+    s = sphere()
+    p = radial_points([0.0, 0.25, 0.75])
+    assert np.allclose(signed_distance(s, p), [-0.5, -0.25, 0.25], atol=0.01)
+    w = winding_number(s.vertices, s.faces, radial_points([0.0, 0.3, 0.45, 0.55, 0.8, 2.0]))
+    assert np.allclose(w[:3], 1.0, atol=0.02) and np.allclose(w[3:], 0.0, atol=0.02)
+
+
+def test_winding_number_chunks_agree():
+    s = sphere()
+    q = np.random.default_rng(1).uniform(-1, 1, (5000, 3))
+    assert np.allclose(winding_number(s.vertices, s.faces, q, chunk=777), winding_number(s.vertices, s.faces, q))
+
+
+def test_signed_distance_of_solid_with_hole_is_solid(holed_torus):
+    # On the raw holed mesh the winding number still says "inside" at the tube's centre line.
+    centre_line = np.array([[0.6, 0, 0], [0, 0.6, 0], [-0.6, 0, 0], [0, -0.6, 0]])
+    d = signed_distance(holed_torus, centre_line)
+    assert np.all(d < 0) and np.allclose(d[1:], -0.25, atol=0.01)
+
+
+# --- watertight solid ---------------------------------------------------------------------------------------
+
+def test_holed_torus_becomes_the_same_solid(holed_torus):
+    assert not holed_torus.is_watertight  # the test means something: the input is open
+    assert topology(holed_torus)["genus"] == [None]
+    solid = make_solid(holed_torus, 128)
+    topo = topology(solid)
+    assert topo["closed_manifold"] and topo["components"] == 1 and topo["genus"] == [1]
+    assert abs(topo["volume"] / TORUS_VOLUME - 1) < 0.05
+    # Not a hollow shell: the tube's centre line is deep inside, even under the hole (where the patch
+    # the winding number spans over a hole this size sags inwards a little).
+    assert np.all(signed_distance(solid, [[0, 0.6, 0], [-0.6, 0, 0], [0, -0.6, 0]]) < -0.2)
+    assert signed_distance(solid, [[0.6, 0, 0]])[0] < -0.05
+
+
+def test_overlapping_spheres_become_one_solid():
+    both = trimesh.util.concatenate([sphere(centre=(-0.3, 0, 0)), sphere(centre=(0.3, 0, 0))])
+    assert topology(both)["components"] == 2
+    solid = make_solid(both, 96)
+    topo = topology(solid)
+    r, d = 0.5, 0.6
+    union = 2 * 4 / 3 * np.pi * r ** 3 - np.pi * (4 * r + d) * (2 * r - d) ** 2 / 12
+    assert topo["components"] == 1 and topo["genus"] == [0] and topo["closed_manifold"]
+    assert abs(topo["volume"] / union - 1) < 0.05
+    # The overlap is solid, not a pair of walls.
+    assert signed_distance(solid, [[0.0, 0, 0]])[0] < -0.3
+
+
+def test_inward_faces_still_give_outward_solid():
+    s = sphere()
+    s.invert()
+    solid = make_solid(s, 64)
+    assert solid.volume > 0 and abs(solid.volume / (4 / 3 * np.pi * 0.125) - 1) < 0.05
+
+
+def test_make_solid_rejects_empty():
+    with pytest.raises(ValueError):
+        make_solid(trimesh.Trimesh(), 32)
+
+
+def test_normalise_round_trip():
+    m = sphere(0.3, centre=(2.0, -1.0, 0.5))
+    n, T = normalise(m, 0.9)
+    assert np.allclose(n.bounds.mean(axis=0), 0, atol=1e-9)
+    assert np.isclose(np.linalg.norm(n.vertices, axis=1).max(), 0.9)
+    back = trimesh.transform_points(n.vertices, np.linalg.inv(T))
+    assert np.allclose(back, m.vertices)
+
+
+# --- topology -----------------------------------------------------------------------------------------------
+
+def test_genus_sphere_torus_double_torus():
+    assert topology(sphere())["genus"] == [0]
+    assert topology(torus())["genus"] == [1]
+    a = trimesh.creation.torus(0.5, 0.2)
+    b = a.copy()
+    a.apply_translation([-0.55, 0, 0])
+    b.apply_translation([0.55, 0, 0])
+    double = trimesh.boolean.union([a, b], engine="manifold")
+    topo = topology(double)
+    assert topo["components"] == 1 and topo["genus"] == [2] and total_genus(topo) == 2
+    assert topo["euler"] == -2
+
+
+def test_topology_merges_duplicate_vertices_and_filters_small_pieces():
+    s = sphere()
+    soup = trimesh.Trimesh(s.triangles.reshape(-1, 3), np.arange(3 * len(s.faces)).reshape(-1, 3), process=False)
+    topo = topology(soup)
+    assert topo["components"] == 1 and topo["genus"] == [0] and topo["closed_manifold"]
+    assert np.isclose(topo["volume"], s.volume)
+    speck = sphere(0.01, centre=(2, 0, 0))
+    topo = topology(trimesh.util.concatenate([s, speck]))
+    assert topo["components"] == 2 and topo["components_filtered"] == 1 and topo["genus"] == [0]
+
+
+def test_topology_of_empty_mesh():
+    topo = topology(trimesh.Trimesh())
+    assert topo["components"] == 0 and topo["genus"] == [] and not topo["closed_manifold"]
+    assert total_genus(topo) is None
+
+
+# --- marching cubes -----------------------------------------------------------------------------------------
+
+def test_marching_cubes_of_sphere_sdf():
+    def sdf(p):
+        return np.linalg.norm(p, axis=1) - 0.5
+    mesh = mesh_from_sdf(sdf, 64, 1.0, batch=10000)
+    assert abs(mesh.area / (4 * np.pi * 0.25) - 1) < 0.03
+    assert mesh.volume > 0
+    topo = topology(mesh)
+    assert topo["genus"] == [0] and topo["closed_manifold"]
+    assert np.allclose(np.linalg.norm(mesh.vertices, axis=1), 0.5, atol=0.01)
+
+
+def test_marching_cubes_empty_and_nan():
+    g = grid_points(8, 1.0)
+    assert g.shape == (512, 3) and np.allclose(g[0], -1) and np.allclose(g[-1], 1)
+    assert np.allclose(g[1], [-1, -1, -1 + 2 / 7])  # 'ij' order: the last axis varies fastest
+    assert len(mesh_from_grid(np.ones((8, 8, 8)), 1.0).faces) == 0
+    bad = np.ones((8, 8, 8))
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError):
+        mesh_from_grid(bad, 1.0)
+
+
+# --- metrics ------------------------------------------------------------------------------------------------
+
+def test_chamfer_fscore_on_known_sets():
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(2000, 3))
+    assert chamfer(p, p) == (0.0, 0.0) and fscore(p, p, 0.01) == 1.0
+    inner, n_inner = sample_surface(sphere(0.5), 20000, rng)
+    outer, n_outer = sample_surface(sphere(0.52), 20000, rng)
+    l1, l2 = chamfer(inner, outer)
+    assert abs(l1 - 0.02) < 0.003 and l2 < 0.001
+    assert fscore(inner, outer, 0.01) < 0.2 and fscore(inner, outer, 0.03) > 0.99
+    assert normal_consistency(inner, n_inner, inner, n_inner) > 0.999
+    assert normal_consistency(inner, n_inner, outer, n_outer) > 0.98
+
+
+def test_volumetric_iou():
+    q = uniform_cube_points(20000, np.random.default_rng(0))
+    a, b = np.linalg.norm(q, axis=1) < 0.5, np.linalg.norm(q - [0.5, 0, 0], axis=1) < 0.5
+    assert volumetric_iou(a, a) == 1.0 and volumetric_iou(a, ~a) == 0.0
+    assert 0.1 < volumetric_iou(a, b) < 0.3  # analytic: 5/27 = 0.185
+
+
+def test_mesh_metrics_empty_and_identical():
+    gt = sphere()
+    rng = np.random.default_rng(0)
+    empty = mesh_metrics(trimesh.Trimesh(), gt, n_points=5000, rng=rng)
+    assert empty["empty"] and empty["chamfer_l1"] == WORST_CHAMFER
+    assert empty["chamfer_l2"] == pytest.approx(WORST_CHAMFER ** 2)
+    assert empty["fscore_0.01"] == 0 and empty["fscore_0.02"] == 0 and empty["normal_consistency"] == 0
+    assert empty["genus"] is None and empty["components"] == 0
+    same = mesh_metrics(gt, gt.copy(), n_points=30000, rng=rng)
+    assert not same["empty"] and same["chamfer_l1"] < 0.01 and same["fscore_0.02"] > 0.95
+    assert same["normal_consistency"] > 0.99 and same["genus"] == 0 and same["closed_manifold"]
+
+
+# --- SDF samples --------------------------------------------------------------------------------------------
+
+def test_sample_sdf_importance_sampling():
+    s = sphere()
+    out = sample_sdf(s, n_pool=100_000, n_samples=5000, n_surface=1000, beta=30, rng=np.random.default_rng(0))
+    pts, sdf = out["points"], out["sdf"]
+    assert pts.shape == (6000, 3) and sdf.shape == (6000,) and pts.dtype == np.float32
+    assert np.all(np.linalg.norm(pts[:5000], axis=1) <= 1.0 + 1e-6)
+    assert len(np.unique(pts[:5000], axis=0)) == 5000  # drawn without replacement
+    assert np.allclose(sdf[:5000], signed_distance(s, pts[:5000]), atol=1e-5)
+    assert np.mean(np.abs(sdf[:5000]) < 0.1) > 0.6
+    assert np.all(sdf[5000:] == 0) and np.allclose(np.abs(signed_distance(s, pts[5000:])), 0, atol=1e-5)
+    assert (sdf[:5000] < 0).any() and (sdf[:5000] > 0).any()
+    again = sample_sdf(s, 100_000, 5000, 1000, 30, np.random.default_rng(0))
+    assert np.array_equal(again["points"], pts)

@@ -1,0 +1,165 @@
+"""Tests for hypershape.sources: procedural catalogue, local meshes, Objaverse through a pre-filled cache."""
+
+import gzip
+import json
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import objaverse
+import pytest
+import trimesh
+
+from hypershape.sources import local, objaverse_source, procedural
+
+CATALOGUE = procedural.catalogue()
+
+
+def _euler_genus(mesh: trimesh.Trimesh) -> float:
+    mesh = mesh.copy()
+    mesh.merge_vertices()
+    chi = len(mesh.vertices) - len(mesh.edges_unique) + len(mesh.faces)
+    return (2 - chi) / 2
+
+
+# --- procedural ---------------------------------------------------------------------------------------
+
+def test_catalogue_metadata():
+    names = [s.name for s in CATALOGUE]
+    assert len(names) >= 120 and len(set(names)) == len(names)
+    assert all(n.replace("_", "").isalnum() and n.islower() for n in names)
+    assert len({s.family for s in CATALOGUE}) >= 10
+    assert {0, 1, 2, 3} <= {s.genus for s in CATALOGUE}
+    assert {0, 1, 2} <= {s.genus for s in CATALOGUE[:12]}
+    assert len({s.family for s in CATALOGUE[:12]}) >= 8
+    assert {s.family for s in CATALOGUE[:100]} == {s.family for s in CATALOGUE}
+    assert [s.name for s in procedural.catalogue()] == names
+    assert procedural.by_name(names[5]) == CATALOGUE[5]
+    with pytest.raises(KeyError):
+        procedural.by_name("no_such_solid")
+
+
+@pytest.mark.parametrize("solid", CATALOGUE, ids=lambda s: s.name)
+def test_solid_is_closed_connected_with_declared_genus(solid):
+    mesh = procedural.build(solid)
+    assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+    assert mesh.body_count == 1
+    assert _euler_genus(mesh) == solid.genus
+    assert len(mesh.faces) < 20_000
+    assert np.all(mesh.extents < 2.0)
+
+
+def test_build_is_deterministic():
+    for solid in CATALOGUE[:12]:
+        a, b = procedural.build(solid), procedural.build(solid)
+        assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.faces, b.faces)
+
+
+# --- local ---------------------------------------------------------------------------------------------
+
+def test_local_lists_and_loads_every_format(tmp_path):
+    box, ball = trimesh.creation.box(), trimesh.creation.icosphere(subdivisions=2)
+    (tmp_path / "sub").mkdir()
+    box.export(tmp_path / "box.ply")
+    box.export(tmp_path / "box.obj")  # same stem as box.ply: ids must still differ
+    ball.export(tmp_path / "ball.stl")
+    ball.export(tmp_path / "sub" / "ball.off")
+    scene = trimesh.Scene()
+    scene.add_geometry(box, transform=trimesh.transformations.translation_matrix([3, 0, 0]))
+    scene.add_geometry(ball)
+    scene.export(tmp_path / "sub" / "scene.glb")
+    (tmp_path / "notes.txt").write_text("not a mesh")
+
+    found = dict(local.list_meshes(tmp_path))
+    assert set(found) == {"box_obj", "box_ply", "ball", "sub__ball", "sub__scene"}
+    assert local.list_meshes(tmp_path) == sorted(local.list_meshes(tmp_path), key=lambda x: str(x[1]))
+
+    expected = {"box_obj": 12, "box_ply": 12, "ball": 320, "sub__ball": 320, "sub__scene": 332}
+    for uid, path in found.items():
+        mesh = local.load_mesh(path)
+        assert len(mesh.faces) == expected[uid], uid
+    scene_mesh = local.load_mesh(found["sub__scene"])
+    assert scene_mesh.bounds[1][0] == pytest.approx(3.5)  # the node transform was applied
+    assert len(local.load_mesh(found["ball"]).vertices) == 162  # STL triangles were re-joined
+
+
+def test_local_rejects_bad_files(tmp_path):
+    garbage = tmp_path / "garbage.ply"
+    garbage.write_bytes(b"\x00\x01 definitely not a mesh")
+    nan = tmp_path / "nan.obj"
+    nan.write_text("v 0 0 0\nv 1 0 0\nv nan 1 0\nf 1 2 3\n")
+    points = tmp_path / "points.obj"
+    points.write_text("v 0 0 0\nv 1 0 0\n")
+    for path in (garbage, nan, points):
+        with pytest.raises(local.MeshLoadError, match=path.name):
+            local.load_mesh(path)
+
+
+# --- objaverse, offline through a pre-filled cache -----------------------------------------------------
+
+def _gz_json(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt") as f:
+        json.dump(data, f)
+
+
+@pytest.fixture
+def objaverse_cache(tmp_path, monkeypatch):
+    """A cache directory laid out as the package keeps it; the network refuses every request."""
+    monkeypatch.setattr(objaverse, "BASE_PATH", objaverse.BASE_PATH)  # restored after the test
+    monkeypatch.setattr(objaverse, "_VERSIONED_PATH", objaverse._VERSIONED_PATH)
+
+    def no_network(url, *args, **kwargs):
+        raise urllib.error.URLError(f"offline test: {url}")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+
+    root = tmp_path / "objaverse" / objaverse_source.VERSIONED_SUBDIR
+    _gz_json(root / "object-paths.json.gz", {
+        "aaa": "glbs/000-000/aaa.glb",
+        "bbb": "glbs/000-000/bbb.glb",  # listed but never downloaded: fetching it needs the network
+        "ccc": "glbs/000-001/ccc.glb",
+    })
+    (root / "glbs" / "000-000").mkdir(parents=True)
+    trimesh.creation.box().export(root / "glbs" / "000-000" / "aaa.glb")
+    _gz_json(root / "lvis-annotations.json.gz", {"mug": ["ccc", "aaa", "bbb"], "chair": ["zzz"]})
+    _gz_json(root / "metadata" / "000-000.json.gz", {"aaa": {"license": "by"}})
+    return tmp_path / "objaverse"
+
+
+@pytest.mark.filterwarnings("ignore:Could not find object")  # the package warns, then skips the uid
+def test_objaverse_fetch_from_cache_and_failures(objaverse_cache):
+    got = objaverse_source.fetch(["aaa", "bbb", "missing"], str(objaverse_cache), timeout_s=10)
+    assert [f.uid for f in got] == ["aaa", "bbb", "missing"]
+    aaa, bbb, missing = got
+    assert aaa.error is None and aaa.license == "by" and aaa.path.is_file()
+    assert len(local.load_mesh(aaa.path).faces) == 12
+    assert bbb.path is None and "URLError" in bbb.error
+    assert missing.path is None and "not found" in missing.error
+
+
+def test_objaverse_licence_failure_keeps_object(objaverse_cache):
+    glb = objaverse_cache / objaverse_source.VERSIONED_SUBDIR / "glbs" / "000-001" / "ccc.glb"
+    glb.parent.mkdir(parents=True)
+    trimesh.creation.box().export(glb)
+    (ccc,) = objaverse_source.fetch(["ccc"], str(objaverse_cache), timeout_s=10)
+    assert ccc.error is None and ccc.path == glb and ccc.license is None  # metadata shard 000-001 unreachable
+
+
+def test_objaverse_timeout(objaverse_cache, monkeypatch):
+    monkeypatch.setattr(urllib.request, "urlretrieve", lambda *a, **k: time.sleep(2))
+    start = time.monotonic()
+    (bbb,) = objaverse_source.fetch(["bbb"], str(objaverse_cache), timeout_s=0.3)
+    assert "timed out" in bbb.error and time.monotonic() - start < 1.5
+
+
+def test_objaverse_select_uids(objaverse_cache):
+    cache = str(objaverse_cache)
+    assert objaverse_source.select_uids(["x", "y", "x"], [], 5) == ["x", "y"]
+    assert objaverse_source.select_uids(["x", "y"], ["mug"], 1) == ["x"]
+    assert objaverse_source.select_uids(["bbb"], ["mug"], 3, cache_dir=cache) == ["bbb", "aaa", "ccc"]
+    assert objaverse_source.select_uids([], ["mug", "chair"], 3, cache_dir=cache) == ["aaa", "zzz", "bbb"]
+    with pytest.raises(ValueError, match="teapot"):
+        objaverse_source.select_uids([], ["teapot"], 3, cache_dir=cache)
