@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up, then run all nine stages on the `default` preset (12 procedural objects, CPU) and print the
+# results table. Extra arguments are Hydra overrides, e.g. `mapper=direct` or `preset=n100 device=cuda`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PYOPENGL_PLATFORM=egl
+exec "${PYTHON:-python3}" run_pipeline.py "$@"

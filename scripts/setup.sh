@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up a fresh machine: Mesa EGL (headless pyrender), torch, and this package with its test extras.
+# Idempotent: a second run checks and installs nothing. PYTHON picks the interpreter (default python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+
+if ! ldconfig -p | grep -q libEGL_mesa; then
+  echo "setup: installing Mesa EGL for headless rendering"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 >/dev/null
+fi
+
+# torch first and pinned: an unpinned resolve would pull the multi-GB CUDA build on a CPU machine.
+if ! $PY -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null; then
+  $PY -m pip install -q torch==2.13.0
+fi
+if ! $PY -c "import hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage, pytest" 2>/dev/null; then
+  $PY -m pip install -q -e ".[test]"
+fi
+echo "setup: ok ($($PY -c 'import torch; print("torch", torch.__version__)'))"
