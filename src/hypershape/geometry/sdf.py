@@ -47,11 +47,13 @@ def uniform_ball_points(n, rng, radius=1.0):
     return d * (radius * rng.random(n) ** (1.0 / 3.0))[:, None]
 
 
-def sample_sdf(mesh, n_pool, n_samples, n_surface, beta, rng):
+def sample_sdf(mesh, n_pool, n_samples, n_surface, beta, rng, n_uniform=0):
     """Importance-sampled SDF samples (Davies et al.): a uniform pool in the unit ball resampled with
-    probability proportional to exp(-beta |sdf|), plus `n_surface` surface points with sdf 0.
+    probability proportional to exp(-beta |sdf|), plus `n_surface` surface points with sdf 0, plus
+    `n_uniform` points of the pool kept as they are (far from the surface importance sampling leaves the
+    field unsupervised, and a SIREN grows spurious surfaces there).
 
-    Returns dict(points=[n_samples + n_surface, 3] float32, sdf=[n_samples + n_surface] float32).
+    Returns dict(points=[n_samples + n_surface + n_uniform, 3] float32, sdf=[...] float32).
     """
     pool = uniform_ball_points(n_pool, rng)
     d = signed_distance(mesh, pool)
@@ -64,6 +66,7 @@ def sample_sdf(mesh, n_pool, n_samples, n_surface, beta, rng):
         p = np.exp(logw - logw.max())
         pick = rng.choice(n_pool, size=n_samples, replace=True, p=p / p.sum())
     surf, _ = sample_surface(mesh, n_surface, rng)
-    points = np.concatenate([pool[pick], surf]).astype(np.float32)
-    sdf = np.concatenate([d[pick], np.zeros(n_surface)]).astype(np.float32)
+    uni = rng.choice(n_pool, size=min(n_uniform, n_pool), replace=False)
+    points = np.concatenate([pool[pick], surf, pool[uni]]).astype(np.float32)
+    sdf = np.concatenate([d[pick], np.zeros(n_surface), d[uni]]).astype(np.float32)
     return dict(points=points, sdf=sdf)

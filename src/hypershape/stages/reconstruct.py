@@ -27,9 +27,12 @@ LOWER_IS_BETTER = {"chamfer_l1", "chamfer_l2", "surface_error"}
 
 
 def sdf_fn(spec, flat: torch.Tensor, device):
+    """The SIREN's field as the shape: clipped to the unit ball, the domain it was fitted on (objects lie
+    inside radius data.radius < 1), so the unsupervised corners of the cube cannot add surfaces."""
     def f(points: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return siren_forward(spec, flat, torch.from_numpy(points).float().to(device))[:, 0].cpu().numpy()
+            v = siren_forward(spec, flat, torch.from_numpy(points).float().to(device))[:, 0].cpu().numpy()
+        return np.maximum(v, np.linalg.norm(points, axis=1) - 1.0)
     return f
 
 

@@ -10,14 +10,14 @@ from ..geometry.solid import make_solid, normalise
 from ..geometry.topology import topology
 from ..runtime import Stage, fingerprint, rng, save_json, save_mesh, save_npz
 
-FIELDS = ("solid_resolution", "radius", "sdf_pool", "sdf_samples", "surface_samples", "eval_surface_points", "beta")
+FIELDS = ("solid_resolution", "radius", "sdf_pool", "sdf_samples", "surface_samples", "uniform_samples", "eval_surface_points", "beta")
 
 
 def make_object(raw: trimesh.Trimesh, d, gen: np.random.Generator) -> dict:
     """Everything 02 writes for one mesh, in memory."""
     solid = make_solid(raw, d.solid_resolution)
     solid, transform = normalise(solid, d.radius)
-    samples = sample_sdf(solid, d.sdf_pool, d.sdf_samples, d.surface_samples, d.beta, gen)
+    samples = sample_sdf(solid, d.sdf_pool, d.sdf_samples, d.surface_samples, d.beta, gen, d.uniform_samples)
     points, normals = sample_surface(solid, d.eval_surface_points, gen)
     topo = topology(solid)
     return dict(solid=solid, samples=samples, points=points.astype(np.float32),
