@@ -228,6 +228,22 @@ class DeviceConfig:
 
 
 @dataclass
+class ExperimentConfig:
+    name: Optional[str] = None
+    """Which experiment experiment.py runs: routes, heads, anchor, interpolation, baseline, ood."""
+    seeds: List[int] = field(default_factory=lambda: [0])
+    """Seeds to repeat the experiment over (tables give mean ± std)."""
+    pairs: int = 10
+    """Interpolation: object pairs."""
+    steps: int = 7
+    """Interpolation: meshes along each path, ends included."""
+    resolution: int = 64
+    """Interpolation: marching-cubes grid per axis."""
+    ood_genus: List[int] = field(default_factory=lambda: [2])
+    """Out-of-distribution test: objects of these genera are held out from training entirely."""
+
+
+@dataclass
 class Config:
     name: str = "default"
     """Run name: all artifacts go under data_dir/name, so presets do not collide."""
@@ -246,6 +262,7 @@ class Config:
     mapper: MapperConfig = field(default_factory=MapperConfig)
     reconstruct: ReconstructConfig = field(default_factory=ReconstructConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
 
 
 def register() -> None:

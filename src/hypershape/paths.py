@@ -10,6 +10,8 @@
       70_mapper/<route>/        mapper.pt
       80_shape_sirens/<route>/  <id>.pt          (predicted and refined)
       90_reconstruct/<route>/   meshes/<id>_<kind>.ply, metrics.csv, summary.json, summary.md, summary.png
+      experiments/<experiment>/ table.md, table.json, *.png   (experiment.py; variants are sibling runs)
+      report.md                                                (report.py)
     every stage folder also holds manifest.json (what is done, from what) and log.txt
 """
 from __future__ import annotations
@@ -126,6 +128,15 @@ class Paths:
     @property
     def summary_png(self) -> Path:
         return self.stage("90_reconstruct") / "summary.png"
+
+
+    # experiments
+    def experiment(self, name: str) -> Path:
+        return self.root / "experiments" / name
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.md"
 
 
 def paths_of(cfg) -> Paths:

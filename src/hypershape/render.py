@@ -172,3 +172,10 @@ def sphere_interval(origins, dirs, radius=1.0):
     c = ((origins * origins).sum(-1) - radius * radius) / a
     half = (b * b - c).clip(min=0) ** 0.5
     return (-b - half).clip(min=0), (-b + half).clip(min=0)
+
+
+def thumbnail(mesh, resolution: int = 128) -> np.ndarray:
+    """One RGBA picture of a mesh from a fixed three-quarter view (for figures); blank if it is empty."""
+    if len(mesh.faces) == 0:
+        return np.zeros((resolution, resolution, 4), np.uint8)
+    return render_views(mesh, resolution, 40.0, 3.0, elevations_deg=(30.0,), per_ring=1)["rgba"][0]

@@ -104,28 +104,37 @@ def rng(seed: int, *parts: Any) -> np.random.Generator:
     return np.random.default_rng(seed_of(seed, *parts))
 
 
+AUTOCAST: dict = {"dtype": None}  # set by device_of; read by training.train
+
+
 def device_of(cfg) -> torch.device:
-    """The torch device of cfg.device, with its global settings applied."""
+    """The torch device of cfg.device, with its global settings applied (threads, TF32, autocast dtype,
+    torch.compile of the batched SIREN forward)."""
+    from .nets import siren
+
     d = cfg.device
     if d.threads:
         torch.set_num_threads(d.threads)
+    siren.use_compiled(d.compile)
+    AUTOCAST["dtype"] = None
     if d.kind == "cuda":
         if not torch.cuda.is_available():
             raise RuntimeError("device=cuda was asked for but torch sees no CUDA device; use device=cpu")
         torch.backends.cuda.matmul.allow_tf32 = d.tf32
         torch.backends.cudnn.allow_tf32 = d.tf32
+        if d.autocast:
+            AUTOCAST["dtype"] = {"bf16": torch.bfloat16, "fp16": torch.float16}[d.autocast]
         return torch.device("cuda", d.index)
     if d.kind != "cpu":
         raise ValueError(f"device.kind must be cpu or cuda, got {d.kind!r}")
     return torch.device("cpu")
 
 
-def autocast(cfg, device: torch.device):
-    """Mixed precision where the config asks for it (CUDA only); a no-op context otherwise."""
-    if device.type != "cuda" or not cfg.device.autocast:
+def autocast():
+    """Mixed precision where device_of was told to use it (CUDA only); a no-op context otherwise."""
+    if AUTOCAST["dtype"] is None:
         return contextlib.nullcontext()
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[cfg.device.autocast]
-    return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast("cuda", dtype=AUTOCAST["dtype"])
 
 
 def check_finite(value: torch.Tensor, what: str) -> None:

@@ -7,7 +7,7 @@ import torch
 from tqdm import trange
 
 from .nets.siren import SirenSpec, siren_forward
-from .runtime import TrainingDiverged
+from .runtime import TrainingDiverged, autocast
 
 
 def train(params: Iterable[torch.Tensor], loss_fn: Callable[[int], torch.Tensor], steps: int, lr: float,
@@ -19,7 +19,8 @@ def train(params: Iterable[torch.Tensor], loss_fn: Callable[[int], torch.Tensor]
     curve = []
     # disable=None: the inner bar shows on a terminal only, so log files get the per-object bar alone
     for step in trange(steps, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0, disable=None):
-        loss = loss_fn(step)
+        with autocast():
+            loss = loss_fn(step).float()
         if not torch.isfinite(loss).all():
             bad = (~torch.isfinite(loss.detach().reshape(-1))).nonzero().reshape(-1).tolist()
             raise TrainingDiverged(f"{desc}: loss is not finite at step {step} (items {bad})")

@@ -64,6 +64,12 @@ class SirenSpec:
 
 
 def siren_forward(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Evaluate B SIRENs given as flat weights [B, P] at points x [B, N, in] (torch.compile'd when
+    device.compile is set)."""
+    return _FORWARD["fn"](spec, flat, x)
+
+
+def _siren_forward(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Evaluate B SIRENs given as flat weights [B, P] at points x [B, N, in] (or [N, in], shared);
     a single SIREN may be given as [P] with x [N, in]. Returns [B, N, out] (or [N, out])."""
     single = flat.dim() == 1
@@ -80,6 +86,14 @@ def siren_forward(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor) -> torch
         if i < n_layers - 1:
             h = torch.sin(spec.w0 * h)
     return h[0] if single else h
+
+
+_FORWARD = {"fn": _siren_forward}
+
+
+def use_compiled(flag: bool) -> None:
+    """Route siren_forward through torch.compile (worth it on a GPU; compile time dominates on CPU)."""
+    _FORWARD["fn"] = torch.compile(_siren_forward, dynamic=True) if flag else _siren_forward
 
 
 class Siren(nn.Module):

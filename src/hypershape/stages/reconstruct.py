@@ -86,7 +86,7 @@ def picture(path, objects: list[dict], paths, n_max: int) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from ..render import render_views
+    from ..render import thumbnail
 
     objs = objects[:n_max]
     fig, axes = plt.subplots(len(objs), 4, figsize=(8, 2 * len(objs)), squeeze=False)
@@ -96,11 +96,9 @@ def picture(path, objects: list[dict], paths, n_max: int) -> None:
             ax = axes[i, j]
             ax.axis("off")
             mesh = trimesh.load(mp, force="mesh", process=False) if mp.exists() else trimesh.Trimesh()
-            if len(mesh.faces):
-                img = render_views(mesh, 128, 40.0, 3.0, elevations_deg=(30.0,), per_ring=1)["rgba"][0]
-                ax.imshow(img)
-            else:
-                ax.text(0.5, 0.5, "empty", ha="center", va="center")
+            ax.imshow(thumbnail(mesh))
+            if not len(mesh.faces):
+                ax.text(0.5, 0.5, "empty", ha="center", va="center", transform=ax.transAxes)
             if i == 0:
                 ax.set_title(title, fontsize=9)
         axes[i, 0].text(-0.05, 0.5, f"{o['id']}\n({o['split']})", transform=axes[i, 0].transAxes, ha="right",

@@ -1,0 +1,15 @@
+"""Run one experiment of issue 3 on a preset: python experiment.py experiment=routes [preset=default]
+Experiments: routes, heads, anchor, interpolation, baseline, ood (see src/hypershape/experiments/)."""
+import hydra
+
+import hypershape.config  # noqa: F401  (registers the typed schema)
+from hypershape.experiments import run_experiment
+
+
+@hydra.main(config_path="configs", config_name="config", version_base=None)
+def entry(cfg) -> None:
+    run_experiment(cfg)
+
+
+if __name__ == "__main__":
+    entry()

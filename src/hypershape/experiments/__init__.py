@@ -1,0 +1,12 @@
+"""The measurements of issue 3: each experiment runs the pipeline (and its variants) and writes
+experiments/<name>/table.md, table.json and figures under the base run's folder."""
+import importlib
+
+EXPERIMENTS = ("routes", "heads", "anchor", "interpolation", "baseline", "ood")
+
+
+def run_experiment(cfg) -> str:
+    name = cfg.experiment.name
+    if name not in EXPERIMENTS:
+        raise ValueError(f"experiment={name!r}: choose one of {', '.join(EXPERIMENTS)}")
+    return importlib.import_module(f"hypershape.experiments.{name}").run(cfg)

@@ -1,0 +1,68 @@
+"""Experiment 5: retrieval. For each object, the train object nearest in hypernetwork-weight space (the
+same sketch the mapper reads) lends its target shape-SIREN. A pipeline that does not beat this on the test
+split has learned nothing beyond lookup."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import trimesh
+
+from ..geometry.metrics import uniform_cube_points
+from ..geometry.topology import total_genus
+from ..geometry.winding import winding_number
+from ..paths import paths_of
+from ..pipeline import run_all
+from ..runtime import device_of, load_json, load_torch, rng
+from ..stages.common import shape_spec
+from ..stages.reconstruct import evaluate as evaluate_siren
+from .common import object_rows, write_result
+
+COLUMNS = ("chamfer_l1", "fscore_0.01", "fscore_0.02", "normal_consistency", "iou", "genus_match")
+
+
+def nearest_train(features: dict, train_ids: list[str], obj_id: str) -> str:
+    """The train object (other than obj_id) whose hypernetwork sketch is nearest to obj_id's."""
+    cands = [i for i in train_ids if i != obj_id]
+    x = features[obj_id]
+    d = torch.stack([(features[i] - x).norm() for i in cands])
+    return cands[int(d.argmin())]
+
+
+def run(cfg) -> str:
+    run_all(cfg)
+    p, rc, dev = paths_of(cfg), cfg.reconstruct, device_of(cfg)
+    spec = shape_spec(cfg)
+    ckpt = load_torch(p.mapper)
+    rows = object_rows(cfg)
+    retrieved = []
+    for o in sorted({r["id"] for r in rows}):
+        split = next(r["split"] for r in rows if r["id"] == o)
+        nn = nearest_train(ckpt["features"], ckpt["train_ids"], o)
+        gen = rng(cfg.seed, "90", o)  # the same draws as 90_reconstruct, so numbers are comparable
+        gt = trimesh.load(p.solid(o), force="mesh", process=False)
+        iou_points = uniform_cube_points(rc.iou_points, gen, rc.bound).astype(np.float32)
+        inside = winding_number(gt.vertices, gt.faces, iou_points) > 0.5
+        surface = np.load(p.surface(o))["points"]
+        m, _ = evaluate_siren(spec, load_torch(p.target(nn))["flat"], gt, total_genus(load_json(p.topology(o))),
+                              surface, iou_points, inside, rc, gen, dev)
+        retrieved.append(dict(id=o, split=split, kind="retrieval", neighbour=nn, **m))
+    table = []
+    for split in ("train", "test"):
+        for kind in ("target", "retrieval", "predicted", "refined"):
+            sel = [r for r in (retrieved if kind == "retrieval" else rows) if r["split"] == split and r["kind"] == kind]
+            if sel:
+                table.append({"split": split, "SIREN": kind, "n": len(sel),
+                              **{c: float(np.median([float(r[c]) for r in sel])) if c != "genus_match"
+                                 else float(np.mean([r[c] for r in sel])) for c in COLUMNS}})
+    test = {r["SIREN"]: r for r in table if r["split"] == "test"}
+    verdict = ""
+    if "predicted" in test and "retrieval" in test:
+        beats = test["predicted"]["fscore_0.02"] > test["retrieval"]["fscore_0.02"]
+        verdict = (f"On the test split the predicted SIRENs {'beat' if beats else 'do not beat'} retrieval "
+                   f"(median F@0.02 {test['predicted']['fscore_0.02']:.3f} vs {test['retrieval']['fscore_0.02']:.3f})"
+                   + ("" if beats else ": the weight-space route has learned nothing beyond lookup here") + ".")
+    return write_result(cfg, "baseline", "Experiment 5: nearest-neighbour retrieval baseline",
+                        f"route={cfg.mapper.route.value}. Retrieval: nearest train object in hypernetwork "
+                        "sketch space (excluding the object itself), its target SIREN. Medians; genus_match is a "
+                        f"share. {verdict}", ["split", "SIREN", "n", *COLUMNS], table,
+                        extra={"retrieved": retrieved, "verdict": verdict})

@@ -1,0 +1,109 @@
+"""What the experiments share: variants of a run, forking a finished run, tables with mean ± spread."""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import numpy as np
+from omegaconf import OmegaConf, open_dict
+
+from ..paths import ROUTED, STAGES, paths_of
+from ..pipeline import STAGES as SCRIPTS
+from ..pipeline import run_stage
+from ..runtime import atomic_write, load_json, save_json
+
+SCRIPT_OF = dict(zip(STAGES, SCRIPTS))  # stage folder -> script name
+
+
+def variant(cfg, suffix: str | None = None, **overrides):
+    """A copy of cfg with dotted overrides (e.g. **{"mapper.route": "direct"}), as run `<name>-<suffix>`."""
+    c = copy.deepcopy(cfg)
+    for key, value in overrides.items():
+        OmegaConf.update(c, key, value, merge=False)
+    if suffix:
+        c.name = f"{cfg.name}-{suffix}"
+    return c
+
+
+def fork(src, dst, upto: str) -> None:
+    """Copy the stage folders of run `src` before stage `upto` into run `dst`, so `dst` starts from what
+    `src` already made. Safe by construction: each stage still checks its keys and redoes what differs."""
+    ps, pd = paths_of(src), paths_of(dst)
+    if ps.root == pd.root:
+        return
+    for stage in STAGES[:STAGES.index(upto)]:
+        a, b = ps.stage(stage), pd.stage(stage)
+        if a.exists() and not (b / "manifest.json").exists():
+            shutil.copytree(a, b, dirs_exist_ok=True, ignore=shutil.ignore_patterns("log.txt", ".*"))
+
+
+def run_from(cfg, start: str, base=None) -> None:
+    """Run the stages from `start` on (forking `base`'s earlier stages first, if given)."""
+    if base is not None:
+        fork(base, cfg, start)
+    for stage in STAGES[STAGES.index(start):]:
+        run_stage(SCRIPT_OF[stage], cfg)
+
+
+def summary_rows(cfg) -> list[dict]:
+    """The per-(split, kind) rows of a run's summary.json."""
+    return load_json(paths_of(cfg).summary_json)["summary"]
+
+
+def object_rows(cfg) -> list[dict]:
+    """The per-object, per-kind metric rows of a run's summary.json."""
+    return load_json(paths_of(cfg).summary_json)["rows"]
+
+
+def mean_spread(values) -> str:
+    """'mean ± std' over seeds (just the value for one seed)."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if len(v) == 0:
+        return "n/a"
+    return f"{v.mean():.4g}" if len(v) == 1 else f"{v.mean():.4g} ± {v.std(ddof=1):.2g}"
+
+
+def markdown(columns: list[str], rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return "nan" if not np.isfinite(v) else f"{v:.4g}"
+    return "" if v is None else str(v)
+
+
+def write_result(cfg, experiment: str, title: str, notes: str, columns: list[str], rows: list[dict],
+                 extra: dict | None = None) -> str:
+    """Write experiments/<experiment>/table.md and table.json; return the Markdown."""
+    d = paths_of(cfg).experiment(experiment)
+    text = (f"## {title}\n\npreset={cfg.preset}, seeds={list(cfg.experiment.seeds)}, base run `{cfg.name}`. "
+            f"{notes}\n\n" + markdown(columns, rows))
+    atomic_write(d / "table.md", lambda p: p.write_text(text))
+    save_json(d / "table.json", dict(title=title, preset=cfg.preset, seeds=list(cfg.experiment.seeds),
+                                     columns=columns, rows=rows, **(extra or {})))
+    print("\n" + text)
+    return text
+
+
+def save_figure(fig, path) -> None:
+    import matplotlib.pyplot as plt
+    atomic_write(path, lambda p: fig.savefig(p, dpi=90, format="png", bbox_inches="tight"))
+    plt.close(fig)
+
+
+def plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+    return pyplot
+
+
+def to_builtin(x):
+    return json.loads(json.dumps(x, default=float))

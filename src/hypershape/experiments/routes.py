@@ -1,0 +1,67 @@
+"""Experiment 1: mapper.route=latent against mapper.route=direct, same objects, split and budget, per seed."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..paths import paths_of
+from ..pipeline import run_all
+from .common import mean_spread, plt, run_from, save_figure, summary_rows, variant, write_result
+
+METRICS = [("CD-L1", "median_chamfer_l1"), ("F@0.01", "median_fscore_0.01"), ("F@0.02", "median_fscore_0.02"),
+           ("NC", "median_normal_consistency"), ("IoU", "median_iou"), ("genus ok", "mean_genus_match"),
+           ("components", "median_components_filtered")]
+
+
+def runs(cfg):
+    """(seed, latent-route run, direct-route run) for every seed; seed == cfg.seed is cfg itself."""
+    out = []
+    for seed in cfg.experiment.seeds:
+        latent = variant(cfg, None if seed == cfg.seed else f"seed{seed}", seed=seed, **{"mapper.route": "latent"})
+        out.append((seed, latent, variant(latent, None, **{"mapper.route": "direct"})))
+    return out
+
+
+def run(cfg) -> str:
+    rows_by_key: dict[tuple, list[dict]] = {}
+    for seed, latent, direct in runs(cfg):
+        run_all(latent)
+        run_from(direct, "70_mapper")  # same run, its own route folders: 01–60 are shared
+        for route, c in (("latent", latent), ("direct", direct)):
+            for r in summary_rows(c):
+                rows_by_key.setdefault((route, r["split"], r["kind"]), []).append(r)
+    table = []
+    for (route, split, kind), rs in sorted(rows_by_key.items(), key=lambda kv: (kv[0][1] != "train", kv[0][2], kv[0][0])):
+        if kind == "target" and route == "direct":
+            continue  # targets do not depend on the route: listed once, as the upper bound
+        row = {"split": split, "SIREN": kind, "route": "—" if kind == "target" else route, "n": rs[0]["n"]}
+        row.update({name: mean_spread([r[key] for r in rs]) for name, key in METRICS})
+        table.append(row)
+    fig = figure(rows_by_key)
+    save_figure(fig, paths_of(cfg).experiment("routes") / "routes.png")
+    return write_result(cfg, "routes", "Experiment 1: latent vs direct route",
+                        "Medians over objects (genus ok: share of objects), mean ± std over seeds. "
+                        "Target SIRENs are the upper bound; test objects never trained the AE or the mapper.",
+                        ["split", "SIREN", "route", "n"] + [m for m, _ in METRICS], table)
+
+
+def figure(rows_by_key):
+    pyplot = plt()
+    fig, axes = pyplot.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    for ax, split in zip(axes, ("train", "test")):
+        labels, means, errs = [], [], []
+        for kind in ("target", "predicted", "refined"):
+            for route in ("latent", "direct"):
+                rs = rows_by_key.get((route, split, kind))
+                if not rs or (kind == "target" and route == "direct"):
+                    continue
+                v = [r["median_fscore_0.02"] for r in rs]
+                labels.append(kind if kind == "target" else f"{kind}\n{route}")
+                means.append(sum(v) / len(v))
+                errs.append(0 if len(v) < 2 else float(np.std(v, ddof=1)))
+        ax.bar(range(len(means)), means, yerr=errs, color=["#777"] + ["#4c72b0", "#dd8452"] * 2)
+        ax.set_xticks(range(len(means)), labels, fontsize=7)
+        ax.set_title(f"{split} split")
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel("median F-score@0.02")
+    fig.tight_layout()
+    return fig
