@@ -12,7 +12,7 @@ from hydra.errors import ConfigCompositionException
 
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
-from hypershape.runtime import Manifest, MissingUpstream, load_json, save_json
+from hypershape.runtime import Manifest, MissingUpstream, load_json
 from conftest import ROOT, make_cfg
 
 pytestmark = pytest.mark.slow

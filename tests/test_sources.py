@@ -163,3 +163,19 @@ def test_objaverse_select_uids(objaverse_cache):
     assert objaverse_source.select_uids([], ["mug", "chair"], 3, cache_dir=cache) == ["aaa", "zzz", "bbb"]
     with pytest.raises(ValueError, match="teapot"):
         objaverse_source.select_uids([], ["teapot"], 3, cache_dir=cache)
+
+
+@pytest.mark.filterwarnings("ignore:Could not find object")
+def test_download_stage_from_objaverse_records_failed_downloads(objaverse_cache, tiny_cfg):
+    from hypershape.paths import paths_of
+    from hypershape.pipeline import run_stage
+    from hypershape.runtime import load_json
+
+    cfg = tiny_cfg("data=objaverse", f"data.objaverse_cache={objaverse_cache}", "data.objaverse_uids=[aaa,bbb]",
+                   "data.objaverse_lvis=[]", "data.num_objects=2", "data.download_timeout_s=10")
+    result = run_stage("01_download", cfg)
+    assert result["done"] == 1 and result["failed"] == 1
+    objects = {o["id"]: o for o in load_json(paths_of(cfg).objects)}
+    assert objects["aaa"]["status"] == "done" and objects["aaa"]["license"] == "by"
+    assert objects["bbb"]["status"] == "failed" and "URLError" in objects["bbb"]["reason"]
+    assert run_stage("02_watertight", cfg)["done"] == 1  # the downloaded .glb becomes a solid

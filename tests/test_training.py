@@ -1,5 +1,4 @@
 """Training on tiny problems reaches real floors: a loss that falls, a PSNR, a surface error."""
-import numpy as np
 import pytest
 import torch
 import trimesh

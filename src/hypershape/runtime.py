@@ -137,11 +137,6 @@ def autocast():
     return torch.autocast("cuda", dtype=AUTOCAST["dtype"])
 
 
-def check_finite(value: torch.Tensor, what: str) -> None:
-    if not torch.isfinite(value).all():
-        raise TrainingDiverged(f"{what} is not finite")
-
-
 # ---------------------------------------------------------------- manifest
 class Manifest:
     """Per stage: for each object (and each shared artifact such as an anchor) its status, the key of
@@ -249,7 +244,7 @@ class Stage:
         for o in objects:
             ups = self.upstream_keys(o["id"])
             if isinstance(ups, str):
-                self._fail(o["id"], "", f"skipped, {ups}")
+                self.fail(o["id"], "", f"skipped, {ups}")
                 continue
             key = key_of(o, ups)
             if self.manifest.is_current(o["id"], key, outputs(o)):
@@ -271,14 +266,14 @@ class Stage:
             for o, key in chunk:
                 r = results.get(o["id"], RuntimeError("no result"))
                 if isinstance(r, Exception):
-                    self._fail(o["id"], key, f"{type(r).__name__}: {r}")
+                    self.fail(o["id"], key, f"{type(r).__name__}: {r}")
                 else:
                     self.manifest.done(o["id"], key, **r)
                     self.counts["done"] += 1
             bar.update(len(chunk))
         bar.close()
 
-    def _fail(self, obj_id: str, key: str, reason: str) -> None:
+    def fail(self, obj_id: str, key: str, reason: str) -> None:
         self.manifest.failed(obj_id, key, reason)
         self.counts["failed"] += 1
         self.failures[obj_id] = reason

@@ -43,7 +43,3 @@ def sdf_l1(spec: SirenSpec, flat: torch.Tensor, points: torch.Tensor, sdf: torch
     """Mean |f(x) − sdf(x)| per SIREN: flat [B, P], points [B, N, 3], sdf [B, N] → [B]."""
     return (siren_forward(spec, flat, points)[..., 0] - sdf).abs().mean(-1)
 
-
-def sample_rows(n_rows: int, n: int, gen: torch.Generator, device) -> torch.Tensor:
-    """n random row indices (with replacement) into a table of n_rows."""
-    return torch.randint(n_rows, (n,), generator=gen).to(device)

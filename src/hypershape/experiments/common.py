@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import copy
-import json
 import shutil
 
 import numpy as np
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
-from ..paths import ROUTED, STAGES, paths_of
+from ..paths import STAGES, paths_of
 from ..pipeline import STAGES as SCRIPTS
 from ..pipeline import run_stage
 from ..runtime import atomic_write, load_json, save_json
@@ -104,6 +103,3 @@ def plt():
     import matplotlib.pyplot as pyplot
     return pyplot
 
-
-def to_builtin(x):
-    return json.loads(json.dumps(x, default=float))

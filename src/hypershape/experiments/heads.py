@@ -3,7 +3,6 @@ hypernetwork, the autoencoder's decoder, the direct mapper): weight MSE beside g
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..paths import paths_of
 from ..pipeline import run_all

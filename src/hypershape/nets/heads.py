@@ -40,7 +40,3 @@ class WeightHeads(nn.Module):
 def num_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
-
-def flat_params(module: nn.Module) -> torch.Tensor:
-    """All parameters as one detached vector (a hypernetwork's 'weights' for the mapper)."""
-    return torch.cat([p.detach().reshape(-1) for p in module.parameters()])

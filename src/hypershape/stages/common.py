@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from ..nets.siren import SirenSpec
-from ..runtime import fingerprint, load_torch
+from ..runtime import fingerprint
 
 
 def pixel_grid(resolution: int) -> torch.Tensor:
@@ -41,6 +41,3 @@ def split_key(objects: list[dict]) -> str:
     """Which objects are in which split: anything trained on the train split depends on it."""
     return fingerprint(sorted((o["id"], o["split"]) for o in objects))
 
-
-def load_flat(path, field: str = "flat") -> torch.Tensor:
-    return load_torch(path)[field]

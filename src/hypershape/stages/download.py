@@ -69,7 +69,7 @@ def run(cfg) -> dict:
                 stage.manifest.done(c["id"], key, faces=int(len(mesh.faces)))
                 stage.counts["done"] += 1
             except Exception as e:  # a broken mesh or failed download: record it, go on
-                stage._fail(c["id"], key, f"{type(e).__name__}: {e}")
+                stage.fail(c["id"], key, f"{type(e).__name__}: {e}")
                 entry.update(status="failed", reason=f"{type(e).__name__}: {e}")
         else:
             stage.counts["skipped"] += 1

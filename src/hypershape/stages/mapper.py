@@ -53,7 +53,7 @@ def run(cfg) -> dict:
     ok = [o for o in objects if isinstance(stage.upstream_keys(o["id"]), dict)]
     for o in objects:
         if o not in ok:
-            stage._fail(o["id"], "", f"skipped, {stage.upstream_keys(o['id'])}")
+            stage.fail(o["id"], "", f"skipped, {stage.upstream_keys(o['id'])}")
     train_ids = [o["id"] for o in ok if o["split"] == "train"]
     if not train_ids:
         raise RuntimeError("no training object has both a hypernetwork and a target: nothing to train the mapper on")
