@@ -144,3 +144,32 @@ def test_numbered_script_runs_as_a_subprocess(tmp_path):
     out = subprocess.run([sys.executable, "01_download.py", "preset=tiny", "data.num_objcts=3"], cwd=ROOT,
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode != 0 and "num_objcts" in out.stderr
+
+
+def test_a_killed_stage_leaves_no_half_files_and_resumes(tiny_cfg, monkeypatch):
+    from hypershape.stages import watertight
+    from hypershape.runtime import atomic_write
+
+    cfg = tiny_cfg()
+    run_stage("01_download", cfg)
+    real, calls = watertight.make_object, []
+
+    def dies_on_third(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C, or the job was killed
+        return real(*a, **k)
+
+    monkeypatch.setattr(watertight, "make_object", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        run_stage("02_watertight", cfg)
+    p = paths_of(cfg)
+    assert not list(p.stage("02_watertight").rglob(".*.*"))  # no temporary files left behind
+    monkeypatch.setattr(watertight, "make_object", real)
+    r = run_stage("02_watertight", cfg)
+    assert r["skipped"] == 2 and r["done"] == 2
+
+    target = p.root / "half.json"
+    with pytest.raises(RuntimeError):
+        atomic_write(target, lambda f: (f.write_text("{half"), (_ for _ in ()).throw(RuntimeError("killed"))))
+    assert not target.exists() and not list(p.root.glob(".half*"))
