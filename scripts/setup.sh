@@ -16,7 +16,10 @@ fi
 if ! $PY -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null; then
   $PY -m pip install -q torch==2.13.0
 fi
-if ! $PY -c "import hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage, pytest" 2>/dev/null; then
+# Reinstall unless everything imports and `hypershape` is this checkout (not another clone's editable install).
+here=$(pwd -P)/src/hypershape
+if ! $PY -c "import sys, os, hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage, pytest
+sys.exit(0 if os.path.realpath(os.path.dirname(hypershape.__file__)) == '$here' else 1)" 2>/dev/null; then
   $PY -m pip install -q -e ".[test]"
 fi
 echo "setup: ok ($($PY -c 'import torch; print("torch", torch.__version__)'))"

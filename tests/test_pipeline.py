@@ -88,6 +88,8 @@ def test_two_runs_give_the_same_numbers(tiny_run, tmp_path):
 def test_a_stage_run_before_its_upstream_names_the_stage_to_run(tiny_cfg):
     with pytest.raises(MissingUpstream, match="03_render_views"):
         run_stage("40_train_image_sirens", tiny_cfg())
+    with pytest.raises(MissingUpstream, match=r"python 40_train_image_sirens\.py"):
+        run_stage("50_train_hypernets", tiny_cfg())
 
 
 def test_wrong_config_key_or_value_fails_at_composition():

@@ -21,6 +21,9 @@ from pathlib import Path
 STAGES = ("01_download", "02_watertight", "03_render_views", "40_image_sirens", "50_hypernets",
           "60_weight_ae", "70_mapper", "80_shape_sirens", "90_reconstruct")
 ROUTED = ("70_mapper", "80_shape_sirens", "90_reconstruct")
+SCRIPTS = dict(zip(STAGES, ("01_download", "02_watertight", "03_render_views", "40_train_image_sirens",
+                            "50_train_hypernets", "60_train_weight_ae", "70_train_mapper",
+                            "80_train_shape_sirens", "90_reconstruct")))  # stage folder -> script at the root
 
 
 class Paths:

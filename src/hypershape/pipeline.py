@@ -5,19 +5,12 @@ import importlib
 import logging
 import sys
 
+from .paths import SCRIPTS
 from .runtime import MissingUpstream
 
-STAGES = {  # script name -> module in hypershape.stages
-    "01_download": "download",
-    "02_watertight": "watertight",
-    "03_render_views": "render_views",
-    "40_train_image_sirens": "image_sirens",
-    "50_train_hypernets": "hypernets",
-    "60_train_weight_ae": "weight_ae",
-    "70_train_mapper": "mapper",
-    "80_train_shape_sirens": "shape_sirens",
-    "90_reconstruct": "reconstruct",
-}
+# script name -> module in hypershape.stages, in running order
+STAGES = dict(zip(SCRIPTS.values(), ("download", "watertight", "render_views", "image_sirens", "hypernets",
+                                     "weight_ae", "mapper", "shape_sirens", "reconstruct")))
 
 
 def run_stage(script: str, cfg) -> dict:

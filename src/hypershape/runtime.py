@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .paths import Paths, paths_of
+from .paths import SCRIPTS, Paths, paths_of
 
 log = logging.getLogger("hypershape")
 
@@ -196,7 +196,7 @@ class Stage:
             m = Manifest(self.paths.manifest(up))
             if not m.exists():
                 raise MissingUpstream(f"{name} reads the output of {up}, which is not in {self.paths.stage(up)}: "
-                                      f"run `python {up}.py` (same overrides) first")
+                                      f"run `python {SCRIPTS[up]}.py` (same overrides) first")
             self.upstream[up] = m
         self.manifest = Manifest(self.paths.manifest(name))
         self.counts = {"done": 0, "skipped": 0, "failed": 0}
@@ -216,7 +216,7 @@ class Stage:
         for up, m in self.upstream.items():
             e = m.get(obj_id)
             if e is None:
-                return f"{up} has no output for it: run {up}.py"
+                return f"{up} has no output for it: run {SCRIPTS[up]}.py"
             if e["status"] != "done":
                 return f"{up} failed: {e.get('reason', '?')}"
             keys[up] = e["key"]

@@ -7,12 +7,9 @@ import shutil
 import numpy as np
 from omegaconf import OmegaConf
 
-from ..paths import STAGES, paths_of
-from ..pipeline import STAGES as SCRIPTS
+from ..paths import SCRIPTS, STAGES, paths_of
 from ..pipeline import run_stage
 from ..runtime import atomic_write, load_json, save_json
-
-SCRIPT_OF = dict(zip(STAGES, SCRIPTS))  # stage folder -> script name
 
 
 def variant(cfg, suffix: str | None = None, **overrides):
@@ -42,7 +39,7 @@ def run_from(cfg, start: str, base=None) -> None:
     if base is not None:
         fork(base, cfg, start)
     for stage in STAGES[STAGES.index(start):]:
-        run_stage(SCRIPT_OF[stage], cfg)
+        run_stage(SCRIPTS[stage], cfg)
 
 
 def summary_rows(cfg) -> list[dict]:
