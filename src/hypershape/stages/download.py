@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tqdm import tqdm
 
 from ..config import Source
 from ..runtime import Stage, fingerprint, rng, save_json, save_mesh
@@ -14,7 +15,7 @@ def _candidates(cfg) -> list[dict]:
     if d.source == Source.procedural:
         solids = procedural.catalogue()[: d.num_objects]
         return [dict(id=s.name, source="procedural", ref=s.family, license="generated", genus=s.genus,
-                     load=lambda s=s: procedural.build(s)) for s in solids]
+                     params=dict(s.params), load=lambda s=s: procedural.build(s)) for s in solids]
     if d.source == Source.local:
         if not d.local_dir:
             raise ValueError("data.source=local needs data.local_dir=/path/to/meshes")
@@ -55,9 +56,9 @@ def assign_split(objects: list[dict], cfg) -> None:
 def run(cfg) -> dict:
     stage = Stage(cfg, "01_download")
     objects = []
-    for c in _candidates(cfg):
+    for c in tqdm(_candidates(cfg), desc="01_download", unit="obj", dynamic_ncols=True):
         load = c.pop("load")
-        key = fingerprint(c["source"], c["ref"])
+        key = fingerprint(c)  # a changed catalogue entry, file or uid is a changed object
         path = stage.paths.raw_mesh(c["id"])
         entry = dict(c, split=None, status="done", reason=None, raw=str(path.relative_to(stage.paths.root)))
         if not stage.manifest.is_current(c["id"], key, [path]):
