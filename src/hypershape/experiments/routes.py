@@ -30,7 +30,9 @@ def run(cfg) -> str:
             for r in summary_rows(c):
                 rows_by_key.setdefault((route, r["split"], r["kind"]), []).append(r)
     table = []
-    for (route, split, kind), rs in sorted(rows_by_key.items(), key=lambda kv: (kv[0][1] != "train", kv[0][2], kv[0][0])):
+    order = {"target": 0, "predicted": 1, "refined": 2}
+    for (route, split, kind), rs in sorted(rows_by_key.items(),
+                                           key=lambda kv: (kv[0][1] != "train", order[kv[0][2]], kv[0][0])):
         if kind == "target" and route == "direct":
             continue  # targets do not depend on the route: listed once, as the upper bound
         row = {"split": split, "SIREN": kind, "route": "—" if kind == "target" else route, "n": rs[0]["n"]}
