@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import trimesh
 
-from ..geometry.metrics import uniform_cube_points
-from ..geometry.topology import total_genus
-from ..geometry.winding import winding_number
 from ..paths import paths_of
 from ..pipeline import run_all
-from ..runtime import device_of, load_json, load_torch, rng
+from ..runtime import device_of, load_torch, rng
 from ..stages.common import shape_spec
 from ..stages.reconstruct import evaluate as evaluate_siren
+from ..stages.reconstruct import ground_truth
 from .common import object_rows, write_result
 
 COLUMNS = ("chamfer_l1", "fscore_0.01", "fscore_0.02", "normal_consistency", "iou", "genus_match")
@@ -56,12 +53,7 @@ def run(cfg) -> str:
         split = next(r["split"] for r in rows if r["id"] == o)
         nn = nearest_train(ckpt["features"], ckpt["train_ids"], o)
         gen = rng(cfg.seed, "90", o)  # the same draws as 90_reconstruct, so numbers are comparable
-        gt = trimesh.load(p.solid(o), force="mesh", process=False)
-        iou_points = uniform_cube_points(rc.iou_points, gen, rc.bound).astype(np.float32)
-        inside = winding_number(gt.vertices, gt.faces, iou_points) > 0.5
-        surface = np.load(p.surface(o))["points"]
-        m, _ = evaluate_siren(spec, load_torch(p.target(nn))["flat"], gt, total_genus(load_json(p.topology(o))),
-                              surface, iou_points, inside, rc, gen, dev)
+        m, _ = evaluate_siren(spec, load_torch(p.target(nn))["flat"], ground_truth(p, o, rc, gen), rc, gen, dev)
         retrieved.append(dict(id=o, split=split, kind="retrieval", neighbour=nn, **m))
     table = []
     for split in ("train", "test"):

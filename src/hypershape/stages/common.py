@@ -37,6 +37,14 @@ def load_samples(paths, obj_id: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(s["points"]).float(), torch.from_numpy(s["sdf"]).float()
 
 
+def sdf_batch(data: list[tuple[torch.Tensor, torch.Tensor]], n: int, gen: torch.Generator, device):
+    """n random SDF samples of each object: points [B, n, 3], sdf [B, n]."""
+    idx = [torch.randint(len(x), (n,), generator=gen) for x, _ in data]
+    x = torch.stack([d[0][i] for d, i in zip(data, idx)]).to(device)
+    y = torch.stack([d[1][i] for d, i in zip(data, idx)]).to(device)
+    return x, y
+
+
 def split_key(objects: list[dict]) -> str:
     """Which objects are in which split: anything trained on the train split depends on it."""
     return fingerprint(sorted((o["id"], o["split"]) for o in objects))

@@ -50,10 +50,13 @@ def run(cfg) -> dict:
     dev = device_of(cfg)
     spec = shape_spec(cfg)
     objects = stage.objects()
-    ok = [o for o in objects if isinstance(stage.upstream_keys(o["id"]), dict)]
+    ok = []
     for o in objects:
-        if o not in ok:
-            stage.fail(o["id"], "", f"skipped, {stage.upstream_keys(o['id'])}")
+        ups = stage.upstream_keys(o["id"])
+        if isinstance(ups, dict):
+            ok.append(o)
+        else:
+            stage.fail(o["id"], "", f"skipped, {ups}")
     train_ids = [o["id"] for o in ok if o["split"] == "train"]
     if not train_ids:
         raise RuntimeError("no training object has both a hypernetwork and a target: nothing to train the mapper on")

@@ -35,15 +35,24 @@ def sdf_fn(spec, flat: torch.Tensor, device):
     return f
 
 
-def evaluate(spec, flat, gt: trimesh.Trimesh, gt_genus, surface: np.ndarray, iou_points, inside_gt, rc, gen,
-             device) -> tuple[dict, trimesh.Trimesh]:
+def ground_truth(paths, obj_id: str, rc, gen) -> dict:
+    """What every SIREN of an object is scored against: its solid, genus, surface points, and IoU points
+    with their inside/outside by winding number (drawn from `gen`, so a caller's draws are comparable)."""
+    mesh = trimesh.load(paths.solid(obj_id), force="mesh", process=False)
+    iou_points = uniform_cube_points(rc.iou_points, gen, rc.bound).astype(np.float32)
+    return dict(mesh=mesh, genus=total_genus(load_json(paths.topology(obj_id))),
+                surface=np.load(paths.surface(obj_id))["points"], iou_points=iou_points,
+                inside=winding_number(mesh.vertices, mesh.faces, iou_points) > 0.5)
+
+
+def evaluate(spec, flat, truth: dict, rc, gen, device) -> tuple[dict, trimesh.Trimesh]:
     """All metrics of one SIREN against the ground truth; an empty mesh gets the worst values."""
     f = sdf_fn(spec, flat.to(device), device)
     mesh = mesh_from_sdf(f, rc.resolution, rc.bound)
-    m = mesh_metrics(mesh, gt, rc.n_points, tuple(rc.taus), gen)
-    m["iou"] = volumetric_iou(inside_gt, f(iou_points) < 0)
-    m["surface_error"] = float(np.abs(f(surface)).mean())
-    m["genus_match"] = bool(m["genus"] is not None and gt_genus is not None and m["genus"] == gt_genus)
+    m = mesh_metrics(mesh, truth["mesh"], rc.n_points, tuple(rc.taus), gen)
+    m["iou"] = volumetric_iou(truth["inside"], f(truth["iou_points"]) < 0)
+    m["surface_error"] = float(np.abs(f(truth["surface"])).mean())
+    m["genus_match"] = bool(m["genus"] is not None and truth["genus"] is not None and m["genus"] == truth["genus"])
     return m, mesh
 
 
@@ -120,19 +129,15 @@ def run(cfg) -> dict:
     def work(objs):
         (o,) = objs
         gen = rng(cfg.seed, "90", o["id"])
-        gt = trimesh.load(p.solid(o["id"]), force="mesh", process=False)
-        gt_genus = total_genus(load_json(p.topology(o["id"])))
-        surface = np.load(p.surface(o["id"]))["points"]
-        iou_points = uniform_cube_points(rc.iou_points, gen, rc.bound).astype(np.float32)
-        inside_gt = winding_number(gt.vertices, gt.faces, iou_points) > 0.5
+        truth = ground_truth(p, o["id"], rc, gen)
         shapes = load_torch(p.shape_sirens(o["id"]))
         flats = dict(target=load_torch(p.target(o["id"]))["flat"], predicted=shapes["predicted"],
                      refined=shapes["refined"])
         rows = []
         for kind in KINDS:
-            m, mesh = evaluate(spec, flats[kind], gt, gt_genus, surface, iou_points, inside_gt, rc, gen, dev)
+            m, mesh = evaluate(spec, flats[kind], truth, rc, gen, dev)
             save_mesh(p.mesh(o["id"], kind), mesh)
-            rows.append(dict(id=o["id"], split=o["split"], kind=kind, gt_genus=gt_genus, **m))
+            rows.append(dict(id=o["id"], split=o["split"], kind=kind, gt_genus=truth["genus"], **m))
         return {o["id"]: dict(rows=rows)}
 
     objects = stage.objects()

@@ -14,7 +14,7 @@ from ..nets.siren import siren_forward
 from ..nets.weight_ae import WeightAE
 from ..runtime import Stage, device_of, fingerprint, generator, load_torch, save_json, save_torch
 from ..training import fit_flat, sdf_l1, train
-from .common import load_samples, shape_spec, split_key
+from .common import load_samples, sdf_batch, shape_spec, split_key
 
 
 def sphere_batch(n: int, radius: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,10 +73,7 @@ def run(cfg) -> dict:
             flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
         gen = generator(cfg.seed, "60", *[o["id"] for o in objs])
         def loss(f, s):
-            idx = [torch.randint(len(x), (c.batch_points,), generator=gen) for x, _ in data]
-            x = torch.stack([d[0][i] for d, i in zip(data, idx)]).to(dev)
-            y = torch.stack([d[1][i] for d, i in zip(data, idx)]).to(dev)
-            return sdf_l1(spec, f, x, y)
+            return sdf_l1(spec, f, *sdf_batch(data, c.batch_points, gen, dev))
         flats, curve = fit_flat(flat0, loss, c.steps, c.lr, "+".join(o["id"] for o in objs))
         out = {}
         for o, flat in zip(objs, flats):
@@ -108,10 +105,7 @@ def run(cfg) -> dict:
             rec = ae.decode(z)
             l = ((ae.norm(rec - ae.anchor) - ae.norm(w - ae.anchor)) ** 2).mean()
             if a.sdf_loss_weight > 0:
-                idx = [torch.randint(len(x), (a.sdf_points,), generator=gen) for x, _ in data]
-                x = torch.stack([d[0][i] for d, i in zip(data, idx)]).to(dev)
-                y = torch.stack([d[1][i] for d, i in zip(data, idx)]).to(dev)
-                l = l + a.sdf_loss_weight * sdf_l1(spec, rec, x, y).mean()
+                l = l + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gen, dev)).mean()
             return l
         curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
         save_torch(p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=ae_conf,
