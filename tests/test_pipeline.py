@@ -125,9 +125,9 @@ def test_nan_in_training_fails_that_object_only(tiny_cfg):
     ckpt = torch.load(p.image_sirens(victim), weights_only=False)
     ckpt["flat"][:] = float("nan")
     torch.save(ckpt, p.image_sirens(victim))
-    m = Manifest(p.manifest("40_image_sirens"))  # as if 40 had remade it: 50 sees a changed upstream
-    m.entries[victim]["key"] = "remade"
-    m.save()
+    m = Manifest(p.manifest("40_image_sirens"), p.root)  # as if 40 had remade it: 50 sees a changed upstream
+    entry = m.get(victim)
+    m.done(victim, "remade", [p.image_sirens(victim)], entry["parts"])
     r = run_stage("50_train_hypernets", cfg)
     assert r["failed"] == 1 and "not finite" in r["failures"][victim]
     assert r["done"] == 3

@@ -228,6 +228,21 @@ class DeviceConfig:
 
 
 @dataclass
+class ShardConfig:
+    index: int = 0
+    """This job's shard, in [0, count). Objects go to shards by a hash of their id."""
+    count: int = 1
+    """How many shards the per-object stages split their objects into (one job each)."""
+    wait_s: float = 3600.0
+    """How long a job waits for a shared artifact (an anchor, the autoencoder) another job is making."""
+    poll_s: float = 5.0
+    """How often a waiting job looks again."""
+    stale_after_s: float = 600.0
+    """A claim on an object that nobody has touched for this long (its job died on another machine) is
+    taken over; on the same machine a dead job's claims are taken over at once."""
+
+
+@dataclass
 class ExperimentConfig:
     name: Optional[str] = None
     """Which experiment experiment.py runs: routes, heads, anchor, interpolation, baseline, ood."""
@@ -253,6 +268,9 @@ class Config:
     """Root of every artifact."""
     seed: int = 0
     """Seed of every random choice."""
+    branch_from: Optional[str] = None
+    """Another run's name: this run starts from links to its finished stages (sweeps and experiment
+    variants do this), and the manifests decide what is redone."""
     data: DataConfig = field(default_factory=DataConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     image_siren: ImageSirenConfig = field(default_factory=ImageSirenConfig)
@@ -263,6 +281,7 @@ class Config:
     reconstruct: ReconstructConfig = field(default_factory=ReconstructConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    shard: ShardConfig = field(default_factory=ShardConfig)
 
 
 def register() -> None:

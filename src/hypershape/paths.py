@@ -1,29 +1,40 @@
-"""Every path under the data directory. No other module builds a path into it.
+"""Every path under the data directory. Stages, experiments and tools ask this module for a path rather
+than joining their own, so the layout below is the whole truth:
 
     <data_dir>/<name>/
+      branched_from.json                       (a run branched from another: sweeps, experiment variants)
       01_download/      objects.json, raw/<id>.<ext>
-      02_watertight/    <id>/solid.ply, samples.npz, surface.npz, topology.json
-      03_render_views/  <id>.npz                 (rgba, depth, K, cam_to_world, directions)
-      40_image_sirens/  anchor.pt, <id>.pt       (24 SIRENs + PSNR per view)
-      50_hypernets/     anchor.pt, <id>.pt
-      60_weight_ae/     anchor.pt, targets/<id>.pt, weight_ae.pt, latents.pt, diagnostics.json
-      70_mapper/<route>/        mapper.pt
-      80_shape_sirens/<route>/  <id>.pt          (predicted and refined)
+      02_watertight/    objects/<id>/solid.ply, samples.npz, surface.npz, topology.json
+      03_render_views/  objects/<id>.npz       (rgba, depth, K, cam_to_world, directions)
+      40_image_sirens/  shared/anchor.pt, objects/<id>.pt     (24 SIRENs + PSNR per view)
+      50_hypernets/     shared/anchor.pt, objects/<id>.pt
+      60_weight_ae/     shared/anchor.pt, shared/weight_ae.pt, shared/latents.pt, shared/diagnostics.json,
+                        objects/<id>.pt        (the target shape-SIRENs)
+      70_mapper/<route>/        shared/mapper.pt
+      80_shape_sirens/<route>/  objects/<id>.pt          (predicted and refined)
       90_reconstruct/<route>/   meshes/<id>_<kind>.ply, metrics.csv, summary.json, summary.md, summary.png
       experiments/<experiment>/ table.md, table.json, *.png   (experiment.py; variants are sibling runs)
       report.md                                                (report.py)
-    every stage folder also holds manifest.json (what is done, from what) and log.txt
+    every stage folder also holds manifest/ (one record per object and per shared artifact: what is done,
+    from what), claims/ (who is making what right now), config.yaml and code.json (the resolved config and
+    code version of its last run), and log.txt.
+
+Objects and shared artifacts never share a folder, so no object id (a local file named `anchor.ply`)
+can overwrite an anchor.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-STAGES = ("01_download", "02_watertight", "03_render_views", "40_image_sirens", "50_hypernets",
-          "60_weight_ae", "70_mapper", "80_shape_sirens", "90_reconstruct")
+# stage folder -> script at the repository root -> module in hypershape.stages, in running order
+STAGE_DIRS = ("01_download", "02_watertight", "03_render_views", "40_image_sirens", "50_hypernets",
+              "60_weight_ae", "70_mapper", "80_shape_sirens", "90_reconstruct")
+SCRIPTS = dict(zip(STAGE_DIRS, ("01_download", "02_watertight", "03_render_views", "40_train_image_sirens",
+                                "50_train_hypernets", "60_train_weight_ae", "70_train_mapper",
+                                "80_train_shape_sirens", "90_reconstruct")))
+MODULES = dict(zip(STAGE_DIRS, ("download", "watertight", "render_views", "image_sirens", "hypernets",
+                                "weight_ae", "mapper", "shape_sirens", "reconstruct")))
 ROUTED = ("70_mapper", "80_shape_sirens", "90_reconstruct")
-SCRIPTS = dict(zip(STAGES, ("01_download", "02_watertight", "03_render_views", "40_train_image_sirens",
-                            "50_train_hypernets", "60_train_weight_ae", "70_train_mapper",
-                            "80_train_shape_sirens", "90_reconstruct")))  # stage folder -> script at the root
 
 
 class Paths:
@@ -34,15 +45,34 @@ class Paths:
         self.route = route
 
     def stage(self, stage: str) -> Path:
-        assert stage in STAGES, stage
+        assert stage in STAGE_DIRS, stage
         d = self.root / stage
         return d / self.route if stage in ROUTED else d
 
+    def objects_dir(self, stage: str) -> Path:
+        return self.stage(stage) / "objects"
+
+    def shared_dir(self, stage: str) -> Path:
+        return self.stage(stage) / "shared"
+
     def manifest(self, stage: str) -> Path:
-        return self.stage(stage) / "manifest.json"
+        return self.stage(stage) / "manifest"
+
+    def claims(self, stage: str) -> Path:
+        return self.stage(stage) / "claims"
 
     def log(self, stage: str) -> Path:
         return self.stage(stage) / "log.txt"
+
+    def run_config(self, stage: str) -> Path:
+        return self.stage(stage) / "config.yaml"
+
+    def code_version(self, stage: str) -> Path:
+        return self.stage(stage) / "code.json"
+
+    @property
+    def branched_from(self) -> Path:
+        return self.root / "branched_from.json"
 
     # 01
     @property
@@ -54,63 +84,63 @@ class Paths:
 
     # 02
     def solid(self, obj_id: str) -> Path:
-        return self.stage("02_watertight") / obj_id / "solid.ply"
+        return self.objects_dir("02_watertight") / obj_id / "solid.ply"
 
     def sdf_samples(self, obj_id: str) -> Path:
-        return self.stage("02_watertight") / obj_id / "samples.npz"
+        return self.objects_dir("02_watertight") / obj_id / "samples.npz"
 
     def surface(self, obj_id: str) -> Path:
-        return self.stage("02_watertight") / obj_id / "surface.npz"
+        return self.objects_dir("02_watertight") / obj_id / "surface.npz"
 
     def topology(self, obj_id: str) -> Path:
-        return self.stage("02_watertight") / obj_id / "topology.json"
+        return self.objects_dir("02_watertight") / obj_id / "topology.json"
 
     # 03
     def views(self, obj_id: str) -> Path:
-        return self.stage("03_render_views") / f"{obj_id}.npz"
+        return self.objects_dir("03_render_views") / f"{obj_id}.npz"
 
     # 40, 50
     @property
     def image_anchor(self) -> Path:
-        return self.stage("40_image_sirens") / "anchor.pt"
+        return self.shared_dir("40_image_sirens") / "anchor.pt"
 
     def image_sirens(self, obj_id: str) -> Path:
-        return self.stage("40_image_sirens") / f"{obj_id}.pt"
+        return self.objects_dir("40_image_sirens") / f"{obj_id}.pt"
 
     @property
     def hypernet_anchor(self) -> Path:
-        return self.stage("50_hypernets") / "anchor.pt"
+        return self.shared_dir("50_hypernets") / "anchor.pt"
 
     def hypernet(self, obj_id: str) -> Path:
-        return self.stage("50_hypernets") / f"{obj_id}.pt"
+        return self.objects_dir("50_hypernets") / f"{obj_id}.pt"
 
     # 60
     @property
     def shape_anchor(self) -> Path:
-        return self.stage("60_weight_ae") / "anchor.pt"
+        return self.shared_dir("60_weight_ae") / "anchor.pt"
 
     def target(self, obj_id: str) -> Path:
-        return self.stage("60_weight_ae") / "targets" / f"{obj_id}.pt"
+        return self.objects_dir("60_weight_ae") / f"{obj_id}.pt"
 
     @property
     def weight_ae(self) -> Path:
-        return self.stage("60_weight_ae") / "weight_ae.pt"
+        return self.shared_dir("60_weight_ae") / "weight_ae.pt"
 
     @property
     def latents(self) -> Path:
-        return self.stage("60_weight_ae") / "latents.pt"
+        return self.shared_dir("60_weight_ae") / "latents.pt"
 
     @property
     def ae_diagnostics(self) -> Path:
-        return self.stage("60_weight_ae") / "diagnostics.json"
+        return self.shared_dir("60_weight_ae") / "diagnostics.json"
 
     # 70, 80
     @property
     def mapper(self) -> Path:
-        return self.stage("70_mapper") / "mapper.pt"
+        return self.shared_dir("70_mapper") / "mapper.pt"
 
     def shape_sirens(self, obj_id: str) -> Path:
-        return self.stage("80_shape_sirens") / f"{obj_id}.pt"
+        return self.objects_dir("80_shape_sirens") / f"{obj_id}.pt"
 
     # 90
     def mesh(self, obj_id: str, kind: str) -> Path:
@@ -131,7 +161,6 @@ class Paths:
     @property
     def summary_png(self) -> Path:
         return self.stage("90_reconstruct") / "summary.png"
-
 
     # experiments
     def experiment(self, name: str) -> Path:

@@ -1,28 +1,32 @@
-"""The nine stages in order, and the entry point every numbered script shares."""
+"""The nine stages in order, the entry point every numbered script shares, and how a job of a Hydra
+sweep gets a run of its own."""
 from __future__ import annotations
 
 import importlib
 import logging
+import re
 import sys
 
-from .paths import SCRIPTS
-from .runtime import MissingUpstream
+from .paths import MODULES, SCRIPTS, STAGE_DIRS
+from .runtime import MissingUpstream, SharedArtifactBusy
 
-# script name -> module in hypershape.stages, in running order
-STAGES = dict(zip(SCRIPTS.values(), ("download", "watertight", "render_views", "image_sirens", "hypernets",
-                                     "weight_ae", "mapper", "shape_sirens", "reconstruct")))
+# script name -> stage folder, in running order
+STAGE_OF_SCRIPT = {SCRIPTS[d]: d for d in STAGE_DIRS}
+
+# Overrides that choose where or how a job runs, not what it computes: a sweep over them stays one run.
+NOT_A_BRANCH = ("shard.", "hydra", "name", "data_dir", "preset", "branch_from", "device.threads", "device.index")
 
 
 def run_stage(script: str, cfg) -> dict:
     """Run one stage by its script name on a composed config."""
-    module = importlib.import_module(f"hypershape.stages.{STAGES[script]}")
+    module = importlib.import_module(f"hypershape.stages.{MODULES[STAGE_OF_SCRIPT[script]]}")
     return module.run(cfg)
 
 
 def run_all(cfg, until: str | None = None) -> dict:
     """Run every stage in order (up to and including `until`); returns each stage's counts."""
     results = {}
-    for script in STAGES:
+    for script in STAGE_OF_SCRIPT:
         results[script] = run_stage(script, cfg)
         if script == until:
             break
@@ -32,11 +36,30 @@ def run_all(cfg, until: str | None = None) -> dict:
     return results
 
 
+def sweep_run_name(cfg) -> None:
+    """In a Hydra multirun (`-m a=1,2`), give each job its own run, named after the overrides that change
+    what it computes (`default+hypernet.steps=500`) and branched from the run it would otherwise write
+    into, so its upstream stages are reused, not recomputed. Shard and launcher overrides stay in one run."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return
+    task = list(HydraConfig.get().overrides.task)
+    if any(o.split("=", 1)[0].lstrip("+~") == "name" for o in task):
+        return  # a name given is used as it is
+    own = sorted(o for o in task if not o.lstrip("+~").startswith(NOT_A_BRANCH))
+    if own:
+        cfg.branch_from = cfg.branch_from or cfg.name
+        cfg.name = cfg.name + "+" + re.sub(r"[^A-Za-z0-9_.,=+-]", "_", ",".join(own))
+
+
 def main(script: str, cfg) -> None:
     """What a numbered script does: run its stage, exit 2 with a clear message if upstream is missing."""
+    sweep_run_name(cfg)
     try:
         result = run_stage(script, cfg)
-    except MissingUpstream as e:
+    except (MissingUpstream, SharedArtifactBusy) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     if result.get("failed"):

@@ -1,12 +1,12 @@
-"""What every stage shares: atomic writes, seeds, the device, logging, and the manifest that says which
-objects are done and from what, so a rerun redoes exactly what changed."""
+"""What every stage shares: seeds, the device, logging, runs and their branches, and the Stage loop that
+reads and writes records (records.py), so a rerun redoes exactly what changed and shards share one run."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -14,9 +14,13 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from .paths import SCRIPTS, Paths, paths_of
+from .paths import SCRIPTS, STAGE_DIRS, Paths, paths_of
+from .provenance import DEVICE_STAGES, git_version, numerics, object_config, shared_config, stage_code
+from .records import (Claim, Manifest, atomic_write, fingerprint, load_json, save_json, save_text, shard_of,  # noqa: F401
+                      stale_reasons)
 
 log = logging.getLogger("hypershape")
 
@@ -29,24 +33,8 @@ class TrainingDiverged(RuntimeError):
     """A loss or a weight became NaN or infinite."""
 
 
-# ---------------------------------------------------------------- atomic writes
-def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Write through a temporary file in the same folder, then rename: a killed run leaves no half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def save_json(path: Path, obj: Any) -> Path:
-    return atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, default=_json_default)))
+class SharedArtifactBusy(RuntimeError):
+    """Another job is making a shared artifact this job needs, and did not finish within shard.wait_s."""
 
 
 def save_torch(path: Path, obj: Any) -> Path:
@@ -64,33 +52,11 @@ def save_mesh(path: Path, mesh) -> Path:
     return atomic_write(path, lambda p: mesh.export(p, file_type=Path(path).suffix[1:]))
 
 
-def load_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
-
-
 def load_torch(path: Path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o)}")
-
-
 # ---------------------------------------------------------------- seeds, device
-def fingerprint(*parts: Any) -> str:
-    """A short stable hash of JSON-able parts (config sections, upstream keys)."""
-    text = json.dumps(parts, sort_keys=True, default=_json_default)
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
 def seed_of(seed: int, *parts: Any) -> int:
     """A seed for one named thing (an object, an anchor): independent of the order things run in."""
     return int(fingerprint(seed, *parts)[:8], 16)
@@ -137,78 +103,88 @@ def autocast():
     return torch.autocast("cuda", dtype=AUTOCAST["dtype"])
 
 
-# ---------------------------------------------------------------- manifest
-class Manifest:
-    """Per stage: for each object (and each shared artifact such as an anchor) its status, the key of
-    what produced it, the reason if it failed, and its figures. Saved atomically after every change."""
+# ---------------------------------------------------------------- runs
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another filesystem, or links not allowed
+        shutil.copy2(src, dst)
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.entries: dict[str, dict] = load_json(self.path) if self.path.exists() else {}
 
-    def exists(self) -> bool:
-        return self.path.exists()
-
-    def get(self, obj_id: str) -> dict | None:
-        return self.entries.get(obj_id)
-
-    def is_done(self, obj_id: str) -> bool:
-        e = self.entries.get(obj_id)
-        return bool(e) and e["status"] == "done"
-
-    def key(self, obj_id: str) -> str | None:
-        e = self.entries.get(obj_id)
-        return e["key"] if e else None
-
-    def is_current(self, obj_id: str, key: str, files: Iterable[Path] = ()) -> bool:
-        e = self.entries.get(obj_id)
-        return bool(e) and e["status"] == "done" and e["key"] == key and all(Path(f).exists() for f in files)
-
-    def done(self, obj_id: str, key: str, **info) -> None:
-        self.entries[obj_id] = {"status": "done", "key": key, **info}
-        self.save()
-
-    def failed(self, obj_id: str, key: str, reason: str) -> None:
-        self.entries[obj_id] = {"status": "failed", "key": key, "reason": reason}
-        self.save()
-
-    def save(self) -> None:
-        save_json(self.path, self.entries)
+def branch_run(paths: Paths, base: str) -> None:
+    """Start the run at `paths.root` from the finished stages of run `base` (same data_dir): hard links
+    (copies across filesystems) of its stage folders. Every write replaces a file by rename, so neither run
+    can change the other's files. Built in a temporary folder and renamed into place: of jobs branching the
+    same run at once, one wins and the others use its result."""
+    root = paths.root
+    if root.exists():
+        return
+    src = root.parent / base
+    if not src.is_dir():
+        raise MissingUpstream(f"branch_from={base}: there is no run {src} to branch from")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
+    try:
+        for stage in STAGE_DIRS:
+            if (src / stage).is_dir():
+                shutil.copytree(src / stage, tmp / stage, copy_function=_link_or_copy,
+                                ignore=shutil.ignore_patterns("claims", "log.txt", ".*"))
+        (tmp / paths.branched_from.name).write_text(json.dumps(dict(run=base, at=time.time())))
+        with contextlib.suppress(OSError):  # another job branched it first
+            os.rename(tmp, root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- stage
 class Stage:
-    """One run of one stage: its folder, log file, manifest and the objects it works on.
+    """One run of one stage (or of one shard of it): its folder, log, manifest and the objects it works on.
 
-    `run_objects` is the loop every per-object stage uses: it skips objects whose outputs were made from
-    the same key (config + upstream keys), redoes the others, records failures with their reason and goes
-    on, and `finish` says at the end what was done, skipped and failed."""
+    `run_objects` is the loop every per-object stage uses: it takes this shard's objects, skips those whose
+    outputs were made from the same key (config, code, numerics, upstream and shared keys), claims and
+    redoes the others, records failures with their reason and goes on; `shared` makes an artifact (an
+    anchor, the autoencoder) exactly once across all jobs; `finish` says what was done, skipped and
+    failed, by this job and by all shards together."""
 
     def __init__(self, cfg, name: str, upstream: tuple[str, ...] = ()):
         self.cfg = cfg
         self.name = name
         self.paths: Paths = paths_of(cfg)
+        if cfg.branch_from:
+            branch_run(self.paths, cfg.branch_from)
         self.dir = self.paths.stage(name)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log = _stage_logger(name, self.paths.log(name))
         self.upstream: dict[str, Manifest] = {}
         for up in upstream:
-            m = Manifest(self.paths.manifest(up))
+            m = Manifest(self.paths.manifest(up), self.paths.root)
             if not m.exists():
                 raise MissingUpstream(f"{name} reads the output of {up}, which is not in {self.paths.stage(up)}: "
                                       f"run `python {SCRIPTS[up]}.py` (same overrides) first")
             self.upstream[up] = m
-        self.manifest = Manifest(self.paths.manifest(name))
-        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.manifest = Manifest(self.paths.manifest(name), self.paths.root)
+        self.shard = cfg.shard
+        if not 0 <= self.shard.index < self.shard.count:
+            raise ValueError(f"shard.index must be in [0, shard.count={self.shard.count}), got {self.shard.index}")
+        self.code = stage_code(name)
+        self.numerics = numerics(cfg) if name in DEVICE_STAGES else None
+        self.counts = {"done": 0, "skipped": 0, "failed": 0, "busy": 0}
         self.failures: dict[str, str] = {}
         self.started = time.time()
-        self.log.info("%s: run %s in %s", name, cfg.name, self.dir)
+        save_text(self.paths.run_config(name), OmegaConf.to_yaml(cfg, resolve=True))
+        save_json(self.paths.code_version(name), dict(git_version(), stage_code=self.code))
+        part = f" shard {self.shard.index + 1}/{self.shard.count}" if self.shard.count > 1 else ""
+        self.log.info("%s%s: run %s in %s", name, part, cfg.name, self.dir)
 
     # objects -----------------------------------------------------------------
     def objects(self, split: str | None = None) -> list[dict]:
-        """Objects listed by 01_download that it fetched (optionally one split)."""
+        """Objects listed by 01_download that it fetched (optionally one split), of every shard."""
         objs = [o for o in load_json(self.paths.objects) if o["status"] == "done"]
         return [o for o in objs if split is None or o["split"] == split]
+
+    def mine(self, objects: list[dict]) -> list[dict]:
+        """The objects of this job's shard."""
+        return [o for o in objects if shard_of(o["id"], self.shard.count) == self.shard.index]
 
     def upstream_keys(self, obj_id: str) -> dict[str, str] | str:
         """The upstream keys of an object, or the reason it cannot be made (an upstream stage failed)."""
@@ -222,70 +198,165 @@ class Stage:
             keys[up] = e["key"]
         return keys
 
-    def shared(self, artifact: str, key: str, path: Path, make: Callable[[], dict]) -> dict:
-        """Make a shared artifact (an anchor, a trained autoencoder) unless it is current."""
-        if self.manifest.is_current(artifact, key, [path]):
-            self.log.info("%s is up to date", artifact)
-            return self.manifest.get(artifact)
-        if self.manifest.get(artifact):
-            self.log.info("%s: config or inputs changed since it was made, remaking it", artifact)
-        info = make()
-        self.manifest.done(artifact, key, **info)
-        return self.manifest.get(artifact)
+    def key(self, config: dict | None = None, **deps) -> tuple[str, dict]:
+        """The key of an output made from `config` (default: this stage's per-object config) and `deps`
+        (upstream keys, shared keys, inputs), with this stage's code and numerics: (key, its parts)."""
+        config = object_config(self.cfg, self.name) if config is None else config
+        parts = dict(config=fingerprint(config), code=self.code, numerics=self.numerics,
+                     **{k: v for k, v in deps.items()})
+        return fingerprint(parts), parts
 
-    def run_objects(self, objects: list[dict], key_of: Callable[[dict, dict], str],
-                    outputs: Callable[[dict], list[Path]], work: Callable[[list[dict]], dict],
-                    batch: int = 1, desc: str | None = None) -> None:
-        """Run `work` on every object that is not up to date, `batch` objects at a time.
+    def claim(self, name: str, shared: bool = False) -> Claim | None:
+        sub = "shared" if shared else "objects"
+        return Claim.take(self.paths.claims(self.name) / sub / name, self.shard.stale_after_s)
 
-        key_of(obj, upstream_keys) -> key; outputs(obj) -> files that must exist for it to count as done;
-        work(objs) -> {id: info dict, or an Exception for an object that failed}."""
+    def shared(self, artifact: str, path: Path | list[Path], make: Callable[[], dict], inputs: Any = None,
+               config: dict | None = None) -> dict:
+        """Make a shared artifact (an anchor, the autoencoder: the file or files at `path`) from `inputs`
+        unless it is current; of all jobs that need it, one makes it and the others wait for it (up to
+        shard.wait_s). Returns its record (its key under "key")."""
+        files = path if isinstance(path, list) else [path]
+        config = shared_config(self.cfg, self.name, artifact) if config is None else config
+        key, parts = self.key(config, inputs=fingerprint(inputs))
+        waited, said = 0.0, False
+        while True:
+            if self.manifest.is_current(artifact, key, shared=True):
+                self.log.info("%s is up to date", artifact)
+                return self.manifest.get(artifact, shared=True)
+            claim = self.claim(artifact, shared=True)
+            if claim is not None:
+                try:
+                    if self.manifest.is_current(artifact, key, shared=True):
+                        continue
+                    old = self.manifest.get(artifact, shared=True)
+                    if old:
+                        self.log.info("%s: %s changed since it was made, remaking it", artifact,
+                                      ", ".join(stale_reasons(old, parts)) or "its output")
+                    info = make()
+                    if not claim.held():
+                        raise RuntimeError(f"lost the claim on {artifact} while making it (another job broke it)")
+                    self.manifest.done(artifact, key, files, parts, shared=True, **info)
+                    return self.manifest.get(artifact, shared=True)
+                finally:
+                    claim.release()
+            owner = Claim.owner_of(self.paths.claims(self.name) / "shared" / artifact)
+            if waited >= self.shard.wait_s:
+                raise SharedArtifactBusy(
+                    f"{self.name}: {artifact} is being made by another job ({owner}); waited {waited:.0f} s "
+                    f"(shard.wait_s). Run this job again once that one has finished.")
+            if not said:
+                self.log.info("%s is being made by another job (%s): waiting", artifact, owner)
+                said = True
+            time.sleep(self.shard.poll_s)
+            waited += self.shard.poll_s
+
+    def run_objects(self, objects: list[dict], outputs: Callable[[dict], list[Path]],
+                    work: Callable[[list[dict]], dict], batch: int = 1, desc: str | None = None,
+                    shared: dict[str, str] | None = None, config: dict | None = None) -> None:
+        """Run `work` on every object of this shard that is not up to date, `batch` objects at a time.
+
+        outputs(obj) -> the files it makes; work(objs) -> {id: info dict, or an Exception for an object
+        that failed}; shared -> keys of the shared artifacts the objects are made from (an anchor)."""
         todo = []
-        for o in objects:
+        for o in self.mine(objects):
             ups = self.upstream_keys(o["id"])
             if isinstance(ups, str):
-                self.fail(o["id"], "", f"skipped, {ups}")
+                self.fail(o, "", f"skipped, {ups}", outputs(o))
                 continue
-            key = key_of(o, ups)
-            if self.manifest.is_current(o["id"], key, outputs(o)):
+            key, parts = self.key(config, upstream=ups, shared=shared or {})
+            if self.manifest.is_current(o["id"], key):
                 self.counts["skipped"] += 1
                 continue
-            if self.manifest.get(o["id"]):
-                self.log.info("%s: config or upstream changed since it was made, redoing it", o["id"])
-            todo.append((o, key))
+            old = self.manifest.get(o["id"])
+            if old:
+                self.log.info("%s: %s changed since it was made, redoing it", o["id"],
+                              ", ".join(stale_reasons(old, parts)) or "its output on disk")
+            todo.append((o, key, parts))
         if self.counts["skipped"]:
             self.log.info("%d objects up to date, %d to do", self.counts["skipped"], len(todo))
         bar = tqdm(total=len(todo), desc=desc or self.name, unit="obj", dynamic_ncols=True)
         for i in range(0, len(todo), batch):
-            chunk = todo[i:i + batch]
-            try:
-                results = work([o for o, _ in chunk])
-            except Exception as e:  # one bad batch must not stop the others
-                self.log.exception("batch %s failed", [o["id"] for o, _ in chunk])
-                results = {o["id"]: e for o, _ in chunk}
-            for o, key in chunk:
-                r = results.get(o["id"], RuntimeError("no result"))
-                if isinstance(r, Exception):
-                    self.fail(o["id"], key, f"{type(r).__name__}: {r}")
+            chunk = []
+            for o, key, parts in todo[i:i + batch]:
+                claim = self.claim(o["id"])
+                if claim is None:
+                    self.counts["busy"] += 1
+                    self.log.info("%s is being made by another job right now: left to it", o["id"])
+                elif self.manifest.is_current(o["id"], key):  # made by another job while we queued it
+                    claim.release()
+                    self.counts["skipped"] += 1
                 else:
-                    self.manifest.done(o["id"], key, **r)
-                    self.counts["done"] += 1
-            bar.update(len(chunk))
+                    chunk.append((o, key, parts, claim))
+            results = None  # stays None if the job is interrupted: nothing is recorded then
+            try:
+                results = work([o for o, *_ in chunk]) if chunk else {}
+            except Exception as e:  # one bad batch must not stop the others
+                self.log.exception("batch %s failed", [o["id"] for o, *_ in chunk])
+                results = {o["id"]: e for o, *_ in chunk}
+            finally:
+                for o, key, parts, claim in chunk:
+                    if results is not None:
+                        self._record(o, key, parts, claim, results.get(o["id"], RuntimeError("no result")),
+                                     outputs(o))
+                    claim.release()
+            bar.update(len(todo[i:i + batch]))
         bar.close()
 
-    def fail(self, obj_id: str, key: str, reason: str) -> None:
-        self.manifest.failed(obj_id, key, reason)
+    def _record(self, o: dict, key: str, parts: dict, claim: Claim, result, outputs: list[Path]) -> None:
+        if not claim.held():  # another job broke our claim (it thought us dead): its record stands
+            self.log.warning("%s: lost the claim on it to another job, not recording", o["id"])
+        elif isinstance(result, Exception):
+            self.fail(o, key, f"{type(result).__name__}: {result}", outputs, parts)
+        else:
+            self.manifest.done(o["id"], key, outputs, parts, **result)
+            self.counts["done"] += 1
+
+    def fail(self, obj: dict | str, key: str, reason: str, outputs: Iterable[Path] = (),
+             parts: dict | None = None) -> None:
+        """Record a failure and remove the object's outputs, so no later stage can read a stale file."""
+        obj_id = obj if isinstance(obj, str) else obj["id"]
+        for f in outputs:
+            Path(f).unlink(missing_ok=True)
+        self.manifest.failed(obj_id, key, reason, parts)
         self.counts["failed"] += 1
         self.failures[obj_id] = reason
         self.log.warning("%s failed: %s", obj_id, reason)
 
+    def pending(self, objects: list[dict], shared: dict[str, str] | None = None,
+                config: dict | None = None) -> list[str]:
+        """Objects (of every shard) that still lack a current record here: what a step over all objects
+        (the autoencoder, the summary) must wait for. Failed ones count as settled."""
+        out = []
+        for o in objects:
+            e = self.manifest.get(o["id"])
+            ups = self.upstream_keys(o["id"])
+            if isinstance(ups, str):
+                continue
+            if e is None or (e["status"] == "done" and e["key"] != self.key(config, upstream=ups, shared=shared or {})[0]):
+                out.append(o["id"])
+        return out
+
+    def progress(self, objects: list[dict] | None = None) -> dict:
+        """Done, failed and missing over every shard's records of `objects` (default: all objects)."""
+        ids = [o["id"] for o in (self.objects() if objects is None else objects)]
+        status = [(self.manifest.get(i) or {}).get("status") for i in ids]
+        return dict(total=len(ids), done=status.count("done"), failed=status.count("failed"),
+                    missing=status.count(None))
+
     def finish(self) -> dict:
         c = self.counts
-        self.log.info("%s finished in %.1f s: %d done, %d up to date, %d failed", self.name,
-                      time.time() - self.started, c["done"], c["skipped"], c["failed"])
+        self.log.info("%s finished in %.1f s: %d done, %d up to date, %d failed%s", self.name,
+                      time.time() - self.started, c["done"], c["skipped"], c["failed"],
+                      f", {c['busy']} left to other jobs" if c["busy"] else "")
         for obj_id, reason in self.failures.items():
             self.log.warning("  FAILED %s: %s", obj_id, reason)
-        return dict(c, failures=dict(self.failures))
+        everyone = None
+        if self.paths.objects.exists() and self.name != "01_download":
+            everyone = self.progress()
+            if self.shard.count > 1:
+                self.log.info("%s, all shards: %d/%d done, %d failed, %d not yet made", self.name,
+                              everyone["done"], everyone["total"], everyone["failed"], everyone["missing"])
+        return dict(c, failures=dict(self.failures), all_shards=everyone)
 
 
 def _stage_logger(name: str, path: Path) -> logging.Logger:

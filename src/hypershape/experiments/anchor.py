@@ -13,7 +13,7 @@ def run(cfg) -> str:
     shared = variant(cfg, None, **{"mapper.route": "latent", "weight_ae.shared_anchor": True})
     own = variant(cfg, "own-init", **{"mapper.route": "latent", "weight_ae.shared_anchor": False})
     run_all(shared)
-    run_from(own, "60_weight_ae", base=shared)
+    run_from(own, "60_weight_ae")
     table = []
     for label, c in (("shared anchor", shared), ("own random init", own)):
         diag = load_json(paths_of(c).ae_diagnostics)

@@ -1,44 +1,31 @@
-"""What the experiments share: variants of a run, forking a finished run, tables with mean ± spread."""
+"""What the experiments share: variants of a run (branched from it), tables with mean ± spread."""
 from __future__ import annotations
 
 import copy
-import shutil
 
 import numpy as np
 from omegaconf import OmegaConf
 
-from ..paths import SCRIPTS, STAGES, paths_of
+from ..paths import SCRIPTS, STAGE_DIRS, paths_of
 from ..pipeline import run_stage
 from ..runtime import atomic_write, load_json, save_json
 
 
 def variant(cfg, suffix: str | None = None, **overrides):
-    """A copy of cfg with dotted overrides (e.g. **{"mapper.route": "direct"}), as run `<name>-<suffix>`."""
+    """A copy of cfg with dotted overrides (e.g. **{"mapper.route": "direct"}), as run `<name>-<suffix>`
+    branched from cfg's run (its finished stages are reused wherever the manifests say they still hold)."""
     c = copy.deepcopy(cfg)
     for key, value in overrides.items():
         OmegaConf.update(c, key, value, merge=False)
     if suffix:
         c.name = f"{cfg.name}-{suffix}"
+        c.branch_from = cfg.name
     return c
 
 
-def fork(src, dst, upto: str) -> None:
-    """Copy the stage folders of run `src` before stage `upto` into run `dst`, so `dst` starts from what
-    `src` already made. Safe by construction: each stage still checks its keys and redoes what differs."""
-    ps, pd = paths_of(src), paths_of(dst)
-    if ps.root == pd.root:
-        return
-    for stage in STAGES[:STAGES.index(upto)]:
-        a, b = ps.stage(stage), pd.stage(stage)
-        if a.exists() and not (b / "manifest.json").exists():
-            shutil.copytree(a, b, dirs_exist_ok=True, ignore=shutil.ignore_patterns("log.txt", ".*"))
-
-
-def run_from(cfg, start: str, base=None) -> None:
-    """Run the stages from `start` on (forking `base`'s earlier stages first, if given)."""
-    if base is not None:
-        fork(base, cfg, start)
-    for stage in STAGES[STAGES.index(start):]:
+def run_from(cfg, start: str) -> None:
+    """Run the stages from `start` on."""
+    for stage in STAGE_DIRS[STAGE_DIRS.index(start):]:
         run_stage(SCRIPTS[stage], cfg)
 
 

@@ -48,7 +48,7 @@ def run(cfg) -> str:
     table, details = [], []
     for label, emitter, heads, c, start in variants(cfg):
         if start:
-            run_from(c, start, base=base)
+            run_from(c, start)
         rows = per_object(c)
         for r in rows:
             details.append(dict(variant=label, **r))

@@ -5,7 +5,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import Source
-from ..runtime import Stage, fingerprint, rng, save_json, save_mesh
+from ..runtime import Stage, rng, save_json, save_mesh
 from ..sources import local, objaverse_source, procedural
 
 
@@ -58,19 +58,19 @@ def run(cfg) -> dict:
     objects = []
     for c in tqdm(_candidates(cfg), desc="01_download", unit="obj", dynamic_ncols=True):
         load = c.pop("load")
-        key = fingerprint(c)  # a changed catalogue entry, file or uid is a changed object
+        key, parts = stage.key(c)  # a changed catalogue entry, file or uid is a changed object
         path = stage.paths.raw_mesh(c["id"])
         entry = dict(c, split=None, status="done", reason=None, raw=str(path.relative_to(stage.paths.root)))
-        if not stage.manifest.is_current(c["id"], key, [path]):
+        if not stage.manifest.is_current(c["id"], key):
             try:
                 mesh = load()
                 if len(mesh.faces) == 0 or not np.isfinite(mesh.vertices).all():
                     raise ValueError("mesh has no faces or non-finite vertices")
                 save_mesh(path, mesh)
-                stage.manifest.done(c["id"], key, faces=int(len(mesh.faces)))
+                stage.manifest.done(c["id"], key, [path], parts, faces=int(len(mesh.faces)))
                 stage.counts["done"] += 1
             except Exception as e:  # a broken mesh or failed download: record it, go on
-                stage.fail(c["id"], key, f"{type(e).__name__}: {e}")
+                stage.fail(c["id"], key, f"{type(e).__name__}: {e}", [path], parts)
                 entry.update(status="failed", reason=f"{type(e).__name__}: {e}")
         else:
             stage.counts["skipped"] += 1

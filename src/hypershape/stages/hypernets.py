@@ -9,7 +9,7 @@ from ..config import section
 from ..nets.hypernet import HyperNet
 from ..nets.siren import psnr, siren_forward
 from ..nets.weight_ae import Standardiser
-from ..runtime import Stage, device_of, fingerprint, generator, load_torch, save_torch
+from ..runtime import Stage, device_of, generator, load_torch, save_torch
 from ..training import train
 from .common import image_spec, load_views, pixel_grid, split_key
 
@@ -65,9 +65,9 @@ def run(cfg) -> dict:
                        c.heads.value, curve[0], curve[-1], ev["psnr_mean"])
         return dict(loss_first=curve[0], loss_last=curve[-1], **ev)
 
-    anchor_key = fingerprint(conf, cfg.seed, split_key(objects), sorted(up40.key(o["id"]) for o in train_objs),
-                             up40.key("anchor"))
-    stage.shared("anchor", anchor_key, p.hypernet_anchor, make_anchor)
+    anchor_key = stage.shared("anchor", p.hypernet_anchor, make_anchor,
+                              inputs=(split_key(objects), sorted(up40.key(o["id"]) for o in train_objs),
+                                      up40.key("anchor", shared=True)))["key"]
     anchor = load_torch(p.hypernet_anchor)
     scale = anchor["scale"].to(dev)
 
@@ -83,8 +83,7 @@ def run(cfg) -> dict:
         save_torch(p.hypernet(o["id"]), dict(state=net.state_dict(), config=conf, **ev))
         return {o["id"]: dict(loss_first=curve[0], loss_last=curve[-1], **ev)}
 
-    stage.run_objects(objects, key_of=lambda o, ups: fingerprint(conf, anchor_key, ups),
-                      outputs=lambda o: [p.hypernet(o["id"])], work=work)
+    stage.run_objects(objects, outputs=lambda o: [p.hypernet(o["id"])], work=work, shared={"anchor": anchor_key})
     done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
     if done:
         stage.log.info("median PSNR of views drawn by hypernet-generated SIRENs: %.2f dB",

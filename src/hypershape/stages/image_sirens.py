@@ -6,7 +6,7 @@ import torch
 
 from ..config import section
 from ..nets.siren import psnr, siren_forward
-from ..runtime import Stage, device_of, fingerprint, load_torch, save_torch
+from ..runtime import Stage, device_of, load_torch, save_torch
 from ..training import fit_flat
 from .common import image_spec, load_views, pixel_grid, split_key
 
@@ -44,8 +44,8 @@ def run(cfg) -> dict:
         stage.log.info("anchor image-SIREN: %d weights, PSNR %.2f dB on the mean training view", spec.numel, q)
         return dict(psnr=q)
 
-    anchor_key = fingerprint(conf, cfg.seed, split_key(objects), sorted(up03.key(o["id"]) for o in train))
-    stage.shared("anchor", anchor_key, p.image_anchor, make_anchor)
+    anchor_key = stage.shared("anchor", p.image_anchor, make_anchor,
+                              inputs=(split_key(objects), sorted(up03.key(o["id"]) for o in train)))["key"]
     anchor = load_torch(p.image_anchor)["flat"].to(dev)
 
     def work(objs):
@@ -62,8 +62,8 @@ def run(cfg) -> dict:
             out[o["id"]] = dict(psnr_mean=float(q[views].mean()), psnr_min=float(q[views].min()))
         return out
 
-    stage.run_objects(objects, key_of=lambda o, ups: fingerprint(conf, anchor_key, ups),
-                      outputs=lambda o: [p.image_sirens(o["id"])], work=work, batch=max(1, c.batch // 24))
+    stage.run_objects(objects, outputs=lambda o: [p.image_sirens(o["id"])], work=work,
+                      batch=max(1, c.batch // 24), shared={"anchor": anchor_key})
     done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
     if done:
         stage.log.info("median image-SIREN PSNR %.2f dB over %d objects",

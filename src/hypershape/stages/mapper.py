@@ -10,7 +10,7 @@ import torch
 from ..config import Route, section
 from ..nets.mapper import Mapper, count_sketch
 from ..nets.weight_ae import Standardiser, WeightAE
-from ..runtime import Stage, device_of, fingerprint, load_torch, save_torch, seed_of
+from ..runtime import Stage, device_of, load_torch, save_torch, seed_of
 from ..training import train
 from .common import shape_spec, split_key
 
@@ -50,21 +50,21 @@ def run(cfg) -> dict:
     dev = device_of(cfg)
     spec = shape_spec(cfg)
     objects = stage.objects()
-    ok = []
+    ok, ups_of = [], {}
     for o in objects:
         ups = stage.upstream_keys(o["id"])
         if isinstance(ups, dict):
             ok.append(o)
+            ups_of[o["id"]] = ups
         else:
-            stage.fail(o["id"], "", f"skipped, {ups}")
+            stage.fail(o, "", f"skipped, {ups}")
     train_ids = [o["id"] for o in ok if o["split"] == "train"]
     if not train_ids:
         raise RuntimeError("no training object has both a hypernetwork and a target: nothing to train the mapper on")
     up50, up60 = stage.upstream["50_hypernets"], stage.upstream["60_weight_ae"]
     conf = section(cfg, "mapper")
-    key = fingerprint(conf, cfg.seed, split_key(objects), up60.key("weight_ae"),
-                      sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
-                      sorted(up50.key(o["id"]) for o in ok))  # test objects' features are made here too
+    inputs = (split_key(objects), up60.key("latents", shared=True), sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
+              sorted(up50.key(o["id"]) for o in ok))  # test objects' features are made here too
 
     def make():
         seed = seed_of(cfg.seed, "sketch")
@@ -96,10 +96,11 @@ def run(cfg) -> dict:
                        curve[0], curve[-1])
         return dict(loss_first=curve[0], loss_last=curve[-1], train=len(train_ids))
 
-    stage.shared("mapper", key, p.mapper, make)
+    made = stage.shared("mapper", p.mapper, make, inputs=inputs)
     for o in ok:  # per object, 70's output is its features and the mapper that reads them
-        if not stage.manifest.is_current(o["id"], key):
-            stage.manifest.done(o["id"], key, split=o["split"])
+        if not stage.manifest.is_current(o["id"], made["key"]):
+            stage.manifest.done(o["id"], made["key"], (), dict(made["parts"], upstream=ups_of[o["id"]]),
+                                split=o["split"])
             stage.counts["done"] += 1
         else:
             stage.counts["skipped"] += 1

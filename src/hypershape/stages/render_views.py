@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import trimesh
 
-from ..config import section
 from ..render import render_views
-from ..runtime import Stage, fingerprint, save_npz
+from ..runtime import Stage, save_npz
 
 
 def run(cfg) -> dict:
@@ -23,6 +22,5 @@ def run(cfg) -> dict:
             raise ValueError("every view is blank")
         return {o["id"]: dict(coverage=coverage)}
 
-    stage.run_objects(stage.objects(), key_of=lambda o, ups: fingerprint(section(cfg, "render"), ups),
-                      outputs=lambda o: [p.views(o["id"])], work=work)
+    stage.run_objects(stage.objects(), outputs=lambda o: [p.views(o["id"])], work=work)
     return stage.finish()

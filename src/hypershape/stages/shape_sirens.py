@@ -7,11 +7,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import section
 from ..nets.siren import siren_forward
 from ..render import camera_rays, sphere_interval
-from ..runtime import Stage, device_of, fingerprint, generator, save_torch
+from ..runtime import Stage, device_of, generator, save_torch
 from ..training import fit_flat
+from ..provenance import object_config
 from .common import load_views, shape_spec
 from .mapper import ShapePredictor
 
@@ -65,12 +65,13 @@ def refine(spec, flat0: torch.Tensor, rays, r, gen) -> tuple[torch.Tensor, list[
 
 
 def run(cfg) -> dict:
-    stage = Stage(cfg, "80_shape_sirens", upstream=("70_mapper", "03_render_views"))
+    # 60 too: the latent route decodes with 60's autoencoder, and every route starts from its anchor
+    stage = Stage(cfg, "80_shape_sirens", upstream=("70_mapper", "60_weight_ae", "03_render_views"))
     p, r = stage.paths, cfg.shape_siren.refine
     dev = device_of(cfg)
     spec = shape_spec(cfg)
     predictor = ShapePredictor(cfg, p, dev)
-    conf = section(cfg, "shape_siren")["refine"]
+    conf = object_config(cfg, stage.name)["refine"]
 
     def work(objs):
         (o,) = objs
@@ -85,8 +86,7 @@ def run(cfg) -> dict:
                                                  route=cfg.mapper.route.value, config=conf, **info))
         return {o["id"]: info}
 
-    stage.run_objects(stage.objects(), key_of=lambda o, ups: fingerprint(conf, cfg.seed, ups),
-                      outputs=lambda o: [p.shape_sirens(o["id"])], work=work)
+    stage.run_objects(stage.objects(), outputs=lambda o: [p.shape_sirens(o["id"])], work=work)
     done = [stage.manifest.get(o["id"]) for o in stage.objects() if stage.manifest.is_done(o["id"])]
     if done:
         stage.log.info("median silhouette IoU: predicted %.3f, refined %.3f",

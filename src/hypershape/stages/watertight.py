@@ -8,9 +8,7 @@ import trimesh
 from ..geometry.sdf import sample_sdf, sample_surface
 from ..geometry.solid import make_solid, normalise
 from ..geometry.topology import topology
-from ..runtime import Stage, fingerprint, rng, save_json, save_mesh, save_npz
-
-FIELDS = ("solid_resolution", "radius", "sdf_pool", "sdf_samples", "surface_samples", "uniform_samples", "eval_surface_points", "beta")
+from ..runtime import Stage, rng, save_json, save_mesh, save_npz
 
 
 def make_object(raw: trimesh.Trimesh, d, gen: np.random.Generator) -> dict:
@@ -27,7 +25,6 @@ def make_object(raw: trimesh.Trimesh, d, gen: np.random.Generator) -> dict:
 def run(cfg) -> dict:
     stage = Stage(cfg, "02_watertight", upstream=("01_download",))
     p, d = stage.paths, cfg.data
-    params = {f: d[f] for f in FIELDS}
 
     def work(objs):
         (o,) = objs
@@ -43,8 +40,7 @@ def run(cfg) -> dict:
             stage.log.warning("%s: solid genus %s differs from the catalogue's %s", o["id"], genus, o["genus"])
         return {o["id"]: dict(genus=genus, components=topo["components"], volume=topo["volume"])}
 
-    stage.run_objects(stage.objects(), key_of=lambda o, ups: fingerprint(params, cfg.seed, ups),
-                      outputs=lambda o: [p.solid(o["id"]), p.sdf_samples(o["id"]), p.surface(o["id"]),
+    stage.run_objects(stage.objects(), outputs=lambda o: [p.solid(o["id"]), p.sdf_samples(o["id"]), p.surface(o["id"]),
                                          p.topology(o["id"])],
                       work=work)
     return stage.finish()

@@ -61,8 +61,7 @@ def run(cfg) -> dict:
         stage.log.info("anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel, curve[-1])
         return dict(loss=curve[-1])
 
-    anchor_key = fingerprint(shape_conf, cfg.seed)
-    stage.shared("anchor", anchor_key, p.shape_anchor, make_anchor)
+    anchor_key = stage.shared("anchor", p.shape_anchor, make_anchor)["key"]
     anchor = load_torch(p.shape_anchor)["flat"].to(dev)
 
     def work(objs):
@@ -83,9 +82,13 @@ def run(cfg) -> dict:
             out[o["id"]] = dict(surface_error=err, loss_last=curve[-1])
         return out
 
-    target_conf = dict(shape_conf, shared_anchor=a.shared_anchor)
-    stage.run_objects(objects, key_of=lambda o, ups: fingerprint(target_conf, anchor_key, cfg.seed, ups),
-                      outputs=lambda o: [p.target(o["id"])], work=work, batch=max(1, c.batch))
+    stage.run_objects(objects, outputs=lambda o: [p.target(o["id"])], work=work, batch=max(1, c.batch),
+                      shared={"anchor": anchor_key})
+    pending = stage.pending(objects, shared={"anchor": anchor_key})
+    if pending:  # sharded: the job that makes the last target makes the autoencoder
+        stage.log.info("the autoencoder waits for %d targets of other shards (e.g. %s); the job that makes the "
+                       "last of them makes it", len(pending), pending[0])
+        return stage.finish()
 
     done = [o for o in objects if stage.manifest.is_done(o["id"])]
     train_objs = [o for o in done if o["split"] == "train"]
@@ -113,13 +116,19 @@ def run(cfg) -> dict:
         stage.log.info("weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0], curve[-1])
         return dict(loss_first=curve[0], loss_last=curve[-1])
 
-    ae_key = fingerprint(ae_conf, cfg.seed, sorted(stage.manifest.key(o["id"]) for o in train_objs),
-                         split_key(objects))
-    stage.shared("weight_ae", ae_key, p.weight_ae, make_ae)
+    ae_key = stage.shared("weight_ae", p.weight_ae, make_ae,
+                          inputs=(sorted(stage.manifest.key(o["id"]) for o in train_objs), split_key(objects)))["key"]
+    stage.shared("latents", [p.latents, p.ae_diagnostics], lambda: latents_and_diagnostics(stage, spec, anchor, done, ae_key, dev),
+                 inputs=(ae_key, sorted(stage.manifest.key(o["id"]) for o in done)))
+    return stage.finish()
+
+
+def latents_and_diagnostics(stage, spec, anchor, done: list[dict], ae_key: str, dev) -> dict:
+    """Every object's latent, and the diagnostics of the targets and the autoencoder."""
+    p, a = stage.paths, stage.cfg.weight_ae
+    flats = {o["id"]: load_torch(p.target(o["id"]))["flat"].to(dev) for o in done}
     ae = WeightAE.of(a, spec, anchor).to(dev)
     ae.load_state_dict(load_torch(p.weight_ae)["state"])
-
-    # latents and diagnostics are cheap and follow from the targets and the autoencoder: always remade
     diag = {"per_object": {}}
     latents = {}
     with torch.no_grad():
@@ -132,7 +141,6 @@ def run(cfg) -> dict:
                 split=o["split"], target_surface_error=stage.manifest.get(o["id"])["surface_error"],
                 ae_surface_error=surface_error(spec, rec, surf),
                 ae_weight_mse=float(((rec - flats[o["id"]]) ** 2).mean()))
-    save_torch(p.latents, dict(latents=latents, ae_key=ae_key))
     all_w = torch.stack([flats[o["id"]] for o in done]).cpu()
     diag["mean_pairwise_cosine_raw"] = mean_pairwise_cosine(all_w)
     diag["mean_pairwise_cosine_residual"] = mean_pairwise_cosine(all_w - anchor.cpu())
@@ -140,8 +148,9 @@ def run(cfg) -> dict:
         rows = [v for v in diag["per_object"].values() if v["split"] == split]
         for k in ("target_surface_error", "ae_surface_error", "ae_weight_mse"):
             diag[f"{split}_median_{k}"] = float(np.median([r[k] for r in rows])) if rows else None
-    save_json(p.ae_diagnostics, diag)
     stage.log.info("pairwise cosine: raw weights %.4f, anchor residuals %.4f; median target surface error %.4g",
                    diag["mean_pairwise_cosine_raw"], diag["mean_pairwise_cosine_residual"],
                    diag["train_median_target_surface_error"])
-    return stage.finish()
+    save_json(p.ae_diagnostics, diag)
+    save_torch(p.latents, dict(latents=latents, ae_key=ae_key))
+    return dict(objects=len(done))

@@ -1,0 +1,90 @@
+"""What is left to run: per stage, how many objects are done, stale (and why), failed (and why) and
+missing, over every shard's records. Reads manifests and file stats only (no torch, no outputs)."""
+from __future__ import annotations
+
+from collections import Counter
+
+from .paths import STAGE_DIRS, paths_of
+from .provenance import DEVICE_STAGES, numerics, object_config, shared_config, stage_code
+from .records import Manifest, fingerprint, load_json
+
+
+def object_state(m: Manifest, entry: dict | None, expected: dict, manifests: dict, bad: dict) -> tuple[str, str]:
+    """(state, why) of one object's record against what the stage would make now."""
+    if entry is None:
+        return "missing", ""
+    if entry["status"] != "done":
+        return "failed", entry.get("reason") or "?"
+    parts = entry.get("parts") or {}
+    why = [k for k in ("code", "config", "numerics") if k in expected and parts.get(k) != expected[k]]
+    ups = parts.get("upstream") or {}
+    if any(k != manifests[up].key(entry["_id"]) or entry["_id"] in bad[up] for up, k in ups.items() if up in manifests):
+        why.append("upstream")
+    if any(k != m.key(name, shared=True) for name, k in (parts.get("shared") or {}).items()):
+        why.append("shared artifact")
+    if not m.outputs_intact(entry):
+        why.append("outputs changed on disk")
+    return ("stale", ", ".join(why)) if why else ("done", "")
+
+
+def run_status(cfg) -> dict:
+    """Per stage: counts of done / stale / failed / missing objects, the reasons, and shared artifacts."""
+    p = paths_of(cfg)
+    listed = load_json(p.objects) if p.objects.exists() else []
+    ids = [o["id"] for o in listed if o["status"] == "done"]
+    out, manifests, bad = {}, {}, {}
+    for stage in STAGE_DIRS:
+        m = Manifest(p.manifest(stage), p.root)
+        manifests[stage] = m
+        expected = dict(code=stage_code(stage))
+        if stage != "01_download":  # 01 keys each object on its catalogue entry or file, not on config
+            expected["config"] = fingerprint(object_config(cfg, stage))
+        if stage in DEVICE_STAGES:
+            expected["numerics"] = numerics(cfg)
+        counts, why = Counter(), Counter()
+        failures = {}
+        bad[stage] = set()
+        for i in ([o["id"] for o in listed] if stage == "01_download" else ids):
+            e = m.get(i)
+            if e is not None:
+                e["_id"] = i
+            state, reason = object_state(m, e, expected, manifests, bad)
+            counts[state] += 1
+            if state != "done":
+                bad[stage].add(i)
+            if state == "stale":
+                why[reason] += 1
+            elif state == "failed":
+                failures[i] = reason
+        shared = {}
+        if m.exists() and (m.dir / "shared").is_dir():
+            for f in sorted((m.dir / "shared").glob("*.json")):
+                e = m.get(f.stem, shared=True)
+                parts = e.get("parts") or {}
+                changed = [k for k, v in (("code", expected["code"]),
+                                      ("config", fingerprint(shared_config(cfg, stage, f.stem))),
+                                      ("numerics", expected.get("numerics"))) if parts.get(k) != v]
+                if not m.outputs_intact(e):
+                    changed.append("outputs changed on disk")
+                shared[f.stem] = "done" if e["status"] == "done" and not changed else f"stale ({', '.join(changed)})"
+        out[stage] = dict(exists=m.exists(), total=len(listed) if stage == "01_download" else len(ids),
+                          done=counts["done"], stale=counts["stale"], stale_why=dict(why), failed=counts["failed"],
+                          failures=failures, missing=counts["missing"], shared=shared)
+    return out
+
+
+def format_status(cfg, status: dict) -> str:
+    p = paths_of(cfg)
+    lines = [f"run {p.root} (route {p.route})", "",
+             f"{'stage':<18}{'done':>6}{'stale':>7}{'failed':>8}{'missing':>9}  shared / why stale"]
+    for stage, s in status.items():
+        if not s["exists"]:
+            lines.append(f"{stage:<18}{'not run':>6}")
+            continue
+        notes = [f"{k}: {v}" for k, v in s["shared"].items()]
+        notes += [f"{n} stale ({why})" for why, n in s["stale_why"].items()]
+        lines.append(f"{stage:<18}{s['done']:>6}{s['stale']:>7}{s['failed']:>8}{s['missing']:>9}  " + "; ".join(notes))
+    failures = [(stage, i, r) for stage, s in status.items() for i, r in s["failures"].items()]
+    if failures:
+        lines += ["", "failed:"] + [f"  {stage} {i}: {r}" for stage, i, r in failures]
+    return "\n".join(lines)

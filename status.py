@@ -1,0 +1,15 @@
+"""status: per stage, what is done, stale (and why), failed (and why) and missing, over all shards.
+Usage: python status.py [preset=default] [key=value ...]  (the same overrides as the run it looks at)"""
+import hydra
+
+import hypershape.config  # noqa: F401  (registers the typed schema)
+from hypershape.status import format_status, run_status
+
+
+@hydra.main(config_path="configs", config_name="config", version_base=None)
+def entry(cfg) -> None:
+    print(format_status(cfg, run_status(cfg)))
+
+
+if __name__ == "__main__":
+    entry()
