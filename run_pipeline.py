@@ -2,12 +2,12 @@
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)
-from hypershape.pipeline import run_all
+from hypershape.pipeline import main
 
 
 @hydra.main(config_path="configs", config_name="config", version_base=None)
 def entry(cfg) -> None:
-    run_all(cfg)
+    main(None, cfg)
 
 
 if __name__ == "__main__":

@@ -54,13 +54,15 @@ def sweep_run_name(cfg) -> None:
         cfg.name = cfg.name + "+" + re.sub(r"[^A-Za-z0-9_.,=+-]", "_", ",".join(own))
 
 
-def main(script: str, cfg) -> None:
-    """What a numbered script does: run its stage, exit 2 with a clear message if upstream is missing."""
+def main(script: str | None, cfg) -> None:
+    """What a numbered script does (run_pipeline.py: script None, every stage): run its stage, exit 2 with
+    a clear message if upstream is missing."""
     sweep_run_name(cfg)
     try:
-        result = run_stage(script, cfg)
+        results = {script: run_stage(script, cfg)} if script else run_all(cfg)
     except (MissingUpstream, SharedArtifactBusy) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    if result.get("failed"):
-        print(f"{script}: {result['failed']} object(s) failed (reasons above and in its log.txt)", file=sys.stderr)
+    for name, result in results.items():
+        if result.get("failed"):
+            print(f"{name}: {result['failed']} object(s) failed (reasons above and in its log.txt)", file=sys.stderr)

@@ -198,6 +198,30 @@ class Stage:
             keys[up] = e["key"]
         return keys
 
+    def unrecorded(self, upstream: str, objects: list[dict], shared: tuple[str, ...] = ()) -> list[str]:
+        """Objects (and shared artifacts) that `upstream` has no record of yet, done or failed."""
+        m = self.upstream[upstream]
+        return [o["id"] for o in objects if m.get(o["id"]) is None] + \
+               [name for name in shared if not m.is_done(name, shared=True)]
+
+    def wait_for(self, what: str, missing: Callable[[], list[str]], script: str) -> None:
+        """Wait until `missing()` is empty: with shards, another job may still be making what this one
+        needs (its share of an upstream stage, an anchor). Alone, or after shard.wait_s, stop with a
+        message naming the script to run."""
+        waited, said = 0.0, False
+        while True:
+            left = missing()
+            if not left:
+                return
+            if self.shard.count == 1 or waited >= self.shard.wait_s:
+                raise MissingUpstream(f"{self.name} needs {what}, which {len(left)} lack (e.g. {left[0]}): "
+                                      f"run `python {script}.py` (same overrides, every shard) first")
+            if not said:
+                self.log.info("waiting for %s from other shards (%d missing, e.g. %s)", what, len(left), left[0])
+                said = True
+            time.sleep(self.shard.poll_s)
+            waited += self.shard.poll_s
+
     def key(self, config: dict | None = None, **deps) -> tuple[str, dict]:
         """The key of an output made from `config` (default: this stage's per-object config) and `deps`
         (upstream keys, shared keys, inputs), with this stage's code and numerics: (key, its parts)."""
@@ -257,8 +281,11 @@ class Stage:
 
         outputs(obj) -> the files it makes; work(objs) -> {id: info dict, or an Exception for an object
         that failed}; shared -> keys of the shared artifacts the objects are made from (an anchor)."""
+        mine = self.mine(objects)
+        for up in self.upstream:  # sharded: the upstream stage may still be running for these objects
+            self.wait_for(f"{up}'s records", lambda: self.unrecorded(up, mine), SCRIPTS[up])
         todo = []
-        for o in self.mine(objects):
+        for o in mine:
             ups = self.upstream_keys(o["id"])
             if isinstance(ups, str):
                 self.fail(o, "", f"skipped, {ups}", outputs(o))

@@ -10,6 +10,7 @@ import torch
 from ..config import Route, section
 from ..nets.mapper import Mapper, count_sketch
 from ..nets.weight_ae import Standardiser, WeightAE
+from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, load_torch, save_torch, seed_of
 from ..training import train
 from .common import shape_spec, split_key
@@ -50,6 +51,9 @@ def run(cfg) -> dict:
     dev = device_of(cfg)
     spec = shape_spec(cfg)
     objects = stage.objects()
+    stage.wait_for("every object's hypernetwork", lambda: stage.unrecorded("50_hypernets", objects), SCRIPTS["50_hypernets"])
+    stage.wait_for("the autoencoder's latents", lambda: stage.unrecorded("60_weight_ae", objects, ("latents",)),
+                   SCRIPTS["60_weight_ae"])
     ok, ups_of = [], {}
     for o in objects:
         ups = stage.upstream_keys(o["id"])

@@ -11,6 +11,7 @@ from ..nets.siren import siren_forward
 from ..render import camera_rays, sphere_interval
 from ..runtime import Stage, device_of, generator, save_torch
 from ..training import fit_flat
+from ..paths import SCRIPTS
 from ..provenance import object_config
 from .common import load_views, shape_spec
 from .mapper import ShapePredictor
@@ -70,6 +71,7 @@ def run(cfg) -> dict:
     p, r = stage.paths, cfg.shape_siren.refine
     dev = device_of(cfg)
     spec = shape_spec(cfg)
+    stage.wait_for("the mapper", lambda: stage.unrecorded("70_mapper", [], ("mapper",)), SCRIPTS["70_mapper"])
     predictor = ShapePredictor(cfg, p, dev)
     conf = object_config(cfg, stage.name)["refine"]
 
