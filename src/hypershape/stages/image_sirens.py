@@ -8,7 +8,8 @@ from ..config import section
 from ..nets.siren import psnr, siren_forward
 from ..runtime import Stage, device_of, fingerprint, load_torch, save_torch
 from ..training import fit_flat
-from .common import image_spec, load_views, pixel_grid, split_key
+from .common import (image_spec, load_views, pixel_grid, remove_failed_outputs, shared_from_train,
+                     train_upstream)
 
 
 def fit_images(spec, start: torch.Tensor, images: torch.Tensor, coords: torch.Tensor, steps: int, lr: float,
@@ -31,12 +32,11 @@ def run(cfg) -> dict:
     spec = image_spec(cfg)
     coords = pixel_grid(cfg.render.resolution).to(dev)
     objects = stage.objects()
-    train = [o for o in objects if o["split"] == "train"]
+    used, left_out = train_upstream(stage, objects)  # the anchor learns from rendered training objects only
     conf = section(cfg, "image_siren")
-    up03 = stage.upstream["03_render_views"]
 
     def make_anchor():
-        mean = torch.stack([load_views(p.views(o["id"]))["rgb"].mean(0) for o in train]).mean(0).to(dev)
+        mean = torch.stack([load_views(p.views(i))["rgb"].mean(0) for i in used]).mean(0).to(dev)
         flat = fit_images(spec, spec.init(torch.Generator().manual_seed(cfg.seed)).to(dev), mean[None], coords,
                           c.anchor_steps, c.lr, 1, "anchor image-SIREN")[0]
         q = float(psnr(siren_forward(spec, flat, coords), mean, dims=(-2, -1)))
@@ -44,8 +44,7 @@ def run(cfg) -> dict:
         stage.log.info("anchor image-SIREN: %d weights, PSNR %.2f dB on the mean training view", spec.numel, q)
         return dict(psnr=q)
 
-    anchor_key = fingerprint(conf, cfg.seed, split_key(objects), sorted(up03.key(o["id"]) for o in train))
-    stage.shared("anchor", anchor_key, p.image_anchor, make_anchor)
+    anchor_key = shared_from_train(stage, "anchor", p.image_anchor, make_anchor, used, left_out, conf, cfg.seed)
     anchor = load_torch(p.image_anchor)["flat"].to(dev)
 
     def work(objs):
@@ -62,8 +61,12 @@ def run(cfg) -> dict:
             out[o["id"]] = dict(psnr_mean=float(q[views].mean()), psnr_min=float(q[views].min()))
         return out
 
+    def outputs(o):
+        return [p.image_sirens(o["id"])]
+
     stage.run_objects(objects, key_of=lambda o, ups: fingerprint(conf, anchor_key, ups),
-                      outputs=lambda o: [p.image_sirens(o["id"])], work=work, batch=max(1, c.batch // 24))
+                      outputs=outputs, work=work, batch=max(1, c.batch // 24))
+    remove_failed_outputs(stage, objects, outputs)
     done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
     if done:
         stage.log.info("median image-SIREN PSNR %.2f dB over %d objects",

@@ -6,6 +6,7 @@ import trimesh
 from ..config import section
 from ..render import render_views
 from ..runtime import Stage, fingerprint, save_npz
+from .common import remove_failed_outputs
 
 
 def run(cfg) -> dict:
@@ -17,12 +18,17 @@ def run(cfg) -> dict:
         mesh = trimesh.load(p.solid(o["id"]), force="mesh", process=False)
         v = render_views(mesh, r.resolution, r.yfov_deg, r.distance,
                          elevations_deg=tuple(r.elevations_deg), per_ring=r.per_ring)
-        save_npz(p.views(o["id"]), **v)
         coverage = float((v["rgba"][..., 3] > 0).mean())
-        if coverage == 0:
+        if coverage == 0:  # checked before writing: a blank object leaves no views for 40 to read
             raise ValueError("every view is blank")
+        save_npz(p.views(o["id"]), **v)
         return {o["id"]: dict(coverage=coverage)}
 
-    stage.run_objects(stage.objects(), key_of=lambda o, ups: fingerprint(section(cfg, "render"), ups),
-                      outputs=lambda o: [p.views(o["id"])], work=work)
+    def outputs(o):
+        return [p.views(o["id"])]
+
+    objects = stage.objects()
+    stage.run_objects(objects, key_of=lambda o, ups: fingerprint(section(cfg, "render"), ups),
+                      outputs=outputs, work=work)
+    remove_failed_outputs(stage, objects, outputs)
     return stage.finish()

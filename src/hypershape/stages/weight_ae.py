@@ -14,7 +14,7 @@ from ..nets.siren import siren_forward
 from ..nets.weight_ae import WeightAE
 from ..runtime import Stage, device_of, fingerprint, generator, load_torch, save_json, save_torch
 from ..training import fit_flat, sdf_l1, train
-from .common import load_samples, sdf_batch, shape_spec, split_key
+from .common import load_samples, remove_failed_outputs, sdf_batch, shape_spec, shared_from_train
 
 
 def sphere_batch(n: int, radius: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,6 +30,14 @@ def surface_error(spec, flat: torch.Tensor, surface_points: torch.Tensor) -> flo
     """Mean |f(p)| over ground-truth surface points (Davies et al.)."""
     with torch.no_grad():
         return float(siren_forward(spec, flat, surface_points)[..., 0].abs().mean())
+
+
+def sdf_l1_each(spec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor) -> torch.Tensor:
+    """sdf_l1 [B] with every SIREN run as its own program, so a target is bitwise the same whichever objects
+    share its batch. One batched program is not: on CPU torch multiplies a batch of one matrix as a single
+    GEMM (GEMV for the 1-wide last layer) on all threads, and a larger batch by MKL's batched GEMM, one
+    thread per matrix, and the two sum in different orders."""
+    return torch.cat([sdf_l1(spec, flat[i:i + 1], points[i:i + 1], sdf[i:i + 1]) for i in range(len(flat))])
 
 
 def mean_pairwise_cosine(x: torch.Tensor) -> float:
@@ -71,26 +79,29 @@ def run(cfg) -> dict:
             flat0 = anchor.expand(len(objs), -1)
         else:  # the ablation: every target from its own random init
             flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
-        gen = generator(cfg.seed, "60", *[o["id"] for o in objs])
+        gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
         def loss(f, s):
-            return sdf_l1(spec, f, *sdf_batch(data, c.batch_points, gen, dev))
+            return sdf_l1_each(spec, f, *sdf_batch(data, c.batch_points, gens, dev))
         flats, curve = fit_flat(flat0, loss, c.steps, c.lr, "+".join(o["id"] for o in objs))
         out = {}
         for o, flat in zip(objs, flats):
             surf = torch.from_numpy(np.load(p.surface(o["id"]))["points"]).to(dev)
-            err = surface_error(spec, flat, surf)
-            save_torch(p.target(o["id"]), dict(flat=flat.cpu(), spec=spec, config=shape_conf, surface_error=err))
-            out[o["id"]] = dict(surface_error=err, loss_last=curve[-1])
+            out[o["id"]] = dict(surface_error=surface_error(spec, flat, surf), loss_last=curve[-1])
+        for o, flat in zip(objs, flats):  # written last, once nothing of the batch can fail any more
+            save_torch(p.target(o["id"]), dict(flat=flat.cpu(), spec=spec, config=shape_conf,
+                                               surface_error=out[o["id"]]["surface_error"]))
         return out
+
+    def outputs(o):
+        return [p.target(o["id"])]
 
     target_conf = dict(shape_conf, shared_anchor=a.shared_anchor)
     stage.run_objects(objects, key_of=lambda o, ups: fingerprint(target_conf, anchor_key, cfg.seed, ups),
-                      outputs=lambda o: [p.target(o["id"])], work=work, batch=max(1, c.batch))
+                      outputs=outputs, work=work, batch=max(1, c.batch))
+    remove_failed_outputs(stage, objects, outputs)
 
     done = [o for o in objects if stage.manifest.is_done(o["id"])]
     train_objs = [o for o in done if o["split"] == "train"]
-    if not train_objs:
-        raise RuntimeError("no training object has a target shape-SIREN: the autoencoder has nothing to learn from")
     flats = {o["id"]: load_torch(p.target(o["id"]))["flat"].to(dev) for o in done}
 
     def make_ae():
@@ -99,13 +110,13 @@ def run(cfg) -> dict:
         w = torch.stack([flats[o["id"]] for o in train_objs])
         ae.fit_standardiser(w)
         data = [load_samples(p, o["id"]) for o in train_objs]
-        gen = generator(cfg.seed, "60", "ae")
+        gens = [generator(cfg.seed, "60", "ae", o["id"]) for o in train_objs]
         def loss(s):
             z = ae.encode(w)
             rec = ae.decode(z)
             l = ((ae.norm(rec - ae.anchor) - ae.norm(w - ae.anchor)) ** 2).mean()
             if a.sdf_loss_weight > 0:
-                l = l + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gen, dev)).mean()
+                l = l + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gens, dev)).mean()
             return l
         curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
         save_torch(p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=ae_conf,
@@ -113,9 +124,11 @@ def run(cfg) -> dict:
         stage.log.info("weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0], curve[-1])
         return dict(loss_first=curve[0], loss_last=curve[-1])
 
-    ae_key = fingerprint(ae_conf, cfg.seed, sorted(stage.manifest.key(o["id"]) for o in train_objs),
-                         split_key(objects))
-    stage.shared("weight_ae", ae_key, p.weight_ae, make_ae)
+    # the autoencoder learns from the training objects whose target was made, and says which it left out
+    used = {o["id"]: stage.manifest.key(o["id"]) for o in train_objs}
+    left_out = {o["id"]: stage.manifest.get(o["id"])["reason"] for o in objects
+                if o["split"] == "train" and o["id"] not in used}
+    ae_key = shared_from_train(stage, "weight_ae", p.weight_ae, make_ae, used, left_out, ae_conf, cfg.seed)
     ae = WeightAE.of(a, spec, anchor).to(dev)
     ae.load_state_dict(load_torch(p.weight_ae)["state"])
 
