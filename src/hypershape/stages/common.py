@@ -51,7 +51,6 @@ def split_key(objects: list[dict]) -> str:
     return fingerprint(sorted((o["id"], o["split"]) for o in objects))
 
 
-
 def train_upstream(stage: Stage, objects: list[dict]) -> tuple[dict[str, dict], dict[str, str]]:
     """The training objects every upstream stage made ({id: upstream keys}), and the others ({id: reason}):
     a shared artifact learns from the first only, never from a missing or stale file of the second."""
