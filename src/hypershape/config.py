@@ -33,7 +33,8 @@ class DataConfig:
     num_objects: int = 12
     """How many objects to take from the source."""
     test_fraction: float = 0.25
-    """Share of objects held out (never train the autoencoder or the mapper)."""
+    """Chance that an object is held out (never trains the autoencoder or the mapper). Decided per object
+    from the seed and its id alone, so the held-out count varies around test_fraction x N."""
     local_dir: Optional[str] = None
     """Folder of .obj/.ply/.stl/.off/.glb meshes (source=local)."""
     objaverse_uids: List[str] = field(default_factory=list)

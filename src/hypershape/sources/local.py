@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -39,6 +40,16 @@ def list_meshes(folder) -> list[tuple[str, Path]]:
         seen.add(uid)
         out.append((uid, path))
     return out
+
+
+def file_sha1(path, chunk: int = 1 << 20) -> str:
+    """SHA-1 of a file's bytes, read in chunks: a mesh's identity for its key (a file edited in place is a
+    changed object; a file only touched or copied is not)."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def load_mesh(path) -> trimesh.Trimesh:

@@ -5,7 +5,8 @@ import numpy as np
 import torch
 
 from ..nets.siren import SirenSpec
-from ..runtime import fingerprint
+from ..paths import SCRIPTS
+from ..runtime import Stage, fingerprint
 
 
 def pixel_grid(resolution: int) -> torch.Tensor:
@@ -37,9 +38,10 @@ def load_samples(paths, obj_id: str) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(s["points"]).float(), torch.from_numpy(s["sdf"]).float()
 
 
-def sdf_batch(data: list[tuple[torch.Tensor, torch.Tensor]], n: int, gen: torch.Generator, device):
-    """n random SDF samples of each object: points [B, n, 3], sdf [B, n]."""
-    idx = [torch.randint(len(x), (n,), generator=gen) for x, _ in data]
+def sdf_batch(data: list[tuple[torch.Tensor, torch.Tensor]], n: int, gens: list[torch.Generator], device):
+    """n random SDF samples of each object, drawn from that object's own generator in `gens`, so what an
+    object sees does not depend on which objects share its batch: points [B, n, 3], sdf [B, n]."""
+    idx = [torch.randint(len(x), (n,), generator=g) for (x, _), g in zip(data, gens)]
     x = torch.stack([d[0][i] for d, i in zip(data, idx)]).to(device)
     y = torch.stack([d[1][i] for d, i in zip(data, idx)]).to(device)
     return x, y
@@ -49,3 +51,32 @@ def split_key(objects: list[dict]) -> str:
     """Which objects are in which split: anything trained on the train split depends on it."""
     return fingerprint(sorted((o["id"], o["split"]) for o in objects))
 
+
+def train_upstream(stage: Stage, objects: list[dict]) -> tuple[dict[str, dict], dict[str, str]]:
+    """The training objects every upstream stage made ({id: upstream keys}), and the others ({id: reason}):
+    a shared artifact learns from the first only, never from a missing or stale file of the second."""
+    train = [o for o in objects if o["split"] == "train"]
+    for up in stage.upstream:  # sharded: other jobs may still be making their share of the upstream stage
+        stage.wait_for(f"{up}'s records of every training object", lambda: stage.unrecorded(up, train), SCRIPTS[up])
+    used, left_out = {}, {}
+    for o in objects:
+        if o["split"] == "train":
+            ups = stage.upstream_keys(o["id"])
+            (left_out if isinstance(ups, str) else used)[o["id"]] = ups
+    return used, left_out
+
+
+def shared_from_train(stage: Stage, artifact: str, path, make, used: dict, left_out: dict[str, str],
+                      *inputs) -> str:
+    """stage.shared for an artifact learnt from the training objects in `used` ({id: what it was made from}):
+    its key covers `inputs` plus exactly those objects. The training objects left out ({id: reason}) are
+    logged and recorded as `left_out` in its manifest record. Returns the key."""
+    for obj_id, reason in left_out.items():
+        stage.log.warning("%s: training object %s left out (%s)", artifact, obj_id, reason)
+    if not used:
+        raise RuntimeError(f"{artifact}: no training object is usable, left out: {left_out}")
+    entry = stage.shared(artifact, path, lambda: dict(make(), left_out=left_out), inputs=(*inputs, used))
+    if entry.get("left_out") != left_out:  # same objects used, but others fail now (or fail differently)
+        info = {k: v for k, v in entry.items() if k not in ("status", "key", "parts", "outputs")}
+        stage.manifest.done(artifact, entry["key"], [path], entry["parts"], shared=True, **dict(info, left_out=left_out))
+    return entry["key"]

@@ -9,9 +9,10 @@ from ..config import section
 from ..nets.hypernet import HyperNet
 from ..nets.siren import psnr, siren_forward
 from ..nets.weight_ae import Standardiser
+from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, generator, load_torch, save_torch
 from ..training import train
-from .common import image_spec, load_views, pixel_grid, split_key
+from .common import image_spec, load_views, pixel_grid, shared_from_train, train_upstream
 
 
 def hypernet_loss(net: HyperNet, dirs, targets, scale, rgb, coords, c, gen):
@@ -39,17 +40,18 @@ def run(cfg) -> dict:
     spec = image_spec(cfg)
     coords = pixel_grid(cfg.render.resolution).to(dev)
     objects = stage.objects()
-    train_objs = [o for o in objects if o["split"] == "train"]
+    used, left_out = train_upstream(stage, objects)  # training objects with views and image-SIRENs
     conf = section(cfg, "hypernet")
-    up40 = stage.upstream["40_image_sirens"]
+    stage.wait_for("the anchor image-SIREN", lambda: stage.unrecorded("40_image_sirens", [], ("anchor",)),
+                   SCRIPTS["40_image_sirens"])
     anchor_img = load_torch(p.image_anchor)["flat"].to(dev)
 
-    def data(o):
-        v = load_views(p.views(o["id"]))
-        return v["directions"].to(dev), load_torch(p.image_sirens(o["id"]))["flat"].to(dev), v["rgb"].to(dev)
+    def data(obj_id):
+        v = load_views(p.views(obj_id))
+        return v["directions"].to(dev), load_torch(p.image_sirens(obj_id))["flat"].to(dev), v["rgb"].to(dev)
 
     def make_anchor():
-        loaded = [data(o) for o in train_objs]
+        loaded = [data(i) for i in used]
         dirs = loaded[0][0]
         flats = torch.stack([f for _, f, _ in loaded])              # [N, V, P]
         norm = Standardiser(spec.sizes).to(dev).fit((flats - anchor_img).reshape(-1, spec.numel))
@@ -65,15 +67,14 @@ def run(cfg) -> dict:
                        c.heads.value, curve[0], curve[-1], ev["psnr_mean"])
         return dict(loss_first=curve[0], loss_last=curve[-1], **ev)
 
-    anchor_key = stage.shared("anchor", p.hypernet_anchor, make_anchor,
-                              inputs=(split_key(objects), sorted(up40.key(o["id"]) for o in train_objs),
-                                      up40.key("anchor", shared=True)))["key"]
+    anchor_key = shared_from_train(stage, "anchor", p.hypernet_anchor, make_anchor, used, left_out,
+                                   stage.upstream["40_image_sirens"].key("anchor", shared=True))
     anchor = load_torch(p.hypernet_anchor)
     scale = anchor["scale"].to(dev)
 
     def work(objs):
         (o,) = objs
-        dirs, targets, rgb = data(o)
+        dirs, targets, rgb = data(o["id"])
         net = HyperNet.of(c, spec, anchor_img).to(dev)
         net.load_state_dict(anchor["state"])
         gen = generator(cfg.seed, "50", o["id"])

@@ -8,7 +8,7 @@ from ..config import section
 from ..nets.siren import psnr, siren_forward
 from ..runtime import Stage, device_of, load_torch, save_torch
 from ..training import fit_flat
-from .common import image_spec, load_views, pixel_grid, split_key
+from .common import image_spec, load_views, pixel_grid, shared_from_train, train_upstream
 
 
 def fit_images(spec, start: torch.Tensor, images: torch.Tensor, coords: torch.Tensor, steps: int, lr: float,
@@ -31,12 +31,11 @@ def run(cfg) -> dict:
     spec = image_spec(cfg)
     coords = pixel_grid(cfg.render.resolution).to(dev)
     objects = stage.objects()
-    train = [o for o in objects if o["split"] == "train"]
+    used, left_out = train_upstream(stage, objects)  # the anchor learns from rendered training objects only
     conf = section(cfg, "image_siren")
-    up03 = stage.upstream["03_render_views"]
 
     def make_anchor():
-        mean = torch.stack([load_views(p.views(o["id"]))["rgb"].mean(0) for o in train]).mean(0).to(dev)
+        mean = torch.stack([load_views(p.views(i))["rgb"].mean(0) for i in used]).mean(0).to(dev)
         flat = fit_images(spec, spec.init(torch.Generator().manual_seed(cfg.seed)).to(dev), mean[None], coords,
                           c.anchor_steps, c.lr, 1, "anchor image-SIREN")[0]
         q = float(psnr(siren_forward(spec, flat, coords), mean, dims=(-2, -1)))
@@ -44,8 +43,7 @@ def run(cfg) -> dict:
         stage.log.info("anchor image-SIREN: %d weights, PSNR %.2f dB on the mean training view", spec.numel, q)
         return dict(psnr=q)
 
-    anchor_key = stage.shared("anchor", p.image_anchor, make_anchor,
-                              inputs=(split_key(objects), sorted(up03.key(o["id"]) for o in train)))["key"]
+    anchor_key = shared_from_train(stage, "anchor", p.image_anchor, make_anchor, used, left_out)
     anchor = load_torch(p.image_anchor)["flat"].to(dev)
 
     def work(objs):

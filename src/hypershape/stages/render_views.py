@@ -16,10 +16,10 @@ def run(cfg) -> dict:
         mesh = trimesh.load(p.solid(o["id"]), force="mesh", process=False)
         v = render_views(mesh, r.resolution, r.yfov_deg, r.distance,
                          elevations_deg=tuple(r.elevations_deg), per_ring=r.per_ring)
-        save_npz(p.views(o["id"]), **v)
         coverage = float((v["rgba"][..., 3] > 0).mean())
-        if coverage == 0:
+        if coverage == 0:  # checked before writing: a blank object leaves no views for 40 to read
             raise ValueError("every view is blank")
+        save_npz(p.views(o["id"]), **v)
         return {o["id"]: dict(coverage=coverage)}
 
     stage.run_objects(stage.objects(), outputs=lambda o: [p.views(o["id"])], work=work)

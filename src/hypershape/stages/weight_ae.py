@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from ..config import section
 from ..nets.siren import siren_forward
 from ..nets.weight_ae import WeightAE
-from ..runtime import Stage, device_of, fingerprint, generator, load_torch, save_json, save_torch
+from ..runtime import Stage, device_of, generator, load_torch, save_json, save_torch
 from ..training import fit_flat, sdf_l1, train
-from .common import load_samples, sdf_batch, shape_spec, split_key
+from .common import load_samples, sdf_batch, shape_spec, shared_from_train
 
 
 def sphere_batch(n: int, radius: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,6 +30,14 @@ def surface_error(spec, flat: torch.Tensor, surface_points: torch.Tensor) -> flo
     """Mean |f(p)| over ground-truth surface points (Davies et al.)."""
     with torch.no_grad():
         return float(siren_forward(spec, flat, surface_points)[..., 0].abs().mean())
+
+
+def sdf_l1_each(spec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor) -> torch.Tensor:
+    """sdf_l1 [B] with every SIREN run as its own program, so a target is bitwise the same whichever objects
+    share its batch. One batched program is not: on CPU torch multiplies a batch of one matrix as a single
+    GEMM (GEMV for the 1-wide last layer) on all threads, and a larger batch by MKL's batched GEMM, one
+    thread per matrix, and the two sum in different orders."""
+    return torch.cat([sdf_l1(spec, flat[i:i + 1], points[i:i + 1], sdf[i:i + 1]) for i in range(len(flat))])
 
 
 def mean_pairwise_cosine(x: torch.Tensor) -> float:
@@ -70,16 +78,17 @@ def run(cfg) -> dict:
             flat0 = anchor.expand(len(objs), -1)
         else:  # the ablation: every target from its own random init
             flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
-        gen = generator(cfg.seed, "60", *[o["id"] for o in objs])
+        gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
         def loss(f, s):
-            return sdf_l1(spec, f, *sdf_batch(data, c.batch_points, gen, dev))
+            return sdf_l1_each(spec, f, *sdf_batch(data, c.batch_points, gens, dev))
         flats, curve = fit_flat(flat0, loss, c.steps, c.lr, "+".join(o["id"] for o in objs))
         out = {}
         for o, flat in zip(objs, flats):
             surf = torch.from_numpy(np.load(p.surface(o["id"]))["points"]).to(dev)
-            err = surface_error(spec, flat, surf)
-            save_torch(p.target(o["id"]), dict(flat=flat.cpu(), spec=spec, config=shape_conf, surface_error=err))
-            out[o["id"]] = dict(surface_error=err, loss_last=curve[-1])
+            out[o["id"]] = dict(surface_error=surface_error(spec, flat, surf), loss_last=curve[-1])
+        for o, flat in zip(objs, flats):  # written last, once nothing of the batch can fail any more
+            save_torch(p.target(o["id"]), dict(flat=flat.cpu(), spec=spec, config=shape_conf,
+                                               surface_error=out[o["id"]]["surface_error"]))
         return out
 
     stage.run_objects(objects, outputs=lambda o: [p.target(o["id"])], work=work, batch=max(1, c.batch),
@@ -92,8 +101,6 @@ def run(cfg) -> dict:
 
     done = [o for o in objects if stage.manifest.is_done(o["id"])]
     train_objs = [o for o in done if o["split"] == "train"]
-    if not train_objs:
-        raise RuntimeError("no training object has a target shape-SIREN: the autoencoder has nothing to learn from")
     flats = {o["id"]: load_torch(p.target(o["id"]))["flat"].to(dev) for o in done}
 
     def make_ae():
@@ -102,13 +109,13 @@ def run(cfg) -> dict:
         w = torch.stack([flats[o["id"]] for o in train_objs])
         ae.fit_standardiser(w)
         data = [load_samples(p, o["id"]) for o in train_objs]
-        gen = generator(cfg.seed, "60", "ae")
+        gens = [generator(cfg.seed, "60", "ae", o["id"]) for o in train_objs]
         def loss(s):
             z = ae.encode(w)
             rec = ae.decode(z)
             l = ((ae.norm(rec - ae.anchor) - ae.norm(w - ae.anchor)) ** 2).mean()
             if a.sdf_loss_weight > 0:
-                l = l + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gen, dev)).mean()
+                l = l + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gens, dev)).mean()
             return l
         curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
         save_torch(p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=ae_conf,
@@ -116,18 +123,21 @@ def run(cfg) -> dict:
         stage.log.info("weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0], curve[-1])
         return dict(loss_first=curve[0], loss_last=curve[-1])
 
-    ae_key = stage.shared("weight_ae", p.weight_ae, make_ae,
-                          inputs=(sorted(stage.manifest.key(o["id"]) for o in train_objs), split_key(objects)))["key"]
-    stage.shared("latents", [p.latents, p.ae_diagnostics], lambda: latents_and_diagnostics(stage, spec, anchor, done, ae_key, dev),
+    # the autoencoder learns from the training objects whose target was made, and says which it left out
+    used = {o["id"]: stage.manifest.key(o["id"]) for o in train_objs}
+    left_out = {o["id"]: stage.manifest.get(o["id"])["reason"] for o in objects
+                if o["split"] == "train" and o["id"] not in used}
+    ae_key = shared_from_train(stage, "weight_ae", p.weight_ae, make_ae, used, left_out)
+    stage.shared("latents", [p.latents, p.ae_diagnostics],
+                 lambda: latents_and_diagnostics(stage, spec, anchor, done, flats, ae_key),
                  inputs=(ae_key, sorted(stage.manifest.key(o["id"]) for o in done)))
     return stage.finish()
 
 
-def latents_and_diagnostics(stage, spec, anchor, done: list[dict], ae_key: str, dev) -> dict:
+def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, ae_key: str) -> dict:
     """Every object's latent, and the diagnostics of the targets and the autoencoder."""
-    p, a = stage.paths, stage.cfg.weight_ae
-    flats = {o["id"]: load_torch(p.target(o["id"]))["flat"].to(dev) for o in done}
-    ae = WeightAE.of(a, spec, anchor).to(dev)
+    p = stage.paths
+    ae = WeightAE.of(stage.cfg.weight_ae, spec, anchor).to(anchor.device)
     ae.load_state_dict(load_torch(p.weight_ae)["state"])
     diag = {"per_object": {}}
     latents = {}
@@ -136,7 +146,7 @@ def latents_and_diagnostics(stage, spec, anchor, done: list[dict], ae_key: str, 
             z = ae.encode(flats[o["id"]][None])
             rec = ae.decode(z)[0]
             latents[o["id"]] = z[0].cpu()
-            surf = torch.from_numpy(np.load(p.surface(o["id"]))["points"]).to(dev)
+            surf = torch.from_numpy(np.load(p.surface(o["id"]))["points"]).to(anchor.device)
             diag["per_object"][o["id"]] = dict(
                 split=o["split"], target_surface_error=stage.manifest.get(o["id"])["surface_error"],
                 ae_surface_error=surface_error(spec, rec, surf),
@@ -148,9 +158,9 @@ def latents_and_diagnostics(stage, spec, anchor, done: list[dict], ae_key: str, 
         rows = [v for v in diag["per_object"].values() if v["split"] == split]
         for k in ("target_surface_error", "ae_surface_error", "ae_weight_mse"):
             diag[f"{split}_median_{k}"] = float(np.median([r[k] for r in rows])) if rows else None
+    save_json(p.ae_diagnostics, diag)
+    save_torch(p.latents, dict(latents=latents, ae_key=ae_key))
     stage.log.info("pairwise cosine: raw weights %.4f, anchor residuals %.4f; median target surface error %.4g",
                    diag["mean_pairwise_cosine_raw"], diag["mean_pairwise_cosine_residual"],
                    diag["train_median_target_surface_error"])
-    save_json(p.ae_diagnostics, diag)
-    save_torch(p.latents, dict(latents=latents, ae_key=ae_key))
     return dict(objects=len(done))
