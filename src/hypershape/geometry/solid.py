@@ -52,7 +52,7 @@ def make_solid(mesh, resolution, padding=0.05, thin_voxels=1.0):
     inside = np.abs(winding_number(mesh.vertices, mesh.faces, grid)).reshape(counts) > 0.5
     sheet = sheet_faces(mesh, thickness)
     if not inside.any() and not sheet.any():
-        raise ValueError("make_solid: no point has winding number above 0.5, the mesh bounds no volume")
+        raise ValueError("make_solid: no point has winding number above 0.5 and no face is a sheet: no volume")
     boundary = (inside & ~binary_erosion(inside)) | (~inside & ~binary_erosion(~inside, border_value=1))
     band = binary_dilation(boundary)
     field = np.where(inside, -2.0 * step, 2.0 * step)
