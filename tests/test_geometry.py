@@ -7,7 +7,7 @@ from hypershape.geometry.marching import grid_points, mesh_from_grid, mesh_from_
 from hypershape.geometry.metrics import (WORST_CHAMFER, chamfer, fscore, mesh_metrics,
                                          normal_consistency, volumetric_iou, uniform_cube_points)
 from hypershape.geometry.sdf import sample_sdf, sample_surface, signed_distance
-from hypershape.geometry.solid import make_solid, normalise
+from hypershape.geometry.solid import faithfulness, make_solid, normalise, sheet_faces
 from hypershape.geometry.topology import topology, total_genus
 from hypershape.geometry.winding import winding_number
 
@@ -219,3 +219,97 @@ def test_sample_sdf_importance_sampling():
     assert (sdf[:5000] < 0).any() and (sdf[:5000] > 0).any()
     again = sample_sdf(s, 100_000, 5000, 1000, 30, np.random.default_rng(0))
     assert np.array_equal(again["points"], pts)
+
+
+# --- thin and open parts (issue 6) ----------------------------------------------------------------------------
+
+def rectangle(corner, u, v):
+    """Open single-sided rectangle of two triangles: corner, corner + u, corner + u + v, corner + v."""
+    c, u, v = (np.asarray(x, dtype=float) for x in (corner, u, v))
+    return trimesh.Trimesh([c, c + u, c + u + v, c + v], [[0, 1, 2], [0, 2, 3]], process=False)
+
+
+def box_with_fin():
+    """Closed 0.6-cube with an open 0.4 x 0.4 sheet standing on its top face, in the plane y = 0."""
+    fin = rectangle((-0.2, 0, 0.3), (0.4, 0, 0), (0, 0, 0.4))
+    return trimesh.util.concatenate([trimesh.creation.box(extents=(0.6, 0.6, 0.6)), fin]), fin
+
+
+def voxel(mesh, resolution, padding=0.05):
+    """Grid step make_solid uses for `mesh` (its default padding)."""
+    return (1 + 2 * padding) * mesh.extents.max() / (resolution - 1)
+
+
+@pytest.fixture(scope="module")
+def fin_object():
+    """What 02 makes of the box with a fin at the default resolution (small sample counts)."""
+    import dataclasses
+    from hypershape.config import DataConfig
+    from hypershape.stages.watertight import make_object
+
+    raw, fin = box_with_fin()
+    d = dataclasses.replace(DataConfig(), solid_resolution=128, sdf_pool=2000, sdf_samples=500,
+                            surface_samples=100, uniform_samples=100, eval_surface_points=500)
+    return raw, fin, make_object(raw, d, np.random.default_rng(0))
+
+
+def test_sheet_faces_are_the_open_parts_only(holed_torus):
+    raw, _ = box_with_fin()
+    assert sheet_faces(raw, 0.01).tolist() == [False] * 12 + [True, True]
+    assert not sheet_faces(torus(), 0.01).any() and not sheet_faces(sphere(), 0.01).any()
+    assert not sheet_faces(holed_torus, 0.01).any()  # a hole's rim still has the inside on one side
+    # the broad faces of a closed wall thinner than the probe offset count as a sheet, of a thicker one not
+    wall = trimesh.creation.box(extents=(1, 1, 0.004))
+    broad = np.abs(wall.face_normals[:, 2]) > 0.5
+    assert np.array_equal(sheet_faces(wall, 0.01), broad) and not sheet_faces(wall, 0.001).any()
+
+
+def test_fin_on_a_box_is_kept_as_a_thin_slab(fin_object):
+    raw, fin, r = fin_object
+    solid, transform, topo = r["solid"], r["transform"], r["topology"]
+    scale = transform[0, 0]
+    step = voxel(raw, 128) * scale  # in the normalised frame, where the solid is
+    assert topo["closed_manifold"] and topo["components"] == 1 and topo["genus"] == [0]
+    assert topo["faithfulness"] >= 0.97  # 0.935 when the fin was lost
+    # every part of the fin is in the solid, its surface about a voxel off the sheet
+    on_fin, _ = sample_surface(fin, 2000, np.random.default_rng(0))
+    on_fin = trimesh.transform_points(on_fin, transform)
+    assert np.all(np.abs(signed_distance(solid, on_fin)) < step + 0.01)
+    above_box = on_fin[:, 2] > trimesh.transform_points([[0, 0, 0.3]], transform)[0, 2] + 2 * step
+    assert np.all(signed_distance(solid, on_fin[above_box]) < 0)  # inside the slab, not in a gap
+    # thin: two voxels beside the fin is outside; the box is not inflated (slab ~ fin area x 2 voxels)
+    beside = trimesh.transform_points([[0, 0, 0.5]], transform) + [0, 2 * step, 0]
+    assert signed_distance(solid, beside)[0] > 0
+    box, slab = (0.6 * scale) ** 3, 0.16 * scale ** 2 * 2 * step
+    assert box < solid.volume < box + 1.3 * slab
+
+
+def test_lone_open_sheet_becomes_a_thin_solid():
+    raw = rectangle((-0.5, -0.5, 0), (1, 0, 0), (0, 1, 0))
+    solid = make_solid(raw, 128, thin_voxels=1.0)
+    step = voxel(raw, 128)
+    topo = topology(solid)
+    assert topo["closed_manifold"] and topo["components"] == 1 and topo["genus"] == [0]
+    assert abs(solid.volume / (2 * step) - 1) < 0.1  # a 1 x 1 slab two voxels thick
+    normalised, transform = normalise(solid, 0.9)
+    assert faithfulness(raw, normalised, transform, 10_000, 0.02, np.random.default_rng(0)) >= 0.97
+
+
+def test_closed_shapes_are_not_thickened():
+    # Against the raw polyhedra's own volume: the solid keeps it within 1% (a one-voxel shell would add
+    # ~5% to the sphere), with the genus. The holed torus: test_holed_torus_becomes_the_same_solid.
+    for raw, genus in ((sphere(), 0), (torus(), 1)):
+        topo = topology(make_solid(raw, 128))
+        assert topo["genus"] == [genus] and abs(topo["volume"] / raw.volume - 1) < 0.01
+
+
+def test_faithfulness_counts_the_raw_surface_near_the_solid():
+    rng = np.random.default_rng(0)
+    raw = sphere(0.5, centre=(1.0, 0, 0))
+    near, far = sphere(0.45 * 1.02), sphere(0.45 * 1.1)  # the raw sphere normalised to 0.9/2, grown
+    _, transform = normalise(raw, 0.45)
+    assert faithfulness(raw, near, transform, 5000, 0.02, rng) == 1.0
+    assert faithfulness(raw, far, transform, 5000, 0.02, rng) == 0.0
+    # Half the sphere, in its own frame: its half, and a zone 0.02 wide along the cut (2% of the area)
+    half = trimesh.Trimesh(raw.vertices, raw.faces[raw.triangles_center[:, 0] > 1.0], process=False)
+    assert 0.5 < faithfulness(raw, half, np.eye(4), 20_000, 0.02, rng) < 0.54

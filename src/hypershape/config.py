@@ -49,6 +49,17 @@ class DataConfig:
     """If set, exactly the objects of these genera are held out (an out-of-distribution split)."""
     solid_resolution: int = 128
     """Grid resolution of the winding-number solid (02)."""
+    thin_voxels: float = 1.0
+    """Half-thickness, in voxels of that grid, of the slab an open sheet (a wing, a fin) or a closed wall
+    thinner than this becomes in the solid; the slab's surface lies this far off the sheet on both sides.
+    At least sqrt(3)/2 so the slab has no holes; surfaces that bound a volume are not thickened."""
+    faithfulness_distance: float = 0.02
+    """A point of the raw surface counts as kept when it lies within this distance of the solid's surface
+    (normalised frame)."""
+    faithfulness_points: int = 10_000
+    """Area-uniform points on the raw mesh for the faithfulness figure of 02."""
+    faithfulness_bar: float = 0.97
+    """02 warns about an object whose faithfulness (share of raw points kept) is below this."""
     radius: float = 0.9
     """Objects are normalised so their farthest point lies at this radius."""
     sdf_pool: int = 200_000

@@ -30,7 +30,8 @@ def object_config(cfg, stage: str) -> dict:
     if stage == "02_watertight":
         d = section(cfg, "data")
         return dict(data=_without(d, "source", "num_objects", "test_fraction", "local_dir", "objaverse_uids",
-                                  "objaverse_lvis", "objaverse_cache", "download_timeout_s", "test_genus"),
+                                  "objaverse_lvis", "objaverse_cache", "download_timeout_s", "test_genus",
+                                  "faithfulness_bar"),
                     seed=cfg.seed)
     if stage == "03_render_views":
         return dict(render=section(cfg, "render"))
