@@ -73,10 +73,15 @@ def assert_same(a: dict, b: dict) -> None:
     assert not differ, differ
 
 
+# CPU matrix products sum in an order that depends on the thread count (last bits only), and joblib's
+# workers run one thread each: equal results are compared at equal thread counts.
+THREADS = "device.threads=1"
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """One uninterrupted tiny run in one process."""
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('ref')}")
+    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('ref')}", THREADS)
     run_all(cfg)
     return cfg
 
@@ -85,20 +90,20 @@ def reference(tmp_path_factory):
 def test_two_shards_through_a_hydra_launcher_equal_one_process(reference, tmp_path, launcher):
     data = tmp_path / launcher
     script("run_pipeline", "-m", f"hydra/launcher={launcher}", "shard.count=2", "shard.index=0,1", "preset=tiny",
-           f"data_dir={data}", "shard.poll_s=0.5")
+           f"data_dir={data}", "shard.poll_s=0.5", THREADS)
     one, two = paths_of(reference).root, data / "tiny"
     assert_same(artifacts(one), artifacts(two))
     assert load_json(Paths(data, "tiny").summary_json)["rows"] == load_json(paths_of(reference).summary_json)["rows"]
     ids = [o["id"] for o in load_json(paths_of(reference).objects)]
     assert {shard_of(i, 2) for i in ids} == {0, 1}  # both shards had work
     assert all(s["missing"] == s["stale"] == s["failed"] == 0
-               for s in run_status(make_cfg("preset=tiny", f"data_dir={data}")).values())
+               for s in run_status(make_cfg("preset=tiny", f"data_dir={data}", THREADS)).values())
 
 
 def test_two_processes_of_one_stage_at_once_lose_nothing(reference, tmp_path):
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path}")
+    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
     run_stage("01_download", cfg)
-    jobs = [script("02_watertight", "preset=tiny", f"data_dir={tmp_path}", wait=False) for _ in range(2)]
+    jobs = [script("02_watertight", "preset=tiny", f"data_dir={tmp_path}", THREADS, wait=False) for _ in range(2)]
     assert [j.wait(600) for j in jobs] == [0, 0], [j.stderr.read()[-2000:] for j in jobs]
     r = run_stage("02_watertight", cfg)
     assert r["done"] == 0 and r["skipped"] == 4  # every object recorded once, nothing lost
@@ -134,10 +139,10 @@ def copy_run_until(ref: Paths, dst: Paths, stage: str) -> None:
 @pytest.mark.parametrize("delay", [0.0, 0.6])
 def test_a_sigkilled_stage_resumes_to_the_same_result(reference, tmp_path, delay):
     """SIGKILL 40 as soon as it has recorded its anchor (delay 0) or one object, then run it again."""
-    ref, cfg = paths_of(reference), make_cfg("preset=tiny", f"data_dir={tmp_path}")
+    ref, cfg = paths_of(reference), make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
     p = paths_of(cfg)
     copy_run_until(ref, p, "40_image_sirens")
-    job = script("40_train_image_sirens", "preset=tiny", f"data_dir={tmp_path}", wait=False)
+    job = script("40_train_image_sirens", "preset=tiny", f"data_dir={tmp_path}", THREADS, wait=False)
     m = Manifest(p.manifest("40_image_sirens"), p.root)
     deadline = time.time() + 300
     while not (m.is_done("anchor", shared=True) and (delay == 0 or m.ids())) and job.poll() is None \
@@ -171,7 +176,7 @@ def test_a_claim_of_a_dead_job_is_taken_over_and_a_live_one_is_not(tmp_path):
 def test_a_sweep_gets_one_run_per_value_and_reuses_upstream(reference, tmp_path):
     data = tmp_path / "sweep"
     copy_run_until(paths_of(reference), Paths(data, "tiny"), "50_hypernets")
-    script("50_train_hypernets", "-m", "preset=tiny", f"data_dir={data}", "hypernet.steps=3,4")
+    script("50_train_hypernets", "-m", "preset=tiny", f"data_dir={data}", "hypernet.steps=3,4", THREADS)
     base = Paths(data, "tiny")
     runs = [Paths(data, f"tiny+hypernet.steps={n}") for n in (3, 4)]
     ids = [o["id"] for o in load_json(base.objects)]
@@ -188,7 +193,7 @@ def test_a_sweep_gets_one_run_per_value_and_reuses_upstream(reference, tmp_path)
 def test_status_counts_done_stale_failed_missing(reference, tmp_path):
     data = tmp_path / "status"
     shutil.copytree(paths_of(reference).root, data / "tiny", ignore=shutil.ignore_patterns("claims"))
-    cfg = make_cfg("preset=tiny", f"data_dir={data}")
+    cfg = make_cfg("preset=tiny", f"data_dir={data}", THREADS)
     s = run_status(cfg)
     assert all(v["done"] == 4 and v["stale"] == 0 for v in s.values())
     p = paths_of(cfg)
@@ -196,7 +201,7 @@ def test_status_counts_done_stale_failed_missing(reference, tmp_path):
     m = Manifest(p.manifest("03_render_views"), p.root)
     m.failed(victim, "", "RuntimeError: a broken renderer")
     (Manifest(p.manifest("90_reconstruct"), p.root).dir / "objects" / f"{victim}.json").unlink()
-    s = run_status(make_cfg("preset=tiny", f"data_dir={data}", "hypernet.steps=7"))
+    s = run_status(make_cfg("preset=tiny", f"data_dir={data}", THREADS, "hypernet.steps=7"))
     assert s["03_render_views"]["failures"] == {victim: "RuntimeError: a broken renderer"}
     assert s["40_image_sirens"]["stale"] == 1 and s["40_image_sirens"]["stale_why"] == {"upstream": 1}
     assert s["50_hypernets"]["stale"] == 4 and "config" in next(iter(s["50_hypernets"]["stale_why"]))
