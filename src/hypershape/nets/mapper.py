@@ -12,6 +12,7 @@ from torch import nn
 
 from ..config import Heads, Route
 from .heads import WeightHeads, mlp
+from .standardise import element_std
 
 CHUNK = 1 << 20
 
@@ -45,7 +46,7 @@ class Mapper(nn.Module):
     @torch.no_grad()
     def fit_input(self, sketches: torch.Tensor) -> None:
         self.in_mean.copy_(sketches.mean(0))
-        self.in_std.copy_(sketches.std(0, unbiased=False).clamp_min(1e-6))
+        self.in_std.copy_(element_std(sketches))
 
     def forward(self, sketch: torch.Tensor) -> torch.Tensor:
         return self.net((sketch - self.in_mean) / self.in_std)

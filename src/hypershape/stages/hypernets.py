@@ -8,7 +8,7 @@ import torch
 from ..config import section
 from ..nets.hypernet import HyperNet
 from ..nets.siren import psnr, siren_forward
-from ..nets.weight_ae import Standardiser
+from ..nets.standardise import Standardiser
 from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, generator, load_torch, save_torch
 from ..training import train

@@ -9,7 +9,8 @@ import torch
 
 from ..config import Route, section
 from ..nets.mapper import Mapper, count_sketch
-from ..nets.weight_ae import Standardiser, WeightAE
+from ..nets.standardise import Standardiser, per_element, tensor_rms
+from ..nets.weight_ae import WeightAE
 from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, load_torch, save_torch, seed_of
 from ..training import train
@@ -26,12 +27,8 @@ def hypernet_features(paths, ids: list[str], train_ids: list[str], dim: int, see
     """Sketches of every object's hypernetwork residual; one object in memory at a time (an N=100
     hypernetwork is 72 MB). Returns {id: sketch} and the per-tensor scales (fitted on train_ids)."""
     anchor, sizes = hypernet_vector(load_torch(paths.hypernet_anchor)["state"])
-    sq = torch.zeros(len(sizes))
-    for i in train_ids:
-        r = hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor
-        sq += torch.stack([t.pow(2).mean() for t in r.split(sizes)])
-    scale = (sq / max(1, len(train_ids))).sqrt().clamp_min(1e-12)
-    full = torch.repeat_interleave(scale, torch.tensor(sizes))
+    scale = tensor_rms((hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor for i in train_ids), sizes)
+    full = per_element(scale, sizes)
     feats = {}
     for i in ids:
         r = (hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor) / full
@@ -78,9 +75,7 @@ def run(cfg) -> dict:
         if c.route == Route.latent:
             lat = load_torch(p.latents)["latents"]
             y_raw = torch.stack([lat[i] for i in train_ids]).to(dev)
-            out_norm = Standardiser([y_raw.shape[1]]).to(dev)
-            out_norm.mean.copy_(y_raw.mean(0))
-            out_norm.scale.copy_(y_raw.std(0, unbiased=False).clamp_min(1e-6))
+            out_norm = Standardiser([y_raw.shape[1]]).to(dev).fit(y_raw, per_element_scale=True)
             out_sizes = [y_raw.shape[1]]
         else:
             y_raw = torch.stack([load_torch(p.target(i))["flat"] for i in train_ids]).to(dev) - anchor

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..nets.siren import siren_forward
+from ..nets.standardise import per_element, tensor_rms
 from ..render import camera_rays, sphere_interval
 from ..runtime import Stage, device_of, generator, save_torch
 from ..training import fit_flat
@@ -52,8 +53,7 @@ def silhouette_iou(spec, flat, rays, samples: int) -> float:
 def refine(spec, flat0: torch.Tensor, rays, r, gen) -> tuple[torch.Tensor, list[float]]:
     """Adam on the silhouette BCE against the masks, with a pull towards the starting weights."""
     o, d, near, far, mask = (t.to(flat0.device) for t in rays)
-    scale = torch.cat([t.pow(2).mean().sqrt().clamp_min(1e-8).expand(t.numel())
-                       for t in flat0.split(spec.sizes)])
+    scale = per_element(tensor_rms(flat0, spec.sizes), spec.sizes)
 
     def loss(f, step):
         idx = torch.randint(len(o), (r.rays,), generator=gen).to(o.device)
