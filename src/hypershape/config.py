@@ -105,7 +105,8 @@ class ImageSirenConfig:
     lr: float = 1e-3
     """Adam learning rate."""
     batch: int = 24
-    """SIRENs fitted together as one batched program (24 = one object's views; on 2 CPU cores batching
+    """SIRENs fitted together as one batched program, whole objects at a time (24 = one object's views at
+    3 rings x 8; on 2 CPU cores batching
     measured within noise of one at a time, on a GPU it is many times faster: benchmarks/image_siren_batch.py)."""
 
 
@@ -143,6 +144,9 @@ class RefineConfig:
     """Softness of the silhouette: occupancy = sigmoid(-sdf / temperature)."""
     weight_reg: float = 1.0
     """Pull towards the predicted weights (keeps the field an SDF away from the rays)."""
+    eval_rays: int = 16384
+    """Rays, evenly spaced over all views, on which the silhouette IoU of the predicted and refined SIRENs
+    is measured (all of them when the views have fewer)."""
 
 
 @dataclass
@@ -157,10 +161,13 @@ class ShapeSirenConfig:
     """The anchor is the SDF of a sphere of this radius (a neutral shape)."""
     anchor_steps: int = 800
     """Steps fitting the anchor."""
+    anchor_lr: float = 1e-3
+    """Adam learning rate of the anchor: it starts from SIREN's random init, far from a sphere, so it takes
+    larger steps than the targets that start from it (presets keep it at 10 x lr)."""
     steps: int = 800
     """Steps per target, warm-started from the anchor."""
     lr: float = 1e-4
-    """Adam learning rate."""
+    """Adam learning rate of the targets."""
     batch_points: int = 8192
     """SDF samples per step."""
     batch: int = 1

@@ -16,12 +16,16 @@ from ..runtime import Stage, device_of, generator, load_torch, save_json, save_t
 from ..training import fit_flat, sdf_l1, train
 from .common import load_samples, sdf_batch, shape_spec, shared_from_train
 
+SHELL_STD = 0.05
+"""Half of the anchor's SDF samples lie within about this distance of its sphere (Gaussian spread), where
+the zero level set is learnt; the other half fill the unit ball so the field is an SDF everywhere."""
+
 
 def sphere_batch(n: int, radius: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Points half uniform in the unit ball, half near a sphere of `radius`, with the sphere's SDF."""
     d = F.normalize(torch.randn(n, 3, generator=gen), dim=-1)
     r = torch.cat([torch.rand(n // 2, generator=gen) ** (1 / 3),
-                   radius + 0.05 * torch.randn(n - n // 2, generator=gen)])
+                   radius + SHELL_STD * torch.randn(n - n // 2, generator=gen)])
     x = d * r[:, None]
     return x, x.norm(dim=-1) - radius
 
@@ -64,7 +68,7 @@ def run(cfg) -> dict:
             x, y = sphere_batch(c.batch_points, c.anchor_radius, gen)
             return sdf_l1(spec, f, x[None].to(dev), y[None].to(dev))
         flat, curve = fit_flat(spec.init(generator(cfg.seed, "60", "init"))[None].to(dev), loss,
-                               c.anchor_steps, c.lr * 10, "anchor shape-SIREN")
+                               c.anchor_steps, c.anchor_lr, "anchor shape-SIREN")
         save_torch(p.shape_anchor, dict(flat=flat[0].cpu(), spec=spec, config=shape_conf, loss=curve[-1]))
         stage.log.info("anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel, curve[-1])
         return dict(loss=curve[-1])
