@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..config import Heads, Route
+from .checkpoint import built_with
 from .heads import WeightHeads, mlp
 from .standardise import element_std
 
@@ -50,3 +51,11 @@ class Mapper(nn.Module):
 
     def forward(self, sketch: torch.Tensor) -> torch.Tensor:
         return self.net((sketch - self.in_mean) / self.in_std)
+
+
+def load_mapper(ckpt: dict, live, device) -> Mapper:
+    """The mapper saved in `ckpt` (mapper.pt), rebuilt from its own config; `live` is cfg.mapper."""
+    c = built_with(ckpt, "mapper", live, "mapper.pt")
+    m = Mapper(c.route, c.sketch_dim, c.hidden, ckpt["out_sizes"], c.heads).to(device)
+    m.load_state_dict(ckpt["state"])
+    return m.eval()

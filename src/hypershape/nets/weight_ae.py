@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..config import Heads
+from .checkpoint import built_with
 from .heads import WeightHeads, mlp
 from .siren import SirenSpec
 from .standardise import Standardiser
@@ -33,3 +34,11 @@ class WeightAE(nn.Module):
     @classmethod
     def of(cls, section, spec: SirenSpec, anchor: torch.Tensor) -> "WeightAE":
         return cls(spec, anchor, section.latent, section.hidden, section.heads)
+
+    @classmethod
+    def load(cls, ckpt: dict, live, anchor: torch.Tensor) -> "WeightAE":
+        """The autoencoder saved in `ckpt` (weight_ae.pt), rebuilt from its own config and SIREN spec;
+        `live` is cfg.weight_ae."""
+        ae = cls.of(built_with(ckpt, "weight_ae", live, "weight_ae.pt"), ckpt["spec"], anchor).to(anchor.device)
+        ae.load_state_dict(ckpt["state"])
+        return ae

@@ -26,7 +26,9 @@ def hypernet_loss(net: HyperNet, dirs, targets, scale, rgb, coords, c, gen):
     return loss
 
 
-def evaluate(net: HyperNet, dirs, targets, rgb, coords) -> dict:
+def score_hypernet(net: HyperNet, dirs, targets, rgb, coords) -> dict:
+    """How well a hypernetwork emits an object's SIRENs: weight MSE against them, and the PSNR of the views
+    the emitted SIRENs draw (mean and worst view)."""
     with torch.no_grad():
         pred = net(dirs)
         q = psnr(siren_forward(net.target, pred, coords), rgb)
@@ -61,7 +63,7 @@ def run(cfg) -> dict:
         gen = generator(cfg.seed, "50", "anchor")
         curve = train(net.parameters(), lambda s: hypernet_loss(net, dirs, targets, norm.scale, rgb, coords, c, gen),
                       c.anchor_steps, c.lr, desc="anchor hypernet")
-        ev = evaluate(net, dirs, targets, rgb, coords)
+        ev = score_hypernet(net, dirs, targets, rgb, coords)
         save_torch(p.hypernet_anchor, dict(state=net.state_dict(), scale=norm.scale.cpu(), config=conf, **ev))
         stage.log.info("anchor hypernetwork (%s heads): loss %.4g -> %.4g, PSNR on mean views %.2f dB",
                        c.heads.value, curve[0], curve[-1], ev["psnr_mean"])
@@ -75,12 +77,11 @@ def run(cfg) -> dict:
     def work(objs):
         (o,) = objs
         dirs, targets, rgb = data(o["id"])
-        net = HyperNet.of(c, spec, anchor_img).to(dev)
-        net.load_state_dict(anchor["state"])
+        net = HyperNet.load(anchor, c, spec, anchor_img, "50_hypernets/anchor.pt")
         gen = generator(cfg.seed, "50", o["id"])
         curve = train(net.parameters(), lambda s: hypernet_loss(net, dirs, targets, scale, rgb, coords, c, gen),
                       c.steps, c.lr, desc=o["id"])
-        ev = evaluate(net, dirs, targets, rgb, coords)
+        ev = score_hypernet(net, dirs, targets, rgb, coords)
         save_torch(p.hypernet(o["id"]), dict(state=net.state_dict(), config=conf, **ev))
         return {o["id"]: dict(loss_first=curve[0], loss_last=curve[-1], **ev)}
 

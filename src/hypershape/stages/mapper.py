@@ -10,7 +10,6 @@ import torch
 from ..config import Route, section
 from ..nets.mapper import Mapper, count_sketch
 from ..nets.standardise import Standardiser, per_element, tensor_rms
-from ..nets.weight_ae import WeightAE
 from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, load_torch, save_torch, seed_of
 from ..training import train
@@ -34,12 +33,6 @@ def hypernet_features(paths, ids: list[str], train_ids: list[str], dim: int, see
         r = (hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor) / full
         feats[i] = count_sketch(r[None], dim, seed)[0]
     return feats, scale
-
-
-def load_mapper(ckpt: dict, cfg, device) -> Mapper:
-    m = Mapper(ckpt["route"], cfg.mapper.sketch_dim, cfg.mapper.hidden, ckpt["out_sizes"], cfg.mapper.heads).to(device)
-    m.load_state_dict(ckpt["state"])
-    return m.eval()
 
 
 def run(cfg) -> dict:
@@ -104,25 +97,3 @@ def run(cfg) -> dict:
         else:
             stage.counts["skipped"] += 1
     return stage.finish()
-
-
-class ShapePredictor:
-    """The shape-SIREN weights the trained mapper (and, for route=latent, the decoder) gives an object
-    from its hypernetwork alone."""
-
-    def __init__(self, cfg, paths, device):
-        ckpt = load_torch(paths.mapper)
-        self.route, self.features = ckpt["route"], ckpt["features"]
-        self.mapper = load_mapper(ckpt, cfg, device)
-        self.out_norm = Standardiser(ckpt["out_sizes"]).to(device)
-        self.out_norm.load_state_dict(ckpt["out_norm"])
-        self.anchor = load_torch(paths.shape_anchor)["flat"].to(device)
-        self.device = device
-        if self.route == Route.latent:
-            self.ae = WeightAE.of(cfg.weight_ae, shape_spec(cfg), self.anchor).to(device)
-            self.ae.load_state_dict(load_torch(paths.weight_ae)["state"])
-
-    @torch.no_grad()
-    def __call__(self, obj_id: str) -> torch.Tensor:
-        y = self.out_norm.inverse(self.mapper(self.features[obj_id][None].to(self.device)))
-        return (self.anchor + y)[0] if self.route == Route.direct else self.ae.decode(y)[0]

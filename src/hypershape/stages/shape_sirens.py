@@ -7,6 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..nets.predictor import ShapePredictor
 from ..nets.siren import siren_forward
 from ..nets.standardise import per_element, tensor_rms
 from ..render import camera_rays, sphere_interval
@@ -15,7 +16,6 @@ from ..training import fit_flat
 from ..paths import SCRIPTS
 from ..provenance import object_config
 from .common import load_views, shape_spec
-from .mapper import ShapePredictor
 
 HARD_TEMPERATURE = 1e-6
 """soft_silhouette at this temperature is the hard silhouette: sigmoid(-min f / T) > 0.5 exactly where min f < 0."""

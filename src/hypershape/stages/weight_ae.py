@@ -141,8 +141,7 @@ def run(cfg) -> dict:
 def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, ae_key: str) -> dict:
     """Every object's latent, and the diagnostics of the targets and the autoencoder."""
     p = stage.paths
-    ae = WeightAE.of(stage.cfg.weight_ae, spec, anchor).to(anchor.device)
-    ae.load_state_dict(load_torch(p.weight_ae)["state"])
+    ae = WeightAE.load(load_torch(p.weight_ae), stage.cfg.weight_ae, anchor)
     diag = {"per_object": {}}
     latents = {}
     with torch.no_grad():
