@@ -14,7 +14,8 @@ from .common import object_rows, run_from, save_figure, variant, write_result
 def variants(cfg):
     """(label, emitter, heads, run config, first stage to rerun)."""
     return [
-        ("hypernet per-layer / latent", "hypernet", "per_layer", variant(cfg, None, **{"mapper.route": "latent"}), None),
+        ("hypernet per-layer / latent", "hypernet", "per_layer", variant(cfg, None, **{"mapper.route": "latent"}),
+         None),
         ("hypernet monolithic / latent", "hypernet", "monolithic",
          variant(cfg, "hyper-mono", **{"hypernet.heads": "monolithic", "mapper.route": "latent"}), "50_hypernets"),
         ("AE decoder monolithic / latent", "AE decoder", "monolithic",

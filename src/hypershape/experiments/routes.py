@@ -24,7 +24,7 @@ def runs(cfg):
 
 def run(cfg) -> str:
     rows_by_key: dict[tuple, list[dict]] = {}
-    for seed, latent, direct in runs(cfg):
+    for _seed, latent, direct in runs(cfg):
         run_all(latent)
         run_from(direct, "70_mapper")  # same run, its own route folders: 01–60 are shared
         for route, c in (("latent", latent), ("direct", direct)):

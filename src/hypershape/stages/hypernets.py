@@ -20,7 +20,8 @@ def hypernet_loss(net: HyperNet, dirs, targets, scale, rgb, coords, c, gen):
     pred = net(dirs)
     loss = (((pred - targets) / scale) ** 2).mean()
     if c.image_loss_weight > 0:
-        idx = torch.randint(coords.shape[0], (min(c.pixels_per_step, coords.shape[0]),), generator=gen).to(coords.device)
+        n = min(c.pixels_per_step, coords.shape[0])
+        idx = torch.randint(coords.shape[0], (n,), generator=gen).to(coords.device)
         img = siren_forward(net.target, pred, coords[idx])
         loss = loss + c.image_loss_weight * ((img - rgb[:, idx]) ** 2).mean()
     return loss

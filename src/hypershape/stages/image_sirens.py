@@ -19,8 +19,10 @@ def fit_images(spec, start: torch.Tensor, images: torch.Tensor, coords: torch.Te
     for i in range(0, len(images), batch):
         target = images[i:i + batch]
         flat0 = start.expand(len(target), -1)
-        flat, _ = fit_flat(flat0, lambda f, s: ((siren_forward(spec, f, coords) - target) ** 2).mean((1, 2)),
-                           steps, lr, desc)
+        def loss(f, s, target=target):
+            return ((siren_forward(spec, f, coords) - target) ** 2).mean((1, 2))
+
+        flat, _ = fit_flat(flat0, loss, steps, lr, desc)
         out.append(flat)
     return torch.cat(out)
 

@@ -41,7 +41,8 @@ def run(cfg) -> dict:
     dev = device_of(cfg)
     spec = shape_spec(cfg)
     objects = stage.objects()
-    stage.wait_for("every object's hypernetwork", lambda: stage.unrecorded("50_hypernets", objects), SCRIPTS["50_hypernets"])
+    stage.wait_for("every object's hypernetwork", lambda: stage.unrecorded("50_hypernets", objects),
+                   SCRIPTS["50_hypernets"])
     stage.wait_for("the autoencoder's latents", lambda: stage.unrecorded("60_weight_ae", objects, ("latents",)),
                    SCRIPTS["60_weight_ae"])
     ok, ups_of = [], {}
@@ -57,7 +58,8 @@ def run(cfg) -> dict:
         raise RuntimeError("no training object has both a hypernetwork and a target: nothing to train the mapper on")
     up50, up60 = stage.upstream["50_hypernets"], stage.upstream["60_weight_ae"]
     conf = section(cfg, "mapper")
-    inputs = (split_key(objects), up60.key("latents", shared=True), sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
+    inputs = (split_key(objects), up60.key("latents", shared=True),
+              sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
               sorted(up50.key(o["id"]) for o in ok))  # test objects' features are made here too
 
     def make():

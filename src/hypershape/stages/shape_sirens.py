@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from ..nets.predictor import ShapePredictor
 from ..nets.siren import siren_forward
 from ..nets.standardise import per_element, tensor_rms
+from ..paths import SCRIPTS
+from ..provenance import object_config
 from ..render import camera_rays, sphere_interval
 from ..runtime import Stage, device_of, generator, save_torch
 from ..training import fit_flat
-from ..paths import SCRIPTS
-from ..provenance import object_config
 from .common import load_views, shape_spec
 
 HARD_TEMPERATURE = 1e-6

@@ -70,7 +70,8 @@ def run(cfg) -> dict:
         flat, curve = fit_flat(spec.init(generator(cfg.seed, "60", "init"))[None].to(dev), loss,
                                c.anchor_steps, c.anchor_lr, "anchor shape-SIREN")
         save_torch(p.shape_anchor, dict(flat=flat[0].cpu(), spec=spec, config=shape_conf, loss=curve[-1]))
-        stage.log.info("anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel, curve[-1])
+        stage.log.info("anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel,
+                       curve[-1])
         return dict(loss=curve[-1])
 
     anchor_key = stage.shared("anchor", p.shape_anchor, make_anchor)["key"]
@@ -117,14 +118,15 @@ def run(cfg) -> dict:
         def loss(s):
             z = ae.encode(w)
             rec = ae.decode(z)
-            l = ((ae.norm(rec - ae.anchor) - ae.norm(w - ae.anchor)) ** 2).mean()
+            total = ((ae.norm(rec - ae.anchor) - ae.norm(w - ae.anchor)) ** 2).mean()
             if a.sdf_loss_weight > 0:
-                l = l + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gens, dev)).mean()
-            return l
+                total = total + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gens, dev)).mean()
+            return total
         curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
         save_torch(p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=ae_conf,
                                      train_ids=[o["id"] for o in train_objs]))
-        stage.log.info("weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0], curve[-1])
+        stage.log.info("weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0],
+                       curve[-1])
         return dict(loss_first=curve[0], loss_last=curve[-1])
 
     # the autoencoder learns from the training objects whose target was made, and says which it left out
