@@ -91,13 +91,18 @@ class RenderConfig:
 
 
 @dataclass
-class ImageSirenConfig:
+class SirenLayers:
+    """The architecture both SIRENs share (nets/siren.py: SirenSpec.of reads these three)."""
     hidden: int = 64
     """Width of each sine layer."""
     sine_layers: int = 4
     """Number of sine layers (the first included)."""
     w0: float = 30.0
     """Sine frequency."""
+
+
+@dataclass
+class ImageSirenConfig(SirenLayers):
     anchor_steps: int = 500
     """Steps fitting the anchor to the mean training view."""
     steps: int = 200
@@ -150,13 +155,7 @@ class RefineConfig:
 
 
 @dataclass
-class ShapeSirenConfig:
-    hidden: int = 64
-    """Width of each sine layer."""
-    sine_layers: int = 4
-    """Number of sine layers (the first included)."""
-    w0: float = 30.0
-    """Sine frequency."""
+class ShapeSirenConfig(SirenLayers):
     anchor_radius: float = 0.5
     """The anchor is the SDF of a sphere of this radius (a neutral shape)."""
     anchor_steps: int = 800

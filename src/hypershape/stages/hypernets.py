@@ -78,7 +78,7 @@ def run(cfg) -> dict:
     def work(objs):
         (o,) = objs
         dirs, targets, rgb = data(o["id"])
-        net = HyperNet.load(anchor, c, spec, anchor_img, "50_hypernets/anchor.pt")
+        net = HyperNet.load(anchor, c, spec, anchor_img, str(p.hypernet_anchor))
         gen = generator(cfg.seed, "50", o["id"])
         curve = train(net.parameters(), lambda s: hypernet_loss(net, dirs, targets, scale, rgb, coords, c, gen),
                       c.steps, c.lr, desc=o["id"])
