@@ -1,4 +1,7 @@
-"""01_download: see src/hypershape/stages/ and DESIGN.md. Usage: python 01_download.py [preset=default] [key=value ...]"""
+"""01_download: see src/hypershape/stages/ and DESIGN.md.
+
+Usage: python 01_download.py [preset=default] [key=value ...]
+"""
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

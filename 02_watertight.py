@@ -1,4 +1,7 @@
-"""02_watertight: see src/hypershape/stages/ and DESIGN.md. Usage: python 02_watertight.py [preset=default] [key=value ...]"""
+"""02_watertight: see src/hypershape/stages/ and DESIGN.md.
+
+Usage: python 02_watertight.py [preset=default] [key=value ...]
+"""
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

@@ -1,4 +1,7 @@
-"""03_render_views: see src/hypershape/stages/ and DESIGN.md. Usage: python 03_render_views.py [preset=default] [key=value ...]"""
+"""03_render_views: see src/hypershape/stages/ and DESIGN.md.
+
+Usage: python 03_render_views.py [preset=default] [key=value ...]
+"""
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

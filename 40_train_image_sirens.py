@@ -1,4 +1,7 @@
-"""40_train_image_sirens: see src/hypershape/stages/ and DESIGN.md. Usage: python 40_train_image_sirens.py [preset=default] [key=value ...]"""
+"""40_train_image_sirens: see src/hypershape/stages/ and DESIGN.md.
+
+Usage: python 40_train_image_sirens.py [preset=default] [key=value ...]
+"""
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

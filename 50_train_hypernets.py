@@ -1,4 +1,7 @@
-"""50_train_hypernets: see src/hypershape/stages/ and DESIGN.md. Usage: python 50_train_hypernets.py [preset=default] [key=value ...]"""
+"""50_train_hypernets: see src/hypershape/stages/ and DESIGN.md.
+
+Usage: python 50_train_hypernets.py [preset=default] [key=value ...]
+"""
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

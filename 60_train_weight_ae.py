@@ -1,4 +1,7 @@
-"""60_train_weight_ae: see src/hypershape/stages/ and DESIGN.md. Usage: python 60_train_weight_ae.py [preset=default] [key=value ...]"""
+"""60_train_weight_ae: see src/hypershape/stages/ and DESIGN.md.
+
+Usage: python 60_train_weight_ae.py [preset=default] [key=value ...]
+"""
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

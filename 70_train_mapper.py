@@ -1,4 +1,7 @@
-"""70_train_mapper: see src/hypershape/stages/ and DESIGN.md. Usage: python 70_train_mapper.py [preset=default] [key=value ...]"""
+"""70_train_mapper: see src/hypershape/stages/ and DESIGN.md.
+
+Usage: python 70_train_mapper.py [preset=default] [key=value ...]
+"""
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

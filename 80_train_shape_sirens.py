@@ -1,4 +1,7 @@
-"""80_train_shape_sirens: see src/hypershape/stages/ and DESIGN.md. Usage: python 80_train_shape_sirens.py [preset=default] [key=value ...]"""
+"""80_train_shape_sirens: see src/hypershape/stages/ and DESIGN.md.
+
+Usage: python 80_train_shape_sirens.py [preset=default] [key=value ...]
+"""
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

@@ -1,4 +1,7 @@
-"""90_reconstruct: see src/hypershape/stages/ and DESIGN.md. Usage: python 90_reconstruct.py [preset=default] [key=value ...]"""
+"""90_reconstruct: see src/hypershape/stages/ and DESIGN.md.
+
+Usage: python 90_reconstruct.py [preset=default] [key=value ...]
+"""
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

@@ -27,7 +27,7 @@ def main(cfg) -> None:
     for batch in cfg.get("batches", [1, 4, 8, 24, 48]):
         images = torch.rand(batch, coords.shape[0], 3, device=dev)
         flat0 = spec.init(torch.Generator().manual_seed(0)).to(dev).expand(batch, -1)
-        loss = lambda f, s: ((siren_forward(spec, f, coords) - images) ** 2).mean((1, 2))
+        loss = lambda f, s, images=images: ((siren_forward(spec, f, coords) - images) ** 2).mean((1, 2))
         fit_flat(flat0, loss, 3, 1e-3, "warmup")
         if dev.type == "cuda":
             torch.cuda.synchronize()

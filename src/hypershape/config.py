@@ -91,13 +91,18 @@ class RenderConfig:
 
 
 @dataclass
-class ImageSirenConfig:
+class SirenLayers:
+    """The architecture both SIRENs share (nets/siren.py: SirenSpec.of reads these three)."""
     hidden: int = 64
     """Width of each sine layer."""
     sine_layers: int = 4
     """Number of sine layers (the first included)."""
     w0: float = 30.0
     """Sine frequency."""
+
+
+@dataclass
+class ImageSirenConfig(SirenLayers):
     anchor_steps: int = 500
     """Steps fitting the anchor to the mean training view."""
     steps: int = 200
@@ -105,7 +110,8 @@ class ImageSirenConfig:
     lr: float = 1e-3
     """Adam learning rate."""
     batch: int = 24
-    """SIRENs fitted together as one batched program (24 = one object's views; on 2 CPU cores batching
+    """SIRENs fitted together as one batched program, whole objects at a time (24 = one object's views at
+    3 rings x 8; on 2 CPU cores batching
     measured within noise of one at a time, on a GPU it is many times faster: benchmarks/image_siren_batch.py)."""
 
 
@@ -143,24 +149,24 @@ class RefineConfig:
     """Softness of the silhouette: occupancy = sigmoid(-sdf / temperature)."""
     weight_reg: float = 1.0
     """Pull towards the predicted weights (keeps the field an SDF away from the rays)."""
+    eval_rays: int = 16384
+    """Rays, evenly spaced over all views, on which the silhouette IoU of the predicted and refined SIRENs
+    is measured (all of them when the views have fewer)."""
 
 
 @dataclass
-class ShapeSirenConfig:
-    hidden: int = 64
-    """Width of each sine layer."""
-    sine_layers: int = 4
-    """Number of sine layers (the first included)."""
-    w0: float = 30.0
-    """Sine frequency."""
+class ShapeSirenConfig(SirenLayers):
     anchor_radius: float = 0.5
     """The anchor is the SDF of a sphere of this radius (a neutral shape)."""
     anchor_steps: int = 800
     """Steps fitting the anchor."""
+    anchor_lr: float = 1e-3
+    """Adam learning rate of the anchor: it starts from SIREN's random init, far from a sphere, so it takes
+    larger steps than the targets that start from it (presets keep it at 10 x lr)."""
     steps: int = 800
     """Steps per target, warm-started from the anchor."""
     lr: float = 1e-4
-    """Adam learning rate."""
+    """Adam learning rate of the targets."""
     batch_points: int = 8192
     """SDF samples per step."""
     batch: int = 1

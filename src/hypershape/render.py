@@ -9,8 +9,17 @@ import os
 
 import numpy as np
 
-ELEVATIONS_DEG = (45.0, 0.0, -45.0)
-PER_RING = 8
+from .config import RenderConfig
+
+DEFAULT_VIEWS = RenderConfig()
+"""The camera setup of DESIGN.md, for callers that pass none (tests, figures); the stages pass cfg.render."""
+THUMBNAIL_ELEVATION_DEG = 30.0
+"""Figures show each mesh from one camera this far above the equator: a three-quarter view."""
+
+
+def view_count(render_cfg) -> int:
+    """Views per object: rings × cameras per ring."""
+    return len(render_cfg.elevations_deg) * render_cfg.per_ring
 
 
 def import_pyrender():
@@ -24,12 +33,15 @@ def import_pyrender():
     return pyrender
 
 
-def camera_directions(elevations_deg=ELEVATIONS_DEG, per_ring=PER_RING):
+def camera_directions(elevations_deg=None, per_ring=None):
     """Unit vectors from the origin to each camera, ring by ring: shape [len(elevations)·per_ring, 3].
 
     Ring k sits at elevations_deg[k]; its azimuths are j·360/per_ring plus an offset of
-    k·(360/per_ring)/len(elevations) degrees, so that the rings do not line up.
+    k·(360/per_ring)/len(elevations) degrees, so that the rings do not line up. None takes RenderConfig's
+    default.
     """
+    elevations_deg = DEFAULT_VIEWS.elevations_deg if elevations_deg is None else elevations_deg
+    per_ring = DEFAULT_VIEWS.per_ring if per_ring is None else per_ring
     step = 360.0 / per_ring
     dirs = []
     for k, elev in enumerate(elevations_deg):
@@ -67,9 +79,8 @@ def intrinsics(resolution, yfov_deg):
                      [0.0, 0.0, 1.0]])
 
 
-def render_views(mesh, resolution, yfov_deg, distance, color=(0.7, 0.7, 0.75),
-                 elevations_deg=ELEVATIONS_DEG, per_ring=PER_RING):
-    """Render `mesh` from every camera of camera_directions(); returns a dict of arrays.
+def render_views(mesh, resolution, yfov_deg, distance, color=(0.7, 0.7, 0.75), elevations_deg=None, per_ring=None):
+    """Render `mesh` from every camera of camera_directions(elevations_deg, per_ring); returns a dict of arrays.
 
     rgba          uint8   [V,H,W,4]  alpha is pixel coverage (4x MSAA), background transparent black
     depth         float32 [V,H,W]    distance along the camera's -Z axis of the surface hit by the ray
@@ -178,4 +189,5 @@ def thumbnail(mesh, resolution: int = 128) -> np.ndarray:
     """One RGBA picture of a mesh from a fixed three-quarter view (for figures); blank if it is empty."""
     if len(mesh.faces) == 0:
         return np.zeros((resolution, resolution, 4), np.uint8)
-    return render_views(mesh, resolution, 40.0, 3.0, elevations_deg=(30.0,), per_ring=1)["rgba"][0]
+    return render_views(mesh, resolution, DEFAULT_VIEWS.yfov_deg, DEFAULT_VIEWS.distance,
+                        elevations_deg=(THUMBNAIL_ELEVATION_DEG,), per_ring=1)["rgba"][0]

@@ -19,8 +19,17 @@ from tqdm import tqdm
 
 from .paths import SCRIPTS, STAGE_DIRS, Paths, paths_of
 from .provenance import DEVICE_STAGES, git_version, numerics, object_config, shared_config, stage_code
-from .records import (Claim, Manifest, atomic_write, fingerprint, load_json, save_json, save_text, shard_of,  # noqa: F401
-                      stale_reasons)
+from .records import (  # noqa: F401
+    Claim,
+    Manifest,
+    atomic_write,
+    fingerprint,
+    load_json,
+    save_json,
+    save_text,
+    shard_of,
+    stale_reasons,
+)
 
 log = logging.getLogger("hypershape")
 
@@ -283,7 +292,7 @@ class Stage:
         that failed}; shared -> keys of the shared artifacts the objects are made from (an anchor)."""
         mine = self.mine(objects)
         for up in self.upstream:  # sharded: the upstream stage may still be running for these objects
-            self.wait_for(f"{up}'s records", lambda: self.unrecorded(up, mine), SCRIPTS[up])
+            self.wait_for(f"{up}'s records", lambda up=up: self.unrecorded(up, mine), SCRIPTS[up])
         todo = []
         for o in mine:
             ups = self.upstream_keys(o["id"])
@@ -359,7 +368,8 @@ class Stage:
             ups = self.upstream_keys(o["id"])
             if isinstance(ups, str):
                 continue
-            if e is None or (e["status"] == "done" and e["key"] != self.key(config, upstream=ups, shared=shared or {})[0]):
+            key = self.key(config, upstream=ups, shared=shared or {})[0]
+            if e is None or (e["status"] == "done" and e["key"] != key):
                 out.append(o["id"])
         return out
 

@@ -15,7 +15,10 @@ def train(params: Iterable[torch.Tensor], loss_fn: Callable[[int], torch.Tensor]
     """Adam(W) for `steps`; loss_fn(step) returns a scalar or one loss per item (summed: items are
     independent). Raises TrainingDiverged on a NaN/inf loss, naming the step. Returns the loss curve."""
     params = list(params)
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay) if weight_decay else torch.optim.Adam(params, lr=lr)
+    if weight_decay:
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.Adam(params, lr=lr)
     curve = []
     # disable=None: the inner bar shows on a terminal only, so log files get the per-object bar alone
     for step in trange(steps, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0, disable=None):

@@ -2,6 +2,10 @@
 experiments/<name>/table.md, table.json and figures under the base run's folder."""
 import importlib
 
+import matplotlib
+
+matplotlib.use("Agg")  # once, before any module of the package imports pyplot: figures are files, no display
+
 EXPERIMENTS = ("routes", "heads", "anchor", "interpolation", "baseline", "ood")
 
 

@@ -28,7 +28,8 @@ def run(cfg) -> str:
             "AE surf.err train": diag["train_median_ae_surface_error"],
             "AE surf.err test": diag["test_median_ae_surface_error"],
             "AE weight MSE test": diag["test_median_ae_weight_mse"],
-            "predicted F@0.02 test": pred[("test", "predicted")]["median_fscore_0.02"] if ("test", "predicted") in pred else None,
+            "predicted F@0.02 test": (pred[("test", "predicted")]["median_fscore_0.02"]
+                                      if ("test", "predicted") in pred else None),
             "valid (latent interp.)": by_mode["latent"]["valid share"],
             "valid (weight interp.)": by_mode["weights"]["valid share"],
             "jump ratio (weight interp.)": by_mode["weights"]["median jump ratio"],
@@ -37,5 +38,6 @@ def run(cfg) -> str:
                         "Cosines are means over all pairs of target shape-SIRENs (train and test), of the raw "
                         "weights and of their residual from the shared anchor. Surface errors are medians of "
                         "mean |f| on ground-truth surface points; AE = decode(encode(target)). Interpolation "
-                        f"validity over {cfg.experiment.pairs} pairs × {cfg.experiment.steps} steps, as in experiment 4.",
+                        f"validity over {cfg.experiment.pairs} pairs × {cfg.experiment.steps} steps, "
+                        "as in experiment 4.",
                         list(table[0].keys()), table)

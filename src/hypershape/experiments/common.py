@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 
+import matplotlib.pyplot as pyplot
 import numpy as np
 from omegaconf import OmegaConf
 
@@ -76,14 +77,12 @@ def write_result(cfg, experiment: str, title: str, notes: str, columns: list[str
 
 
 def save_figure(fig, path) -> None:
-    import matplotlib.pyplot as plt
     atomic_write(path, lambda p: fig.savefig(p, dpi=90, format="png", bbox_inches="tight"))
-    plt.close(fig)
+    pyplot.close(fig)
 
 
 def plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as pyplot
+    """Kept only for interpolation.py (being changed on another branch), which still calls it: it goes once
+    that file imports matplotlib.pyplot itself like the other experiments."""
     return pyplot
 

@@ -2,18 +2,20 @@
 hypernetwork, the autoencoder's decoder, the direct mapper): weight MSE beside genus match, per object."""
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from ..paths import paths_of
 from ..pipeline import run_all
 from ..runtime import load_json, load_torch
-from .common import object_rows, plt, run_from, save_figure, variant, write_result
+from .common import object_rows, run_from, save_figure, variant, write_result
 
 
 def variants(cfg):
     """(label, emitter, heads, run config, first stage to rerun)."""
     return [
-        ("hypernet per-layer / latent", "hypernet", "per_layer", variant(cfg, None, **{"mapper.route": "latent"}), None),
+        ("hypernet per-layer / latent", "hypernet", "per_layer", variant(cfg, None, **{"mapper.route": "latent"}),
+         None),
         ("hypernet monolithic / latent", "hypernet", "monolithic",
          variant(cfg, "hyper-mono", **{"hypernet.heads": "monolithic", "mapper.route": "latent"}), "50_hypernets"),
         ("AE decoder monolithic / latent", "AE decoder", "monolithic",
@@ -75,8 +77,7 @@ def run(cfg) -> str:
 
 
 def figure(details):
-    pyplot = plt()
-    fig, ax = pyplot.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
     labels = sorted({d["variant"] for d in details})
     for i, label in enumerate(labels):
         sel = [d for d in details if d["variant"] == label and (d["gt_genus"] or 0) >= 1]

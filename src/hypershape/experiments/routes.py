@@ -1,11 +1,12 @@
 """Experiment 1: mapper.route=latent against mapper.route=direct, same objects, split and budget, per seed."""
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from ..paths import paths_of
 from ..pipeline import run_all
-from .common import mean_spread, plt, run_from, save_figure, summary_rows, variant, write_result
+from .common import mean_spread, run_from, save_figure, summary_rows, variant, write_result
 
 METRICS = [("CD-L1", "median_chamfer_l1"), ("F@0.01", "median_fscore_0.01"), ("F@0.02", "median_fscore_0.02"),
            ("NC", "median_normal_consistency"), ("IoU", "median_iou"), ("genus ok", "mean_genus_match"),
@@ -23,7 +24,7 @@ def runs(cfg):
 
 def run(cfg) -> str:
     rows_by_key: dict[tuple, list[dict]] = {}
-    for seed, latent, direct in runs(cfg):
+    for _seed, latent, direct in runs(cfg):
         run_all(latent)
         run_from(direct, "70_mapper")  # same run, its own route folders: 01–60 are shared
         for route, c in (("latent", latent), ("direct", direct)):
@@ -47,8 +48,7 @@ def run(cfg) -> str:
 
 
 def figure(rows_by_key):
-    pyplot = plt()
-    fig, axes = pyplot.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
     for ax, split in zip(axes, ("train", "test")):
         labels, means, errs = [], [], []
         for kind in ("target", "predicted", "refined"):

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from ..config import Heads
+from .checkpoint import built_with
 from .heads import WeightHeads
 from .siren import SirenSpec
 
@@ -25,3 +26,11 @@ class HyperNet(nn.Module):
     @classmethod
     def of(cls, section, target: SirenSpec, base: torch.Tensor) -> "HyperNet":
         return cls(target, section.hidden, section.heads, base, section.last_scale)
+
+    @classmethod
+    def load(cls, ckpt: dict, live, target: SirenSpec, base: torch.Tensor, name: str) -> "HyperNet":
+        """The hypernetwork saved in `ckpt` (the file `name`), rebuilt from its own config; `live` is
+        cfg.hypernet."""
+        net = cls.of(built_with(ckpt, "hypernet", live, name), target, base).to(base.device)
+        net.load_state_dict(ckpt["state"])
+        return net

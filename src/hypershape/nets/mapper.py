@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 from ..config import Heads, Route
+from .checkpoint import built_with
 from .heads import WeightHeads, mlp
+from .standardise import element_std
 
 CHUNK = 1 << 20
 
@@ -45,7 +47,15 @@ class Mapper(nn.Module):
     @torch.no_grad()
     def fit_input(self, sketches: torch.Tensor) -> None:
         self.in_mean.copy_(sketches.mean(0))
-        self.in_std.copy_(sketches.std(0, unbiased=False).clamp_min(1e-6))
+        self.in_std.copy_(element_std(sketches))
 
     def forward(self, sketch: torch.Tensor) -> torch.Tensor:
         return self.net((sketch - self.in_mean) / self.in_std)
+
+
+def load_mapper(ckpt: dict, live, device) -> Mapper:
+    """The mapper saved in `ckpt` (mapper.pt), rebuilt from its own config; `live` is cfg.mapper."""
+    c = built_with(ckpt, "mapper", live, "mapper.pt")
+    m = Mapper(c.route, c.sketch_dim, c.hidden, ckpt["out_sizes"], c.heads).to(device)
+    m.load_state_dict(ckpt["state"])
+    return m.eval()

@@ -5,34 +5,10 @@ import torch
 from torch import nn
 
 from ..config import Heads
+from .checkpoint import built_with
 from .heads import WeightHeads, mlp
 from .siren import SirenSpec
-
-
-class Standardiser(nn.Module):
-    """x ↦ (x − mean) / scale with a per-element mean and one scale per parameter tensor: per-element
-    scales from a few dozen objects would be noise, and the tensors' magnitudes differ by orders."""
-
-    def __init__(self, sizes: list[int]):
-        super().__init__()
-        self.sizes = list(sizes)
-        total = sum(self.sizes)
-        self.register_buffer("mean", torch.zeros(total))
-        self.register_buffer("scale", torch.ones(total))
-
-    @torch.no_grad()
-    def fit(self, x: torch.Tensor) -> "Standardiser":
-        self.mean.copy_(x.mean(0))
-        centred = x - self.mean
-        scales = [c.pow(2).mean().sqrt().clamp_min(1e-8) for c in centred.split(self.sizes, dim=-1)]
-        self.scale.copy_(torch.cat([s.expand(n) for s, n in zip(scales, self.sizes)]))
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.scale
-
-    def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        return y * self.scale + self.mean
+from .standardise import Standardiser
 
 
 class WeightAE(nn.Module):
@@ -58,3 +34,11 @@ class WeightAE(nn.Module):
     @classmethod
     def of(cls, section, spec: SirenSpec, anchor: torch.Tensor) -> "WeightAE":
         return cls(spec, anchor, section.latent, section.hidden, section.heads)
+
+    @classmethod
+    def load(cls, ckpt: dict, live, anchor: torch.Tensor) -> "WeightAE":
+        """The autoencoder saved in `ckpt` (weight_ae.pt), rebuilt from its own config and SIREN spec;
+        `live` is cfg.weight_ae."""
+        ae = cls.of(built_with(ckpt, "weight_ae", live, "weight_ae.pt"), ckpt["spec"], anchor).to(anchor.device)
+        ae.load_state_dict(ckpt["state"])
+        return ae

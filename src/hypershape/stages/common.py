@@ -57,7 +57,8 @@ def train_upstream(stage: Stage, objects: list[dict]) -> tuple[dict[str, dict], 
     a shared artifact learns from the first only, never from a missing or stale file of the second."""
     train = [o for o in objects if o["split"] == "train"]
     for up in stage.upstream:  # sharded: other jobs may still be making their share of the upstream stage
-        stage.wait_for(f"{up}'s records of every training object", lambda: stage.unrecorded(up, train), SCRIPTS[up])
+        stage.wait_for(f"{up}'s records of every training object", lambda up=up: stage.unrecorded(up, train),
+                       SCRIPTS[up])
     used, left_out = {}, {}
     for o in objects:
         if o["split"] == "train":
@@ -78,5 +79,6 @@ def shared_from_train(stage: Stage, artifact: str, path, make, used: dict, left_
     entry = stage.shared(artifact, path, lambda: dict(make(), left_out=left_out), inputs=(*inputs, used))
     if entry.get("left_out") != left_out:  # same objects used, but others fail now (or fail differently)
         info = {k: v for k, v in entry.items() if k not in ("status", "key", "parts", "outputs")}
-        stage.manifest.done(artifact, entry["key"], [path], entry["parts"], shared=True, **dict(info, left_out=left_out))
+        stage.manifest.done(artifact, entry["key"], [path], entry["parts"], shared=True,
+                            **dict(info, left_out=left_out))
     return entry["key"]

@@ -8,7 +8,7 @@ import torch
 from ..config import section
 from ..nets.hypernet import HyperNet
 from ..nets.siren import psnr, siren_forward
-from ..nets.weight_ae import Standardiser
+from ..nets.standardise import Standardiser
 from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, generator, load_torch, save_torch
 from ..training import train
@@ -20,13 +20,16 @@ def hypernet_loss(net: HyperNet, dirs, targets, scale, rgb, coords, c, gen):
     pred = net(dirs)
     loss = (((pred - targets) / scale) ** 2).mean()
     if c.image_loss_weight > 0:
-        idx = torch.randint(coords.shape[0], (min(c.pixels_per_step, coords.shape[0]),), generator=gen).to(coords.device)
+        n = min(c.pixels_per_step, coords.shape[0])
+        idx = torch.randint(coords.shape[0], (n,), generator=gen).to(coords.device)
         img = siren_forward(net.target, pred, coords[idx])
         loss = loss + c.image_loss_weight * ((img - rgb[:, idx]) ** 2).mean()
     return loss
 
 
-def evaluate(net: HyperNet, dirs, targets, rgb, coords) -> dict:
+def score_hypernet(net: HyperNet, dirs, targets, rgb, coords) -> dict:
+    """How well a hypernetwork emits an object's SIRENs: weight MSE against them, and the PSNR of the views
+    the emitted SIRENs draw (mean and worst view)."""
     with torch.no_grad():
         pred = net(dirs)
         q = psnr(siren_forward(net.target, pred, coords), rgb)
@@ -61,7 +64,7 @@ def run(cfg) -> dict:
         gen = generator(cfg.seed, "50", "anchor")
         curve = train(net.parameters(), lambda s: hypernet_loss(net, dirs, targets, norm.scale, rgb, coords, c, gen),
                       c.anchor_steps, c.lr, desc="anchor hypernet")
-        ev = evaluate(net, dirs, targets, rgb, coords)
+        ev = score_hypernet(net, dirs, targets, rgb, coords)
         save_torch(p.hypernet_anchor, dict(state=net.state_dict(), scale=norm.scale.cpu(), config=conf, **ev))
         stage.log.info("anchor hypernetwork (%s heads): loss %.4g -> %.4g, PSNR on mean views %.2f dB",
                        c.heads.value, curve[0], curve[-1], ev["psnr_mean"])
@@ -75,12 +78,11 @@ def run(cfg) -> dict:
     def work(objs):
         (o,) = objs
         dirs, targets, rgb = data(o["id"])
-        net = HyperNet.of(c, spec, anchor_img).to(dev)
-        net.load_state_dict(anchor["state"])
+        net = HyperNet.load(anchor, c, spec, anchor_img, str(p.hypernet_anchor))
         gen = generator(cfg.seed, "50", o["id"])
         curve = train(net.parameters(), lambda s: hypernet_loss(net, dirs, targets, scale, rgb, coords, c, gen),
                       c.steps, c.lr, desc=o["id"])
-        ev = evaluate(net, dirs, targets, rgb, coords)
+        ev = score_hypernet(net, dirs, targets, rgb, coords)
         save_torch(p.hypernet(o["id"]), dict(state=net.state_dict(), config=conf, **ev))
         return {o["id"]: dict(loss_first=curve[0], loss_last=curve[-1], **ev)}
 

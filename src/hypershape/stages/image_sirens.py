@@ -1,11 +1,12 @@
-"""40_train_image_sirens: an anchor image-SIREN fitted to the mean training view, then the 24 SIRENs of
-every object warm-started from it, `image_siren.batch` SIRENs per batched program."""
+"""40_train_image_sirens: an anchor image-SIREN fitted to the mean training view, then the SIRENs of the
+24 views of every object warm-started from it, `image_siren.batch` SIRENs per batched program."""
 from __future__ import annotations
 
 import torch
 
 from ..config import section
 from ..nets.siren import psnr, siren_forward
+from ..render import view_count
 from ..runtime import Stage, device_of, load_torch, save_torch
 from ..training import fit_flat
 from .common import image_spec, load_views, pixel_grid, shared_from_train, train_upstream
@@ -18,8 +19,10 @@ def fit_images(spec, start: torch.Tensor, images: torch.Tensor, coords: torch.Te
     for i in range(0, len(images), batch):
         target = images[i:i + batch]
         flat0 = start.expand(len(target), -1)
-        flat, _ = fit_flat(flat0, lambda f, s: ((siren_forward(spec, f, coords) - target) ** 2).mean((1, 2)),
-                           steps, lr, desc)
+        def loss(f, s, target=target):
+            return ((siren_forward(spec, f, coords) - target) ** 2).mean((1, 2))
+
+        flat, _ = fit_flat(flat0, loss, steps, lr, desc)
         out.append(flat)
     return torch.cat(out)
 
@@ -61,7 +64,7 @@ def run(cfg) -> dict:
         return out
 
     stage.run_objects(objects, outputs=lambda o: [p.image_sirens(o["id"])], work=work,
-                      batch=max(1, c.batch // 24), shared={"anchor": anchor_key})
+                      batch=max(1, c.batch // view_count(cfg.render)), shared={"anchor": anchor_key})
     done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
     if done:
         stage.log.info("median image-SIREN PSNR %.2f dB over %d objects",

@@ -9,7 +9,7 @@ import torch
 
 from ..config import Route, section
 from ..nets.mapper import Mapper, count_sketch
-from ..nets.weight_ae import Standardiser, WeightAE
+from ..nets.standardise import Standardiser, per_element, tensor_rms
 from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, load_torch, save_torch, seed_of
 from ..training import train
@@ -26,23 +26,13 @@ def hypernet_features(paths, ids: list[str], train_ids: list[str], dim: int, see
     """Sketches of every object's hypernetwork residual; one object in memory at a time (an N=100
     hypernetwork is 72 MB). Returns {id: sketch} and the per-tensor scales (fitted on train_ids)."""
     anchor, sizes = hypernet_vector(load_torch(paths.hypernet_anchor)["state"])
-    sq = torch.zeros(len(sizes))
-    for i in train_ids:
-        r = hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor
-        sq += torch.stack([t.pow(2).mean() for t in r.split(sizes)])
-    scale = (sq / max(1, len(train_ids))).sqrt().clamp_min(1e-12)
-    full = torch.repeat_interleave(scale, torch.tensor(sizes))
+    scale = tensor_rms((hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor for i in train_ids), sizes)
+    full = per_element(scale, sizes)
     feats = {}
     for i in ids:
         r = (hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor) / full
         feats[i] = count_sketch(r[None], dim, seed)[0]
     return feats, scale
-
-
-def load_mapper(ckpt: dict, cfg, device) -> Mapper:
-    m = Mapper(ckpt["route"], cfg.mapper.sketch_dim, cfg.mapper.hidden, ckpt["out_sizes"], cfg.mapper.heads).to(device)
-    m.load_state_dict(ckpt["state"])
-    return m.eval()
 
 
 def run(cfg) -> dict:
@@ -51,7 +41,8 @@ def run(cfg) -> dict:
     dev = device_of(cfg)
     spec = shape_spec(cfg)
     objects = stage.objects()
-    stage.wait_for("every object's hypernetwork", lambda: stage.unrecorded("50_hypernets", objects), SCRIPTS["50_hypernets"])
+    stage.wait_for("every object's hypernetwork", lambda: stage.unrecorded("50_hypernets", objects),
+                   SCRIPTS["50_hypernets"])
     stage.wait_for("the autoencoder's latents", lambda: stage.unrecorded("60_weight_ae", objects, ("latents",)),
                    SCRIPTS["60_weight_ae"])
     ok, ups_of = [], {}
@@ -67,7 +58,8 @@ def run(cfg) -> dict:
         raise RuntimeError("no training object has both a hypernetwork and a target: nothing to train the mapper on")
     up50, up60 = stage.upstream["50_hypernets"], stage.upstream["60_weight_ae"]
     conf = section(cfg, "mapper")
-    inputs = (split_key(objects), up60.key("latents", shared=True), sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
+    inputs = (split_key(objects), up60.key("latents", shared=True),
+              sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
               sorted(up50.key(o["id"]) for o in ok))  # test objects' features are made here too
 
     def make():
@@ -78,9 +70,7 @@ def run(cfg) -> dict:
         if c.route == Route.latent:
             lat = load_torch(p.latents)["latents"]
             y_raw = torch.stack([lat[i] for i in train_ids]).to(dev)
-            out_norm = Standardiser([y_raw.shape[1]]).to(dev)
-            out_norm.mean.copy_(y_raw.mean(0))
-            out_norm.scale.copy_(y_raw.std(0, unbiased=False).clamp_min(1e-6))
+            out_norm = Standardiser([y_raw.shape[1]]).to(dev).fit(y_raw, per_element_scale=True)
             out_sizes = [y_raw.shape[1]]
         else:
             y_raw = torch.stack([load_torch(p.target(i))["flat"] for i in train_ids]).to(dev) - anchor
@@ -109,25 +99,3 @@ def run(cfg) -> dict:
         else:
             stage.counts["skipped"] += 1
     return stage.finish()
-
-
-class ShapePredictor:
-    """The shape-SIREN weights the trained mapper (and, for route=latent, the decoder) gives an object
-    from its hypernetwork alone."""
-
-    def __init__(self, cfg, paths, device):
-        ckpt = load_torch(paths.mapper)
-        self.route, self.features = ckpt["route"], ckpt["features"]
-        self.mapper = load_mapper(ckpt, cfg, device)
-        self.out_norm = Standardiser(ckpt["out_sizes"]).to(device)
-        self.out_norm.load_state_dict(ckpt["out_norm"])
-        self.anchor = load_torch(paths.shape_anchor)["flat"].to(device)
-        self.device = device
-        if self.route == Route.latent:
-            self.ae = WeightAE.of(cfg.weight_ae, shape_spec(cfg), self.anchor).to(device)
-            self.ae.load_state_dict(load_torch(paths.weight_ae)["state"])
-
-    @torch.no_grad()
-    def __call__(self, obj_id: str) -> torch.Tensor:
-        y = self.out_norm.inverse(self.mapper(self.features[obj_id][None].to(self.device)))
-        return (self.anchor + y)[0] if self.route == Route.direct else self.ae.decode(y)[0]

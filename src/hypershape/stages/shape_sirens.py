@@ -7,20 +7,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..nets.predictor import ShapePredictor
 from ..nets.siren import siren_forward
+from ..nets.standardise import per_element, tensor_rms
+from ..paths import SCRIPTS
+from ..provenance import object_config
 from ..render import camera_rays, sphere_interval
 from ..runtime import Stage, device_of, generator, save_torch
 from ..training import fit_flat
-from ..paths import SCRIPTS
-from ..provenance import object_config
 from .common import load_views, shape_spec
-from .mapper import ShapePredictor
 
-MAX_EVAL_RAYS = 16384
+HARD_TEMPERATURE = 1e-6
+"""soft_silhouette at this temperature is the hard silhouette: sigmoid(-min f / T) > 0.5 exactly where min f < 0."""
+PROB_CLAMP = 1e-6
+"""Occupancies are clamped to [PROB_CLAMP, 1 - PROB_CLAMP] in the BCE, so a saturated ray gives a finite loss."""
 
 
 def view_rays(views: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """All rays of the 24 views, flattened: origins, dirs, t_near, t_far, mask."""
+    """All rays of all views, flattened: origins, dirs, t_near, t_far, mask."""
     o, d = camera_rays(views["K"], views["cam_to_world"], views["resolution"])
     o, d = torch.from_numpy(o).reshape(-1, 3), torch.from_numpy(d).reshape(-1, 3)
     near, far = sphere_interval(o, d, 1.0)
@@ -38,12 +42,13 @@ def soft_silhouette(spec, flat, o, d, near, far, samples: int, temperature: floa
     return torch.sigmoid(-f.min(dim=1).values / temperature)
 
 
-def silhouette_iou(spec, flat, rays, samples: int) -> float:
-    """IoU of the hard silhouettes (minimum of f along the ray < 0) against the masks, on ≤16k rays."""
+def silhouette_iou(spec, flat, rays, samples: int, max_rays: int) -> float:
+    """IoU of the hard silhouettes (minimum of f along the ray < 0) against the masks, on at most
+    `max_rays` rays evenly spaced over all views."""
     o, d, near, far, mask = rays
-    idx = torch.linspace(0, len(o) - 1, min(len(o), MAX_EVAL_RAYS)).long()
+    idx = torch.linspace(0, len(o) - 1, min(len(o), max_rays)).long()
     with torch.no_grad():
-        occ = soft_silhouette(spec, flat, o[idx], d[idx], near[idx], far[idx], samples, 1e-6) > 0.5
+        occ = soft_silhouette(spec, flat, o[idx], d[idx], near[idx], far[idx], samples, HARD_TEMPERATURE) > 0.5
     m = mask[idx].to(occ.device) > 0.5
     union = (occ | m).sum()
     return float((occ & m).sum() / union) if union else 1.0
@@ -52,13 +57,12 @@ def silhouette_iou(spec, flat, rays, samples: int) -> float:
 def refine(spec, flat0: torch.Tensor, rays, r, gen) -> tuple[torch.Tensor, list[float]]:
     """Adam on the silhouette BCE against the masks, with a pull towards the starting weights."""
     o, d, near, far, mask = (t.to(flat0.device) for t in rays)
-    scale = torch.cat([t.pow(2).mean().sqrt().clamp_min(1e-8).expand(t.numel())
-                       for t in flat0.split(spec.sizes)])
+    scale = per_element(tensor_rms(flat0, spec.sizes), spec.sizes)
 
     def loss(f, step):
         idx = torch.randint(len(o), (r.rays,), generator=gen).to(o.device)
         occ = soft_silhouette(spec, f[0], o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, r.temperature, gen)
-        bce = F.binary_cross_entropy(occ.clamp(1e-6, 1 - 1e-6), mask[idx])
+        bce = F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask[idx])
         return bce + r.weight_reg * (((f[0] - flat0) / scale) ** 2).mean()
 
     flat, curve = fit_flat(flat0[None], loss, r.steps, r.lr, "refine")
@@ -82,8 +86,8 @@ def run(cfg) -> dict:
         refined, curve = (refine(spec, pred, rays, r, generator(cfg.seed, "80", o["id"])) if r.steps > 0
                           else (pred, [float("nan")]))
         info = dict(split=o["split"], refine_loss_first=curve[0], refine_loss_last=curve[-1],
-                    silhouette_iou_predicted=silhouette_iou(spec, pred, rays, r.samples_per_ray),
-                    silhouette_iou_refined=silhouette_iou(spec, refined, rays, r.samples_per_ray))
+                    silhouette_iou_predicted=silhouette_iou(spec, pred, rays, r.samples_per_ray, r.eval_rays),
+                    silhouette_iou_refined=silhouette_iou(spec, refined, rays, r.samples_per_ray, r.eval_rays))
         save_torch(p.shape_sirens(o["id"]), dict(predicted=pred.cpu(), refined=refined.cpu(), spec=spec,
                                                  route=cfg.mapper.route.value, config=conf, **info))
         return {o["id"]: info}

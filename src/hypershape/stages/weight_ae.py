@@ -16,12 +16,16 @@ from ..runtime import Stage, device_of, generator, load_torch, save_json, save_t
 from ..training import fit_flat, sdf_l1, train
 from .common import load_samples, sdf_batch, shape_spec, shared_from_train
 
+SHELL_STD = 0.05
+"""Half of the anchor's SDF samples lie within about this distance of its sphere (Gaussian spread), where
+the zero level set is learnt; the other half fill the unit ball so the field is an SDF everywhere."""
+
 
 def sphere_batch(n: int, radius: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Points half uniform in the unit ball, half near a sphere of `radius`, with the sphere's SDF."""
     d = F.normalize(torch.randn(n, 3, generator=gen), dim=-1)
     r = torch.cat([torch.rand(n // 2, generator=gen) ** (1 / 3),
-                   radius + 0.05 * torch.randn(n - n // 2, generator=gen)])
+                   radius + SHELL_STD * torch.randn(n - n // 2, generator=gen)])
     x = d * r[:, None]
     return x, x.norm(dim=-1) - radius
 
@@ -64,9 +68,10 @@ def run(cfg) -> dict:
             x, y = sphere_batch(c.batch_points, c.anchor_radius, gen)
             return sdf_l1(spec, f, x[None].to(dev), y[None].to(dev))
         flat, curve = fit_flat(spec.init(generator(cfg.seed, "60", "init"))[None].to(dev), loss,
-                               c.anchor_steps, c.lr * 10, "anchor shape-SIREN")
+                               c.anchor_steps, c.anchor_lr, "anchor shape-SIREN")
         save_torch(p.shape_anchor, dict(flat=flat[0].cpu(), spec=spec, config=shape_conf, loss=curve[-1]))
-        stage.log.info("anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel, curve[-1])
+        stage.log.info("anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel,
+                       curve[-1])
         return dict(loss=curve[-1])
 
     anchor_key = stage.shared("anchor", p.shape_anchor, make_anchor)["key"]
@@ -113,14 +118,15 @@ def run(cfg) -> dict:
         def loss(s):
             z = ae.encode(w)
             rec = ae.decode(z)
-            l = ((ae.norm(rec - ae.anchor) - ae.norm(w - ae.anchor)) ** 2).mean()
+            total = ((ae.norm(rec - ae.anchor) - ae.norm(w - ae.anchor)) ** 2).mean()
             if a.sdf_loss_weight > 0:
-                l = l + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gens, dev)).mean()
-            return l
+                total = total + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gens, dev)).mean()
+            return total
         curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
         save_torch(p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=ae_conf,
                                      train_ids=[o["id"] for o in train_objs]))
-        stage.log.info("weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0], curve[-1])
+        stage.log.info("weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0],
+                       curve[-1])
         return dict(loss_first=curve[0], loss_last=curve[-1])
 
     # the autoencoder learns from the training objects whose target was made, and says which it left out
@@ -137,8 +143,7 @@ def run(cfg) -> dict:
 def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, ae_key: str) -> dict:
     """Every object's latent, and the diagnostics of the targets and the autoencoder."""
     p = stage.paths
-    ae = WeightAE.of(stage.cfg.weight_ae, spec, anchor).to(anchor.device)
-    ae.load_state_dict(load_torch(p.weight_ae)["state"])
+    ae = WeightAE.load(load_torch(p.weight_ae), stage.cfg.weight_ae, anchor)
     diag = {"per_object": {}}
     latents = {}
     with torch.no_grad():
