@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from ..config import section
-from ..nets.siren import siren_forward
+from ..geometry.metrics import surface_error
+from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..runtime import Stage, device_of, fingerprint, generator, load_torch, save_json, save_torch
 from ..training import fit_flat, sdf_l1, train
@@ -24,12 +25,6 @@ def sphere_batch(n: int, radius: float, gen: torch.Generator) -> tuple[torch.Ten
                    radius + 0.05 * torch.randn(n - n // 2, generator=gen)])
     x = d * r[:, None]
     return x, x.norm(dim=-1) - radius
-
-
-def surface_error(spec, flat: torch.Tensor, surface_points: torch.Tensor) -> float:
-    """Mean |f(p)| over ground-truth surface points (Davies et al.)."""
-    with torch.no_grad():
-        return float(siren_forward(spec, flat, surface_points)[..., 0].abs().mean())
 
 
 def mean_pairwise_cosine(x: torch.Tensor) -> float:
@@ -77,8 +72,7 @@ def run(cfg) -> dict:
         flats, curve = fit_flat(flat0, loss, c.steps, c.lr, "+".join(o["id"] for o in objs))
         out = {}
         for o, flat in zip(objs, flats):
-            surf = torch.from_numpy(np.load(p.surface(o["id"]))["points"]).to(dev)
-            err = surface_error(spec, flat, surf)
+            err = surface_error(siren_field(spec, flat, dev), np.load(p.surface(o["id"]))["points"])
             save_torch(p.target(o["id"]), dict(flat=flat.cpu(), spec=spec, config=shape_conf, surface_error=err))
             out[o["id"]] = dict(surface_error=err, loss_last=curve[-1])
         return out
@@ -127,10 +121,9 @@ def run(cfg) -> dict:
             z = ae.encode(flats[o["id"]][None])
             rec = ae.decode(z)[0]
             latents[o["id"]] = z[0].cpu()
-            surf = torch.from_numpy(np.load(p.surface(o["id"]))["points"]).to(dev)
             diag["per_object"][o["id"]] = dict(
                 split=o["split"], target_surface_error=stage.manifest.get(o["id"])["surface_error"],
-                ae_surface_error=surface_error(spec, rec, surf),
+                ae_surface_error=surface_error(siren_field(spec, rec, dev), np.load(p.surface(o["id"]))["points"]),
                 ae_weight_mse=float(((rec - flats[o["id"]]) ** 2).mean()))
     save_torch(p.latents, dict(latents=latents, ae_key=ae_key))
     all_w = torch.stack([flats[o["id"]] for o in done]).cpu()
