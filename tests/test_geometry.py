@@ -4,9 +4,8 @@ import pytest
 import trimesh
 
 from hypershape.geometry.marching import grid_points, mesh_from_grid, mesh_from_sdf
-from hypershape.geometry.metrics import (WORST_CHAMFER, chamfer, fscore, mesh_metrics,
-                                         normal_consistency, volumetric_iou, uniform_cube_points)
-from hypershape.geometry.sdf import sample_sdf, sample_surface, signed_distance
+from hypershape.geometry.metrics import WORST_CHAMFER, chamfer, fscore, mesh_metrics, normal_consistency, volumetric_iou
+from hypershape.geometry.sdf import sample_sdf, sample_surface, signed_distance, uniform_cube_points
 from hypershape.geometry.solid import faithfulness, make_solid, normalise, sheet_faces
 from hypershape.geometry.topology import topology, total_genus
 from hypershape.geometry.winding import winding_number
@@ -198,10 +197,10 @@ def test_mesh_metrics_empty_and_identical():
     assert empty["empty"] and empty["chamfer_l1"] == WORST_CHAMFER
     assert empty["chamfer_l2"] == pytest.approx(WORST_CHAMFER ** 2)
     assert empty["fscore_0.01"] == 0 and empty["fscore_0.02"] == 0 and empty["normal_consistency"] == 0
-    assert empty["genus"] is None and empty["components"] == 0
+    assert empty["genus"] == [] and empty["components"] == 0
     same = mesh_metrics(gt, gt.copy(), n_points=30000, rng=rng)
     assert not same["empty"] and same["chamfer_l1"] < 0.01 and same["fscore_0.02"] > 0.95
-    assert same["normal_consistency"] > 0.99 and same["genus"] == 0 and same["closed_manifold"]
+    assert same["normal_consistency"] > 0.99 and same["genus"] == [0] and same["closed_manifold"]
 
 
 # --- SDF samples --------------------------------------------------------------------------------------------
@@ -313,3 +312,15 @@ def test_faithfulness_counts_the_raw_surface_near_the_solid():
     # Half the sphere, in its own frame: its half, and a zone 0.02 wide along the cut (2% of the area)
     half = trimesh.Trimesh(raw.vertices, raw.faces[raw.triangles_center[:, 0] > 1.0], process=False)
     assert 0.5 < faithfulness(raw, half, np.eye(4), 20_000, 0.02, rng) < 0.54
+
+
+def test_sample_sdf_uniform_points_cover_the_whole_cube():
+    s = sphere()
+    out = sample_sdf(s, n_pool=20_000, n_samples=1000, n_surface=500, beta=30, rng=np.random.default_rng(0),
+                     n_uniform=4000)
+    pts, sdf = out["points"][1500:], out["sdf"][1500:]
+    assert pts.shape == (4000, 3) and np.abs(pts).max() <= 1.0
+    # the cube's corners outside the unit ball (a share 1 - pi/6 of it) are supervised too
+    outside_ball = np.linalg.norm(pts, axis=1) > 1.0
+    assert outside_ball.mean() == pytest.approx(1 - np.pi / 6, abs=0.03)
+    assert np.allclose(sdf, np.linalg.norm(pts, axis=1) - 0.5, atol=3e-3)  # the sphere's own SDF there

@@ -69,7 +69,8 @@ class DataConfig:
     surface_samples: int = 10_000
     """Surface points (sdf = 0) added to the SDF samples."""
     uniform_samples: int = 4_000
-    """Points of the uniform pool kept as they are, so the field far from the surface is supervised too."""
+    """Points uniform in the whole cube [-1, 1]^3 that 90 scores (corners included, outside the pool's ball),
+    with their signed distance, so the field far from the surface is supervised wherever it is scored."""
     eval_surface_points: int = 30_000
     """Surface points with normals kept for evaluation."""
     beta: float = 30.0
@@ -225,6 +226,9 @@ class ReconstructConfig:
     """F-score thresholds."""
     iou_points: int = 100_000
     """Uniform points for volumetric IoU."""
+    domain_radius: float = 0.97
+    """touches_domain: share of a reconstructed mesh's area at |p| >= this radius. Objects end at
+    data.radius (0.9), so surface out there is made by the field outside the object (cube walls, corners)."""
     picture_objects: int = 16
     """Objects shown in the summary picture."""
 

@@ -32,7 +32,7 @@ def object_config(cfg, stage: str) -> dict:
         return dict(data=_without(d, "source", "num_objects", "test_fraction", "local_dir", "objaverse_uids",
                                   "objaverse_lvis", "objaverse_cache", "download_timeout_s", "test_genus",
                                   "faithfulness_bar"),
-                    seed=cfg.seed)
+                    bound=cfg.reconstruct.bound, seed=cfg.seed)
     if stage == "03_render_views":
         return dict(render=section(cfg, "render"))
     if stage == "40_image_sirens":

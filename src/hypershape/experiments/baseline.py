@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..nets.siren import siren_field
 from ..paths import paths_of
 from ..pipeline import run_all
 from ..runtime import device_of, load_torch, rng
 from ..stages.common import shape_spec
-from ..stages.reconstruct import evaluate as evaluate_siren
-from ..stages.reconstruct import ground_truth
+from ..stages.reconstruct import ground_truth, score_field
 from .common import object_rows, write_result
 
 COLUMNS = ("chamfer_l1", "fscore_0.01", "fscore_0.02", "normal_consistency", "iou", "genus_match")
@@ -53,7 +53,8 @@ def run(cfg) -> str:
         split = next(r["split"] for r in rows if r["id"] == o)
         nn = nearest_train(ckpt["features"], ckpt["train_ids"], o)
         gen = rng(cfg.seed, "90", o)  # the same draws as 90_reconstruct, so numbers are comparable
-        m, _ = evaluate_siren(spec, load_torch(p.target(nn))["flat"], ground_truth(p, o, rc, gen), rc, gen, dev)
+        m, _ = score_field(siren_field(spec, load_torch(p.target(nn))["flat"], dev), ground_truth(p, o, rc, gen),
+                           rc, gen)
         retrieved.append(dict(id=o, split=split, kind="retrieval", neighbour=nn, **m))
     table = []
     for split in ("train", "test"):

@@ -12,13 +12,13 @@ from ..geometry.marching import grid_points, mesh_from_grid, mesh_from_sdf
 from ..geometry.metrics import WORST_CHAMFER, chamfer
 from ..geometry.sdf import sample_surface, signed_distance
 from ..geometry.topology import topology, total_genus
+from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..paths import paths_of
 from ..pipeline import run_all
 from ..render import thumbnail
 from ..runtime import device_of, load_json, load_torch, rng
 from ..stages.common import shape_spec
-from ..stages.reconstruct import sdf_fn
 from .common import plt, save_figure, write_result
 
 MODES = ("latent", "weights", "sdf")
@@ -52,7 +52,7 @@ class PathMeshes:
         return self._sdf[obj_id]
 
     def siren_mesh(self, flat: torch.Tensor) -> trimesh.Trimesh:
-        return mesh_from_sdf(sdf_fn(self.spec, flat.to(self.dev), self.dev), self.cfg.experiment.resolution,
+        return mesh_from_sdf(siren_field(self.spec, flat, self.dev), self.cfg.experiment.resolution,
                              self.cfg.reconstruct.bound)
 
     def meshes(self, a: str, b: str, mode: str) -> list[trimesh.Trimesh]:

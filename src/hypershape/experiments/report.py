@@ -1,20 +1,31 @@
 """One Markdown report of every experiment that has been run for a base run, figures embedded."""
 from __future__ import annotations
 
+from ..geometry.metrics import FLOOR_TORUS, fscore_key, sampling_floor
 from ..paths import paths_of
-from ..runtime import atomic_write, load_json
+from ..runtime import atomic_write, load_json, rng
 from . import EXPERIMENTS
 
-CONVENTIONS = """\
-All metrics are on meshes in the normalised frame (objects scaled into the unit sphere), with 30,000 points
+
+def conventions(rc, floor: dict) -> str:
+    """How every number of the report was measured, with the point counts and taus of the config `rc` it
+    reports on and the sampling floor computed at those counts (`sampling_floor`)."""
+    taus = ", ".join(f"{t:g}" for t in rc.taus)
+    torus = f"R = {FLOOR_TORUS['major_radius']:g}, r = {FLOOR_TORUS['minor_radius']:g}"
+    floor_f = ", ".join(f"F@{t:g} = {floor[fscore_key(t)]:.3f}" for t in rc.taus)
+    return f"""\
+All metrics are on meshes in the normalised frame (objects scaled into the unit sphere), with {rc.n_points:,} points
 sampled on each surface (DESIGN.md). Chamfer-L1 = ½(mean NN distance pred→gt + mean NN distance gt→pred);
 Chamfer-L2 = ½(mean squared NN distance pred→gt + gt→pred); F-score@τ = harmonic mean of precision (pred
-points within τ of gt) and recall (gt points within τ of pred), τ = 0.01 and 0.02; normal consistency =
-mean |n·n′| of nearest neighbours both ways; IoU on 100,000 uniform points in [−1, 1]³ (ground truth by
-winding number, SIREN by sign); genus from χ on closed manifold components only. SIREN fields are clipped
-to the unit ball (the domain they are fitted on) before marching cubes. An empty mesh scores the worst
-value and is counted. Sampling two copies of one surface at 30,000 points gives Chamfer-L1 ≈ 0.01 and
-F@0.01 ≈ 0.6 by itself: read F@0.02 and Chamfer against that floor.
+points within τ of gt) and recall (gt points within τ of pred), τ = {taus}; normal consistency = mean |n·n′| of
+nearest neighbours both ways; IoU on {rc.iou_points:,} uniform points in [−{rc.bound:g}, {rc.bound:g}]³ (ground truth
+by winding number, SIREN by sign); genus from χ on closed manifold components only, matched as the multiset of
+per-component genera. SIREN fields are scored as fitted (marching cubes over the whole cube, no clipping);
+"at domain" is the share of a mesh's area at |p| ≥ {rc.domain_radius:g}, where no object lies: surface the
+field made outside the object, a defect. An empty mesh scores the worst value and is counted.
+Sampling floor, computed for this config: two independent samplings of one identical surface (a torus,
+{torus}) at {rc.n_points:,} points give Chamfer-L1 = {floor["chamfer_l1"]:.4f}, Chamfer-L2 =
+{floor["chamfer_l2"]:.6f}, {floor_f}: read the tables against that floor.
 """
 
 
@@ -22,7 +33,7 @@ def write_report(cfg) -> str:
     p = paths_of(cfg)
     parts = [f"# hypernet → shape: report for run `{cfg.name}`\n",
              f"preset={cfg.preset}, base seed={cfg.seed}. Every table states its split, SIREN kind and seeds.\n",
-             "## Conventions\n", CONVENTIONS]
+             "## Conventions\n", conventions(cfg.reconstruct, sampling_floor(cfg.reconstruct, rng(cfg.seed, "floor")))]
     for route in ("latent", "direct"):
         s = p.root / "90_reconstruct" / route / "summary.md"
         if s.exists():

@@ -47,11 +47,18 @@ def uniform_ball_points(n, rng, radius=1.0):
     return d * (radius * rng.random(n) ** (1.0 / 3.0))[:, None]
 
 
-def sample_sdf(mesh, n_pool, n_samples, n_surface, beta, rng, n_uniform=0):
+def uniform_cube_points(n, rng, bound=1.0):
+    """`n` points uniform in the cube [-bound, bound]^3."""
+    return rng.uniform(-bound, bound, size=(n, 3))
+
+
+def sample_sdf(mesh, n_pool, n_samples, n_surface, beta, rng, n_uniform=0, bound=1.0):
     """Importance-sampled SDF samples (Davies et al.): a uniform pool in the unit ball resampled with
     probability proportional to exp(-beta |sdf|), plus `n_surface` surface points with sdf 0, plus
-    `n_uniform` points of the pool kept as they are (far from the surface importance sampling leaves the
-    field unsupervised, and a SIREN grows spurious surfaces there).
+    `n_uniform` points uniform in the cube [-bound, bound]^3 with their signed distance: far from the
+    surface importance sampling leaves the field unsupervised, and the cube (corners outside the ball
+    included) is where 90 meshes and scores it (reconstruct.bound, 1 by default), so a SIREN must not be
+    free to grow spurious surfaces anywhere in it.
 
     Returns dict(points=[n_samples + n_surface + n_uniform, 3] float32, sdf=[...] float32).
     """
@@ -66,7 +73,8 @@ def sample_sdf(mesh, n_pool, n_samples, n_surface, beta, rng, n_uniform=0):
         p = np.exp(logw - logw.max())
         pick = rng.choice(n_pool, size=n_samples, replace=True, p=p / p.sum())
     surf, _ = sample_surface(mesh, n_surface, rng)
-    uni = rng.choice(n_pool, size=min(n_uniform, n_pool), replace=False)
-    points = np.concatenate([pool[pick], surf, pool[uni]]).astype(np.float32)
-    sdf = np.concatenate([d[pick], np.zeros(n_surface), d[uni]]).astype(np.float32)
+    uni = uniform_cube_points(n_uniform, rng, bound)
+    d_uni = signed_distance(mesh, uni) if n_uniform else np.zeros(0)
+    points = np.concatenate([pool[pick], surf, uni]).astype(np.float32)
+    sdf = np.concatenate([d[pick], np.zeros(n_surface), d_uni]).astype(np.float32)
     return dict(points=points, sdf=sdf)

@@ -75,3 +75,12 @@ def total_genus(topo):
     if not g or any(x is None for x in g):
         return None
     return int(sum(g))
+
+
+def genus_match(pred, truth) -> bool:
+    """Whether two per-component genus lists (as `topology` gives them) are the same multiset. A component
+    that is not closed manifold (None) never matches, nor does an empty list: two genus-0 blobs are not
+    one genus-0 ball, and a surface whose genus cannot be scored is not credited."""
+    if not pred or not truth or None in pred or None in truth:
+        return False
+    return sorted(pred) == sorted(truth)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -89,6 +91,18 @@ def _siren_forward(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor) -> torc
 
 
 _FORWARD = {"fn": _siren_forward}
+
+
+def siren_field(spec: SirenSpec, flat: torch.Tensor, device) -> Callable[[np.ndarray], np.ndarray]:
+    """One shape-SIREN as a field on numpy points [n, 3] -> [n], exactly as fitted (no clipping: what
+    the network does anywhere in the scored cube is what gets scored)."""
+    flat = flat.to(device)
+
+    def f(points: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            x = torch.as_tensor(np.asarray(points, dtype=np.float32), device=device)
+            return siren_forward(spec, flat, x)[:, 0].cpu().numpy()
+    return f
 
 
 def use_compiled(flag: bool) -> None:

@@ -6,56 +6,56 @@ import csv
 import io
 
 import numpy as np
-import torch
 import trimesh
 
 from ..config import section
 from ..geometry.marching import mesh_from_sdf
-from ..geometry.metrics import mesh_metrics, uniform_cube_points, volumetric_iou
-from ..geometry.topology import total_genus
+from ..geometry.metrics import fscore_key, mesh_metrics, surface_error, touches_domain, volumetric_iou
+from ..geometry.sdf import uniform_cube_points
+from ..geometry.topology import genus_match
 from ..geometry.winding import winding_number
-from ..nets.siren import siren_forward
+from ..nets.siren import siren_field
 from ..runtime import Stage, atomic_write, device_of, load_json, load_torch, rng, save_json, save_mesh
 from .common import shape_spec
 
 KINDS = ("target", "predicted", "refined")
-COLUMNS = ("chamfer_l1", "chamfer_l2", "fscore_0.01", "fscore_0.02", "normal_consistency", "iou",
-           "surface_error", "genus_match", "closed_manifold", "components", "components_filtered", "empty")
-LOWER_IS_BETTER = {"chamfer_l1", "chamfer_l2", "surface_error"}
 
 
-def sdf_fn(spec, flat: torch.Tensor, device):
-    """The SIREN's field as the shape: clipped to the unit ball, the domain it was fitted on (objects lie
-    inside radius data.radius < 1), so the unsupervised corners of the cube cannot add surfaces."""
-    def f(points: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            v = siren_forward(spec, flat, torch.from_numpy(points).float().to(device))[:, 0].cpu().numpy()
-        return np.maximum(v, np.linalg.norm(points, axis=1) - 1.0)
-    return f
+def metric_columns(taus) -> tuple[str, ...]:
+    """Every per-row metric, in CSV and summary order, with one F-score column per configured tau."""
+    return ("chamfer_l1", "chamfer_l2", *map(fscore_key, taus), "normal_consistency", "iou", "surface_error",
+            "touches_domain", "genus_match", "closed_manifold", "components", "components_filtered", "empty")
 
 
-def ground_truth(paths, obj_id: str, rc, gen) -> dict:
-    """What every SIREN of an object is scored against: its solid, genus, surface points, and IoU points
-    with their inside/outside by winding number (drawn from `gen`, so a caller's draws are comparable)."""
-    mesh = trimesh.load(paths.solid(obj_id), force="mesh", process=False)
+def truth_of(mesh: trimesh.Trimesh, genus: list, surface: np.ndarray, rc, gen) -> dict:
+    """What a field is scored against: the solid, its per-component genus list, surface points, and IoU
+    points (drawn from `gen`, so a caller's draws are comparable) with inside/outside by winding number."""
     iou_points = uniform_cube_points(rc.iou_points, gen, rc.bound).astype(np.float32)
-    return dict(mesh=mesh, genus=total_genus(load_json(paths.topology(obj_id))),
-                surface=np.load(paths.surface(obj_id))["points"], iou_points=iou_points,
+    return dict(mesh=mesh, genus=list(genus), surface=np.asarray(surface, dtype=np.float32), iou_points=iou_points,
                 inside=winding_number(mesh.vertices, mesh.faces, iou_points) > 0.5)
 
 
-def evaluate(spec, flat, truth: dict, rc, gen, device) -> tuple[dict, trimesh.Trimesh]:
-    """All metrics of one SIREN against the ground truth; an empty mesh gets the worst values."""
-    f = sdf_fn(spec, flat.to(device), device)
+def ground_truth(paths, obj_id: str, rc, gen) -> dict:
+    """truth_of an object from 02's files: its solid, topology.json's genus list, its surface points."""
+    mesh = trimesh.load(paths.solid(obj_id), force="mesh", process=False)
+    return truth_of(mesh, load_json(paths.topology(obj_id))["genus"], np.load(paths.surface(obj_id))["points"],
+                    rc, gen)
+
+
+def score_field(f, truth: dict, rc, gen) -> tuple[dict, trimesh.Trimesh]:
+    """Every metric of a signed distance field f (points [n,3] float32 -> [n], negative inside) against the
+    ground truth, on the field as fitted: its zero set over the cube is the mesh, its sign gives IoU. An
+    empty mesh gets the worst surface metrics; IoU and surface error are what the field honestly scores."""
     mesh = mesh_from_sdf(f, rc.resolution, rc.bound)
     m = mesh_metrics(mesh, truth["mesh"], rc.n_points, tuple(rc.taus), gen)
     m["iou"] = volumetric_iou(truth["inside"], f(truth["iou_points"]) < 0)
-    m["surface_error"] = float(np.abs(f(truth["surface"])).mean())
-    m["genus_match"] = bool(m["genus"] is not None and truth["genus"] is not None and m["genus"] == truth["genus"])
+    m["surface_error"] = surface_error(f, truth["surface"])
+    m["touches_domain"] = touches_domain(mesh, rc.domain_radius)
+    m["genus_match"] = genus_match(m["genus"], truth["genus"])
     return m, mesh
 
 
-def summarise(rows: list[dict]) -> list[dict]:
+def summarise(rows: list[dict], columns) -> list[dict]:
     """Median (and mean) of every metric per split and SIREN kind; rates for the boolean ones."""
     out = []
     for split in ("train", "test"):
@@ -64,7 +64,7 @@ def summarise(rows: list[dict]) -> list[dict]:
             if not sel:
                 continue
             s = dict(split=split, kind=kind, n=len(sel))
-            for c in COLUMNS:
+            for c in columns:
                 vals = np.array([float(r[c]) for r in sel])
                 s[f"median_{c}"] = float(np.median(vals))
                 s[f"mean_{c}"] = float(np.mean(vals))
@@ -72,14 +72,16 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
-def table(summary: list[dict], preset: str, route: str, seed: int) -> str:
-    """The summary as a Markdown table (medians over objects; rates for genus match and closedness)."""
+def table(summary: list[dict], taus, preset: str, route: str, seed: int) -> str:
+    """The summary as a Markdown table (medians over objects; rates for genus match, closedness, empty)."""
     cols = [("CD-L1", "median_chamfer_l1", "{:.4f}"), ("CD-L2", "median_chamfer_l2", "{:.5f}"),
-            ("F@0.01", "median_fscore_0.01", "{:.3f}"), ("F@0.02", "median_fscore_0.02", "{:.3f}"),
+            *((f"F@{t:g}", f"median_{fscore_key(t)}", "{:.3f}") for t in taus),
             ("NC", "median_normal_consistency", "{:.3f}"), ("IoU", "median_iou", "{:.3f}"),
-            ("surf.err", "median_surface_error", "{:.4f}"), ("genus ok", "mean_genus_match", "{:.0%}"),
-            ("closed", "mean_closed_manifold", "{:.0%}"), ("empty", "mean_empty", "{:.0%}")]
-    head = f"preset={preset} route={route} seed={seed}; medians over objects, rates for genus/closed/empty\n\n"
+            ("surf.err", "median_surface_error", "{:.4f}"), ("at domain", "median_touches_domain", "{:.3f}"),
+            ("genus ok", "mean_genus_match", "{:.0%}"), ("closed", "mean_closed_manifold", "{:.0%}"),
+            ("empty", "mean_empty", "{:.0%}")]
+    head = (f"preset={preset} route={route} seed={seed}; medians over objects, rates for genus/closed/empty; "
+            "at domain = share of mesh area at |p| >= reconstruct.domain_radius\n\n")
     lines = ["| split | SIREN | n | " + " | ".join(c for c, _, _ in cols) + " |",
              "|---|---|---|" + "---|" * len(cols)]
     for s in summary:
@@ -133,7 +135,7 @@ def run(cfg) -> dict:
                      refined=shapes["refined"])
         rows = []
         for kind in KINDS:
-            m, mesh = evaluate(spec, flats[kind], truth, rc, gen, dev)
+            m, mesh = score_field(siren_field(spec, flats[kind], dev), truth, rc, gen)
             save_mesh(p.mesh(o["id"], kind), mesh)
             rows.append(dict(id=o["id"], split=o["split"], kind=kind, gt_genus=truth["genus"], **m))
         return {o["id"]: dict(rows=rows)}
@@ -145,11 +147,25 @@ def run(cfg) -> dict:
         stage.log.info("the summary waits for %d objects of other shards (e.g. %s)", len(pending), pending[0])
         return stage.finish()
 
-    done = [o for o in objects if stage.manifest.is_done(o["id"])]
-    rows = [r for o in done for r in stage.manifest.get(o["id"])["rows"]]
-    summary = summarise(rows)
-    failed = {o["id"]: stage.manifest.get(o["id"]).get("reason") for o in objects if not stage.manifest.is_done(o["id"])}
-    text = table(summary, cfg.preset, cfg.mapper.route.value, cfg.seed)
+    records = {o["id"]: stage.manifest.get(o["id"]) or dict(status="missing", key=None, reason="not run yet")
+               for o in objects}
+    done = [o for o in objects if records[o["id"]]["status"] == "done"]
+    files = [p.summary_json, p.summary_md, p.metrics_csv] + ([p.summary_png] if done else [])
+    stage.shared("summary", files, lambda: write_summary(stage, objects, records, done),
+                 inputs=sorted((i, r["key"], r["status"], r.get("reason")) for i, r in records.items()))
+    print("\n" + p.summary_md.read_text())
+    stage.log.info("summary: %s, %s, %s, %s", p.summary_md, p.summary_json, p.metrics_csv, p.summary_png)
+    return stage.finish()
+
+
+def write_summary(stage, objects: list[dict], records: dict, done: list[dict]) -> dict:
+    """summary.json/.md, metrics.csv and the picture, from every object's record."""
+    cfg, p, rc = stage.cfg, stage.paths, stage.cfg.reconstruct
+    rows = [r for o in done for r in records[o["id"]]["rows"]]
+    columns = metric_columns(rc.taus)
+    summary = summarise(rows, columns)
+    failed = {o["id"]: records[o["id"]].get("reason") for o in objects if records[o["id"]]["status"] != "done"}
+    text = table(summary, rc.taus, cfg.preset, cfg.mapper.route.value, cfg.seed)
     if failed:
         text += f"\n{len(failed)} object(s) failed and are not in the table:\n" + \
                 "".join(f"- {k}: {v}\n" for k, v in failed.items())
@@ -157,13 +173,11 @@ def run(cfg) -> dict:
                                    failed=failed, rows=rows))
     atomic_write(p.summary_md, lambda f: f.write_text(text))
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["id", "split", "kind", "gt_genus", "genus", *COLUMNS])
+    w = csv.DictWriter(buf, fieldnames=["id", "split", "kind", "gt_genus", "genus", *columns])
     w.writeheader()
     for r in rows:
         w.writerow({k: r.get(k) for k in w.fieldnames})
     atomic_write(p.metrics_csv, lambda f: f.write_text(buf.getvalue()))
     if done:
         picture(p.summary_png, done, p, rc.picture_objects)
-    print("\n" + text)
-    stage.log.info("summary: %s, %s, %s, %s", p.summary_md, p.summary_json, p.metrics_csv, p.summary_png)
-    return stage.finish()
+    return dict(objects=len(done), failed=len(failed))

@@ -11,12 +11,13 @@ from ..geometry.topology import topology
 from ..runtime import Stage, rng, save_json, save_mesh, save_npz
 
 
-def make_object(raw: trimesh.Trimesh, d, gen: np.random.Generator) -> dict:
+def make_object(raw: trimesh.Trimesh, d, gen: np.random.Generator, bound: float = 1.0) -> dict:
     """Everything 02 writes for one mesh, in memory. The topology record carries `faithfulness`: the share
     of the raw surface within d.faithfulness_distance of the solid's surface, in the normalised frame."""
     solid = make_solid(raw, d.solid_resolution, thin_voxels=d.thin_voxels)
     solid, transform = normalise(solid, d.radius)
-    samples = sample_sdf(solid, d.sdf_pool, d.sdf_samples, d.surface_samples, d.beta, gen, d.uniform_samples)
+    # the uniform samples cover the cube 90 scores the fields over, [-bound, bound]^3
+    samples = sample_sdf(solid, d.sdf_pool, d.sdf_samples, d.surface_samples, d.beta, gen, d.uniform_samples, bound)
     points, normals = sample_surface(solid, d.eval_surface_points, gen)
     topo = topology(solid)
     topo["faithfulness"] = faithfulness(raw, solid, transform, d.faithfulness_points, d.faithfulness_distance, gen)
@@ -31,7 +32,7 @@ def run(cfg) -> dict:
     def work(objs):
         (o,) = objs
         raw = trimesh.load(p.root / o["raw"], force="mesh", process=False)
-        r = make_object(raw, d, rng(cfg.seed, "02", o["id"]))
+        r = make_object(raw, d, rng(cfg.seed, "02", o["id"]), cfg.reconstruct.bound)
         topo = dict(r["topology"], transform=r["transform"].tolist(), known_genus=o.get("genus"))
         save_mesh(p.solid(o["id"]), r["solid"])
         save_npz(p.sdf_samples(o["id"]), points=r["samples"]["points"], sdf=r["samples"]["sdf"])

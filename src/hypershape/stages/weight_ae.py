@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from ..config import section
-from ..nets.siren import siren_forward
+from ..geometry.metrics import surface_error
+from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..runtime import Stage, device_of, generator, load_torch, save_json, save_torch
 from ..training import fit_flat, sdf_l1, train
@@ -28,12 +29,6 @@ def sphere_batch(n: int, radius: float, gen: torch.Generator) -> tuple[torch.Ten
                    radius + SHELL_STD * torch.randn(n - n // 2, generator=gen)])
     x = d * r[:, None]
     return x, x.norm(dim=-1) - radius
-
-
-def surface_error(spec, flat: torch.Tensor, surface_points: torch.Tensor) -> float:
-    """Mean |f(p)| over ground-truth surface points (Davies et al.)."""
-    with torch.no_grad():
-        return float(siren_forward(spec, flat, surface_points)[..., 0].abs().mean())
 
 
 def sdf_l1_each(spec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor) -> torch.Tensor:
@@ -89,8 +84,9 @@ def run(cfg) -> dict:
         flats, curve = fit_flat(flat0, loss, c.steps, c.lr, "+".join(o["id"] for o in objs))
         out = {}
         for o, flat in zip(objs, flats):
-            surf = torch.from_numpy(np.load(p.surface(o["id"]))["points"]).to(dev)
-            out[o["id"]] = dict(surface_error=surface_error(spec, flat, surf), loss_last=curve[-1])
+            out[o["id"]] = dict(surface_error=surface_error(siren_field(spec, flat, flat.device),
+                                                            np.load(p.surface(o["id"]))["points"]),
+                                loss_last=curve[-1])
         for o, flat in zip(objs, flats):  # written last, once nothing of the batch can fail any more
             save_torch(p.target(o["id"]), dict(flat=flat.cpu(), spec=spec, config=shape_conf,
                                                surface_error=out[o["id"]]["surface_error"]))
@@ -151,10 +147,9 @@ def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, 
             z = ae.encode(flats[o["id"]][None])
             rec = ae.decode(z)[0]
             latents[o["id"]] = z[0].cpu()
-            surf = torch.from_numpy(np.load(p.surface(o["id"]))["points"]).to(anchor.device)
             diag["per_object"][o["id"]] = dict(
                 split=o["split"], target_surface_error=stage.manifest.get(o["id"])["surface_error"],
-                ae_surface_error=surface_error(spec, rec, surf),
+                ae_surface_error=surface_error(siren_field(spec, rec, rec.device), np.load(p.surface(o["id"]))["points"]),
                 ae_weight_mse=float(((rec - flats[o["id"]]) ** 2).mean()))
     all_w = torch.stack([flats[o["id"]] for o in done]).cpu()
     diag["mean_pairwise_cosine_raw"] = mean_pairwise_cosine(all_w)
