@@ -6,7 +6,7 @@ from ..paths import paths_of
 from ..pipeline import run_all
 from ..runtime import load_json
 from .common import run_from, summary_rows, variant, write_result
-from .interpolation import evaluate
+from .interpolation import interpolate_pairs
 
 
 def run(cfg) -> str:
@@ -17,7 +17,7 @@ def run(cfg) -> str:
     table = []
     for label, c in (("shared anchor", shared), ("own random init", own)):
         diag = load_json(paths_of(c).ae_diagnostics)
-        _, interp = evaluate(c, modes=("latent", "weights"), strips=False)
+        _, interp = interpolate_pairs(c, modes=("latent", "weights"), strips=False)
         by_mode = {r["mode"]: r for r in interp}
         pred = {(r["split"], r["kind"]): r for r in summary_rows(c)}
         table.append({

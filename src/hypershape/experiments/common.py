@@ -79,10 +79,3 @@ def write_result(cfg, experiment: str, title: str, notes: str, columns: list[str
 def save_figure(fig, path) -> None:
     atomic_write(path, lambda p: fig.savefig(p, dpi=90, format="png", bbox_inches="tight"))
     pyplot.close(fig)
-
-
-def plt():
-    """Kept only for interpolation.py (being changed on another branch), which still calls it: it goes once
-    that file imports matplotlib.pyplot itself like the other experiments."""
-    return pyplot
-

@@ -11,7 +11,7 @@ import trimesh
 from ..geometry.marching import grid_points, mesh_from_grid, mesh_from_sdf
 from ..geometry.metrics import WORST_CHAMFER, chamfer
 from ..geometry.sdf import sample_surface, signed_distance
-from ..geometry.topology import topology, total_genus
+from ..geometry.topology import topology
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..paths import paths_of
@@ -19,7 +19,7 @@ from ..pipeline import run_all
 from ..render import thumbnail
 from ..runtime import device_of, load_json, load_torch, rng
 from ..stages.common import shape_spec
-from .common import plt, save_figure, write_result
+from .common import save_figure, write_result
 
 MODES = ("latent", "weights", "sdf")
 CHAMFER_POINTS = 5000
@@ -38,9 +38,8 @@ class PathMeshes:
     def __init__(self, cfg):
         self.cfg, self.p, self.dev = cfg, paths_of(cfg), device_of(cfg)
         self.spec = shape_spec(cfg)
-        anchor = load_torch(self.p.shape_anchor)["flat"]
-        self.ae = WeightAE.of(cfg.weight_ae, self.spec, anchor).to(self.dev)
-        self.ae.load_state_dict(load_torch(self.p.weight_ae)["state"])
+        anchor = load_torch(self.p.shape_anchor)["flat"].to(self.dev)
+        self.ae = WeightAE.load(load_torch(self.p.weight_ae), cfg.weight_ae, anchor)
         self.latents = load_torch(self.p.latents)["latents"]
         self.grid = grid_points(cfg.experiment.resolution, cfg.reconstruct.bound)
         self._sdf: dict[str, np.ndarray] = {}
@@ -81,13 +80,13 @@ def path_stats(meshes: list[trimesh.Trimesh], gen) -> dict:
         return WORST_CHAMFER if p is None or q is None else chamfer(p, q)[0]
     jumps = [cd(pts[i], pts[i + 1]) for i in range(len(pts) - 1)]
     ends = cd(pts[0], pts[-1])
-    signature = [(total_genus(t), t["components_filtered"]) for t in topo]
+    signature = [(tuple(sorted(g if g is not None else -1 for g in t["genus"])), t["components_filtered"]) for t in topo]
     return dict(valid=float(np.mean(valid)), jump_ratio=float(max(jumps) / max(ends, 1e-9)),
                 topology_changes=int(sum(signature[i] != signature[i + 1] for i in range(len(signature) - 1))),
                 genera=[s[0] for s in signature])
 
 
-def evaluate(cfg, modes=MODES, strips: bool = True) -> tuple[list[dict], list[dict]]:
+def interpolate_pairs(cfg, modes=MODES, strips: bool = True) -> tuple[list[dict], list[dict]]:
     """Per-pair rows and per-mode summary rows for one run (its targets, autoencoder and latents)."""
     p = paths_of(cfg)
     done = [i for i, e in load_json(p.manifest("60_weight_ae")).items()
@@ -113,7 +112,7 @@ def evaluate(cfg, modes=MODES, strips: bool = True) -> tuple[list[dict], list[di
 
 
 def strip_figure(strip: dict, a: str, b: str):
-    pyplot = plt()
+    import matplotlib.pyplot as pyplot
     modes = list(strip)
     n = len(strip[modes[0]])
     fig, axes = pyplot.subplots(len(modes), n, figsize=(1.3 * n, 1.4 * len(modes)), squeeze=False)
@@ -128,7 +127,7 @@ def strip_figure(strip: dict, a: str, b: str):
 
 def run(cfg) -> str:
     run_all(cfg)
-    per_pair, summary = evaluate(cfg)
+    per_pair, summary = interpolate_pairs(cfg)
     return write_result(cfg, "interpolation", "Experiment 4: interpolation",
                         f"{cfg.experiment.steps} meshes per path (ends included), marching cubes at "
                         f"{cfg.experiment.resolution}³. valid = non-empty, closed manifold, one component (≥1% "

@@ -69,14 +69,6 @@ def topology(mesh, min_area_fraction=0.01):
     )
 
 
-def total_genus(topo):
-    """Sum of the per-component genus, or None if any kept component was not scored (or there is none)."""
-    g = topo["genus"]
-    if not g or any(x is None for x in g):
-        return None
-    return int(sum(g))
-
-
 def genus_match(pred, truth) -> bool:
     """Whether two per-component genus lists (as `topology` gives them) are the same multiset. A component
     that is not closed manifold (None) never matches, nor does an empty list: two genus-0 blobs are not
