@@ -9,7 +9,7 @@ from .provenance import DEVICE_STAGES, numerics, object_config, shared_config, s
 from .records import Manifest, fingerprint, load_json
 
 
-def object_state(m: Manifest, entry: dict | None, expected: dict, manifests: dict, bad: dict) -> tuple[str, str]:
+def object_state(m: Manifest, entry: dict | None, expected: dict, keys: dict, bad: dict) -> tuple[str, str]:
     """(state, why) of one object's record against what the stage would make now."""
     if entry is None:
         return "missing", ""
@@ -18,7 +18,7 @@ def object_state(m: Manifest, entry: dict | None, expected: dict, manifests: dic
     parts = entry.get("parts") or {}
     why = [k for k in ("code", "config", "numerics") if k in expected and parts.get(k) != expected[k]]
     ups = parts.get("upstream") or {}
-    if any(k != manifests[up].key(entry["_id"]) or entry["_id"] in bad[up] for up, k in ups.items() if up in manifests):
+    if any(k != keys[up].get(entry["_id"]) or entry["_id"] in bad[up] for up, k in ups.items() if up in keys):
         why.append("upstream")
     if any(k != m.key(name, shared=True) for name, k in (parts.get("shared") or {}).items()):
         why.append("shared artifact")
@@ -32,10 +32,10 @@ def run_status(cfg) -> dict:
     p = paths_of(cfg)
     listed = load_json(p.objects) if p.objects.exists() else []
     ids = [o["id"] for o in listed if o["status"] == "done"]
-    out, manifests, bad = {}, {}, {}
+    out, keys, bad = {}, {}, {}  # keys: each stage's record keys, read once
     for stage in STAGE_DIRS:
         m = Manifest(p.manifest(stage), p.root)
-        manifests[stage] = m
+        keys[stage] = {}
         expected = dict(code=stage_code(stage))
         if stage != "01_download":  # 01 keys each object on its catalogue entry or file, not on config
             expected["config"] = fingerprint(object_config(cfg, stage))
@@ -48,7 +48,8 @@ def run_status(cfg) -> dict:
             e = m.get(i)
             if e is not None:
                 e["_id"] = i
-            state, reason = object_state(m, e, expected, manifests, bad)
+                keys[stage][i] = e["key"]
+            state, reason = object_state(m, e, expected, keys, bad)
             counts[state] += 1
             if state != "done":
                 bad[stage].add(i)
