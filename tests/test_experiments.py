@@ -1,14 +1,19 @@
 """Each experiment of issue 3 on the tiny preset: its table has every row and no NaN, and the report
 gathers them. One tiny base run is shared, as a researcher's experiments share their base run."""
+import itertools
 import math
+import re
 
+import numpy as np
 import pytest
+import torch
 
-from hypershape.experiments import EXPERIMENTS, run_experiment
+from hypershape.experiments import EXPERIMENTS, heads, run_experiment
 from hypershape.experiments.report import write_report
-from hypershape.paths import paths_of
+from hypershape.paths import Paths, paths_of
 from hypershape.pipeline import run_all
-from hypershape.runtime import load_json
+from hypershape.runtime import load_json, load_torch
+from hypershape.stages.common import image_spec
 from conftest import make_cfg
 
 pytestmark = pytest.mark.slow
@@ -43,20 +48,63 @@ def test_routes_has_both_routes_for_every_split_and_kind_with_spread_over_seeds(
     assert (paths_of(base).experiment("routes") / "routes.png").exists()
 
 
+def head_params(in_dim: int, hidden: int, sizes: list[int]) -> int:
+    """Parameters of mlp(in_dim, hidden, sum(sizes), depth 2), by hand: two hidden layers and the output."""
+    return (in_dim + 1) * hidden + (hidden + 1) * hidden + (hidden + 1) * sum(sizes)
+
+
 def test_heads_compares_every_emitter(base):
     t = table(base, "heads")
     variants = {r["variant"] for r in t["rows"]}
     assert len(variants) == 5 and any("monolithic" in v for v in variants)
     assert {r["split"] for r in t["rows"]} == {"train", "test"}
-    assert all(o["weight_mse"] >= 0 for o in t["objects"])
+    configs = {label: c for label, _, _, c, _ in heads.variants(base)}
+    # the two hypernetworks are the spec's: k heads of one tensor each, or one head of all k tensors
+    sizes, h = image_spec(base).sizes, base.hypernet.hidden
+    obj = t["objects"][0]["id"]
+    count = {}
+    for label in ("hypernet per-layer / latent", "hypernet monolithic / latent"):
+        state = load_torch(paths_of(configs[label]).hypernet(obj))["state"]
+        count[label] = sum(v.numel() for k, v in state.items() if k != "base")
+    assert count["hypernet per-layer / latent"] == sum(head_params(3, h, [n]) for n in sizes)
+    assert count["hypernet monolithic / latent"] == head_params(3, h, sizes)
+    assert count["hypernet per-layer / latent"] - count["hypernet monolithic / latent"] == \
+        (len(sizes) - 1) * (h * h + 5 * h)
+    # each object's weight MSE is its predicted vs target shape-SIREN, and the table's is their median
+    for d in t["objects"]:
+        p = paths_of(configs[d["variant"]])
+        pred, target = load_torch(p.shape_sirens(d["id"]))["predicted"], load_torch(p.target(d["id"]))["flat"]
+        assert d["weight_mse"] == pytest.approx(float(((pred - target) ** 2).mean()), rel=1e-6)
+    for r in t["rows"]:
+        sel = [d["weight_mse"] for d in t["objects"] if d["variant"] == r["variant"] and d["split"] == r["split"]]
+        assert r["n"] == len(sel) and r["shape weight MSE"] == pytest.approx(float(np.median(sel)))
+    # variants that share the per-layer hypernetwork report its numbers; the monolithic one has its own
+    hyper = {(r["variant"], r["split"]): r["hypernet weight MSE"] for r in t["rows"]}
+    for split in ("train", "test"):
+        same = {hyper[(v, split)] for v in variants if not v.startswith("hypernet monolithic")}
+        assert len(same) == 1 and hyper[("hypernet monolithic / latent", split)] not in same
+
+
+def mean_cosine(rows: np.ndarray) -> float:
+    u = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return float(np.mean([u[i] @ u[j] for i, j in itertools.combinations(range(len(u)), 2)]))
 
 
 def test_anchor_measures_concentration_and_interpolation(base):
     t = table(base, "anchor")
     shared, own = t["rows"]
     assert shared["targets"] == "shared anchor" and own["targets"] == "own random init"
-    # warm-starting from one anchor is what concentrates raw weights (a real property, not a stub)
+    # the cosines are those of the target shape-SIRENs on disk, raw and less the anchor
+    objects = [o["id"] for o in load_json(paths_of(base).objects) if o["status"] == "done"]
+    for row, suffix in ((shared, None), (own, "own-init")):
+        p = paths_of(base) if suffix is None else Paths(base.data_dir, f"{base.name}-{suffix}")
+        w = np.stack([load_torch(p.target(i))["flat"].double().numpy() for i in objects])
+        anchor = load_torch(p.shape_anchor)["flat"].double().numpy()
+        assert row["cosine raw"] == pytest.approx(mean_cosine(w), abs=1e-5)
+        assert row["cosine residual"] == pytest.approx(mean_cosine(w - anchor), abs=1e-5)
+    # warm-starting from one anchor is what concentrates raw weights; less the anchor, they spread out
     assert shared["cosine raw"] > 0.9 > own["cosine raw"]
+    assert shared["cosine residual"] < shared["cosine raw"]
 
 
 def test_interpolation_has_every_mode_and_strips(base):
@@ -71,10 +119,27 @@ def test_interpolation_has_every_mode_and_strips(base):
 def test_baseline_and_ood_and_report(base):
     b = table(base, "baseline")
     assert {r["SIREN"] for r in b["rows"] if r["split"] == "test"} == {"target", "retrieval", "predicted", "refined"}
-    assert "retrieval" in b["verdict"]
+    # each object's neighbour is another training object, the nearest in the mapper's sketch space
+    ckpt = load_torch(paths_of(base).mapper)
+    feats, train = ckpt["features"], ckpt["train_ids"]
+    for r in b["retrieved"]:
+        others = [i for i in train if i != r["id"]]
+        assert r["neighbour"] == min(others, key=lambda i: float((feats[i] - feats[r["id"]]).norm()))
+    # the verdict's words agree with the numbers of its own table
+    test = {r["SIREN"]: r for r in b["rows"] if r["split"] == "test"}
+    pred, retr = test["predicted"], test["retrieval"]
+    f, c = pred["fscore_0.02"] > retr["fscore_0.02"], pred["chamfer_l1"] < retr["chamfer_l1"]
+    quoted = [float(x) for x in re.findall(r"(?<![@\w.])\d+\.\d+", b["verdict"])]
+    assert quoted == pytest.approx([pred["fscore_0.02"], retr["fscore_0.02"], pred["chamfer_l1"], retr["chamfer_l1"]],
+                                   abs=1e-3)
+    expected = "beat retrieval (" if f and c else "do not beat" if not (f or c) else \
+        f"beat retrieval on {'F@0.02' if f else 'Chamfer-L1'} only"
+    assert expected in b["verdict"]
     o = table(base, "ood")
     assert {r["split"] for r in o["rows"]} == {"train", "test (held-out genus)"}
     text = write_report(base)
-    assert all(f"Experiment {i}" in text for i in range(1, 7))
-    assert "Chamfer-L1 = ½" in text
-    assert set(EXPERIMENTS) == {"routes", "heads", "anchor", "interpolation", "baseline", "ood"}
+    # the report gathers every experiment's own table (or says how to run it) and the baseline's verdict
+    for name in EXPERIMENTS:
+        md = paths_of(base).experiment(name) / "table.md"
+        assert (md.read_text() if md.exists() else f"`python experiment.py experiment={name} ") in text, name
+    assert b["verdict"] in text

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..paths import paths_of
+from ..records import Manifest
 from ..pipeline import run_all
 from ..runtime import load_json, load_torch
 from .common import object_rows, run_from, save_figure, variant, write_result
@@ -30,14 +31,14 @@ def variants(cfg):
 def per_object(c) -> list[dict]:
     """Weight MSE of the predicted shape-SIREN against the target, beside its mesh's genus match."""
     p = paths_of(c)
-    hyper = load_json(p.manifest("50_hypernets"))
+    hyper = Manifest(p.manifest("50_hypernets"), p.root)
     out = []
     for r in object_rows(c):
         if r["kind"] != "predicted":
             continue
         pred = load_torch(p.shape_sirens(r["id"]))["predicted"]
         target = load_torch(p.target(r["id"]))["flat"]
-        h = hyper.get(r["id"], {})
+        h = hyper.get(r["id"]) or {}
         out.append(dict(id=r["id"], split=r["split"], gt_genus=r["gt_genus"], genus=r["genus"],
                         genus_match=r["genus_match"], weight_mse=float(((pred - target) ** 2).mean()),
                         fscore=r["fscore_0.02"], hyper_weight_mse=h.get("weight_mse"), hyper_psnr=h.get("psnr_mean")))

@@ -15,6 +15,7 @@ from ..geometry.topology import topology
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..paths import paths_of
+from ..records import Manifest
 from ..pipeline import run_all
 from ..render import thumbnail
 from ..runtime import device_of, load_json, load_torch, rng
@@ -89,8 +90,8 @@ def path_stats(meshes: list[trimesh.Trimesh], gen) -> dict:
 def interpolate_pairs(cfg, modes=MODES, strips: bool = True) -> tuple[list[dict], list[dict]]:
     """Per-pair rows and per-mode summary rows for one run (its targets, autoencoder and latents)."""
     p = paths_of(cfg)
-    done = [i for i, e in load_json(p.manifest("60_weight_ae")).items()
-            if e["status"] == "done" and p.target(i).exists()]
+    m = Manifest(p.manifest("60_weight_ae"), p.root)
+    done = [i for i in m.ids() if m.is_done(i) and p.target(i).exists()]
     ps = PathMeshes(cfg)
     per_pair = []
     for a, b in pairs_of(cfg, done):

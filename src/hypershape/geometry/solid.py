@@ -35,11 +35,15 @@ def make_solid(mesh, resolution, padding=0.05, thin_voxels=1.0):
     merge into one solid, and the result is outward-oriented (volume > 0).
     """
     if mesh is None or len(mesh.faces) == 0 or len(mesh.vertices) == 0:
-        raise ValueError("make_solid: the mesh is empty (no faces)")
+        raise ValueError("make_solid: the mesh is empty (no triangles)")
+    if not np.isfinite(mesh.vertices).all():
+        raise ValueError("make_solid: the mesh has NaN or infinite vertex coordinates")
+    if mesh.faces.min() < 0 or mesh.faces.max() >= len(mesh.vertices):
+        raise ValueError(f"make_solid: a face index is out of range ({len(mesh.vertices)} vertices)")
     lo, hi = mesh.bounds
     extent = float((hi - lo).max())
-    if not np.isfinite(extent) or extent <= 0:
-        raise ValueError("make_solid: the mesh has a degenerate bounding box")
+    if not extent > 0:
+        raise ValueError("make_solid: the mesh is degenerate (all its vertices coincide: no volume)")
     lo = lo - padding * extent
     hi = hi + padding * extent
     step = (hi - lo).max() / (resolution - 1)

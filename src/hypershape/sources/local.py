@@ -11,10 +11,13 @@ import numpy as np
 import trimesh
 
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
+# Files a mesh file refers to (OBJ materials, glTF buffers, textures), and notes: not objects themselves.
+COMPANION_SUFFIXES = (".mtl", ".bin", ".png", ".jpg", ".jpeg", ".txt", ".md")
 
 
 class MeshLoadError(ValueError):
-    """A mesh file that cannot be used: unreadable, without triangles, or with non-finite vertices."""
+    """A mesh file that cannot be used: an unsupported type, unreadable, without triangles, with non-finite
+    vertices, a face index out of range, or degenerate (no triangle with area)."""
 
 
 def _safe(text: str) -> str:
@@ -22,13 +25,16 @@ def _safe(text: str) -> str:
 
 
 def list_meshes(folder) -> list[tuple[str, Path]]:
-    """Sorted (id, path) of every mesh file under `folder`, recursively; ids are filesystem-safe and unique.
+    """Sorted (id, path) of every file under `folder`, recursively, but hidden ones and companions
+    (COMPANION_SUFFIXES); ids are filesystem-safe and unique. A file of a type we cannot load is listed
+    too, so that 01 records it as failed ("unsupported file type") rather than dropping it unseen.
 
     The id is the relative path without its suffix, folders joined by "__"; a clash (chair.obj next to
     chair.ply) adds the suffix, and any clash left after that a counter.
     """
     folder = Path(folder)
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MESH_SUFFIXES)
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() not in COMPANION_SUFFIXES
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     stems = ["__".join(_safe(part) for part in p.relative_to(folder).with_suffix("").parts) for p in paths]
     counts = Counter(stems)
     out, seen = [], set()
@@ -53,16 +59,29 @@ def file_sha1(path, chunk: int = 1 << 20) -> str:
 
 
 def load_mesh(path) -> trimesh.Trimesh:
-    """Load a mesh file as one Trimesh, a scene flattened with its node transforms; MeshLoadError if unusable."""
+    """Load a mesh file as one Trimesh, a scene flattened with its node transforms; MeshLoadError, naming
+    the problem, if it is unusable."""
     path = Path(path)
+    if path.suffix.lower() not in MESH_SUFFIXES:
+        raise MeshLoadError(f"unsupported file type {path.suffix or '(none)'} of {path} "
+                            f"(supported: {' '.join(MESH_SUFFIXES)})")
     try:
         # unprocessed first: processing would silently drop faces on NaN vertices, hiding a broken file
         mesh = trimesh.load_scene(path, process=False).to_mesh()
+    except IndexError as exc:  # the OBJ reader indexes its vertex list with the face indices
+        raise MeshLoadError(f"mesh file {path} has a face index out of range: {exc}") from exc
     except Exception as exc:  # trimesh raises many types for bad files; callers only need "unusable"
         raise MeshLoadError(f"cannot read mesh file {path}: {type(exc).__name__}: {exc}") from exc
     if len(mesh.faces) == 0:
-        raise MeshLoadError(f"mesh file {path} contains no triangles")
+        raise MeshLoadError(f"mesh file {path} contains no triangles ({len(mesh.vertices)} vertices)")
     if not np.isfinite(mesh.vertices).all():
         raise MeshLoadError(f"mesh file {path} has NaN or infinite vertex coordinates")
+    if mesh.faces.min() < 0 or mesh.faces.max() >= len(mesh.vertices):  # the PLY reader lets these through
+        raise MeshLoadError(f"mesh file {path} has a face index out of range (faces use "
+                            f"{mesh.faces.min()}..{mesh.faces.max()}, it has {len(mesh.vertices)} vertices)")
+    extent = float(np.ptp(mesh.vertices, axis=0).max())
     mesh.process()  # merge duplicate vertices (STL stores every triangle separately)
+    if not (mesh.area_faces > 0).any():  # collinear corners, or a speck merged into one point
+        raise MeshLoadError(f"mesh file {path} is degenerate: none of its {len(mesh.faces)} triangles has area "
+                            f"(extent {extent:g}; vertices closer than {trimesh.tol.merge:g} are merged)")
     return mesh

@@ -152,7 +152,8 @@ def run(cfg) -> dict:
     done = [o for o in objects if records[o["id"]]["status"] == "done"]
     files = [p.summary_json, p.summary_md, p.metrics_csv] + ([p.summary_png] if done else [])
     stage.shared("summary", files, lambda: write_summary(stage, objects, records, done),
-                 inputs=sorted((i, r["key"], r["status"], r.get("reason")) for i, r in records.items()))
+                 inputs=(sorted((i, r["key"], r["status"], r.get("reason")) for i, r in records.items()),
+                         [(o["id"], o["status"], o["reason"]) for o in load_json(p.objects)]))
     print("\n" + p.summary_md.read_text())
     stage.log.info("summary: %s, %s, %s, %s", p.summary_md, p.summary_json, p.metrics_csv, p.summary_png)
     return stage.finish()
@@ -164,7 +165,8 @@ def write_summary(stage, objects: list[dict], records: dict, done: list[dict]) -
     rows = [r for o in done for r in records[o["id"]]["rows"]]
     columns = metric_columns(rc.taus)
     summary = summarise(rows, columns)
-    failed = {o["id"]: records[o["id"]].get("reason") for o in objects if records[o["id"]]["status"] != "done"}
+    failed = {o["id"]: f"01_download: {o['reason']}" for o in load_json(p.objects) if o["status"] != "done"}
+    failed.update({o["id"]: records[o["id"]].get("reason") for o in objects if records[o["id"]]["status"] != "done"})
     text = table(summary, rc.taus, cfg.preset, cfg.mapper.route.value, cfg.seed)
     if failed:
         text += f"\n{len(failed)} object(s) failed and are not in the table:\n" + \

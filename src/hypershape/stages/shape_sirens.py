@@ -32,13 +32,19 @@ def view_rays(views: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, to
 
 
 def soft_silhouette(spec, flat, o, d, near, far, samples: int, temperature: float, gen=None) -> torch.Tensor:
-    """Occupancy of each ray: sigmoid(−min_t f(o + t d) / T) over `samples` stratified points in the unit
-    sphere. Differentiable in the weights; the hard silhouette is where the minimum is negative."""
+    """Occupancy of each ray under a shape-SIREN's field (see field_silhouette). Differentiable in the weights."""
+    return field_silhouette(lambda x: siren_forward(spec, flat, x), o, d, near, far, samples, temperature, gen)
+
+
+def field_silhouette(field, o, d, near, far, samples: int, temperature: float, gen=None) -> torch.Tensor:
+    """Occupancy of each ray under a signed distance field (points [N, 3] -> values, N or [N, 1]):
+    sigmoid(−min_t f(o + t d) / T) over `samples` stratified points in [near, far] (random offsets drawn
+    from `gen`, or the midpoints without it). The hard silhouette is where the minimum is negative."""
     u = (torch.arange(samples, device=o.device) + (torch.rand(len(o), samples, generator=gen).to(o.device)
                                                    if gen is not None else 0.5)) / samples
     t = near[:, None] + (far - near)[:, None] * u
     pts = o[:, None] + t[..., None] * d[:, None]
-    f = siren_forward(spec, flat, pts.reshape(-1, 3)).reshape(len(o), samples)
+    f = field(pts.reshape(-1, 3)).reshape(len(o), samples)
     return torch.sigmoid(-f.min(dim=1).values / temperature)
 
 
