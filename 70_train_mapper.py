@@ -2,6 +2,7 @@
 
 Usage: python 70_train_mapper.py [preset=default] [key=value ...]
 """
+
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

@@ -2,6 +2,7 @@
 
 Usage: python 80_train_shape_sirens.py [preset=default] [key=value ...]
 """
+
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

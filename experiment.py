@@ -1,5 +1,6 @@
 """Run one experiment of issue 3 on a preset: python experiment.py experiment=routes [preset=default]
 Experiments: routes, heads, anchor, interpolation, baseline, ood (see src/hypershape/experiments/)."""
+
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

@@ -1,4 +1,5 @@
 """Gather every experiment's table and figures into data/<name>/report.md: python report.py [preset=default]"""
+
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

@@ -1,4 +1,5 @@
 """All nine stages in order, in one process: python run_pipeline.py [preset=default] [key=value ...]"""
+
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

@@ -1,5 +1,6 @@
 """status: per stage, what is done, stale (and why), failed (and why) and missing, over all shards.
 Usage: python status.py [preset=default] [key=value ...]  (the same overrides as the run it looks at)"""
+
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)

@@ -3,6 +3,7 @@ for each batch size on this machine, so `image_siren.batch` can be set from a me
 
     python benchmarks/image_siren_batch.py [preset=default] [device=cuda] [+batches=[1,8,24,96]]
 """
+
 import time
 
 import hydra
@@ -21,8 +22,10 @@ def main(cfg) -> None:
     spec = image_spec(cfg)
     coords = pixel_grid(cfg.render.resolution).to(dev)
     steps = 30
-    print(f"preset={cfg.preset} device={dev} image-SIREN {spec.numel} weights, "
-          f"{cfg.render.resolution}x{cfg.render.resolution} px, {steps} steps, threads={torch.get_num_threads()}")
+    print(
+        f"preset={cfg.preset} device={dev} image-SIREN {spec.numel} weights, "
+        f"{cfg.render.resolution}x{cfg.render.resolution} px, {steps} steps, threads={torch.get_num_threads()}"
+    )
     print("| batch | SIREN-steps/s | s per 24 views x 300 steps |\n|---|---|---|")
     for batch in cfg.get("batches", [1, 4, 8, 24, 48]):
         images = torch.rand(batch, coords.shape[0], 3, device=dev)

@@ -1,6 +1,7 @@
 """Seconds to record one object in a stage's manifest, at N = 100 and N = 10,000 records already there
 (one JSON file per record, written atomically: the cost should not grow with N).
 Usage: python benchmarks/manifest_record.py [--sizes 100 10000] [--dir /tmp/somewhere-on-the-filesystem-to-test]"""
+
 import argparse
 import tempfile
 import time

@@ -4,6 +4,7 @@ for the reference torus and, where the run's 02 solids exist, for each of them.
 
     python benchmarks/sampling_floor.py [preset=default] [reconstruct.n_points=30000] [reconstruct.taus=[0.005,0.05]]
 """
+
 import hydra
 import trimesh
 

@@ -1,6 +1,7 @@
 """Wall time of stages 40 and 50 in one process with 2 threads against 2 shards (Hydra's joblib launcher)
 with 1 thread each, on the same machine and the same objects. Run it on a quiet machine.
 Usage: python benchmarks/shards_vs_threads.py [--preset default] [--data /tmp/shards-bench]"""
+
 import argparse
 import os
 import shutil
@@ -42,8 +43,17 @@ def main() -> None:
             if mode.startswith("1"):
                 times[mode] = run(f"{script}.py", *base, "device.threads=2")
             else:
-                times[mode] = run(f"{script}.py", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-                                  "shard.count=2", "shard.index=0,1", "device.threads=1", "shard.poll_s=0.5", *base)
+                times[mode] = run(
+                    f"{script}.py",
+                    "-m",
+                    "hydra/launcher=joblib",
+                    "hydra.launcher.n_jobs=2",
+                    "shard.count=2",
+                    "shard.index=0,1",
+                    "device.threads=1",
+                    "shard.poll_s=0.5",
+                    *base,
+                )
         one, two = times.values()
         rows.append((stage, one, two, one / two))
     print(f"{'stage':<18}{'1 proc x 2 thr':>16}{'2 shards x 1 thr':>18}{'speed-up':>10}")

@@ -1,5 +1,6 @@
 """Seconds `status` takes on a run of N objects: a synthetic run whose every stage has a record per object
 (what a finished run has, without the outputs). Usage: python benchmarks/status_time.py [N ...]"""
+
 import sys
 import tempfile
 import time

@@ -10,6 +10,7 @@ table: stage, trials, killed mid-run (the script was still running when killed),
 exited 0, left no temporary file and records every object as the reference does), summary equal. Exits 1
 if any trial did not resume or ended with another summary. CPU-heavy: one trial per stage takes minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from hypershape.paths import SCRIPTS, STAGE_DIRS  # noqa: E402
 
-ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           PYOPENGL_PLATFORM=os.environ.get("PYOPENGL_PLATFORM", "egl"))
+ENV = dict(
+    os.environ,
+    PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    PYOPENGL_PLATFORM=os.environ.get("PYOPENGL_PLATFORM", "egl"),
+)
 NAME = "kill"  # the run's name in every data dir: <data_dir>/kill/
 
 
@@ -49,8 +53,11 @@ def run(script: str, data_dir: Path, overrides: list[str]) -> float:
 
 def records(root: Path, stage: str) -> dict[str, str]:
     """Status of every record (objects and shared artifacts) of a stage, routed stages' every route."""
-    return {str(f.relative_to(root / stage)): json.loads(f.read_text())["status"]
-            for f in sorted((root / stage).rglob("manifest/*/*.json")) if not f.name.startswith(".")}
+    return {
+        str(f.relative_to(root / stage)): json.loads(f.read_text())["status"]
+        for f in sorted((root / stage).rglob("manifest/*/*.json"))
+        if not f.name.startswith(".")
+    }
 
 
 def temporaries(root: Path, stage: str) -> list[Path]:
@@ -64,21 +71,29 @@ def summary_rows(root: Path) -> list:
 
 def trial(stage: str, ref: Path, where: Path, duration: float, overrides: list[str], rnd: random.Random) -> dict:
     root = where / NAME
-    for s in STAGE_DIRS[:STAGE_DIRS.index(stage)]:
+    for s in STAGE_DIRS[: STAGE_DIRS.index(stage)]:
         shutil.copytree(ref / s, root / s, ignore=shutil.ignore_patterns("claims"))  # copy2 keeps mtimes
-    job = subprocess.Popen(command(SCRIPTS[stage], where, overrides), cwd=ROOT, env=ENV,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = subprocess.Popen(
+        command(SCRIPTS[stage], where, overrides),
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(rnd.uniform(0.1, 0.8) * duration)  # inside the run, whatever the load does to it
     killed = job.poll() is None
     job.send_signal(signal.SIGKILL)
     job.wait()
-    rerun = subprocess.run(command(SCRIPTS[stage], where, overrides), cwd=ROOT, env=ENV, capture_output=True,
-                           text=True)
+    rerun = subprocess.run(command(SCRIPTS[stage], where, overrides), cwd=ROOT, env=ENV, capture_output=True, text=True)
     resumed = rerun.returncode == 0 and not temporaries(root, stage) and records(root, stage) == records(ref, stage)
-    for s in STAGE_DIRS[STAGE_DIRS.index(stage) + 1:]:
+    for s in STAGE_DIRS[STAGE_DIRS.index(stage) + 1 :]:
         run(SCRIPTS[s], where, overrides)
-    return dict(killed=killed, resumed=resumed, equal=summary_rows(root) == summary_rows(ref),
-                error=None if rerun.returncode == 0 else rerun.stderr[-2000:])
+    return dict(
+        killed=killed,
+        resumed=resumed,
+        equal=summary_rows(root) == summary_rows(ref),
+        error=None if rerun.returncode == 0 else rerun.stderr[-2000:],
+    )
 
 
 def main() -> None:
@@ -106,10 +121,20 @@ def main() -> None:
         for k in range(args.trials):
             r = trial(stage, ref, base / f"{stage}-{k}", durations[stage], overrides, rnd)
             results.append(r)
-            print(f"{stage} trial {k}: killed mid-run {r['killed']}, resumed {r['resumed']}, "
-                  f"summary equal {r['equal']}" + (f"\n{r['error']}" if r["error"] else ""), flush=True)
-        rows.append((stage, len(results), sum(r["killed"] for r in results), sum(r["resumed"] for r in results),
-                     sum(r["equal"] for r in results)))
+            print(
+                f"{stage} trial {k}: killed mid-run {r['killed']}, resumed {r['resumed']}, "
+                f"summary equal {r['equal']}" + (f"\n{r['error']}" if r["error"] else ""),
+                flush=True,
+            )
+        rows.append(
+            (
+                stage,
+                len(results),
+                sum(r["killed"] for r in results),
+                sum(r["resumed"] for r in results),
+                sum(r["equal"] for r in results),
+            )
+        )
         ok &= all(r["resumed"] and r["equal"] for r in results)
 
     print("\n| stage | trials | killed mid-run | resumed ok | summary equal |\n|---|---|---|---|---|")

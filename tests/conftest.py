@@ -1,4 +1,5 @@
 """Tests compose the real configs (configs/) and shrink them with the `tiny` preset and a tmp data_dir."""
+
 import os
 from pathlib import Path
 
@@ -20,4 +21,5 @@ def make_cfg(*overrides: str):
 def tiny_cfg(tmp_path):
     def make(*overrides: str):
         return make_cfg("preset=tiny", f"data_dir={tmp_path}", *overrides)
+
     return make

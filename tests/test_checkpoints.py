@@ -1,5 +1,6 @@
 """Networks are rebuilt from the config their checkpoint carries; a checkpoint whose architecture differs
 from the live config is a clear error naming both values and the script to rerun."""
+
 import pytest
 import torch
 
@@ -21,8 +22,9 @@ def mapper_ckpt(cfg, tmp_path):
     torch.manual_seed(0)
     c = cfg.mapper
     m = Mapper(c.route, c.sketch_dim, c.hidden, [8], c.heads)
-    return m, saved(tmp_path, "mapper.pt", state=m.state_dict(), route=c.route, out_sizes=[8],
-                    config=section(cfg, "mapper"))
+    return m, saved(
+        tmp_path, "mapper.pt", state=m.state_dict(), route=c.route, out_sizes=[8], config=section(cfg, "mapper")
+    )
 
 
 def test_mapper_is_rebuilt_from_its_checkpoint(tiny_cfg, tmp_path):
@@ -54,8 +56,11 @@ def test_weight_ae_is_rebuilt_from_its_checkpoint_and_checked(tiny_cfg, tmp_path
     with torch.no_grad():
         again = WeightAE.load(ckpt, tiny_cfg("weight_ae.steps=3").weight_ae, ae.anchor)
         assert torch.equal(again.decode(z), ae.decode(z))
-    with pytest.raises(CheckpointMismatch, match=r"weight_ae\.pt was built with weight_ae\.latent=8, the config "
-                                                 r"says 16: rerun 60_train_weight_ae\.py"):
+    with pytest.raises(
+        CheckpointMismatch,
+        match=r"weight_ae\.pt was built with weight_ae\.latent=8, the config "
+        r"says 16: rerun 60_train_weight_ae\.py",
+    ):
         WeightAE.load(ckpt, tiny_cfg("weight_ae.latent=16").weight_ae, ae.anchor)
 
 
@@ -64,8 +69,11 @@ def test_hypernet_heads_mismatch_and_missing_config(tiny_cfg, tmp_path):
     spec = image_spec(built)
     net = HyperNet.of(built.hypernet, spec, spec.init())
     ckpt = saved(tmp_path, "anchor.pt", state=net.state_dict(), config=section(built, "hypernet"))
-    with pytest.raises(CheckpointMismatch, match="anchor.pt was built with hypernet.heads=per_layer, the config "
-                                                 "says monolithic: rerun 50_train_hypernets.py"):
+    with pytest.raises(
+        CheckpointMismatch,
+        match="anchor.pt was built with hypernet.heads=per_layer, the config "
+        "says monolithic: rerun 50_train_hypernets.py",
+    ):
         HyperNet.load(ckpt, tiny_cfg("hypernet=monolithic").hypernet, spec, net.base, "anchor.pt")
     with pytest.raises(CheckpointMismatch, match="carries no config"):
         HyperNet.load(dict(state=net.state_dict()), built.hypernet, spec, net.base, "anchor.pt")

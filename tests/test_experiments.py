@@ -1,12 +1,13 @@
 """Each experiment of issue 3 on the tiny preset: its table has every row and no NaN, and the report
 gathers them. One tiny base run is shared, as a researcher's experiments share their base run."""
+
 import itertools
 import math
 import re
 
 import numpy as np
 import pytest
-import torch
+from conftest import make_cfg
 
 from hypershape.experiments import EXPERIMENTS, heads, run_experiment
 from hypershape.experiments.report import write_report
@@ -14,7 +15,6 @@ from hypershape.paths import Paths, paths_of
 from hypershape.pipeline import run_all
 from hypershape.runtime import load_json, load_torch
 from hypershape.stages.common import image_spec
-from conftest import make_cfg
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +41,9 @@ def table(cfg, name):
 def test_routes_has_both_routes_for_every_split_and_kind_with_spread_over_seeds(base):
     t = table(base, "routes")
     keys = {(r["split"], r["SIREN"], r["route"]) for r in t["rows"]}
-    expected = {(s, "target", "—") for s in ("train", "test")} | \
-               {(s, k, route) for s in ("train", "test") for k in ("predicted", "refined") for route in ("latent", "direct")}
+    expected = {(s, "target", "—") for s in ("train", "test")} | {
+        (s, k, route) for s in ("train", "test") for k in ("predicted", "refined") for route in ("latent", "direct")
+    }
     assert keys == expected
     assert all("±" in r["F@0.02"] for r in t["rows"])  # two seeds: mean ± std
     assert (paths_of(base).experiment("routes") / "routes.png").exists()
@@ -68,8 +69,9 @@ def test_heads_compares_every_emitter(base):
         count[label] = sum(v.numel() for k, v in state.items() if k != "base")
     assert count["hypernet per-layer / latent"] == sum(head_params(3, h, [n]) for n in sizes)
     assert count["hypernet monolithic / latent"] == head_params(3, h, sizes)
-    assert count["hypernet per-layer / latent"] - count["hypernet monolithic / latent"] == \
-        (len(sizes) - 1) * (h * h + 5 * h)
+    assert count["hypernet per-layer / latent"] - count["hypernet monolithic / latent"] == (len(sizes) - 1) * (
+        h * h + 5 * h
+    )
     # each object's weight MSE is its predicted vs target shape-SIREN, and the table's is their median
     for d in t["objects"]:
         p = paths_of(configs[d["variant"]])
@@ -130,10 +132,16 @@ def test_baseline_and_ood_and_report(base):
     pred, retr = test["predicted"], test["retrieval"]
     f, c = pred["fscore_0.02"] > retr["fscore_0.02"], pred["chamfer_l1"] < retr["chamfer_l1"]
     quoted = [float(x) for x in re.findall(r"(?<![@\w.])\d+\.\d+", b["verdict"])]
-    assert quoted == pytest.approx([pred["fscore_0.02"], retr["fscore_0.02"], pred["chamfer_l1"], retr["chamfer_l1"]],
-                                   abs=1e-3)
-    expected = "beat retrieval (" if f and c else "do not beat" if not (f or c) else \
-        f"beat retrieval on {'F@0.02' if f else 'Chamfer-L1'} only"
+    assert quoted == pytest.approx(
+        [pred["fscore_0.02"], retr["fscore_0.02"], pred["chamfer_l1"], retr["chamfer_l1"]], abs=1e-3
+    )
+    expected = (
+        "beat retrieval ("
+        if f and c
+        else "do not beat"
+        if not (f or c)
+        else f"beat retrieval on {'F@0.02' if f else 'Chamfer-L1'} only"
+    )
     assert expected in b["verdict"]
     o = table(base, "ood")
     assert {r["split"] for r in o["rows"]} == {"train", "test (held-out genus)"}

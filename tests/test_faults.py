@@ -1,24 +1,31 @@
 """Malformed inputs (tests/faulty_meshes.py) mixed with good meshes go through all nine stages: no stage
 raises, every bad file is recorded failed with a reason that names its problem, every good mesh is scored,
 and the run's results list the failures. Unsupported files are listed (and fail), never dropped unseen."""
+
 import subprocess
 import sys
 
-import pytest
-
 import faulty_meshes
-from hypershape.pipeline import run_all
+import pytest
+from conftest import ROOT, make_cfg
+
 from hypershape.paths import SCRIPTS, STAGE_DIRS, paths_of
+from hypershape.pipeline import run_all
 from hypershape.records import Manifest, load_json
 from hypershape.sources import local
-from conftest import ROOT, make_cfg
 
 pytestmark = pytest.mark.slow
 
 
 def overrides(folder, data_dir):
-    return ["preset=tiny", f"data_dir={data_dir}", "data=local", f"data.local_dir={folder}", "data.num_objects=50",
-            "data.test_fraction=0.5"]  # 0.5: of the good meshes, cube is held out at seed 0
+    return [
+        "preset=tiny",
+        f"data_dir={data_dir}",
+        "data=local",
+        f"data.local_dir={folder}",
+        "data.num_objects=50",
+        "data.test_fraction=0.5",
+    ]  # 0.5: of the good meshes, cube is held out at seed 0
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +79,9 @@ def test_every_good_mesh_is_scored_in_both_splits(run, ids):
     assert {objects[i]["split"] for i in good} == {"train", "test"}
     assert all(o["split"] is None for i, o in objects.items() if i not in good)  # a failed file joins no split
     rows = load_json(p.summary_json)["rows"]
-    assert sorted((r["id"], r["kind"]) for r in rows) == sorted((i, k) for i in good
-                                                                 for k in ("target", "predicted", "refined"))
+    assert sorted((r["id"], r["kind"]) for r in rows) == sorted(
+        (i, k) for i in good for k in ("target", "predicted", "refined")
+    )
     assert all(r["split"] == objects[r["id"]]["split"] for r in rows)
 
 
@@ -94,7 +102,12 @@ def test_the_summary_lists_every_failure(run, ids):
 @pytest.mark.parametrize("stages", [2])
 def test_the_numbered_scripts_exit_0_on_the_folder(folder, tmp_path, stages):
     for stage in STAGE_DIRS[:stages]:
-        out = subprocess.run([sys.executable, f"{SCRIPTS[stage]}.py", *overrides(folder, tmp_path)], cwd=ROOT,
-                             capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [sys.executable, f"{SCRIPTS[stage]}.py", *overrides(folder, tmp_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert out.returncode == 0, out.stderr[-3000:]
     assert "failed" in out.stderr  # and say that objects failed

@@ -1,4 +1,5 @@
 """Properties of the geometry package: winding numbers, the watertight solid, SDF, topology, metrics."""
+
 import numpy as np
 import pytest
 import trimesh
@@ -10,7 +11,7 @@ from hypershape.geometry.solid import faithfulness, make_solid, normalise, sheet
 from hypershape.geometry.topology import genus_match, topology
 from hypershape.geometry.winding import winding_number
 
-TORUS_VOLUME = 2 * np.pi ** 2 * 0.6 * 0.25 ** 2
+TORUS_VOLUME = 2 * np.pi**2 * 0.6 * 0.25**2
 
 
 def sphere(radius=0.5, centre=(0, 0, 0)):
@@ -42,6 +43,7 @@ def holed_torus():
 
 # --- winding number and signed distance -------------------------------------------------------------------
 
+
 def test_sphere_signed_distance_and_winding():
     s = sphere()
     p = radial_points([0.0, 0.25, 0.75])
@@ -65,6 +67,7 @@ def test_signed_distance_of_solid_with_hole_is_solid(holed_torus):
 
 # --- watertight solid ---------------------------------------------------------------------------------------
 
+
 def test_holed_torus_becomes_the_same_solid(holed_torus):
     assert not holed_torus.is_watertight  # the test means something: the input is open
     assert topology(holed_torus)["genus"] == [None]
@@ -84,7 +87,7 @@ def test_overlapping_spheres_become_one_solid():
     solid = make_solid(both, 96)
     topo = topology(solid)
     r, d = 0.5, 0.6
-    union = 2 * 4 / 3 * np.pi * r ** 3 - np.pi * (4 * r + d) * (2 * r - d) ** 2 / 12
+    union = 2 * 4 / 3 * np.pi * r**3 - np.pi * (4 * r + d) * (2 * r - d) ** 2 / 12
     assert topo["components"] == 1 and topo["genus"] == [0] and topo["closed_manifold"]
     assert abs(topo["volume"] / union - 1) < 0.05
     # The overlap is solid, not a pair of walls.
@@ -113,6 +116,7 @@ def test_normalise_round_trip():
 
 
 # --- topology -----------------------------------------------------------------------------------------------
+
 
 def test_genus_sphere_torus_double_torus():
     assert topology(sphere())["genus"] == [0]
@@ -146,9 +150,11 @@ def test_topology_of_empty_mesh():
 
 # --- marching cubes -----------------------------------------------------------------------------------------
 
+
 def test_marching_cubes_of_sphere_sdf():
     def sdf(p):
         return np.linalg.norm(p, axis=1) - 0.5
+
     mesh = mesh_from_sdf(sdf, 64, 1.0, batch=10000)
     assert abs(mesh.area / (4 * np.pi * 0.25) - 1) < 0.03
     assert mesh.volume > 0
@@ -169,6 +175,7 @@ def test_marching_cubes_empty_and_nan():
 
 
 # --- metrics ------------------------------------------------------------------------------------------------
+
 
 def test_chamfer_fscore_on_known_sets():
     rng = np.random.default_rng(0)
@@ -195,7 +202,7 @@ def test_mesh_metrics_empty_and_identical():
     rng = np.random.default_rng(0)
     empty = mesh_metrics(trimesh.Trimesh(), gt, n_points=5000, rng=rng)
     assert empty["empty"] and empty["chamfer_l1"] == WORST_CHAMFER
-    assert empty["chamfer_l2"] == pytest.approx(WORST_CHAMFER ** 2)
+    assert empty["chamfer_l2"] == pytest.approx(WORST_CHAMFER**2)
     assert empty["fscore_0.01"] == 0 and empty["fscore_0.02"] == 0 and empty["normal_consistency"] == 0
     assert empty["genus"] == [] and empty["components"] == 0
     same = mesh_metrics(gt, gt.copy(), n_points=30000, rng=rng)
@@ -204,6 +211,7 @@ def test_mesh_metrics_empty_and_identical():
 
 
 # --- SDF samples --------------------------------------------------------------------------------------------
+
 
 def test_sample_sdf_importance_sampling():
     s = sphere()
@@ -221,6 +229,7 @@ def test_sample_sdf_importance_sampling():
 
 
 # --- thin and open parts (issue 6) ----------------------------------------------------------------------------
+
 
 def rectangle(corner, u, v):
     """Open single-sided rectangle of two triangles: corner, corner + u, corner + u + v, corner + v."""
@@ -243,12 +252,20 @@ def voxel(mesh, resolution, padding=0.05):
 def fin_object():
     """What 02 makes of the box with a fin at the default resolution (small sample counts)."""
     import dataclasses
+
     from hypershape.config import DataConfig
     from hypershape.stages.watertight import make_object
 
     raw, fin = box_with_fin()
-    d = dataclasses.replace(DataConfig(), solid_resolution=128, sdf_pool=2000, sdf_samples=500,
-                            surface_samples=100, uniform_samples=100, eval_surface_points=500)
+    d = dataclasses.replace(
+        DataConfig(),
+        solid_resolution=128,
+        sdf_pool=2000,
+        sdf_samples=500,
+        surface_samples=100,
+        uniform_samples=100,
+        eval_surface_points=500,
+    )
     return raw, fin, make_object(raw, d, np.random.default_rng(0))
 
 
@@ -279,7 +296,7 @@ def test_fin_on_a_box_is_kept_as_a_thin_slab(fin_object):
     # thin: two voxels beside the fin is outside; the box is not inflated (slab ~ fin area x 2 voxels)
     beside = trimesh.transform_points([[0, 0, 0.5]], transform) + [0, 2 * step, 0]
     assert signed_distance(solid, beside)[0] > 0
-    box, slab = (0.6 * scale) ** 3, 0.16 * scale ** 2 * 2 * step
+    box, slab = (0.6 * scale) ** 3, 0.16 * scale**2 * 2 * step
     assert box < solid.volume < box + 1.3 * slab
 
 
@@ -316,8 +333,9 @@ def test_faithfulness_counts_the_raw_surface_near_the_solid():
 
 def test_sample_sdf_uniform_points_cover_the_whole_cube():
     s = sphere()
-    out = sample_sdf(s, n_pool=20_000, n_samples=1000, n_surface=500, beta=30, rng=np.random.default_rng(0),
-                     n_uniform=4000)
+    out = sample_sdf(
+        s, n_pool=20_000, n_samples=1000, n_surface=500, beta=30, rng=np.random.default_rng(0), n_uniform=4000
+    )
     pts, sdf = out["points"][1500:], out["sdf"][1500:]
     assert pts.shape == (4000, 3) and np.abs(pts).max() <= 1.0
     # the cube's corners outside the unit ball (a share 1 - pi/6 of it) are supervised too

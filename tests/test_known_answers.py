@@ -1,15 +1,16 @@
 """Known answers: the silhouette 80 refines against, of a sphere seen from the configured camera, is the
 disc the pinhole model predicts; and after a change, a rerun redoes exactly the stages the change reaches."""
+
 import numpy as np
 import pytest
 import torch
+from conftest import make_cfg
 
 import hypershape.runtime
 from hypershape.paths import SCRIPTS, STAGE_DIRS
 from hypershape.pipeline import run_all
 from hypershape.render import camera_rays, intrinsics, look_at, sphere_interval
 from hypershape.stages.shape_sirens import field_silhouette
-from conftest import make_cfg
 
 
 @pytest.mark.parametrize("radius", [0.3, 0.6])
@@ -24,10 +25,10 @@ def test_silhouette_of_a_sphere_is_the_disc_of_its_angular_radius(radius):
     hard = field_silhouette(sphere, o, d, near, far, 256, 1e-6).reshape(res, res) > 0.5
     # a ray is inside iff its angle to the optical axis is under asin(R / d): r_px = f tan(asin(R / d))
     r_px = K[0, 0] * np.tan(np.arcsin(radius / dist))
-    c = (np.arange(res) + 0.5 - res / 2)
+    c = np.arange(res) + 0.5 - res / 2
     rho = np.hypot(*np.meshgrid(c, c, indexing="xy"))
     assert hard[rho < r_px - 0.5].all() and not hard[rho > r_px + 0.5].any()  # a centred disc, to a pixel
-    assert abs(hard.sum().item() / (np.pi * r_px ** 2) - 1) < 0.02  # its area, within 2 %
+    assert abs(hard.sum().item() / (np.pi * r_px**2) - 1) < 0.02  # its area, within 2 %
     # the soft silhouette is 1/2 where a ray grazes the sphere, above inside, below outside
     soft = field_silhouette(sphere, o, d, near, far, 256, 0.05).reshape(res, res)
     assert soft[rho < 0.5 * r_px].min() > 0.5 > soft[rho > 1.5 * r_px].max()
@@ -50,14 +51,18 @@ def test_a_change_redoes_exactly_the_stages_it_reaches(tmp_path, monkeypatch):
     # a 02 field: every stage from 02 on, for every object
     assert redone(run_all(make_cfg(*base, "data.beta=31"))) == expect(set(STAGE_DIRS[1:]), n)
     # the hypernetwork: 50 and what reads it (70 mapper, 80, 90); 60 reads only 02
-    assert redone(run_all(make_cfg(*base, "data.beta=31", "hypernet.steps=21"))) == \
-        expect({"50_hypernets", "70_mapper", "80_shape_sirens", "90_reconstruct"}, n)
+    assert redone(run_all(make_cfg(*base, "data.beta=31", "hypernet.steps=21"))) == expect(
+        {"50_hypernets", "70_mapper", "80_shape_sirens", "90_reconstruct"}, n
+    )
     # a speed knob of 90: nothing
-    assert redone(run_all(make_cfg(*base, "data.beta=31", "hypernet.steps=21", "reconstruct.picture_objects=1"))) \
-        == expect(set(), n)
+    assert redone(
+        run_all(make_cfg(*base, "data.beta=31", "hypernet.steps=21", "reconstruct.picture_objects=1"))
+    ) == expect(set(), n)
     # the code 40 imports, edited: 40 and everything below it but 60
     real = hypershape.runtime.stage_code
-    monkeypatch.setattr(hypershape.runtime, "stage_code",
-                        lambda stage: "edited" if stage == "40_image_sirens" else real(stage))
-    assert redone(run_all(make_cfg(*base, "data.beta=31", "hypernet.steps=21"))) == \
-        expect({"40_image_sirens", "50_hypernets", "70_mapper", "80_shape_sirens", "90_reconstruct"}, n)
+    monkeypatch.setattr(
+        hypershape.runtime, "stage_code", lambda stage: "edited" if stage == "40_image_sirens" else real(stage)
+    )
+    assert redone(run_all(make_cfg(*base, "data.beta=31", "hypernet.steps=21"))) == expect(
+        {"40_image_sirens", "50_hypernets", "70_mapper", "80_shape_sirens", "90_reconstruct"}, n
+    )

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from conftest import make_cfg
 
 from hypershape.config import Heads, Route
 from hypershape.nets.heads import num_params
@@ -10,7 +11,6 @@ from hypershape.nets.mapper import Mapper, count_sketch
 from hypershape.nets.siren import Siren, SirenSpec, siren_forward
 from hypershape.nets.weight_ae import WeightAE
 from hypershape.stages.common import image_spec, shape_spec
-from conftest import make_cfg
 
 
 def test_siren_init_bounds():

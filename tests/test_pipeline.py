@@ -1,4 +1,5 @@
 """The nine stages end to end on the tiny preset, in-process; reruns, changed config, failures."""
+
 import json
 import os
 import subprocess
@@ -8,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 import trimesh
+from conftest import ROOT, make_cfg
 from hydra.errors import ConfigCompositionException
 
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.runtime import Manifest, MissingUpstream, load_json
-from conftest import ROOT, make_cfg
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +33,29 @@ def test_all_nine_stages_run_and_write_what_design_md_lists(tiny_run):
     objects = load_json(p.objects)
     assert len(objects) == 4 and {o["split"] for o in objects} == {"train", "test"}
     o = objects[0]["id"]
-    for f in (p.solid(o), p.sdf_samples(o), p.surface(o), p.topology(o), p.views(o), p.image_anchor,
-              p.image_sirens(o), p.hypernet_anchor, p.hypernet(o), p.shape_anchor, p.target(o), p.weight_ae,
-              p.latents, p.ae_diagnostics, p.mapper, p.shape_sirens(o), p.mesh(o, "target"), p.metrics_csv,
-              p.summary_json, p.summary_md, p.summary_png):
+    for f in (
+        p.solid(o),
+        p.sdf_samples(o),
+        p.surface(o),
+        p.topology(o),
+        p.views(o),
+        p.image_anchor,
+        p.image_sirens(o),
+        p.hypernet_anchor,
+        p.hypernet(o),
+        p.shape_anchor,
+        p.target(o),
+        p.weight_ae,
+        p.latents,
+        p.ae_diagnostics,
+        p.mapper,
+        p.shape_sirens(o),
+        p.mesh(o, "target"),
+        p.metrics_csv,
+        p.summary_json,
+        p.summary_md,
+        p.summary_png,
+    ):
         assert f.exists(), f
     views = np.load(p.views(o))
     assert views["rgba"].shape == (24, 16, 16, 4) and views["cam_to_world"].shape == (24, 4, 4)
@@ -80,8 +100,10 @@ def test_two_runs_give_the_same_numbers(tiny_run, tmp_path):
     run_all(other, until="60_train_weight_ae")
     a, b = paths_of(cfg), paths_of(other)
     o = load_json(a.objects)[0]["id"]
-    assert torch.equal(torch.load(a.hypernet(o), weights_only=False)["state"]["heads.heads.0.2.bias"],
-                       torch.load(b.hypernet(o), weights_only=False)["state"]["heads.heads.0.2.bias"])
+    assert torch.equal(
+        torch.load(a.hypernet(o), weights_only=False)["state"]["heads.heads.0.2.bias"],
+        torch.load(b.hypernet(o), weights_only=False)["state"]["heads.heads.0.2.bias"],
+    )
     assert load_json(a.ae_diagnostics) == load_json(b.ae_diagnostics)
 
 
@@ -135,22 +157,40 @@ def test_nan_in_training_fails_that_object_only(tiny_cfg):
 
 def test_numbered_script_runs_as_a_subprocess(tmp_path):
     env = dict(os.environ, PYOPENGL_PLATFORM="egl")
-    out = subprocess.run([sys.executable, "01_download.py", "preset=tiny", f"data_dir={tmp_path}"], cwd=ROOT,
-                         capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "01_download.py", "preset=tiny", f"data_dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert len(json.loads((tmp_path / "tiny" / "01_download" / "objects.json").read_text())) == 4
     assert (tmp_path / "tiny" / "01_download" / "log.txt").exists()
-    out = subprocess.run([sys.executable, "40_train_image_sirens.py", "preset=tiny", f"data_dir={tmp_path}"],
-                         cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "40_train_image_sirens.py", "preset=tiny", f"data_dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 2 and "03_render_views" in out.stderr
-    out = subprocess.run([sys.executable, "01_download.py", "preset=tiny", "data.num_objcts=3"], cwd=ROOT,
-                         capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "01_download.py", "preset=tiny", "data.num_objcts=3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode != 0 and "num_objcts" in out.stderr
 
 
 def test_a_killed_stage_leaves_no_half_files_and_resumes(tiny_cfg, monkeypatch):
-    from hypershape.stages import watertight
     from hypershape.runtime import atomic_write
+    from hypershape.stages import watertight
 
     cfg = tiny_cfg()
     run_stage("01_download", cfg)

@@ -37,9 +37,9 @@ def test_camera_directions():
     np.testing.assert_allclose(np.linalg.norm(d, axis=1), 1.0, atol=1e-12)
     elev = np.degrees(np.arcsin(d[:, 2]))
     for k, e in enumerate((45.0, 0.0, -45.0)):
-        np.testing.assert_allclose(elev[8 * k:8 * (k + 1)], e, atol=1e-9)
+        np.testing.assert_allclose(elev[8 * k : 8 * (k + 1)], e, atol=1e-9)
     azim = np.degrees(np.arctan2(d[:, 1], d[:, 0])) % 360
-    ring0, ring1, ring2 = (np.sort(azim[8 * k:8 * (k + 1)]) for k in range(3))
+    ring0, ring1, ring2 = (np.sort(azim[8 * k : 8 * (k + 1)]) for k in range(3))
     np.testing.assert_allclose(np.diff(ring0), 45.0, atol=1e-9)
     assert np.abs(ring1[:, None] - ring0[None, :]).min() > 10.0
     assert np.abs(ring2[:, None] - ring1[None, :]).min() > 10.0
@@ -107,8 +107,9 @@ def test_depth_matches_ray_parameter(torus_views):
     t = v["depth"] / cos
     hit = v["depth"] > 0
     via_rays = (origins + dirs * t[..., None])[hit]
-    np.testing.assert_allclose(via_rays, np.concatenate(
-        render.depth_to_points(v["depth"], v["K"], v["cam_to_world"])), atol=1e-4)
+    np.testing.assert_allclose(
+        via_rays, np.concatenate(render.depth_to_points(v["depth"], v["K"], v["cam_to_world"])), atol=1e-4
+    )
 
 
 def test_empty_pixels_see_nothing_and_hit_pixels_see_the_mesh(torus, torus_views):

@@ -1,16 +1,17 @@
 """One bad object never stops or moves the others: anchors leave out what failed upstream, a failed object
 leaves no file behind, splits and targets depend on the object alone, local meshes are keyed by content."""
+
 import shutil
 
 import numpy as np
 import pytest
 import torch
 import trimesh
+from conftest import make_cfg
 
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.runtime import Manifest, load_json
-from conftest import make_cfg
 
 pytestmark = pytest.mark.slow
 
@@ -18,9 +19,14 @@ pytestmark = pytest.mark.slow
 def _write_meshes(folder, broken: str | None = None):
     """Six small meshes; the one named `broken` (if any) gets a NaN vertex, so it fails to load."""
     folder.mkdir(parents=True, exist_ok=True)
-    meshes = {"ball.ply": trimesh.creation.icosphere(subdivisions=2), "ring.obj": trimesh.creation.torus(0.6, 0.2),
-              "cube.stl": trimesh.creation.box(), "can.ply": trimesh.creation.cylinder(0.5, 1.0),
-              "pill.obj": trimesh.creation.capsule(1.0, 0.3), "cone.stl": trimesh.creation.cone(0.5, 1.0)}
+    meshes = {
+        "ball.ply": trimesh.creation.icosphere(subdivisions=2),
+        "ring.obj": trimesh.creation.torus(0.6, 0.2),
+        "cube.stl": trimesh.creation.box(),
+        "can.ply": trimesh.creation.cylinder(0.5, 1.0),
+        "pill.obj": trimesh.creation.capsule(1.0, 0.3),
+        "cone.stl": trimesh.creation.cone(0.5, 1.0),
+    }
     for name, mesh in meshes.items():
         if name == broken:
             (folder / name).with_suffix(".off").write_text("OFF\n3 1 0\n0 0 0\n1 0 nan\n0 1 0\n3 0 1 2\n")
@@ -67,8 +73,13 @@ def test_anchors_and_autoencoder_leave_out_a_training_object_that_failed_upstrea
 def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path):
     def splits(name, broken):
         folder = _write_meshes(tmp_path / name / "meshes", broken)
-        cfg = make_cfg("preset=tiny", f"data_dir={tmp_path / name}", "data=local", f"data.local_dir={folder}",
-                       "data.num_objects=10")
+        cfg = make_cfg(
+            "preset=tiny",
+            f"data_dir={tmp_path / name}",
+            "data=local",
+            f"data.local_dir={folder}",
+            "data.num_objects=10",
+        )
         run_stage("01_download", cfg)
         return {o["id"]: (o["status"], o["split"]) for o in load_json(paths_of(cfg).objects)}
 
@@ -79,10 +90,13 @@ def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path)
     # the presets still hold out at least one object and train on at least two
     from hypershape.sources import procedural
     from hypershape.stages.download import split_of
+
     for preset, seeds in (("tiny", (0,)), ("default", (0, 1, 2))):
         for seed in seeds:
             cfg = make_cfg(f"preset={preset}", f"seed={seed}")
-            got = [split_of(dict(id=s.name, genus=s.genus), cfg) for s in procedural.catalogue()[:cfg.data.num_objects]]
+            got = [
+                split_of(dict(id=s.name, genus=s.genus), cfg) for s in procedural.catalogue()[: cfg.data.num_objects]
+            ]
             assert got.count("test") >= 1 and got.count("train") >= 2, (preset, seed, got)
 
 
@@ -122,8 +136,9 @@ def test_a_target_fitted_in_a_batch_equals_the_one_fitted_alone(tiny_cfg, tmp_pa
     ids = [o["id"] for o in load_json(a.objects)]
     assert len(ids) == 4
     for i in ids:  # bitwise, not merely close
-        assert torch.equal(torch.load(a.target(i), weights_only=False)["flat"],
-                           torch.load(b.target(i), weights_only=False)["flat"]), i
+        assert torch.equal(
+            torch.load(a.target(i), weights_only=False)["flat"], torch.load(b.target(i), weights_only=False)["flat"]
+        ), i
 
 
 def test_a_local_mesh_edited_in_place_is_redone(tiny_cfg, tmp_path):

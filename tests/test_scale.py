@@ -1,6 +1,7 @@
 """Scale-out on the tiny preset: shards through Hydra's joblib and submitit_local launchers equal one
 process, concurrent jobs lose nothing and record nothing under a wrong key, a SIGKILLed stage resumes to
 the same result, a sweep branches runs without recomputing upstream, and `status` tells what is left."""
+
 import os
 import shutil
 import signal
@@ -12,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, make_cfg
 
 from hypershape.paths import STAGE_DIRS, Paths, paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.provenance import object_config
 from hypershape.records import Claim, Manifest, fingerprint, load_json, shard_of
 from hypershape.status import run_status
-from conftest import ROOT, make_cfg
 
 pytestmark = pytest.mark.slow
 ENV = dict(os.environ, PYOPENGL_PLATFORM="egl", PYTHONUNBUFFERED="1")
@@ -61,8 +62,12 @@ def artifacts(root: Path, stages=STAGE_DIRS) -> dict:
     for stage in stages:
         for f in sorted((root / stage).rglob("*")):
             rel = f.relative_to(root)
-            if f.is_file() and not BOOKKEEPING & set(rel.parts) and f.name not in NOT_ARTIFACTS \
-                    and not f.name.startswith("."):
+            if (
+                f.is_file()
+                and not BOOKKEEPING & set(rel.parts)
+                and f.name not in NOT_ARTIFACTS
+                and not f.name.startswith(".")
+            ):
                 out[str(rel)] = content(f)
     return out
 
@@ -89,15 +94,26 @@ def reference(tmp_path_factory):
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_two_shards_through_a_hydra_launcher_equal_one_process(reference, tmp_path, launcher):
     data = tmp_path / launcher
-    script("run_pipeline", "-m", f"hydra/launcher={launcher}", "shard.count=2", "shard.index=0,1", "preset=tiny",
-           f"data_dir={data}", "shard.poll_s=0.5", THREADS)
+    script(
+        "run_pipeline",
+        "-m",
+        f"hydra/launcher={launcher}",
+        "shard.count=2",
+        "shard.index=0,1",
+        "preset=tiny",
+        f"data_dir={data}",
+        "shard.poll_s=0.5",
+        THREADS,
+    )
     one, two = paths_of(reference).root, data / "tiny"
     assert_same(artifacts(one), artifacts(two))
     assert load_json(Paths(data, "tiny").summary_json)["rows"] == load_json(paths_of(reference).summary_json)["rows"]
     ids = [o["id"] for o in load_json(paths_of(reference).objects)]
     assert {shard_of(i, 2) for i in ids} == {0, 1}  # both shards had work
-    assert all(s["missing"] == s["stale"] == s["failed"] == 0
-               for s in run_status(make_cfg("preset=tiny", f"data_dir={data}", THREADS)).values())
+    assert all(
+        s["missing"] == s["stale"] == s["failed"] == 0
+        for s in run_status(make_cfg("preset=tiny", f"data_dir={data}", THREADS)).values()
+    )
 
 
 def test_two_processes_of_one_stage_at_once_lose_nothing(reference, tmp_path):
@@ -107,7 +123,9 @@ def test_two_processes_of_one_stage_at_once_lose_nothing(reference, tmp_path):
     assert [j.wait(600) for j in jobs] == [0, 0], [j.stderr.read()[-2000:] for j in jobs]
     r = run_stage("02_watertight", cfg)
     assert r["done"] == 0 and r["skipped"] == 4  # every object recorded once, nothing lost
-    assert_same(artifacts(paths_of(reference).root, ["02_watertight"]), artifacts(paths_of(cfg).root, ["02_watertight"]))
+    assert_same(
+        artifacts(paths_of(reference).root, ["02_watertight"]), artifacts(paths_of(cfg).root, ["02_watertight"])
+    )
 
 
 def test_two_configs_at_once_never_record_one_under_the_others_key(tmp_path):
@@ -132,7 +150,7 @@ def test_two_configs_at_once_never_record_one_under_the_others_key(tmp_path):
 
 
 def copy_run_until(ref: Paths, dst: Paths, stage: str) -> None:
-    for s in STAGE_DIRS[:STAGE_DIRS.index(stage)]:
+    for s in STAGE_DIRS[: STAGE_DIRS.index(stage)]:
         shutil.copytree(ref.stage(s), dst.stage(s), ignore=shutil.ignore_patterns("claims"))
 
 
@@ -145,8 +163,11 @@ def test_a_sigkilled_stage_resumes_to_the_same_result(reference, tmp_path, delay
     job = script("40_train_image_sirens", "preset=tiny", f"data_dir={tmp_path}", THREADS, wait=False)
     m = Manifest(p.manifest("40_image_sirens"), p.root)
     deadline = time.time() + 300
-    while not (m.is_done("anchor", shared=True) and (delay == 0 or m.ids())) and job.poll() is None \
-            and time.time() < deadline:
+    while (
+        not (m.is_done("anchor", shared=True) and (delay == 0 or m.ids()))
+        and job.poll() is None
+        and time.time() < deadline
+    ):
         time.sleep(0.05)
     time.sleep(delay * np.random.default_rng().random())
     killed = job.poll() is None

@@ -1,4 +1,5 @@
 """Stage 90 scores a field as fitted: known answers for analytic fields against a 0.5 sphere (no pipeline run)."""
+
 import numpy as np
 import pytest
 import torch
@@ -16,7 +17,7 @@ from hypershape.stages.reconstruct import metric_columns, score_field, summarise
 
 GT_RADIUS = 0.5
 # Share of the cube [-1, 1]^3 inside the ground-truth ball: what a field negative everywhere honestly scores.
-GT_CUBE_SHARE = 4 / 3 * np.pi * GT_RADIUS ** 3 / 8
+GT_CUBE_SHARE = 4 / 3 * np.pi * GT_RADIUS**3 / 8
 
 
 def rc_of(**kw):
@@ -80,7 +81,7 @@ def test_touches_domain_of_a_surface_at_the_domain_boundary(truth):
     assert m["touches_domain"] == pytest.approx(1.0)
     # the plane x = 0 across the cube: share of the square [-1, 1]^2 outside the disk of radius 0.97
     m, _ = score(lambda p: p[:, 0].astype(np.float64), truth)
-    assert m["touches_domain"] == pytest.approx(1 - np.pi * 0.97 ** 2 / 4, abs=0.02)
+    assert m["touches_domain"] == pytest.approx(1 - np.pi * 0.97**2 / 4, abs=0.02)
     assert not m["closed_manifold"] and not m["genus_match"]
 
 

@@ -25,6 +25,7 @@ def _euler_genus(mesh: trimesh.Trimesh) -> float:
 
 # --- procedural ---------------------------------------------------------------------------------------
 
+
 def test_catalogue_metadata():
     names = [s.name for s in CATALOGUE]
     assert len(names) >= 120 and len(set(names)) == len(names)
@@ -57,6 +58,7 @@ def test_build_is_deterministic():
 
 
 # --- local ---------------------------------------------------------------------------------------------
+
 
 def test_local_lists_and_loads_every_format(tmp_path):
     box, ball = trimesh.creation.box(), trimesh.creation.icosphere(subdivisions=2)
@@ -98,6 +100,7 @@ def test_local_rejects_bad_files(tmp_path):
 
 # --- objaverse, offline through a pre-filled cache -----------------------------------------------------
 
+
 def _gz_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(path, "wt") as f:
@@ -117,11 +120,14 @@ def objaverse_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
 
     root = tmp_path / "objaverse" / objaverse_source.VERSIONED_SUBDIR
-    _gz_json(root / "object-paths.json.gz", {
-        "aaa": "glbs/000-000/aaa.glb",
-        "bbb": "glbs/000-000/bbb.glb",  # listed but never downloaded: fetching it needs the network
-        "ccc": "glbs/000-001/ccc.glb",
-    })
+    _gz_json(
+        root / "object-paths.json.gz",
+        {
+            "aaa": "glbs/000-000/aaa.glb",
+            "bbb": "glbs/000-000/bbb.glb",  # listed but never downloaded: fetching it needs the network
+            "ccc": "glbs/000-001/ccc.glb",
+        },
+    )
     (root / "glbs" / "000-000").mkdir(parents=True)
     trimesh.creation.box().export(root / "glbs" / "000-000" / "aaa.glb")
     _gz_json(root / "lvis-annotations.json.gz", {"mug": ["ccc", "aaa", "bbb"], "chair": ["zzz"]})
@@ -171,8 +177,14 @@ def test_download_stage_from_objaverse_records_failed_downloads(objaverse_cache,
     from hypershape.pipeline import run_stage
     from hypershape.runtime import load_json
 
-    cfg = tiny_cfg("data=objaverse", f"data.objaverse_cache={objaverse_cache}", "data.objaverse_uids=[aaa,bbb]",
-                   "data.objaverse_lvis=[]", "data.num_objects=2", "data.download_timeout_s=10")
+    cfg = tiny_cfg(
+        "data=objaverse",
+        f"data.objaverse_cache={objaverse_cache}",
+        "data.objaverse_uids=[aaa,bbb]",
+        "data.objaverse_lvis=[]",
+        "data.num_objects=2",
+        "data.download_timeout_s=10",
+    )
     result = run_stage("01_download", cfg)
     assert result["done"] == 1 and result["failed"] == 1
     objects = {o["id"]: o for o in load_json(paths_of(cfg).objects)}

@@ -1,4 +1,5 @@
 """Training on tiny problems reaches real floors: a loss that falls, a PSNR, a surface error."""
+
 import pytest
 import torch
 import trimesh
@@ -18,8 +19,13 @@ def test_image_siren_fits_a_rendered_view_above_a_psnr_floor():
     target = (img[..., :3] * img[..., 3:]).reshape(1, -1, 3)
     spec = SirenSpec(2, 64, 3, 3)
     coords = pixel_grid(32)
-    flat, curve = fit_flat(spec.init(torch.Generator().manual_seed(0))[None],
-                           lambda f, s: ((siren_forward(spec, f, coords) - target) ** 2).mean((1, 2)), 300, 1e-3, "t")
+    flat, curve = fit_flat(
+        spec.init(torch.Generator().manual_seed(0))[None],
+        lambda f, s: ((siren_forward(spec, f, coords) - target) ** 2).mean((1, 2)),
+        300,
+        1e-3,
+        "t",
+    )
     assert curve[-1] < 0.05 * curve[0]
     assert float(psnr(siren_forward(spec, flat, coords), target)) > 30.0
 
@@ -27,9 +33,11 @@ def test_image_siren_fits_a_rendered_view_above_a_psnr_floor():
 def test_shape_siren_fits_a_sphere_sdf():
     spec = SirenSpec(3, 32, 3, 1)
     gen = torch.Generator().manual_seed(0)
+
     def loss(f, s):
         x, y = sphere_batch(4096, 0.5, gen)
         return sdf_l1(spec, f, x[None], y[None])
+
     flat, curve = fit_flat(spec.init(torch.Generator().manual_seed(1))[None], loss, 400, 1e-3, "t")
     assert curve[-1] < 0.1 * curve[0]
     dirs = torch.nn.functional.normalize(torch.randn(2000, 3), dim=-1)

@@ -1,5 +1,6 @@
 """Typed schema of every config section. Hydra YAML in configs/ is merged onto it, so a wrong key or
 type fails when the config is composed, not an hour into a run."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ class RenderConfig:
 @dataclass
 class SirenLayers:
     """The architecture both SIRENs share (nets/siren.py: SirenSpec.of reads these three)."""
+
     hidden: int = 64
     """Width of each sine layer."""
     sine_layers: int = 4

@@ -22,18 +22,55 @@ than joining their own, so the layout below is the whole truth:
 Objects and shared artifacts never share a folder, so no object id (a local file named `anchor.ply`)
 can overwrite an anchor.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 # stage folder -> script at the repository root -> module in hypershape.stages, in running order
-STAGE_DIRS = ("01_download", "02_watertight", "03_render_views", "40_image_sirens", "50_hypernets",
-              "60_weight_ae", "70_mapper", "80_shape_sirens", "90_reconstruct")
-SCRIPTS = dict(zip(STAGE_DIRS, ("01_download", "02_watertight", "03_render_views", "40_train_image_sirens",
-                                "50_train_hypernets", "60_train_weight_ae", "70_train_mapper",
-                                "80_train_shape_sirens", "90_reconstruct")))
-MODULES = dict(zip(STAGE_DIRS, ("download", "watertight", "render_views", "image_sirens", "hypernets",
-                                "weight_ae", "mapper", "shape_sirens", "reconstruct")))
+STAGE_DIRS = (
+    "01_download",
+    "02_watertight",
+    "03_render_views",
+    "40_image_sirens",
+    "50_hypernets",
+    "60_weight_ae",
+    "70_mapper",
+    "80_shape_sirens",
+    "90_reconstruct",
+)
+SCRIPTS = dict(
+    zip(
+        STAGE_DIRS,
+        (
+            "01_download",
+            "02_watertight",
+            "03_render_views",
+            "40_train_image_sirens",
+            "50_train_hypernets",
+            "60_train_weight_ae",
+            "70_train_mapper",
+            "80_train_shape_sirens",
+            "90_reconstruct",
+        ),
+    )
+)
+MODULES = dict(
+    zip(
+        STAGE_DIRS,
+        (
+            "download",
+            "watertight",
+            "render_views",
+            "image_sirens",
+            "hypernets",
+            "weight_ae",
+            "mapper",
+            "shape_sirens",
+            "reconstruct",
+        ),
+    )
+)
 ROUTED = ("70_mapper", "80_shape_sirens", "90_reconstruct")
 
 

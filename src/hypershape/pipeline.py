@@ -1,5 +1,6 @@
 """The nine stages in order, the entry point every numbered script shares, and how a job of a Hydra
 sweep gets a run of its own."""
+
 from __future__ import annotations
 
 import importlib

@@ -1,6 +1,7 @@
 """What made an output: the config a stage's per-object work reads, the numerics of the device, and the
 code it runs (its module and everything it imports from the package). Keys are built from these, so
 changing any of them makes the output stale; `status` reads them without importing torch."""
+
 from __future__ import annotations
 
 import ast
@@ -14,8 +15,7 @@ from .config import section
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 # Stages whose numbers depend on the torch device's numerics (TF32, autocast, compile, CPU vs CUDA).
-DEVICE_STAGES = ("40_image_sirens", "50_hypernets", "60_weight_ae", "70_mapper", "80_shape_sirens",
-                 "90_reconstruct")
+DEVICE_STAGES = ("40_image_sirens", "50_hypernets", "60_weight_ae", "70_mapper", "80_shape_sirens", "90_reconstruct")
 
 
 def _without(d: dict, *keys: str) -> dict:
@@ -29,10 +29,23 @@ def object_config(cfg, stage: str) -> dict:
         return dict(data=_without(section(cfg, "data"), "download_timeout_s"), seed=cfg.seed)
     if stage == "02_watertight":
         d = section(cfg, "data")
-        return dict(data=_without(d, "source", "num_objects", "test_fraction", "local_dir", "objaverse_uids",
-                                  "objaverse_lvis", "objaverse_cache", "download_timeout_s", "test_genus",
-                                  "faithfulness_bar"),
-                    bound=cfg.reconstruct.bound, seed=cfg.seed)
+        return dict(
+            data=_without(
+                d,
+                "source",
+                "num_objects",
+                "test_fraction",
+                "local_dir",
+                "objaverse_uids",
+                "objaverse_lvis",
+                "objaverse_cache",
+                "download_timeout_s",
+                "test_genus",
+                "faithfulness_bar",
+            ),
+            bound=cfg.reconstruct.bound,
+            seed=cfg.seed,
+        )
     if stage == "03_render_views":
         return dict(render=section(cfg, "render"))
     if stage == "40_image_sirens":
@@ -40,8 +53,11 @@ def object_config(cfg, stage: str) -> dict:
     if stage == "50_hypernets":
         return dict(hypernet=section(cfg, "hypernet"), seed=cfg.seed)
     if stage == "60_weight_ae":
-        return dict(shape_siren=_without(section(cfg, "shape_siren"), "refine"),
-                    shared_anchor=cfg.weight_ae.shared_anchor, seed=cfg.seed)
+        return dict(
+            shape_siren=_without(section(cfg, "shape_siren"), "refine"),
+            shared_anchor=cfg.weight_ae.shared_anchor,
+            seed=cfg.seed,
+        )
     if stage == "70_mapper":
         return dict(mapper=section(cfg, "mapper"), seed=cfg.seed)
     if stage == "80_shape_sirens":
@@ -125,6 +141,7 @@ def code_version(module: str) -> str:
 
 def stage_code(stage: str) -> str:
     from .paths import MODULES
+
     return code_version(f"{PACKAGE_DIR.name}.stages.{MODULES[stage]}")
 
 

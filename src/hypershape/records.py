@@ -1,6 +1,7 @@
 """Records of what is made, safe to share between jobs and machines: atomic writes, fingerprints, one
 manifest record per object, and claims (who is making what right now). No torch here, so `status` and
 tools that only read records start in well under a second."""
+
 from __future__ import annotations
 
 import contextlib
@@ -47,7 +48,6 @@ def load_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-
 def _json_default(o):
     import numpy as np
 
@@ -66,7 +66,6 @@ def fingerprint(*parts: Any) -> str:
     """A short stable hash of JSON-able parts (config sections, upstream keys)."""
     text = json.dumps(parts, sort_keys=True, default=_json_default)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
-
 
 
 # ---------------------------------------------------------------- shards and claims
@@ -223,10 +222,13 @@ class Manifest:
         e = self.get(name, shared)
         return bool(e) and e["status"] == "done" and e["key"] == key and self.outputs_intact(e)
 
-    def done(self, name: str, key: str, outputs: Iterable[Path] = (), parts: dict | None = None,
-             shared: bool = False, **info) -> None:
-        save_json(self._file(name, shared), {**info, "status": "done", "key": key, "parts": parts,
-                                             "outputs": self._stats(outputs)})
+    def done(
+        self, name: str, key: str, outputs: Iterable[Path] = (), parts: dict | None = None, shared: bool = False, **info
+    ) -> None:
+        save_json(
+            self._file(name, shared),
+            {**info, "status": "done", "key": key, "parts": parts, "outputs": self._stats(outputs)},
+        )
 
     def failed(self, name: str, key: str, reason: str, parts: dict | None = None, shared: bool = False) -> None:
         save_json(self._file(name, shared), {"status": "failed", "key": key, "parts": parts, "reason": reason})
@@ -238,5 +240,3 @@ def stale_reasons(old: dict | None, new: dict) -> list[str]:
     if not old or not old.get("parts"):
         return ["made by an older pipeline version"]
     return [k for k in ("config", "code", "numerics", "upstream", "shared") if old["parts"].get(k) != new.get(k)]
-
-

@@ -5,6 +5,7 @@ azimuths staggered between rings, all looking at the origin from one distance wi
 Cameras follow pyrender/OpenGL: the camera looks down its -Z axis with +Y up in the image. Images are
 stored with row 0 at the top, and pixel (row v, column u) has its centre at (u + 0.5, v + 0.5).
 """
+
 import os
 
 import numpy as np
@@ -47,9 +48,11 @@ def camera_directions(elevations_deg=None, per_ring=None):
     for k, elev in enumerate(elevations_deg):
         azim = np.radians(np.arange(per_ring) * step + k * step / len(elevations_deg))
         elev = np.radians(elev)
-        dirs.append(np.stack([np.cos(elev) * np.cos(azim),
-                              np.cos(elev) * np.sin(azim),
-                              np.full(per_ring, np.sin(elev))], axis=1))
+        dirs.append(
+            np.stack(
+                [np.cos(elev) * np.cos(azim), np.cos(elev) * np.sin(azim), np.full(per_ring, np.sin(elev))], axis=1
+            )
+        )
     return np.concatenate(dirs, axis=0)
 
 
@@ -74,9 +77,7 @@ def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)):
 def intrinsics(resolution, yfov_deg):
     """Pinhole K (3x3) of pyrender's PerspectiveCamera(yfov, aspectRatio=1) drawn at resolution×resolution."""
     f = (resolution / 2.0) / np.tan(np.radians(yfov_deg) / 2.0)
-    return np.array([[f, 0.0, resolution / 2.0],
-                     [0.0, f, resolution / 2.0],
-                     [0.0, 0.0, 1.0]])
+    return np.array([[f, 0.0, resolution / 2.0], [0.0, f, resolution / 2.0], [0.0, 0.0, 1.0]])
 
 
 def render_views(mesh, resolution, yfov_deg, distance, color=(0.7, 0.7, 0.75), elevations_deg=None, per_ring=None):
@@ -97,12 +98,14 @@ def render_views(mesh, resolution, yfov_deg, distance, color=(0.7, 0.7, 0.75), e
     poses = np.stack([look_at(distance * d) for d in directions])
 
     scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[0.25, 0.25, 0.25])
-    material = pyrender.MetallicRoughnessMaterial(baseColorFactor=[*color, 1.0], metallicFactor=0.0,
-                                                  roughnessFactor=1.0)
+    material = pyrender.MetallicRoughnessMaterial(
+        baseColorFactor=[*color, 1.0], metallicFactor=0.0, roughnessFactor=1.0
+    )
     mesh_node = scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
     # Near/far planes bracket the unit sphere with room to spare, keeping depth precision high.
-    camera = pyrender.PerspectiveCamera(yfov=np.radians(yfov_deg), aspectRatio=1.0,
-                                        znear=max(0.01, 0.1 * distance), zfar=10.0 * distance + 10.0)
+    camera = pyrender.PerspectiveCamera(
+        yfov=np.radians(yfov_deg), aspectRatio=1.0, znear=max(0.01, 0.1 * distance), zfar=10.0 * distance + 10.0
+    )
     camera_node = scene.add(camera, pose=np.eye(4))
     light_node = scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=3.0), pose=np.eye(4))
     # Off the viewing axis, because a pure headlight shades relief symmetrically and flattens it.
@@ -117,8 +120,9 @@ def render_views(mesh, resolution, yfov_deg, distance, color=(0.7, 0.7, 0.75), e
             rgba.append(renderer.render(scene, flags=pyrender.RenderFlags.RGBA)[0])
             # pyrender turns multisampling off for SEG renders; otherwise depth would come from one
             # MSAA sample, up to 0.4 px away from the pixel centre that camera_rays shoots through.
-            depth.append(renderer.render(scene, flags=pyrender.RenderFlags.SEG,
-                                         seg_node_map={mesh_node: (255, 255, 255)})[1])
+            depth.append(
+                renderer.render(scene, flags=pyrender.RenderFlags.SEG, seg_node_map={mesh_node: (255, 255, 255)})[1]
+            )
     finally:
         renderer.delete()
 
@@ -189,5 +193,11 @@ def thumbnail(mesh, resolution: int = 128) -> np.ndarray:
     """One RGBA picture of a mesh from a fixed three-quarter view (for figures); blank if it is empty."""
     if len(mesh.faces) == 0:
         return np.zeros((resolution, resolution, 4), np.uint8)
-    return render_views(mesh, resolution, DEFAULT_VIEWS.yfov_deg, DEFAULT_VIEWS.distance,
-                        elevations_deg=(THUMBNAIL_ELEVATION_DEG,), per_ring=1)["rgba"][0]
+    return render_views(
+        mesh,
+        resolution,
+        DEFAULT_VIEWS.yfov_deg,
+        DEFAULT_VIEWS.distance,
+        elevations_deg=(THUMBNAIL_ELEVATION_DEG,),
+        per_ring=1,
+    )["rgba"][0]

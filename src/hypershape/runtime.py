@@ -1,5 +1,6 @@
 """What every stage shares: seeds, the device, logging, runs and their branches, and the Stage loop that
 reads and writes records (records.py), so a rerun redoes exactly what changed and shards share one run."""
+
 from __future__ import annotations
 
 import contextlib
@@ -54,6 +55,7 @@ def save_npz(path: Path, **arrays) -> Path:
     def write(p: Path):
         with open(p, "wb") as f:
             np.savez_compressed(f, **arrays)
+
     return atomic_write(path, write)
 
 
@@ -136,8 +138,12 @@ def branch_run(paths: Paths, base: str) -> None:
     try:
         for stage in STAGE_DIRS:
             if (src / stage).is_dir():
-                shutil.copytree(src / stage, tmp / stage, copy_function=_link_or_copy,
-                                ignore=shutil.ignore_patterns("claims", "log.txt", ".*"))
+                shutil.copytree(
+                    src / stage,
+                    tmp / stage,
+                    copy_function=_link_or_copy,
+                    ignore=shutil.ignore_patterns("claims", "log.txt", ".*"),
+                )
         (tmp / paths.branched_from.name).write_text(json.dumps(dict(run=base, at=time.time())))
         with contextlib.suppress(OSError):  # another job branched it first
             os.rename(tmp, root)
@@ -168,8 +174,10 @@ class Stage:
         for up in upstream:
             m = Manifest(self.paths.manifest(up), self.paths.root)
             if not m.exists():
-                raise MissingUpstream(f"{name} reads the output of {up}, which is not in {self.paths.stage(up)}: "
-                                      f"run `python {SCRIPTS[up]}.py` (same overrides) first")
+                raise MissingUpstream(
+                    f"{name} reads the output of {up}, which is not in {self.paths.stage(up)}: "
+                    f"run `python {SCRIPTS[up]}.py` (same overrides) first"
+                )
             self.upstream[up] = m
         self.manifest = Manifest(self.paths.manifest(name), self.paths.root)
         self.shard = cfg.shard
@@ -210,8 +218,9 @@ class Stage:
     def unrecorded(self, upstream: str, objects: list[dict], shared: tuple[str, ...] = ()) -> list[str]:
         """Objects (and shared artifacts) that `upstream` has no record of yet, done or failed."""
         m = self.upstream[upstream]
-        return [o["id"] for o in objects if m.get(o["id"]) is None] + \
-               [name for name in shared if not m.is_done(name, shared=True)]
+        return [o["id"] for o in objects if m.get(o["id"]) is None] + [
+            name for name in shared if not m.is_done(name, shared=True)
+        ]
 
     def wait_for(self, what: str, missing: Callable[[], list[str]], script: str) -> None:
         """Wait until `missing()` is empty: with shards, another job may still be making what this one
@@ -223,8 +232,10 @@ class Stage:
             if not left:
                 return
             if self.shard.count == 1 or waited >= self.shard.wait_s:
-                raise MissingUpstream(f"{self.name} needs {what}, which {len(left)} lack (e.g. {left[0]}): "
-                                      f"run `python {script}.py` (same overrides, every shard) first")
+                raise MissingUpstream(
+                    f"{self.name} needs {what}, which {len(left)} lack (e.g. {left[0]}): "
+                    f"run `python {script}.py` (same overrides, every shard) first"
+                )
             if not said:
                 self.log.info("waiting for %s from other shards (%d missing, e.g. %s)", what, len(left), left[0])
                 said = True
@@ -235,16 +246,23 @@ class Stage:
         """The key of an output made from `config` (default: this stage's per-object config) and `deps`
         (upstream keys, shared keys, inputs), with this stage's code and numerics: (key, its parts)."""
         config = object_config(self.cfg, self.name) if config is None else config
-        parts = dict(config=fingerprint(config), code=self.code, numerics=self.numerics,
-                     **{k: v for k, v in deps.items()})
+        parts = dict(
+            config=fingerprint(config), code=self.code, numerics=self.numerics, **{k: v for k, v in deps.items()}
+        )
         return fingerprint(parts), parts
 
     def claim(self, name: str, shared: bool = False) -> Claim | None:
         sub = "shared" if shared else "objects"
         return Claim.take(self.paths.claims(self.name) / sub / name, self.shard.stale_after_s)
 
-    def shared(self, artifact: str, path: Path | list[Path], make: Callable[[], dict], inputs: Any = None,
-               config: dict | None = None) -> dict:
+    def shared(
+        self,
+        artifact: str,
+        path: Path | list[Path],
+        make: Callable[[], dict],
+        inputs: Any = None,
+        config: dict | None = None,
+    ) -> dict:
         """Make a shared artifact (an anchor, the autoencoder: the file or files at `path`) from `inputs`
         unless it is current; of all jobs that need it, one makes it and the others wait for it (up to
         shard.wait_s). Returns its record (its key under "key")."""
@@ -263,8 +281,11 @@ class Stage:
                         continue
                     old = self.manifest.get(artifact, shared=True)
                     if old:
-                        self.log.info("%s: %s changed since it was made, remaking it", artifact,
-                                      ", ".join(stale_reasons(old, parts)) or "its output")
+                        self.log.info(
+                            "%s: %s changed since it was made, remaking it",
+                            artifact,
+                            ", ".join(stale_reasons(old, parts)) or "its output",
+                        )
                     info = make()
                     if not claim.held():
                         raise RuntimeError(f"lost the claim on {artifact} while making it (another job broke it)")
@@ -276,16 +297,24 @@ class Stage:
             if waited >= self.shard.wait_s:
                 raise SharedArtifactBusy(
                     f"{self.name}: {artifact} is being made by another job ({owner}); waited {waited:.0f} s "
-                    f"(shard.wait_s). Run this job again once that one has finished.")
+                    f"(shard.wait_s). Run this job again once that one has finished."
+                )
             if not said:
                 self.log.info("%s is being made by another job (%s): waiting", artifact, owner)
                 said = True
             time.sleep(self.shard.poll_s)
             waited += self.shard.poll_s
 
-    def run_objects(self, objects: list[dict], outputs: Callable[[dict], list[Path]],
-                    work: Callable[[list[dict]], dict], batch: int = 1, desc: str | None = None,
-                    shared: dict[str, str] | None = None, config: dict | None = None) -> None:
+    def run_objects(
+        self,
+        objects: list[dict],
+        outputs: Callable[[dict], list[Path]],
+        work: Callable[[list[dict]], dict],
+        batch: int = 1,
+        desc: str | None = None,
+        shared: dict[str, str] | None = None,
+        config: dict | None = None,
+    ) -> None:
         """Run `work` on every object of this shard that is not up to date, `batch` objects at a time.
 
         outputs(obj) -> the files it makes; work(objs) -> {id: info dict, or an Exception for an object
@@ -305,15 +334,18 @@ class Stage:
                 continue
             old = self.manifest.get(o["id"])
             if old:
-                self.log.info("%s: %s changed since it was made, redoing it", o["id"],
-                              ", ".join(stale_reasons(old, parts)) or "its output on disk")
+                self.log.info(
+                    "%s: %s changed since it was made, redoing it",
+                    o["id"],
+                    ", ".join(stale_reasons(old, parts)) or "its output on disk",
+                )
             todo.append((o, key, parts))
         if self.counts["skipped"]:
             self.log.info("%d objects up to date, %d to do", self.counts["skipped"], len(todo))
         bar = tqdm(total=len(todo), desc=desc or self.name, unit="obj", dynamic_ncols=True)
         for i in range(0, len(todo), batch):
             chunk = []
-            for o, key, parts in todo[i:i + batch]:
+            for o, key, parts in todo[i : i + batch]:
                 claim = self.claim(o["id"])
                 if claim is None:
                     self.counts["busy"] += 1
@@ -332,10 +364,9 @@ class Stage:
             finally:
                 for o, key, parts, claim in chunk:
                     if results is not None:
-                        self._record(o, key, parts, claim, results.get(o["id"], RuntimeError("no result")),
-                                     outputs(o))
+                        self._record(o, key, parts, claim, results.get(o["id"], RuntimeError("no result")), outputs(o))
                     claim.release()
-            bar.update(len(todo[i:i + batch]))
+            bar.update(len(todo[i : i + batch]))
         bar.close()
 
     def _record(self, o: dict, key: str, parts: dict, claim: Claim, result, outputs: list[Path]) -> None:
@@ -347,8 +378,9 @@ class Stage:
             self.manifest.done(o["id"], key, outputs, parts, **result)
             self.counts["done"] += 1
 
-    def fail(self, obj: dict | str, key: str, reason: str, outputs: Iterable[Path] = (),
-             parts: dict | None = None) -> None:
+    def fail(
+        self, obj: dict | str, key: str, reason: str, outputs: Iterable[Path] = (), parts: dict | None = None
+    ) -> None:
         """Record a failure and remove the object's outputs, so no later stage can read a stale file."""
         obj_id = obj if isinstance(obj, str) else obj["id"]
         for f in outputs:
@@ -358,8 +390,9 @@ class Stage:
         self.failures[obj_id] = reason
         self.log.warning("%s failed: %s", obj_id, reason)
 
-    def pending(self, objects: list[dict], shared: dict[str, str] | None = None,
-                config: dict | None = None) -> list[str]:
+    def pending(
+        self, objects: list[dict], shared: dict[str, str] | None = None, config: dict | None = None
+    ) -> list[str]:
         """Objects (of every shard) that still lack a current record here: what a step over all objects
         (the autoencoder, the summary) must wait for. Failed ones count as settled."""
         out = []
@@ -377,22 +410,35 @@ class Stage:
         """Done, failed and missing over every shard's records of `objects` (default: all objects)."""
         ids = [o["id"] for o in (self.objects() if objects is None else objects)]
         status = [(self.manifest.get(i) or {}).get("status") for i in ids]
-        return dict(total=len(ids), done=status.count("done"), failed=status.count("failed"),
-                    missing=status.count(None))
+        return dict(
+            total=len(ids), done=status.count("done"), failed=status.count("failed"), missing=status.count(None)
+        )
 
     def finish(self) -> dict:
         c = self.counts
-        self.log.info("%s finished in %.1f s: %d done, %d up to date, %d failed%s", self.name,
-                      time.time() - self.started, c["done"], c["skipped"], c["failed"],
-                      f", {c['busy']} left to other jobs" if c["busy"] else "")
+        self.log.info(
+            "%s finished in %.1f s: %d done, %d up to date, %d failed%s",
+            self.name,
+            time.time() - self.started,
+            c["done"],
+            c["skipped"],
+            c["failed"],
+            f", {c['busy']} left to other jobs" if c["busy"] else "",
+        )
         for obj_id, reason in self.failures.items():
             self.log.warning("  FAILED %s: %s", obj_id, reason)
         everyone = None
         if self.paths.objects.exists() and self.name != "01_download":
             everyone = self.progress()
             if self.shard.count > 1:
-                self.log.info("%s, all shards: %d/%d done, %d failed, %d not yet made", self.name,
-                              everyone["done"], everyone["total"], everyone["failed"], everyone["missing"])
+                self.log.info(
+                    "%s, all shards: %d/%d done, %d failed, %d not yet made",
+                    self.name,
+                    everyone["done"],
+                    everyone["total"],
+                    everyone["failed"],
+                    everyone["missing"],
+                )
         return dict(c, failures=dict(self.failures), all_shards=everyone)
 
 

@@ -1,5 +1,6 @@
 """What is left to run: per stage, how many objects are done, stale (and why), failed (and why) and
 missing, over every shard's records. Reads manifests and file stats only (no torch, no outputs)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -44,7 +45,7 @@ def run_status(cfg) -> dict:
         counts, why = Counter(), Counter()
         failures = {}
         bad[stage] = set()
-        for i in ([o["id"] for o in listed] if stage == "01_download" else ids):
+        for i in [o["id"] for o in listed] if stage == "01_download" else ids:
             e = m.get(i)
             if e is not None:
                 e["_id"] = i
@@ -62,22 +63,39 @@ def run_status(cfg) -> dict:
             for f in sorted((m.dir / "shared").glob("*.json")):
                 e = m.get(f.stem, shared=True)
                 parts = e.get("parts") or {}
-                changed = [k for k, v in (("code", expected["code"]),
-                                      ("config", fingerprint(shared_config(cfg, stage, f.stem))),
-                                      ("numerics", expected.get("numerics"))) if parts.get(k) != v]
+                changed = [
+                    k
+                    for k, v in (
+                        ("code", expected["code"]),
+                        ("config", fingerprint(shared_config(cfg, stage, f.stem))),
+                        ("numerics", expected.get("numerics")),
+                    )
+                    if parts.get(k) != v
+                ]
                 if not m.outputs_intact(e):
                     changed.append("outputs changed on disk")
                 shared[f.stem] = "done" if e["status"] == "done" and not changed else f"stale ({', '.join(changed)})"
-        out[stage] = dict(exists=m.exists(), total=len(listed) if stage == "01_download" else len(ids),
-                          done=counts["done"], stale=counts["stale"], stale_why=dict(why), failed=counts["failed"],
-                          failures=failures, missing=counts["missing"], shared=shared)
+        out[stage] = dict(
+            exists=m.exists(),
+            total=len(listed) if stage == "01_download" else len(ids),
+            done=counts["done"],
+            stale=counts["stale"],
+            stale_why=dict(why),
+            failed=counts["failed"],
+            failures=failures,
+            missing=counts["missing"],
+            shared=shared,
+        )
     return out
 
 
 def format_status(cfg, status: dict) -> str:
     p = paths_of(cfg)
-    lines = [f"run {p.root} (route {p.route})", "",
-             f"{'stage':<18}{'done':>6}{'stale':>7}{'failed':>8}{'missing':>9}  shared / why stale"]
+    lines = [
+        f"run {p.root} (route {p.route})",
+        "",
+        f"{'stage':<18}{'done':>6}{'stale':>7}{'failed':>8}{'missing':>9}  shared / why stale",
+    ]
     for stage, s in status.items():
         if not s["exists"]:
             lines.append(f"{stage:<18}{'not run':>6}")

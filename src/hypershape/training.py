@@ -1,4 +1,5 @@
 """The one optimisation loop every stage uses, and the losses they share."""
+
 from __future__ import annotations
 
 from typing import Callable, Iterable
@@ -10,8 +11,14 @@ from .nets.siren import SirenSpec, siren_forward
 from .runtime import TrainingDiverged, autocast
 
 
-def train(params: Iterable[torch.Tensor], loss_fn: Callable[[int], torch.Tensor], steps: int, lr: float,
-          weight_decay: float = 0.0, desc: str = "train") -> list[float]:
+def train(
+    params: Iterable[torch.Tensor],
+    loss_fn: Callable[[int], torch.Tensor],
+    steps: int,
+    lr: float,
+    weight_decay: float = 0.0,
+    desc: str = "train",
+) -> list[float]:
     """Adam(W) for `steps`; loss_fn(step) returns a scalar or one loss per item (summed: items are
     independent). Raises TrainingDiverged on a NaN/inf loss, naming the step. Returns the loss curve."""
     params = list(params)
@@ -34,8 +41,9 @@ def train(params: Iterable[torch.Tensor], loss_fn: Callable[[int], torch.Tensor]
     return curve
 
 
-def fit_flat(flat0: torch.Tensor, loss_fn: Callable[[torch.Tensor, int], torch.Tensor], steps: int, lr: float,
-             desc: str) -> tuple[torch.Tensor, list[float]]:
+def fit_flat(
+    flat0: torch.Tensor, loss_fn: Callable[[torch.Tensor, int], torch.Tensor], steps: int, lr: float, desc: str
+) -> tuple[torch.Tensor, list[float]]:
     """Fit flat SIREN weights [B, P] (B independent SIRENs in one program) from flat0."""
     p = flat0.detach().clone().requires_grad_(True)
     curve = train([p], lambda s: loss_fn(p, s), steps, lr, desc=desc)
@@ -45,4 +53,3 @@ def fit_flat(flat0: torch.Tensor, loss_fn: Callable[[torch.Tensor, int], torch.T
 def sdf_l1(spec: SirenSpec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor) -> torch.Tensor:
     """Mean |f(x) − sdf(x)| per SIREN: flat [B, P], points [B, N, 3], sdf [B, N] → [B]."""
     return (siren_forward(spec, flat, points)[..., 0] - sdf).abs().mean(-1)
-

@@ -1,5 +1,6 @@
 """Experiment 3: target shape-SIRENs warm-started from one shared anchor against each started from its
 own random init: weight-space concentration, autoencoder quality on the test split, interpolation."""
+
 from __future__ import annotations
 
 from ..paths import paths_of
@@ -20,24 +21,32 @@ def run(cfg) -> str:
         _, interp = interpolate_pairs(c, modes=("latent", "weights"), strips=False)
         by_mode = {r["mode"]: r for r in interp}
         pred = {(r["split"], r["kind"]): r for r in summary_rows(c)}
-        table.append({
-            "targets": label,
-            "cosine raw": diag["mean_pairwise_cosine_raw"],
-            "cosine residual": diag["mean_pairwise_cosine_residual"],
-            "target surf.err": diag["train_median_target_surface_error"],
-            "AE surf.err train": diag["train_median_ae_surface_error"],
-            "AE surf.err test": diag["test_median_ae_surface_error"],
-            "AE weight MSE test": diag["test_median_ae_weight_mse"],
-            "predicted F@0.02 test": (pred[("test", "predicted")]["median_fscore_0.02"]
-                                      if ("test", "predicted") in pred else None),
-            "valid (latent interp.)": by_mode["latent"]["valid share"],
-            "valid (weight interp.)": by_mode["weights"]["valid share"],
-            "jump ratio (weight interp.)": by_mode["weights"]["median jump ratio"],
-        })
-    return write_result(cfg, "anchor", "Experiment 3: shared anchor vs own random init",
-                        "Cosines are means over all pairs of target shape-SIRENs (train and test), of the raw "
-                        "weights and of their residual from the shared anchor. Surface errors are medians of "
-                        "mean |f| on ground-truth surface points; AE = decode(encode(target)). Interpolation "
-                        f"validity over {cfg.experiment.pairs} pairs × {cfg.experiment.steps} steps, "
-                        "as in experiment 4.",
-                        list(table[0].keys()), table)
+        table.append(
+            {
+                "targets": label,
+                "cosine raw": diag["mean_pairwise_cosine_raw"],
+                "cosine residual": diag["mean_pairwise_cosine_residual"],
+                "target surf.err": diag["train_median_target_surface_error"],
+                "AE surf.err train": diag["train_median_ae_surface_error"],
+                "AE surf.err test": diag["test_median_ae_surface_error"],
+                "AE weight MSE test": diag["test_median_ae_weight_mse"],
+                "predicted F@0.02 test": (
+                    pred[("test", "predicted")]["median_fscore_0.02"] if ("test", "predicted") in pred else None
+                ),
+                "valid (latent interp.)": by_mode["latent"]["valid share"],
+                "valid (weight interp.)": by_mode["weights"]["valid share"],
+                "jump ratio (weight interp.)": by_mode["weights"]["median jump ratio"],
+            }
+        )
+    return write_result(
+        cfg,
+        "anchor",
+        "Experiment 3: shared anchor vs own random init",
+        "Cosines are means over all pairs of target shape-SIRENs (train and test), of the raw "
+        "weights and of their residual from the shared anchor. Surface errors are medians of "
+        "mean |f| on ground-truth surface points; AE = decode(encode(target)). Interpolation "
+        f"validity over {cfg.experiment.pairs} pairs × {cfg.experiment.steps} steps, "
+        "as in experiment 4.",
+        list(table[0].keys()),
+        table,
+    )

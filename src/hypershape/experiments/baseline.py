@@ -1,6 +1,7 @@
 """Experiment 5: retrieval. For each object, the train object nearest in hypernetwork-weight space (the
 same sketch the mapper reads) lends its target shape-SIREN. A pipeline that does not beat this on the test
 split has learned nothing beyond lookup."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,15 +32,21 @@ def verdict_of(pred: dict | None, retr: dict | None) -> str:
         return ""
     f = pred["fscore_0.02"] > retr["fscore_0.02"]
     c = pred["chamfer_l1"] < retr["chamfer_l1"]
-    numbers = (f"median F@0.02 {pred['fscore_0.02']:.3f} vs {retr['fscore_0.02']:.3f}, "
-               f"Chamfer-L1 {pred['chamfer_l1']:.4f} vs {retr['chamfer_l1']:.4f}")
+    numbers = (
+        f"median F@0.02 {pred['fscore_0.02']:.3f} vs {retr['fscore_0.02']:.3f}, "
+        f"Chamfer-L1 {pred['chamfer_l1']:.4f} vs {retr['chamfer_l1']:.4f}"
+    )
     if f and c:
         return f"On the test split the predicted SIRENs beat retrieval ({numbers})."
     if not f and not c:
-        return (f"On the test split the predicted SIRENs do not beat retrieval ({numbers}): the weight-space "
-                "route has learned nothing beyond lookup here.")
-    return (f"On the test split the predicted SIRENs beat retrieval on {'F@0.02' if f else 'Chamfer-L1'} only "
-            f"({numbers}): no clear gain over lookup.")
+        return (
+            f"On the test split the predicted SIRENs do not beat retrieval ({numbers}): the weight-space "
+            "route has learned nothing beyond lookup here."
+        )
+    return (
+        f"On the test split the predicted SIRENs beat retrieval on {'F@0.02' if f else 'Chamfer-L1'} only "
+        f"({numbers}): no clear gain over lookup."
+    )
 
 
 def run(cfg) -> str:
@@ -53,21 +60,38 @@ def run(cfg) -> str:
         split = next(r["split"] for r in rows if r["id"] == o)
         nn = nearest_train(ckpt["features"], ckpt["train_ids"], o)
         gen = rng(cfg.seed, "90", o)  # the same draws as 90_reconstruct, so numbers are comparable
-        m, _ = score_field(siren_field(spec, load_torch(p.target(nn))["flat"], dev), ground_truth(p, o, rc, gen),
-                           rc, gen)
+        m, _ = score_field(
+            siren_field(spec, load_torch(p.target(nn))["flat"], dev), ground_truth(p, o, rc, gen), rc, gen
+        )
         retrieved.append(dict(id=o, split=split, kind="retrieval", neighbour=nn, **m))
     table = []
     for split in ("train", "test"):
         for kind in ("target", "retrieval", "predicted", "refined"):
             sel = [r for r in (retrieved if kind == "retrieval" else rows) if r["split"] == split and r["kind"] == kind]
             if sel:
-                table.append({"split": split, "SIREN": kind, "n": len(sel),
-                              **{c: float(np.median([float(r[c]) for r in sel])) if c != "genus_match"
-                                 else float(np.mean([r[c] for r in sel])) for c in COLUMNS}})
+                table.append(
+                    {
+                        "split": split,
+                        "SIREN": kind,
+                        "n": len(sel),
+                        **{
+                            c: float(np.median([float(r[c]) for r in sel]))
+                            if c != "genus_match"
+                            else float(np.mean([r[c] for r in sel]))
+                            for c in COLUMNS
+                        },
+                    }
+                )
     test = {r["SIREN"]: r for r in table if r["split"] == "test"}
     verdict = verdict_of(test.get("predicted"), test.get("retrieval"))
-    return write_result(cfg, "baseline", "Experiment 5: nearest-neighbour retrieval baseline",
-                        f"route={cfg.mapper.route.value}. Retrieval: nearest train object in hypernetwork "
-                        "sketch space (excluding the object itself), its target SIREN. Medians; genus_match is a "
-                        f"share. {verdict}", ["split", "SIREN", "n", *COLUMNS], table,
-                        extra={"retrieved": retrieved, "verdict": verdict})
+    return write_result(
+        cfg,
+        "baseline",
+        "Experiment 5: nearest-neighbour retrieval baseline",
+        f"route={cfg.mapper.route.value}. Retrieval: nearest train object in hypernetwork "
+        "sketch space (excluding the object itself), its target SIREN. Medians; genus_match is a "
+        f"share. {verdict}",
+        ["split", "SIREN", "n", *COLUMNS],
+        table,
+        extra={"retrieved": retrieved, "verdict": verdict},
+    )

@@ -1,4 +1,5 @@
 """What the experiments share: variants of a run (branched from it), tables with mean ± spread."""
+
 from __future__ import annotations
 
 import copy
@@ -26,7 +27,7 @@ def variant(cfg, suffix: str | None = None, **overrides):
 
 def run_from(cfg, start: str) -> None:
     """Run the stages from `start` on."""
-    for stage in STAGE_DIRS[STAGE_DIRS.index(start):]:
+    for stage in STAGE_DIRS[STAGE_DIRS.index(start) :]:
         run_stage(SCRIPTS[stage], cfg)
 
 
@@ -63,15 +64,27 @@ def _fmt(v) -> str:
     return "" if v is None else str(v)
 
 
-def write_result(cfg, experiment: str, title: str, notes: str, columns: list[str], rows: list[dict],
-                 extra: dict | None = None) -> str:
+def write_result(
+    cfg, experiment: str, title: str, notes: str, columns: list[str], rows: list[dict], extra: dict | None = None
+) -> str:
     """Write experiments/<experiment>/table.md and table.json; return the Markdown."""
     d = paths_of(cfg).experiment(experiment)
-    text = (f"## {title}\n\npreset={cfg.preset}, seeds={list(cfg.experiment.seeds)}, base run `{cfg.name}`. "
-            f"{notes}\n\n" + markdown(columns, rows))
+    text = (
+        f"## {title}\n\npreset={cfg.preset}, seeds={list(cfg.experiment.seeds)}, base run `{cfg.name}`. "
+        f"{notes}\n\n" + markdown(columns, rows)
+    )
     atomic_write(d / "table.md", lambda p: p.write_text(text))
-    save_json(d / "table.json", dict(title=title, preset=cfg.preset, seeds=list(cfg.experiment.seeds),
-                                     columns=columns, rows=rows, **(extra or {})))
+    save_json(
+        d / "table.json",
+        dict(
+            title=title,
+            preset=cfg.preset,
+            seeds=list(cfg.experiment.seeds),
+            columns=columns,
+            rows=rows,
+            **(extra or {}),
+        ),
+    )
     print("\n" + text)
     return text
 

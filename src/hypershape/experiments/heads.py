@@ -1,30 +1,56 @@
 """Experiment 2: per-layer against monolithic heads wherever a network emits SIREN weights (the
 hypernetwork, the autoencoder's decoder, the direct mapper): weight MSE beside genus match, per object."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from ..paths import paths_of
-from ..records import Manifest
 from ..pipeline import run_all
-from ..runtime import load_json, load_torch
+from ..records import Manifest
+from ..runtime import load_torch
 from .common import object_rows, run_from, save_figure, variant, write_result
 
 
 def variants(cfg):
     """(label, emitter, heads, run config, first stage to rerun)."""
     return [
-        ("hypernet per-layer / latent", "hypernet", "per_layer", variant(cfg, None, **{"mapper.route": "latent"}),
-         None),
-        ("hypernet monolithic / latent", "hypernet", "monolithic",
-         variant(cfg, "hyper-mono", **{"hypernet.heads": "monolithic", "mapper.route": "latent"}), "50_hypernets"),
-        ("AE decoder monolithic / latent", "AE decoder", "monolithic",
-         variant(cfg, "ae-mono", **{"weight_ae.heads": "monolithic", "mapper.route": "latent"}), "60_weight_ae"),
-        ("direct mapper per-layer", "direct mapper", "per_layer", variant(cfg, None, **{"mapper.route": "direct"}),
-         "70_mapper"),
-        ("direct mapper monolithic", "direct mapper", "monolithic",
-         variant(cfg, "direct-mono", **{"mapper.route": "direct", "mapper.heads": "monolithic"}), "70_mapper"),
+        (
+            "hypernet per-layer / latent",
+            "hypernet",
+            "per_layer",
+            variant(cfg, None, **{"mapper.route": "latent"}),
+            None,
+        ),
+        (
+            "hypernet monolithic / latent",
+            "hypernet",
+            "monolithic",
+            variant(cfg, "hyper-mono", **{"hypernet.heads": "monolithic", "mapper.route": "latent"}),
+            "50_hypernets",
+        ),
+        (
+            "AE decoder monolithic / latent",
+            "AE decoder",
+            "monolithic",
+            variant(cfg, "ae-mono", **{"weight_ae.heads": "monolithic", "mapper.route": "latent"}),
+            "60_weight_ae",
+        ),
+        (
+            "direct mapper per-layer",
+            "direct mapper",
+            "per_layer",
+            variant(cfg, None, **{"mapper.route": "direct"}),
+            "70_mapper",
+        ),
+        (
+            "direct mapper monolithic",
+            "direct mapper",
+            "monolithic",
+            variant(cfg, "direct-mono", **{"mapper.route": "direct", "mapper.heads": "monolithic"}),
+            "70_mapper",
+        ),
     ]
 
 
@@ -39,9 +65,19 @@ def per_object(c) -> list[dict]:
         pred = load_torch(p.shape_sirens(r["id"]))["predicted"]
         target = load_torch(p.target(r["id"]))["flat"]
         h = hyper.get(r["id"]) or {}
-        out.append(dict(id=r["id"], split=r["split"], gt_genus=r["gt_genus"], genus=r["genus"],
-                        genus_match=r["genus_match"], weight_mse=float(((pred - target) ** 2).mean()),
-                        fscore=r["fscore_0.02"], hyper_weight_mse=h.get("weight_mse"), hyper_psnr=h.get("psnr_mean")))
+        out.append(
+            dict(
+                id=r["id"],
+                split=r["split"],
+                gt_genus=r["gt_genus"],
+                genus=r["genus"],
+                genus_match=r["genus_match"],
+                weight_mse=float(((pred - target) ** 2).mean()),
+                fscore=r["fscore_0.02"],
+                hyper_weight_mse=h.get("weight_mse"),
+                hyper_psnr=h.get("psnr_mean"),
+            )
+        )
     return out
 
 
@@ -60,21 +96,44 @@ def run(cfg) -> str:
             topo = [r for r in sel if (r["gt_genus"] or 0) >= 1]
             if not sel:
                 continue
-            table.append({"variant": label, "emits": emitter, "heads": heads, "split": split, "n": len(sel),
-                          "shape weight MSE": float(np.median([r["weight_mse"] for r in sel])),
-                          "genus ok (all)": float(np.mean([r["genus_match"] for r in sel])),
-                          "genus ok (genus≥1)": float(np.mean([r["genus_match"] for r in topo])) if topo else None,
-                          "F@0.02": float(np.median([r["fscore"] for r in sel])),
-                          "hypernet weight MSE": float(np.median([r["hyper_weight_mse"] for r in sel])),
-                          "hypernet PSNR": float(np.median([r["hyper_psnr"] for r in sel]))})
+            table.append(
+                {
+                    "variant": label,
+                    "emits": emitter,
+                    "heads": heads,
+                    "split": split,
+                    "n": len(sel),
+                    "shape weight MSE": float(np.median([r["weight_mse"] for r in sel])),
+                    "genus ok (all)": float(np.mean([r["genus_match"] for r in sel])),
+                    "genus ok (genus≥1)": float(np.mean([r["genus_match"] for r in topo])) if topo else None,
+                    "F@0.02": float(np.median([r["fscore"] for r in sel])),
+                    "hypernet weight MSE": float(np.median([r["hyper_weight_mse"] for r in sel])),
+                    "hypernet PSNR": float(np.median([r["hyper_psnr"] for r in sel])),
+                }
+            )
     save_figure(figure(details), paths_of(cfg).experiment("heads") / "heads.png")
-    return write_result(cfg, "heads", "Experiment 2: per-layer vs monolithic heads",
-                        "Predicted shape-SIRENs. 'shape weight MSE' is predicted vs target weights (median); "
-                        "genus ok is the share of objects whose predicted mesh has the ground truth's genus, "
-                        "over all objects and over those of genus ≥ 1; hypernet columns describe the "
-                        "image-SIRENs the hypernetwork emits. Per-object rows are in table.json.",
-                        ["variant", "split", "n", "shape weight MSE", "genus ok (all)", "genus ok (genus≥1)", "F@0.02",
-                         "hypernet weight MSE", "hypernet PSNR"], table, extra={"objects": details})
+    return write_result(
+        cfg,
+        "heads",
+        "Experiment 2: per-layer vs monolithic heads",
+        "Predicted shape-SIRENs. 'shape weight MSE' is predicted vs target weights (median); "
+        "genus ok is the share of objects whose predicted mesh has the ground truth's genus, "
+        "over all objects and over those of genus ≥ 1; hypernet columns describe the "
+        "image-SIRENs the hypernetwork emits. Per-object rows are in table.json.",
+        [
+            "variant",
+            "split",
+            "n",
+            "shape weight MSE",
+            "genus ok (all)",
+            "genus ok (genus≥1)",
+            "F@0.02",
+            "hypernet weight MSE",
+            "hypernet PSNR",
+        ],
+        table,
+        extra={"objects": details},
+    )
 
 
 def figure(details):

@@ -1,5 +1,6 @@
 """Experiment 4: paths between pairs of objects, interpolated in the autoencoder latent, in raw
 shape-SIREN weights, and (a reference that needs no network) in the ground-truth SDF itself."""
+
 from __future__ import annotations
 
 import itertools
@@ -15,10 +16,10 @@ from ..geometry.topology import topology
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..paths import paths_of
-from ..records import Manifest
 from ..pipeline import run_all
+from ..records import Manifest
 from ..render import thumbnail
-from ..runtime import device_of, load_json, load_torch, rng
+from ..runtime import device_of, load_torch, rng
 from ..stages.common import shape_spec
 from .common import save_figure, write_result
 
@@ -52,8 +53,9 @@ class PathMeshes:
         return self._sdf[obj_id]
 
     def siren_mesh(self, flat: torch.Tensor) -> trimesh.Trimesh:
-        return mesh_from_sdf(siren_field(self.spec, flat, self.dev), self.cfg.experiment.resolution,
-                             self.cfg.reconstruct.bound)
+        return mesh_from_sdf(
+            siren_field(self.spec, flat, self.dev), self.cfg.experiment.resolution, self.cfg.reconstruct.bound
+        )
 
     def meshes(self, a: str, b: str, mode: str) -> list[trimesh.Trimesh]:
         ts = np.linspace(0.0, 1.0, self.cfg.experiment.steps)
@@ -79,12 +81,18 @@ def path_stats(meshes: list[trimesh.Trimesh], gen) -> dict:
 
     def cd(p, q):
         return WORST_CHAMFER if p is None or q is None else chamfer(p, q)[0]
+
     jumps = [cd(pts[i], pts[i + 1]) for i in range(len(pts) - 1)]
     ends = cd(pts[0], pts[-1])
-    signature = [(tuple(sorted(g if g is not None else -1 for g in t["genus"])), t["components_filtered"]) for t in topo]
-    return dict(valid=float(np.mean(valid)), jump_ratio=float(max(jumps) / max(ends, 1e-9)),
-                topology_changes=int(sum(signature[i] != signature[i + 1] for i in range(len(signature) - 1))),
-                genera=[s[0] for s in signature])
+    signature = [
+        (tuple(sorted(g if g is not None else -1 for g in t["genus"])), t["components_filtered"]) for t in topo
+    ]
+    return dict(
+        valid=float(np.mean(valid)),
+        jump_ratio=float(max(jumps) / max(ends, 1e-9)),
+        topology_changes=int(sum(signature[i] != signature[i + 1] for i in range(len(signature) - 1))),
+        genera=[s[0] for s in signature],
+    )
 
 
 def interpolate_pairs(cfg, modes=MODES, strips: bool = True) -> tuple[list[dict], list[dict]]:
@@ -105,15 +113,22 @@ def interpolate_pairs(cfg, modes=MODES, strips: bool = True) -> tuple[list[dict]
     summary = []
     for mode in modes:
         sel = [r for r in per_pair if r["mode"] == mode]
-        summary.append({"mode": mode, "pairs": len(sel), "valid share": float(np.mean([r["valid"] for r in sel])),
-                        "median jump ratio": float(np.median([r["jump_ratio"] for r in sel])),
-                        "max jump ratio": float(np.max([r["jump_ratio"] for r in sel])),
-                        "topology changes / path": float(np.mean([r["topology_changes"] for r in sel]))})
+        summary.append(
+            {
+                "mode": mode,
+                "pairs": len(sel),
+                "valid share": float(np.mean([r["valid"] for r in sel])),
+                "median jump ratio": float(np.median([r["jump_ratio"] for r in sel])),
+                "max jump ratio": float(np.max([r["jump_ratio"] for r in sel])),
+                "topology changes / path": float(np.mean([r["topology_changes"] for r in sel])),
+            }
+        )
     return per_pair, summary
 
 
 def strip_figure(strip: dict, a: str, b: str):
     import matplotlib.pyplot as pyplot
+
     modes = list(strip)
     n = len(strip[modes[0]])
     fig, axes = pyplot.subplots(len(modes), n, figsize=(1.3 * n, 1.4 * len(modes)), squeeze=False)
@@ -129,10 +144,15 @@ def strip_figure(strip: dict, a: str, b: str):
 def run(cfg) -> str:
     run_all(cfg)
     per_pair, summary = interpolate_pairs(cfg)
-    return write_result(cfg, "interpolation", "Experiment 4: interpolation",
-                        f"{cfg.experiment.steps} meshes per path (ends included), marching cubes at "
-                        f"{cfg.experiment.resolution}³. valid = non-empty, closed manifold, one component (≥1% "
-                        "area); jump ratio = largest Chamfer-L1 between neighbouring steps / Chamfer-L1 of the "
-                        "two ends (1/(steps−1) is perfectly even); strips are strip_*.png beside this table.",
-                        ["mode", "pairs", "valid share", "median jump ratio", "max jump ratio",
-                         "topology changes / path"], summary, extra={"pairs": per_pair})
+    return write_result(
+        cfg,
+        "interpolation",
+        "Experiment 4: interpolation",
+        f"{cfg.experiment.steps} meshes per path (ends included), marching cubes at "
+        f"{cfg.experiment.resolution}³. valid = non-empty, closed manifold, one component (≥1% "
+        "area); jump ratio = largest Chamfer-L1 between neighbouring steps / Chamfer-L1 of the "
+        "two ends (1/(steps−1) is perfectly even); strips are strip_*.png beside this table.",
+        ["mode", "pairs", "valid share", "median jump ratio", "max jump ratio", "topology changes / path"],
+        summary,
+        extra={"pairs": per_pair},
+    )

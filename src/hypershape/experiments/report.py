@@ -1,4 +1,5 @@
 """One Markdown report of every experiment that has been run for a base run, figures embedded."""
+
 from __future__ import annotations
 
 from ..geometry.metrics import FLOOR_TORUS, fscore_key, sampling_floor
@@ -31,14 +32,20 @@ Sampling floor, computed for this config: two independent samplings of one ident
 
 def write_report(cfg) -> str:
     p = paths_of(cfg)
-    parts = [f"# hypernet → shape: report for run `{cfg.name}`\n",
-             f"preset={cfg.preset}, base seed={cfg.seed}. Every table states its split, SIREN kind and seeds.\n",
-             "## Conventions\n", conventions(cfg.reconstruct, sampling_floor(cfg.reconstruct, rng(cfg.seed, "floor")))]
+    parts = [
+        f"# hypernet → shape: report for run `{cfg.name}`\n",
+        f"preset={cfg.preset}, base seed={cfg.seed}. Every table states its split, SIREN kind and seeds.\n",
+        "## Conventions\n",
+        conventions(cfg.reconstruct, sampling_floor(cfg.reconstruct, rng(cfg.seed, "floor"))),
+    ]
     for route in ("latent", "direct"):
         s = p.root / "90_reconstruct" / route / "summary.md"
         if s.exists():
-            parts += [f"## Pipeline summary, route={route}\n", s.read_text(),
-                      f"![objects](90_reconstruct/{route}/summary.png)\n"]
+            parts += [
+                f"## Pipeline summary, route={route}\n",
+                s.read_text(),
+                f"![objects](90_reconstruct/{route}/summary.png)\n",
+            ]
     found = 0
     for name in EXPERIMENTS:
         d = p.experiment(name)

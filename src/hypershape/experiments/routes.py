@@ -1,4 +1,5 @@
 """Experiment 1: mapper.route=latent against mapper.route=direct, same objects, split and budget, per seed."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -8,9 +9,15 @@ from ..paths import paths_of
 from ..pipeline import run_all
 from .common import mean_spread, run_from, save_figure, summary_rows, variant, write_result
 
-METRICS = [("CD-L1", "median_chamfer_l1"), ("F@0.01", "median_fscore_0.01"), ("F@0.02", "median_fscore_0.02"),
-           ("NC", "median_normal_consistency"), ("IoU", "median_iou"), ("genus ok", "mean_genus_match"),
-           ("components", "median_components_filtered")]
+METRICS = [
+    ("CD-L1", "median_chamfer_l1"),
+    ("F@0.01", "median_fscore_0.01"),
+    ("F@0.02", "median_fscore_0.02"),
+    ("NC", "median_normal_consistency"),
+    ("IoU", "median_iou"),
+    ("genus ok", "mean_genus_match"),
+    ("components", "median_components_filtered"),
+]
 
 
 def runs(cfg):
@@ -32,8 +39,9 @@ def run(cfg) -> str:
                 rows_by_key.setdefault((route, r["split"], r["kind"]), []).append(r)
     table = []
     order = {"target": 0, "predicted": 1, "refined": 2}
-    for (route, split, kind), rs in sorted(rows_by_key.items(),
-                                           key=lambda kv: (kv[0][1] != "train", order[kv[0][2]], kv[0][0])):
+    for (route, split, kind), rs in sorted(
+        rows_by_key.items(), key=lambda kv: (kv[0][1] != "train", order[kv[0][2]], kv[0][0])
+    ):
         if kind == "target" and route == "direct":
             continue  # targets do not depend on the route: listed once, as the upper bound
         row = {"split": split, "SIREN": kind, "route": "—" if kind == "target" else route, "n": rs[0]["n"]}
@@ -41,10 +49,15 @@ def run(cfg) -> str:
         table.append(row)
     fig = figure(rows_by_key)
     save_figure(fig, paths_of(cfg).experiment("routes") / "routes.png")
-    return write_result(cfg, "routes", "Experiment 1: latent vs direct route",
-                        "Medians over objects (genus ok: share of objects), mean ± std over seeds. "
-                        "Target SIRENs are the upper bound; test objects never trained the AE or the mapper.",
-                        ["split", "SIREN", "route", "n"] + [m for m, _ in METRICS], table)
+    return write_result(
+        cfg,
+        "routes",
+        "Experiment 1: latent vs direct route",
+        "Medians over objects (genus ok: share of objects), mean ± std over seeds. "
+        "Target SIRENs are the upper bound; test objects never trained the AE or the mapper.",
+        ["split", "SIREN", "route", "n"] + [m for m, _ in METRICS],
+        table,
+    )
 
 
 def figure(rows_by_key):

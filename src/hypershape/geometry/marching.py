@@ -1,4 +1,5 @@
 """Marching cubes of SDF grids over the cube [-bound, bound]^3."""
+
 import numpy as np
 import trimesh
 from skimage.measure import marching_cubes
@@ -21,8 +22,7 @@ def mesh_from_grid(values, bound, level=0.0):
         return trimesh.Trimesh()
     step = 2.0 * bound / (values.shape[0] - 1)
     # 'ascent': the object is where values are below the level (negative inside).
-    verts, faces, _, _ = marching_cubes(values, level=level, spacing=(step,) * 3,
-                                        gradient_direction="ascent")
+    verts, faces, _, _ = marching_cubes(values, level=level, spacing=(step,) * 3, gradient_direction="ascent")
     mesh = trimesh.Trimesh(verts - bound, faces, process=True)
     if mesh.volume < 0:
         mesh.invert()
@@ -34,5 +34,5 @@ def mesh_from_sdf(fn, resolution, bound, batch=65536):
     points = grid_points(resolution, bound).astype(np.float32)
     values = np.empty(len(points))
     for i in range(0, len(points), batch):
-        values[i:i + batch] = np.asarray(fn(points[i:i + batch]), dtype=np.float64).reshape(-1)
+        values[i : i + batch] = np.asarray(fn(points[i : i + batch]), dtype=np.float64).reshape(-1)
     return mesh_from_grid(values.reshape((resolution,) * 3), bound)

@@ -1,4 +1,5 @@
 """Surface metrics in the normalised frame (DESIGN.md, "Metrics")."""
+
 import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
@@ -27,7 +28,7 @@ def chamfer(p, q):
     """(L1, L2): half the sum of the mean (squared) nearest-neighbour distances p->q and q->p."""
     d_pq, _ = _nn(p, q)
     d_qp, _ = _nn(q, p)
-    return 0.5 * (d_pq.mean() + d_qp.mean()), 0.5 * ((d_pq ** 2).mean() + (d_qp ** 2).mean())
+    return 0.5 * (d_pq.mean() + d_qp.mean()), 0.5 * ((d_pq**2).mean() + (d_qp**2).mean())
 
 
 def fscore(p, q, tau):
@@ -82,18 +83,24 @@ def mesh_metrics(pred, gt, n_points=30000, taus=(0.01, 0.02), rng=None):
     """
     rng = np.random.default_rng(0) if rng is None else rng
     topo = topology(pred)
-    out = dict(components=topo["components"], components_filtered=topo["components_filtered"],
-               closed_manifold=topo["closed_manifold"], genus=topo["genus"])
+    out = dict(
+        components=topo["components"],
+        components_filtered=topo["components_filtered"],
+        closed_manifold=topo["closed_manifold"],
+        genus=topo["genus"],
+    )
     if len(pred.faces) == 0 or not pred.area > 0:
-        out.update(chamfer_l1=float(WORST_CHAMFER), chamfer_l2=float(WORST_CHAMFER ** 2),
-                   normal_consistency=0.0, empty=True)
+        out.update(
+            chamfer_l1=float(WORST_CHAMFER), chamfer_l2=float(WORST_CHAMFER**2), normal_consistency=0.0, empty=True
+        )
         out.update({fscore_key(t): 0.0 for t in taus})
         return out
     p, n_p = sample_surface(pred, n_points, rng)
     q, n_q = sample_surface(gt, n_points, rng)
     l1, l2 = chamfer(p, q)
-    out.update(chamfer_l1=float(l1), chamfer_l2=float(l2),
-               normal_consistency=normal_consistency(p, n_p, q, n_q), empty=False)
+    out.update(
+        chamfer_l1=float(l1), chamfer_l2=float(l2), normal_consistency=normal_consistency(p, n_p, q, n_q), empty=False
+    )
     out.update({fscore_key(t): fscore(p, q, t) for t in taus})
     return out
 

@@ -1,4 +1,5 @@
 """Signed distance to a mesh and the SDF samples the shape-SIRENs are fitted to."""
+
 import igl
 import numpy as np
 
@@ -20,8 +21,8 @@ def signed_distance(mesh, points, chunk=CHUNK):
     tree.init(v, f)
     dist = np.empty(len(points))
     for i in range(0, len(points), chunk):
-        sq, _, _ = tree.squared_distance(v, f, np.ascontiguousarray(points[i:i + chunk]))
-        dist[i:i + chunk] = np.sqrt(np.maximum(sq, 0.0))
+        sq, _, _ = tree.squared_distance(v, f, np.ascontiguousarray(points[i : i + chunk]))
+        dist[i : i + chunk] = np.sqrt(np.maximum(sq, 0.0))
     inside = winding_number(v, f, points) > 0.5
     return np.where(inside, -dist, dist)
 

@@ -1,4 +1,5 @@
 """Watertight step: the solid a (possibly broken) mesh bounds, and normalisation into a sphere."""
+
 import igl
 import numpy as np
 import trimesh

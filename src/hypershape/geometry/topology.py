@@ -1,4 +1,5 @@
 """Connected components, closedness and genus of a triangle mesh."""
+
 import numpy as np
 import scipy.sparse
 import scipy.sparse.csgraph
@@ -19,8 +20,7 @@ def _face_components(faces):
     n_f, n_e = len(faces), int(edge_id.max()) + 1
     face_id = np.repeat(np.arange(n_f), 3)
     # Bipartite face-edge graph, so that non-manifold edges still connect their faces.
-    g = scipy.sparse.coo_matrix((np.ones(3 * n_f), (face_id, n_f + edge_id.ravel())),
-                                shape=(n_f + n_e, n_f + n_e))
+    g = scipy.sparse.coo_matrix((np.ones(3 * n_f), (face_id, n_f + edge_id.ravel())), shape=(n_f + n_e, n_f + n_e))
     _, labels = scipy.sparse.csgraph.connected_components(g, directed=False)
     _, labels = np.unique(labels[:n_f], return_inverse=True)
     return labels
@@ -34,8 +34,7 @@ def topology(mesh, min_area_fraction=0.01):
     None where that component is not closed manifold), volume (signed, 0.0 unless watertight and
     consistently wound), area, euler (V - E + F of the whole mesh).
     """
-    empty = dict(components=0, components_filtered=0, closed_manifold=False, genus=[],
-                 volume=0.0, area=0.0, euler=0)
+    empty = dict(components=0, components_filtered=0, closed_manifold=False, genus=[], volume=0.0, area=0.0, euler=0)
     if mesh is None or len(mesh.faces) == 0:
         return empty
     # Loaded meshes may repeat vertices per face; merging by position makes the topology visible.

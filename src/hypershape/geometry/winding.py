@@ -1,4 +1,5 @@
 """Generalized winding numbers (Jacobson et al. 2013) through libigl."""
+
 import igl
 import numpy as np
 
@@ -25,5 +26,5 @@ def winding_number(vertices, faces, points, chunk=CHUNK):
     bvh.init(v, f)
     out = np.empty(len(points))
     for i in range(0, len(points), chunk):
-        out[i:i + chunk] = bvh.winding_number(np.ascontiguousarray(points[i:i + chunk]))
+        out[i : i + chunk] = bvh.winding_number(np.ascontiguousarray(points[i : i + chunk]))
     return out

@@ -1,6 +1,7 @@
 """Networks are rebuilt from the config section saved in their own checkpoint (nanoGPT's model_args), not
 from the live config: a checkpoint says how it was built. If an architecture field of the live config
 differs, the checkpoint was made for another network and loading it is an error that says what to rerun."""
+
 from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
@@ -36,6 +37,8 @@ def built_with(ckpt: dict, section: str, live, name: str) -> DictConfig:
     live = _plain(live)
     for field in ARCHITECTURE[section]:
         if saved.get(field) != live[field]:
-            raise CheckpointMismatch(f"{name} was built with {section}.{field}={saved.get(field)}, "
-                                     f"the config says {live[field]}: rerun {script}")
+            raise CheckpointMismatch(
+                f"{name} was built with {section}.{field}={saved.get(field)}, "
+                f"the config says {live[field]}: rerun {script}"
+            )
     return OmegaConf.create(saved)

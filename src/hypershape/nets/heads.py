@@ -2,6 +2,7 @@
 
 Used by the hypernetwork, the autoencoder's decoder and the direct mapper, so the per-layer vs
 monolithic comparison is the same switch everywhere."""
+
 from __future__ import annotations
 
 import torch
@@ -39,4 +40,3 @@ class WeightHeads(nn.Module):
 
 def num_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-

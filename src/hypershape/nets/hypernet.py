@@ -1,4 +1,5 @@
 """The per-object hypernetwork: unit camera direction → the weights of that view's image-SIREN."""
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ An N=100 hypernetwork has ~18 M weights, so no learned layer can read them direc
 The mapper first applies a fixed, seeded count sketch (feature hashing: every weight is added, with a
 random sign, into one of k buckets). It is linear, sees every weight, keeps inner products in
 expectation, and needs O(k) memory and no stored matrix; only the small network after it is trained."""
+
 from __future__ import annotations
 
 import torch
@@ -22,7 +23,7 @@ def count_sketch(x: torch.Tensor, dim: int, seed: int) -> torch.Tensor:
     """Sketch rows x [B, P] to [B, dim]; the bucket and sign of each weight depend only on (seed, index)."""
     out = torch.zeros(x.shape[0], dim, dtype=x.dtype, device=x.device)
     for start in range(0, x.shape[1], CHUNK):
-        part = x[:, start:start + CHUNK]
+        part = x[:, start : start + CHUNK]
         g = torch.Generator().manual_seed(seed * 1_000_003 + start)
         idx = torch.randint(dim, (part.shape[1],), generator=g).to(x.device)
         sign = (torch.randint(2, (part.shape[1],), generator=g) * 2 - 1).to(x.device, x.dtype)

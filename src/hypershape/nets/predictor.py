@@ -1,5 +1,6 @@
 """The inference API of a trained pipeline: the shape-SIREN weights an object's images give, through its
 hypernetwork's sketch, the mapper and (route=latent) the autoencoder's decoder. Stage 80 starts from it."""
+
 from __future__ import annotations
 
 import torch

@@ -3,6 +3,7 @@
 The flat form is what the rest of the pipeline passes around: a hypernetwork emits it, the autoencoder
 encodes it, and B SIRENs are fitted at once as one [B, P] tensor (inr2vec's batched program): Adam is
 per-element, so fitting them together is the same as fitting them one by one."""
+
 from __future__ import annotations
 
 import math
@@ -102,6 +103,7 @@ def siren_field(spec: SirenSpec, flat: torch.Tensor, device) -> Callable[[np.nda
         with torch.no_grad():
             x = torch.as_tensor(np.asarray(points, dtype=np.float32), device=device)
             return siren_forward(spec, flat, x)[:, 0].cpu().numpy()
+
     return f
 
 

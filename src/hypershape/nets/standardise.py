@@ -1,6 +1,7 @@
 """Scales that put weight tensors of very different magnitudes on one footing: the RMS of each parameter
 tensor, and the standardiser built on it. Used by the hypernetwork's weight loss (50), the autoencoder (60),
 the mapper's inputs and targets (70) and the refinement's pull towards the predicted weights (80)."""
+
 from __future__ import annotations
 
 from typing import Iterable

@@ -1,4 +1,5 @@
 """Weight-space autoencoder: a shape-SIREN's weights (anchor residual, standardised) ⇄ a small latent."""
+
 from __future__ import annotations
 
 import torch

@@ -33,8 +33,13 @@ def list_meshes(folder) -> list[tuple[str, Path]]:
     chair.ply) adds the suffix, and any clash left after that a counter.
     """
     folder = Path(folder)
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() not in COMPANION_SUFFIXES
-                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    paths = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() not in COMPANION_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     stems = ["__".join(_safe(part) for part in p.relative_to(folder).with_suffix("").parts) for p in paths]
     counts = Counter(stems)
     out, seen = [], set()
@@ -63,8 +68,9 @@ def load_mesh(path) -> trimesh.Trimesh:
     the problem, if it is unusable."""
     path = Path(path)
     if path.suffix.lower() not in MESH_SUFFIXES:
-        raise MeshLoadError(f"unsupported file type {path.suffix or '(none)'} of {path} "
-                            f"(supported: {' '.join(MESH_SUFFIXES)})")
+        raise MeshLoadError(
+            f"unsupported file type {path.suffix or '(none)'} of {path} (supported: {' '.join(MESH_SUFFIXES)})"
+        )
     try:
         # unprocessed first: processing would silently drop faces on NaN vertices, hiding a broken file
         mesh = trimesh.load_scene(path, process=False).to_mesh()
@@ -77,11 +83,15 @@ def load_mesh(path) -> trimesh.Trimesh:
     if not np.isfinite(mesh.vertices).all():
         raise MeshLoadError(f"mesh file {path} has NaN or infinite vertex coordinates")
     if mesh.faces.min() < 0 or mesh.faces.max() >= len(mesh.vertices):  # the PLY reader lets these through
-        raise MeshLoadError(f"mesh file {path} has a face index out of range (faces use "
-                            f"{mesh.faces.min()}..{mesh.faces.max()}, it has {len(mesh.vertices)} vertices)")
+        raise MeshLoadError(
+            f"mesh file {path} has a face index out of range (faces use "
+            f"{mesh.faces.min()}..{mesh.faces.max()}, it has {len(mesh.vertices)} vertices)"
+        )
     extent = float(np.ptp(mesh.vertices, axis=0).max())
     mesh.process()  # merge duplicate vertices (STL stores every triangle separately)
     if not (mesh.area_faces > 0).any():  # collinear corners, or a speck merged into one point
-        raise MeshLoadError(f"mesh file {path} is degenerate: none of its {len(mesh.faces)} triangles has area "
-                            f"(extent {extent:g}; vertices closer than {trimesh.tol.merge:g} are merged)")
+        raise MeshLoadError(
+            f"mesh file {path} is degenerate: none of its {len(mesh.faces)} triangles has area "
+            f"(extent {extent:g}; vertices closer than {trimesh.tol.merge:g} are merged)"
+        )
     return mesh

@@ -53,8 +53,9 @@ def _call(fn, timeout_s: float):
     return future.result(timeout=timeout_s)
 
 
-def select_uids(uids: list[str], lvis_categories: list[str], n: int, cache_dir=None,
-                timeout_s: float = 600.0) -> list[str]:
+def select_uids(
+    uids: list[str], lvis_categories: list[str], n: int, cache_dir=None, timeout_s: float = 600.0
+) -> list[str]:
     """Up to n uids: the explicit ones first, then members of the LVIS categories, taken in turn per category.
 
     Each category's uids are sorted, so the choice is deterministic. Raises ValueError for an unknown
@@ -68,8 +69,10 @@ def select_uids(uids: list[str], lvis_categories: list[str], n: int, cache_dir=N
     try:
         lvis = _call(objaverse.load_lvis_annotations, timeout_s)
     except Exception as exc:
-        raise RuntimeError(f"cannot load the Objaverse LVIS annotations (not cached under "
-                           f"{objaverse._VERSIONED_PATH}, download failed: {type(exc).__name__}: {exc})") from exc
+        raise RuntimeError(
+            f"cannot load the Objaverse LVIS annotations (not cached under "
+            f"{objaverse._VERSIONED_PATH}, download failed: {type(exc).__name__}: {exc})"
+        ) from exc
     unknown = [c for c in lvis_categories if c not in lvis]
     if unknown:
         raise ValueError(f"unknown LVIS categories: {unknown}")

@@ -35,6 +35,7 @@ def _n(x: float) -> str:
 
 # --- primitives and booleans ---------------------------------------------------------------------------
 
+
 def _placed(mesh: trimesh.Trimesh, center=(0.0, 0.0, 0.0), axis: str = "z") -> trimesh.Trimesh:
     """Turn a z-aligned primitive onto `axis`, then move it to `center`."""
     if axis == "x":
@@ -97,6 +98,7 @@ def _grid_cutters(width, depth, nx, ny, bar, thickness, round_holes=False):
 
 # --- families: variants (name, genus, params) and a builder taking those params --------------------------
 
+
 def _sphere_variants():
     # cut: height (in radii) above which the sphere is sliced off; 1.0 keeps the whole sphere
     for cut in (1.0, 0.5, 0.0, -0.4):
@@ -111,8 +113,16 @@ def _build_sphere(cut):
 
 
 def _ellipsoid_variants():
-    for axes in ((1, 1, 0.5), (1, 0.7, 0.4), (1, 0.5, 0.5), (1, 1, 1.6), (1, 0.8, 0.8),
-                 (0.6, 0.6, 1.2), (1, 0.4, 0.2), (1, 0.9, 0.7)):
+    for axes in (
+        (1, 1, 0.5),
+        (1, 0.7, 0.4),
+        (1, 0.5, 0.5),
+        (1, 1, 1.6),
+        (1, 0.8, 0.8),
+        (0.6, 0.6, 1.2),
+        (1, 0.4, 0.2),
+        (1, 0.9, 0.7),
+    ):
         yield "ellipsoid_" + "_".join(_n(a) for a in axes), 0, {"axes": axes}
 
 
@@ -150,8 +160,14 @@ def _build_cylinder(radius, height):
 
 
 def _cone_variants():
-    for bottom, top, height in ((0.5, 0, 1), (0.3, 0, 1), (0.5, 0, 0.4), (0.5, 0.25, 0.8),
-                                (0.4, 0.15, 0.5), (0.5, 0.4, 0.6)):
+    for bottom, top, height in (
+        (0.5, 0, 1),
+        (0.3, 0, 1),
+        (0.5, 0, 0.4),
+        (0.5, 0.25, 0.8),
+        (0.4, 0.15, 0.5),
+        (0.5, 0.4, 0.6),
+    ):
         params = {"bottom": bottom, "top": top, "height": height}
         yield f"cone_b{_n(bottom)}_t{_n(top)}_h{_n(height)}", 0, params
 
@@ -199,9 +215,14 @@ def _build_cup(radius, height, wall):
 
 
 def _mug_variants():
-    for radius, height, wall, handle, thick in ((0.3, 0.8, 0.05, 0.2, 0.04), (0.35, 0.6, 0.05, 0.18, 0.05),
-                                                (0.25, 0.9, 0.04, 0.25, 0.04), (0.4, 0.5, 0.06, 0.15, 0.05),
-                                                (0.3, 0.7, 0.04, 0.22, 0.06), (0.3, 0.9, 0.05, 0.3, 0.05)):
+    for radius, height, wall, handle, thick in (
+        (0.3, 0.8, 0.05, 0.2, 0.04),
+        (0.35, 0.6, 0.05, 0.18, 0.05),
+        (0.25, 0.9, 0.04, 0.25, 0.04),
+        (0.4, 0.5, 0.06, 0.15, 0.05),
+        (0.3, 0.7, 0.04, 0.22, 0.06),
+        (0.3, 0.9, 0.05, 0.3, 0.05),
+    ):
         params = {"radius": radius, "height": height, "wall": wall, "handle": handle, "thick": thick}
         yield f"mug_r{_n(radius)}_h{_n(height)}_hd{_n(handle)}_t{_n(thick)}", 1, params
 
@@ -214,8 +235,14 @@ def _build_mug(radius, height, wall, handle, thick):
 
 
 def _ring_variants():
-    for inner, outer, height, gem in ((0.3, 0.5, 0.1, 0), (0.4, 0.5, 0.3, 0), (0.4, 0.5, 1.0, 0),
-                                      (0.15, 0.5, 0.2, 0), (0.25, 0.5, 0.5, 0), (0.35, 0.45, 0.15, 0.12)):
+    for inner, outer, height, gem in (
+        (0.3, 0.5, 0.1, 0),
+        (0.4, 0.5, 0.3, 0),
+        (0.4, 0.5, 1.0, 0),
+        (0.15, 0.5, 0.2, 0),
+        (0.25, 0.5, 0.5, 0),
+        (0.35, 0.45, 0.15, 0.12),
+    ):
         params = {"inner": inner, "outer": outer, "height": height, "gem": gem}
         yield f"ring_i{_n(inner)}_o{_n(outer)}_h{_n(height)}_g{_n(gem)}", 1, params
 
@@ -245,8 +272,10 @@ def _build_plate_holes(layout, holes):
     if layout == "row":  # long thin plate, round holes in a line
         width, thick = 1.0, 0.1
         pitch = width / holes
-        cutters = [_cylinder(min(0.3 * pitch, 0.12), thick + 2 * OVERLAP, (-width / 2 + (i + 0.5) * pitch, 0, 0))
-                   for i in range(holes)]
+        cutters = [
+            _cylinder(min(0.3 * pitch, 0.12), thick + 2 * OVERLAP, (-width / 2 + (i + 0.5) * pitch, 0, 0))
+            for i in range(holes)
+        ]
         return _minus(_box((width, 0.4, thick)), *cutters)
     if layout == "grid":  # square plate, round holes
         thick = 0.12
@@ -258,9 +287,15 @@ def _build_plate_holes(layout, holes):
 
 
 def _table_variants():
-    for width, depth, height, stretchers in ((1.0, 0.6, 0.7, 0), (1.0, 0.6, 0.7, 1), (1.0, 0.6, 0.7, 2),
-                                             (1.0, 0.6, 0.7, 4), (0.7, 0.7, 0.7, 0), (0.7, 0.7, 0.7, 4),
-                                             (1.0, 0.5, 0.3, 0)):
+    for width, depth, height, stretchers in (
+        (1.0, 0.6, 0.7, 0),
+        (1.0, 0.6, 0.7, 1),
+        (1.0, 0.6, 0.7, 2),
+        (1.0, 0.6, 0.7, 4),
+        (0.7, 0.7, 0.7, 0),
+        (0.7, 0.7, 0.7, 4),
+        (1.0, 0.5, 0.3, 0),
+    ):
         params = {"width": width, "depth": depth, "height": height, "stretchers": stretchers, "pedestal": False}
         yield f"table_w{_n(width)}_d{_n(depth)}_h{_n(height)}_s{stretchers}", stretchers, params
     yield "table_round_pedestal", 0, {"width": 0.8, "depth": 0.8, "height": 0.7, "stretchers": 0, "pedestal": True}
@@ -268,33 +303,45 @@ def _table_variants():
 
 def _legs(width, depth, top_z, leg=0.06, inset=0.05):
     """Four square legs from the floor up into a slab whose underside is at `top_z`; returns legs and corners."""
-    corners = [(sx * (width / 2 - inset - leg / 2), sy * (depth / 2 - inset - leg / 2))
-               for sx in (-1, 1) for sy in (-1, 1)]
-    legs = [_span_box((x - leg / 2, y - leg / 2, 0), (x + leg / 2, y + leg / 2, top_z + OVERLAP))
-            for x, y in corners]
+    corners = [
+        (sx * (width / 2 - inset - leg / 2), sy * (depth / 2 - inset - leg / 2)) for sx in (-1, 1) for sy in (-1, 1)
+    ]
+    legs = [_span_box((x - leg / 2, y - leg / 2, 0), (x + leg / 2, y + leg / 2, top_z + OVERLAP)) for x, y in corners]
     return legs, corners
 
 
 def _build_table(width, depth, height, stretchers, pedestal, top=0.05, leg=0.06):
     if pedestal:  # round top on a central column and a foot disc: genus 0
-        return _union(_cylinder(width / 2, top, (0, 0, height - top / 2)),
-                      _cylinder(0.06, height, (0, 0, height / 2)),
-                      _cylinder(width / 4, top, (0, 0, top / 2)))
+        return _union(
+            _cylinder(width / 2, top, (0, 0, height - top / 2)),
+            _cylinder(0.06, height, (0, 0, height / 2)),
+            _cylinder(width / 4, top, (0, 0, top / 2)),
+        )
     legs, corners = _legs(width, depth, height - top, leg)
     slab = _span_box((-width / 2, -depth / 2, height - top), (width / 2, depth / 2, height))
     # each stretcher bar joins two legs and closes one loop through the top
     x, y = corners[-1]
     z0, z1 = 0.15 * height, 0.15 * height + leg / 2
-    bars = [_span_box((-x, -y - leg / 4, z0), (x, -y + leg / 4, z1)),
-            _span_box((-x, y - leg / 4, z0), (x, y + leg / 4, z1)),
-            _span_box((-x - leg / 4, -y, z0), (-x + leg / 4, y, z1)),
-            _span_box((x - leg / 4, -y, z0), (x + leg / 4, y, z1))]
+    bars = [
+        _span_box((-x, -y - leg / 4, z0), (x, -y + leg / 4, z1)),
+        _span_box((-x, y - leg / 4, z0), (x, y + leg / 4, z1)),
+        _span_box((-x - leg / 4, -y, z0), (-x + leg / 4, y, z1)),
+        _span_box((x - leg / 4, -y, z0), (x + leg / 4, y, z1)),
+    ]
     return _union(slab, *legs, *bars[:stretchers])
 
 
 def _chair_variants():
-    for back, openings in (("low", 1), ("low", 0), ("low", 2), ("low", 3),
-                           ("tall", 1), ("tall", 0), ("tall", 2), ("tall", 3)):
+    for back, openings in (
+        ("low", 1),
+        ("low", 0),
+        ("low", 2),
+        ("low", 3),
+        ("tall", 1),
+        ("tall", 0),
+        ("tall", 2),
+        ("tall", 3),
+    ):
         yield f"chair_{back}_open{openings}", openings, {"back": back, "openings": openings}
 
 
@@ -318,11 +365,23 @@ def _chain_variants(count):
     """Coplanar tori in a row (or bent at a right angle), each overlapping the next: genus = count."""
     family = {2: "double_torus", 3: "triple_torus"}[count]
     if count == 2:
-        shapes = [((0.25, 0.25), 0.08, False), ((0.25, 0.25), 0.12, False), ((0.3, 0.3), 0.1, False),
-                  ((0.2, 0.2), 0.1, False), ((0.25, 0.25), 0.16, False), ((0.2, 0.3), 0.09, False)]
+        shapes = [
+            ((0.25, 0.25), 0.08, False),
+            ((0.25, 0.25), 0.12, False),
+            ((0.3, 0.3), 0.1, False),
+            ((0.2, 0.2), 0.1, False),
+            ((0.25, 0.25), 0.16, False),
+            ((0.2, 0.3), 0.09, False),
+        ]
     else:
-        shapes = [((0.2,) * 3, 0.07, False), ((0.2,) * 3, 0.1, False), ((0.16,) * 3, 0.08, False),
-                  ((0.2,) * 3, 0.08, True), ((0.18,) * 3, 0.1, True), ((0.15, 0.2, 0.25), 0.07, False)]
+        shapes = [
+            ((0.2,) * 3, 0.07, False),
+            ((0.2,) * 3, 0.1, False),
+            ((0.16,) * 3, 0.08, False),
+            ((0.2,) * 3, 0.08, True),
+            ((0.18,) * 3, 0.1, True),
+            ((0.15, 0.2, 0.25), 0.07, False),
+        ]
     for majors, minor, bent in shapes:
         name = f"{family}_" + "_".join(_n(m) for m in majors) + f"_min{_n(minor)}" + ("_bent" if bent else "")
         yield name, count, {"majors": majors, "minor": minor, "bent": bent}
@@ -383,7 +442,7 @@ def _build_bowl(cut, wall, radius=0.5):
     return _minus(_sphere(radius), _sphere(radius - wall), _span_box((-1, -1, cut * radius), (1, 1, 1)))
 
 
-_PHI = (1 + 5 ** 0.5) / 2
+_PHI = (1 + 5**0.5) / 2
 _POLYHEDRA = {
     "tetra": [(1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1)],
     "octa": [(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)],
@@ -415,11 +474,17 @@ def _build_blocks(shape):
     parts = {
         "l": [((-0.5, -t / 2, -0.5), (-0.5 + t, t / 2, 0.5)), ((-0.5, -t / 2, -0.5), (0.5, t / 2, -0.5 + t))],
         "t": [((-0.5, -t / 2, 0.5 - t), (0.5, t / 2, 0.5)), ((-t / 2, -t / 2, -0.5), (t / 2, t / 2, 0.5))],
-        "jack": [((-0.5, -t / 2, -t / 2), (0.5, t / 2, t / 2)), ((-t / 2, -0.5, -t / 2), (t / 2, 0.5, t / 2)),
-                 ((-t / 2, -t / 2, -0.5), (t / 2, t / 2, 0.5))],
+        "jack": [
+            ((-0.5, -t / 2, -t / 2), (0.5, t / 2, t / 2)),
+            ((-t / 2, -0.5, -t / 2), (t / 2, 0.5, t / 2)),
+            ((-t / 2, -t / 2, -0.5), (t / 2, t / 2, 0.5)),
+        ],
         "stairs": [((-0.5 + i / 3, -0.3, -0.5), (0.5, 0.3, -0.5 + (i + 1) / 3)) for i in range(3)],
-        "u": [((-0.5, -t / 2, -0.5), (-0.5 + t, t / 2, 0.5)), ((0.5 - t, -t / 2, -0.5), (0.5, t / 2, 0.5)),
-              ((-0.5, -t / 2, -0.5), (0.5, t / 2, -0.5 + t))],
+        "u": [
+            ((-0.5, -t / 2, -0.5), (-0.5 + t, t / 2, 0.5)),
+            ((0.5 - t, -t / 2, -0.5), (0.5, t / 2, 0.5)),
+            ((-0.5, -t / 2, -0.5), (0.5, t / 2, -0.5 + t)),
+        ],
     }[shape]
     # grow each box a little so neighbours overlap instead of sharing a face
     return _union(*(_span_box(np.subtract(lo, OVERLAP / 2), np.add(hi, OVERLAP / 2)) for lo, hi in parts))
@@ -453,8 +518,10 @@ _FAMILIES = {
 
 def catalogue() -> list[Solid]:
     """All solids, in a fixed order that takes one of each family in turn (round-robin)."""
-    per_family = [[Solid(name, family, genus, params) for name, genus, params in variants()]
-                  for family, (variants, _) in _FAMILIES.items()]
+    per_family = [
+        [Solid(name, family, genus, params) for name, genus, params in variants()]
+        for family, (variants, _) in _FAMILIES.items()
+    ]
     return [s for group in zip_longest(*per_family) for s in group if s is not None]
 
 

@@ -1,4 +1,5 @@
 """Loading what stages hand to each other, in the form training wants it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,14 @@ def load_views(path) -> dict:
     v = np.load(path)
     rgba = torch.from_numpy(v["rgba"]).float() / 255.0
     rgb = rgba[..., :3] * rgba[..., 3:]
-    return dict(rgb=rgb.reshape(rgb.shape[0], -1, 3), mask=rgba[..., 3], K=v["K"], cam_to_world=v["cam_to_world"],
-                directions=torch.from_numpy(v["directions"]).float(), resolution=rgba.shape[1])
+    return dict(
+        rgb=rgb.reshape(rgb.shape[0], -1, 3),
+        mask=rgba[..., 3],
+        K=v["K"],
+        cam_to_world=v["cam_to_world"],
+        directions=torch.from_numpy(v["directions"]).float(),
+        resolution=rgba.shape[1],
+    )
 
 
 def image_spec(cfg) -> SirenSpec:
@@ -57,8 +64,9 @@ def train_upstream(stage: Stage, objects: list[dict]) -> tuple[dict[str, dict], 
     a shared artifact learns from the first only, never from a missing or stale file of the second."""
     train = [o for o in objects if o["split"] == "train"]
     for up in stage.upstream:  # sharded: other jobs may still be making their share of the upstream stage
-        stage.wait_for(f"{up}'s records of every training object", lambda up=up: stage.unrecorded(up, train),
-                       SCRIPTS[up])
+        stage.wait_for(
+            f"{up}'s records of every training object", lambda up=up: stage.unrecorded(up, train), SCRIPTS[up]
+        )
     used, left_out = {}, {}
     for o in objects:
         if o["split"] == "train":
@@ -67,8 +75,7 @@ def train_upstream(stage: Stage, objects: list[dict]) -> tuple[dict[str, dict], 
     return used, left_out
 
 
-def shared_from_train(stage: Stage, artifact: str, path, make, used: dict, left_out: dict[str, str],
-                      *inputs) -> str:
+def shared_from_train(stage: Stage, artifact: str, path, make, used: dict, left_out: dict[str, str], *inputs) -> str:
     """stage.shared for an artifact learnt from the training objects in `used` ({id: what it was made from}):
     its key covers `inputs` plus exactly those objects. The training objects left out ({id: reason}) are
     logged and recorded as `left_out` in its manifest record. Returns the key."""
@@ -79,6 +86,7 @@ def shared_from_train(stage: Stage, artifact: str, path, make, used: dict, left_
     entry = stage.shared(artifact, path, lambda: dict(make(), left_out=left_out), inputs=(*inputs, used))
     if entry.get("left_out") != left_out:  # same objects used, but others fail now (or fail differently)
         info = {k: v for k, v in entry.items() if k not in ("status", "key", "parts", "outputs")}
-        stage.manifest.done(artifact, entry["key"], [path], entry["parts"], shared=True,
-                            **dict(info, left_out=left_out))
+        stage.manifest.done(
+            artifact, entry["key"], [path], entry["parts"], shared=True, **dict(info, left_out=left_out)
+        )
     return entry["key"]

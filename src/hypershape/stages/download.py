@@ -1,4 +1,5 @@
 """01_download: the object list and the raw meshes, from the procedural catalogue, a folder, or Objaverse."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,18 @@ def _candidates(cfg) -> list[dict]:
     d = cfg.data
     if d.source == Source.procedural:
         solids = procedural.catalogue()[: d.num_objects]
-        return [dict(id=s.name, source="procedural", ref=s.family, license="generated", genus=s.genus,
-                     params=dict(s.params), load=lambda s=s: procedural.build(s)) for s in solids]
+        return [
+            dict(
+                id=s.name,
+                source="procedural",
+                ref=s.family,
+                license="generated",
+                genus=s.genus,
+                params=dict(s.params),
+                load=lambda s=s: procedural.build(s),
+            )
+            for s in solids
+        ]
     if d.source == Source.local:
         if not d.local_dir:
             raise ValueError("data.source=local needs data.local_dir=/path/to/meshes")
@@ -23,16 +34,29 @@ def _candidates(cfg) -> list[dict]:
         if not found:
             raise ValueError(f"no {'/'.join(local.MESH_SUFFIXES)} meshes under {d.local_dir}")
         # keyed by content: a mesh edited in place is redone
-        return [dict(id=i, source="local", ref=str(p), sha1=local.file_sha1(p), license=None, genus=None,
-                     load=lambda p=p: local.load_mesh(p)) for i, p in found]
-    uids = objaverse_source.select_uids(list(d.objaverse_uids), list(d.objaverse_lvis), d.num_objects,
-                                       d.objaverse_cache, d.download_timeout_s)
+        return [
+            dict(
+                id=i,
+                source="local",
+                ref=str(p),
+                sha1=local.file_sha1(p),
+                license=None,
+                genus=None,
+                load=lambda p=p: local.load_mesh(p),
+            )
+            for i, p in found
+        ]
+    uids = objaverse_source.select_uids(
+        list(d.objaverse_uids), list(d.objaverse_lvis), d.num_objects, d.objaverse_cache, d.download_timeout_s
+    )
     out = []
     for f in objaverse_source.fetch(uids, d.objaverse_cache, d.download_timeout_s):
+
         def load(f=f):
             if f.error:
                 raise RuntimeError(f"download failed: {f.error}")
             return local.load_mesh(f.path)
+
         out.append(dict(id=f.uid, source="objaverse", ref=f.uid, license=f.license, genus=None, load=load))
     return out
 
@@ -43,7 +67,7 @@ def split_of(obj: dict, cfg) -> str:
     data.test_genus, exactly the objects of those genera are held out."""
     if cfg.data.test_genus is not None:
         return "test" if obj["genus"] in set(cfg.data.test_genus) else "train"
-    return "test" if seed_of(cfg.seed, "split", obj["id"]) / 2 ** 32 < cfg.data.test_fraction else "train"
+    return "test" if seed_of(cfg.seed, "split", obj["id"]) / 2**32 < cfg.data.test_fraction else "train"
 
 
 def assign_split(objects: list[dict], cfg, log) -> None:
@@ -81,6 +105,11 @@ def run(cfg) -> dict:
     assign_split(objects, cfg, stage.log)
     save_json(stage.paths.objects, objects)
     n = {s: sum(o["split"] == s for o in objects) for s in ("train", "test")}
-    stage.log.info("%d objects listed: %d train, %d test, %d failed", len(objects), n["train"], n["test"],
-                   sum(o["status"] != "done" for o in objects))
+    stage.log.info(
+        "%d objects listed: %d train, %d test, %d failed",
+        len(objects),
+        n["train"],
+        n["test"],
+        sum(o["status"] != "done" for o in objects),
+    )
     return stage.finish()

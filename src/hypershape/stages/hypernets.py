@@ -1,6 +1,7 @@
 """50_train_hypernets: an anchor hypernetwork fitted to a neutral target (for each view, the mean of the
 training objects' SIRENs of that view), then one hypernetwork per object warm-started from it, with the
 same step count for train and test objects."""
+
 from __future__ import annotations
 
 import torch
@@ -45,8 +46,11 @@ def run(cfg) -> dict:
     objects = stage.objects()
     used, left_out = train_upstream(stage, objects)  # training objects with views and image-SIRENs
     conf = section(cfg, "hypernet")
-    stage.wait_for("the anchor image-SIREN", lambda: stage.unrecorded("40_image_sirens", [], ("anchor",)),
-                   SCRIPTS["40_image_sirens"])
+    stage.wait_for(
+        "the anchor image-SIREN",
+        lambda: stage.unrecorded("40_image_sirens", [], ("anchor",)),
+        SCRIPTS["40_image_sirens"],
+    )
     anchor_img = load_torch(p.image_anchor)["flat"].to(dev)
 
     def data(obj_id):
@@ -56,22 +60,39 @@ def run(cfg) -> dict:
     def make_anchor():
         loaded = [data(i) for i in used]
         dirs = loaded[0][0]
-        flats = torch.stack([f for _, f, _ in loaded])              # [N, V, P]
+        flats = torch.stack([f for _, f, _ in loaded])  # [N, V, P]
         norm = Standardiser(spec.sizes).to(dev).fit((flats - anchor_img).reshape(-1, spec.numel))
         targets, rgb = flats.mean(0), torch.stack([r for _, _, r in loaded]).mean(0)
         torch.manual_seed(cfg.seed)
         net = HyperNet.of(c, spec, anchor_img).to(dev)
         gen = generator(cfg.seed, "50", "anchor")
-        curve = train(net.parameters(), lambda s: hypernet_loss(net, dirs, targets, norm.scale, rgb, coords, c, gen),
-                      c.anchor_steps, c.lr, desc="anchor hypernet")
+        curve = train(
+            net.parameters(),
+            lambda s: hypernet_loss(net, dirs, targets, norm.scale, rgb, coords, c, gen),
+            c.anchor_steps,
+            c.lr,
+            desc="anchor hypernet",
+        )
         ev = score_hypernet(net, dirs, targets, rgb, coords)
         save_torch(p.hypernet_anchor, dict(state=net.state_dict(), scale=norm.scale.cpu(), config=conf, **ev))
-        stage.log.info("anchor hypernetwork (%s heads): loss %.4g -> %.4g, PSNR on mean views %.2f dB",
-                       c.heads.value, curve[0], curve[-1], ev["psnr_mean"])
+        stage.log.info(
+            "anchor hypernetwork (%s heads): loss %.4g -> %.4g, PSNR on mean views %.2f dB",
+            c.heads.value,
+            curve[0],
+            curve[-1],
+            ev["psnr_mean"],
+        )
         return dict(loss_first=curve[0], loss_last=curve[-1], **ev)
 
-    anchor_key = shared_from_train(stage, "anchor", p.hypernet_anchor, make_anchor, used, left_out,
-                                   stage.upstream["40_image_sirens"].key("anchor", shared=True))
+    anchor_key = shared_from_train(
+        stage,
+        "anchor",
+        p.hypernet_anchor,
+        make_anchor,
+        used,
+        left_out,
+        stage.upstream["40_image_sirens"].key("anchor", shared=True),
+    )
     anchor = load_torch(p.hypernet_anchor)
     scale = anchor["scale"].to(dev)
 
@@ -80,8 +101,13 @@ def run(cfg) -> dict:
         dirs, targets, rgb = data(o["id"])
         net = HyperNet.load(anchor, c, spec, anchor_img, str(p.hypernet_anchor))
         gen = generator(cfg.seed, "50", o["id"])
-        curve = train(net.parameters(), lambda s: hypernet_loss(net, dirs, targets, scale, rgb, coords, c, gen),
-                      c.steps, c.lr, desc=o["id"])
+        curve = train(
+            net.parameters(),
+            lambda s: hypernet_loss(net, dirs, targets, scale, rgb, coords, c, gen),
+            c.steps,
+            c.lr,
+            desc=o["id"],
+        )
         ev = score_hypernet(net, dirs, targets, rgb, coords)
         save_torch(p.hypernet(o["id"]), dict(state=net.state_dict(), config=conf, **ev))
         return {o["id"]: dict(loss_first=curve[0], loss_last=curve[-1], **ev)}
@@ -89,6 +115,8 @@ def run(cfg) -> dict:
     stage.run_objects(objects, outputs=lambda o: [p.hypernet(o["id"])], work=work, shared={"anchor": anchor_key})
     done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
     if done:
-        stage.log.info("median PSNR of views drawn by hypernet-generated SIRENs: %.2f dB",
-                       float(torch.tensor([e["psnr_mean"] for e in done]).median()))
+        stage.log.info(
+            "median PSNR of views drawn by hypernet-generated SIRENs: %.2f dB",
+            float(torch.tensor([e["psnr_mean"] for e in done]).median()),
+        )
     return stage.finish()

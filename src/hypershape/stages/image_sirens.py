@@ -1,5 +1,6 @@
 """40_train_image_sirens: an anchor image-SIREN fitted to the mean training view, then the SIRENs of the
 24 views of every object warm-started from it, `image_siren.batch` SIRENs per batched program."""
+
 from __future__ import annotations
 
 import torch
@@ -12,13 +13,15 @@ from ..training import fit_flat
 from .common import image_spec, load_views, pixel_grid, shared_from_train, train_upstream
 
 
-def fit_images(spec, start: torch.Tensor, images: torch.Tensor, coords: torch.Tensor, steps: int, lr: float,
-               batch: int, desc: str) -> torch.Tensor:
+def fit_images(
+    spec, start: torch.Tensor, images: torch.Tensor, coords: torch.Tensor, steps: int, lr: float, batch: int, desc: str
+) -> torch.Tensor:
     """Fit one SIREN per image [V, H*W, 3] from `start` [P], `batch` at a time; returns flats [V, P]."""
     out = []
     for i in range(0, len(images), batch):
-        target = images[i:i + batch]
+        target = images[i : i + batch]
         flat0 = start.expand(len(target), -1)
+
         def loss(f, s, target=target):
             return ((siren_forward(spec, f, coords) - target) ** 2).mean((1, 2))
 
@@ -39,8 +42,16 @@ def run(cfg) -> dict:
 
     def make_anchor():
         mean = torch.stack([load_views(p.views(i))["rgb"].mean(0) for i in used]).mean(0).to(dev)
-        flat = fit_images(spec, spec.init(torch.Generator().manual_seed(cfg.seed)).to(dev), mean[None], coords,
-                          c.anchor_steps, c.lr, 1, "anchor image-SIREN")[0]
+        flat = fit_images(
+            spec,
+            spec.init(torch.Generator().manual_seed(cfg.seed)).to(dev),
+            mean[None],
+            coords,
+            c.anchor_steps,
+            c.lr,
+            1,
+            "anchor image-SIREN",
+        )[0]
         q = float(psnr(siren_forward(spec, flat, coords), mean, dims=(-2, -1)))
         save_torch(p.image_anchor, dict(flat=flat.cpu(), spec=spec, config=conf, psnr=q))
         stage.log.info("anchor image-SIREN: %d weights, PSNR %.2f dB on the mean training view", spec.numel, q)
@@ -63,10 +74,18 @@ def run(cfg) -> dict:
             out[o["id"]] = dict(psnr_mean=float(q[views].mean()), psnr_min=float(q[views].min()))
         return out
 
-    stage.run_objects(objects, outputs=lambda o: [p.image_sirens(o["id"])], work=work,
-                      batch=max(1, c.batch // view_count(cfg.render)), shared={"anchor": anchor_key})
+    stage.run_objects(
+        objects,
+        outputs=lambda o: [p.image_sirens(o["id"])],
+        work=work,
+        batch=max(1, c.batch // view_count(cfg.render)),
+        shared={"anchor": anchor_key},
+    )
     done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
     if done:
-        stage.log.info("median image-SIREN PSNR %.2f dB over %d objects",
-                       float(torch.tensor([e["psnr_mean"] for e in done]).median()), len(done))
+        stage.log.info(
+            "median image-SIREN PSNR %.2f dB over %d objects",
+            float(torch.tensor([e["psnr_mean"] for e in done]).median()),
+            len(done),
+        )
     return stage.finish()

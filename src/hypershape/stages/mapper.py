@@ -3,6 +3,7 @@
 Input: each object's whole hypernetwork weight vector, as its residual from the anchor hypernetwork,
 every tensor divided by its RMS over the train split, then count-sketched (nets/mapper.py).
 Output: the standardised latent (route=latent) or standardised shape-SIREN residual (route=direct)."""
+
 from __future__ import annotations
 
 import torch
@@ -41,10 +42,14 @@ def run(cfg) -> dict:
     dev = device_of(cfg)
     spec = shape_spec(cfg)
     objects = stage.objects()
-    stage.wait_for("every object's hypernetwork", lambda: stage.unrecorded("50_hypernets", objects),
-                   SCRIPTS["50_hypernets"])
-    stage.wait_for("the autoencoder's latents", lambda: stage.unrecorded("60_weight_ae", objects, ("latents",)),
-                   SCRIPTS["60_weight_ae"])
+    stage.wait_for(
+        "every object's hypernetwork", lambda: stage.unrecorded("50_hypernets", objects), SCRIPTS["50_hypernets"]
+    )
+    stage.wait_for(
+        "the autoencoder's latents",
+        lambda: stage.unrecorded("60_weight_ae", objects, ("latents",)),
+        SCRIPTS["60_weight_ae"],
+    )
     ok, ups_of = [], {}
     for o in objects:
         ups = stage.upstream_keys(o["id"])
@@ -58,9 +63,12 @@ def run(cfg) -> dict:
         raise RuntimeError("no training object has both a hypernetwork and a target: nothing to train the mapper on")
     up50, up60 = stage.upstream["50_hypernets"], stage.upstream["60_weight_ae"]
     conf = section(cfg, "mapper")
-    inputs = (split_key(objects), up60.key("latents", shared=True),
-              sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
-              sorted(up50.key(o["id"]) for o in ok))  # test objects' features are made here too
+    inputs = (
+        split_key(objects),
+        up60.key("latents", shared=True),
+        sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
+        sorted(up50.key(o["id"]) for o in ok),
+    )  # test objects' features are made here too
 
     def make():
         seed = seed_of(cfg.seed, "sketch")
@@ -80,21 +88,39 @@ def run(cfg) -> dict:
         torch.manual_seed(cfg.seed)
         mapper = Mapper(c.route, c.sketch_dim, c.hidden, out_sizes, c.heads).to(dev)
         mapper.fit_input(x)
-        curve = train(mapper.parameters(), lambda s: ((mapper(x) - y) ** 2).mean(), c.steps, c.lr,
-                      weight_decay=c.weight_decay, desc=f"mapper ({c.route.value})")
-        save_torch(p.mapper, dict(state=mapper.state_dict(), route=c.route, out_sizes=out_sizes,
-                                  out_norm=out_norm.state_dict(), hyper_scale=hyper_scale, sketch_seed=seed,
-                                  features={i: f.cpu() for i, f in feats.items()}, train_ids=train_ids,
-                                  config=conf))
-        stage.log.info("mapper (%s) on %d train objects: loss %.4g -> %.4g", c.route.value, len(train_ids),
-                       curve[0], curve[-1])
+        curve = train(
+            mapper.parameters(),
+            lambda s: ((mapper(x) - y) ** 2).mean(),
+            c.steps,
+            c.lr,
+            weight_decay=c.weight_decay,
+            desc=f"mapper ({c.route.value})",
+        )
+        save_torch(
+            p.mapper,
+            dict(
+                state=mapper.state_dict(),
+                route=c.route,
+                out_sizes=out_sizes,
+                out_norm=out_norm.state_dict(),
+                hyper_scale=hyper_scale,
+                sketch_seed=seed,
+                features={i: f.cpu() for i, f in feats.items()},
+                train_ids=train_ids,
+                config=conf,
+            ),
+        )
+        stage.log.info(
+            "mapper (%s) on %d train objects: loss %.4g -> %.4g", c.route.value, len(train_ids), curve[0], curve[-1]
+        )
         return dict(loss_first=curve[0], loss_last=curve[-1], train=len(train_ids))
 
     made = stage.shared("mapper", p.mapper, make, inputs=inputs)
     for o in ok:  # per object, 70's output is its features and the mapper that reads them
         if not stage.manifest.is_current(o["id"], made["key"]):
-            stage.manifest.done(o["id"], made["key"], (), dict(made["parts"], upstream=ups_of[o["id"]]),
-                                split=o["split"])
+            stage.manifest.done(
+                o["id"], made["key"], (), dict(made["parts"], upstream=ups_of[o["id"]]), split=o["split"]
+            )
             stage.counts["done"] += 1
         else:
             stage.counts["skipped"] += 1

@@ -1,5 +1,6 @@
 """90_reconstruct: marching cubes of the target, predicted and refined shape-SIRENs; every metric of
 DESIGN.md per object and per split; a printed table, summary.json/.md, metrics.csv and summary.png."""
+
 from __future__ import annotations
 
 import csv
@@ -8,7 +9,6 @@ import io
 import numpy as np
 import trimesh
 
-from ..config import section
 from ..geometry.marching import mesh_from_sdf
 from ..geometry.metrics import fscore_key, mesh_metrics, surface_error, touches_domain, volumetric_iou
 from ..geometry.sdf import uniform_cube_points
@@ -23,23 +23,39 @@ KINDS = ("target", "predicted", "refined")
 
 def metric_columns(taus) -> tuple[str, ...]:
     """Every per-row metric, in CSV and summary order, with one F-score column per configured tau."""
-    return ("chamfer_l1", "chamfer_l2", *map(fscore_key, taus), "normal_consistency", "iou", "surface_error",
-            "touches_domain", "genus_match", "closed_manifold", "components", "components_filtered", "empty")
+    return (
+        "chamfer_l1",
+        "chamfer_l2",
+        *map(fscore_key, taus),
+        "normal_consistency",
+        "iou",
+        "surface_error",
+        "touches_domain",
+        "genus_match",
+        "closed_manifold",
+        "components",
+        "components_filtered",
+        "empty",
+    )
 
 
 def truth_of(mesh: trimesh.Trimesh, genus: list, surface: np.ndarray, rc, gen) -> dict:
     """What a field is scored against: the solid, its per-component genus list, surface points, and IoU
     points (drawn from `gen`, so a caller's draws are comparable) with inside/outside by winding number."""
     iou_points = uniform_cube_points(rc.iou_points, gen, rc.bound).astype(np.float32)
-    return dict(mesh=mesh, genus=list(genus), surface=np.asarray(surface, dtype=np.float32), iou_points=iou_points,
-                inside=winding_number(mesh.vertices, mesh.faces, iou_points) > 0.5)
+    return dict(
+        mesh=mesh,
+        genus=list(genus),
+        surface=np.asarray(surface, dtype=np.float32),
+        iou_points=iou_points,
+        inside=winding_number(mesh.vertices, mesh.faces, iou_points) > 0.5,
+    )
 
 
 def ground_truth(paths, obj_id: str, rc, gen) -> dict:
     """truth_of an object from 02's files: its solid, topology.json's genus list, its surface points."""
     mesh = trimesh.load(paths.solid(obj_id), force="mesh", process=False)
-    return truth_of(mesh, load_json(paths.topology(obj_id))["genus"], np.load(paths.surface(obj_id))["points"],
-                    rc, gen)
+    return truth_of(mesh, load_json(paths.topology(obj_id))["genus"], np.load(paths.surface(obj_id))["points"], rc, gen)
 
 
 def score_field(f, truth: dict, rc, gen) -> tuple[dict, trimesh.Trimesh]:
@@ -74,27 +90,37 @@ def summarise(rows: list[dict], columns) -> list[dict]:
 
 def table(summary: list[dict], taus, preset: str, route: str, seed: int) -> str:
     """The summary as a Markdown table (medians over objects; rates for genus match, closedness, empty)."""
-    cols = [("CD-L1", "median_chamfer_l1", "{:.4f}"), ("CD-L2", "median_chamfer_l2", "{:.5f}"),
-            *((f"F@{t:g}", f"median_{fscore_key(t)}", "{:.3f}") for t in taus),
-            ("NC", "median_normal_consistency", "{:.3f}"), ("IoU", "median_iou", "{:.3f}"),
-            ("surf.err", "median_surface_error", "{:.4f}"), ("at domain", "median_touches_domain", "{:.3f}"),
-            ("genus ok", "mean_genus_match", "{:.0%}"), ("closed", "mean_closed_manifold", "{:.0%}"),
-            ("empty", "mean_empty", "{:.0%}")]
-    head = (f"preset={preset} route={route} seed={seed}; medians over objects, rates for genus/closed/empty; "
-            "at domain = share of mesh area at |p| >= reconstruct.domain_radius\n\n")
-    lines = ["| split | SIREN | n | " + " | ".join(c for c, _, _ in cols) + " |",
-             "|---|---|---|" + "---|" * len(cols)]
+    cols = [
+        ("CD-L1", "median_chamfer_l1", "{:.4f}"),
+        ("CD-L2", "median_chamfer_l2", "{:.5f}"),
+        *((f"F@{t:g}", f"median_{fscore_key(t)}", "{:.3f}") for t in taus),
+        ("NC", "median_normal_consistency", "{:.3f}"),
+        ("IoU", "median_iou", "{:.3f}"),
+        ("surf.err", "median_surface_error", "{:.4f}"),
+        ("at domain", "median_touches_domain", "{:.3f}"),
+        ("genus ok", "mean_genus_match", "{:.0%}"),
+        ("closed", "mean_closed_manifold", "{:.0%}"),
+        ("empty", "mean_empty", "{:.0%}"),
+    ]
+    head = (
+        f"preset={preset} route={route} seed={seed}; medians over objects, rates for genus/closed/empty; "
+        "at domain = share of mesh area at |p| >= reconstruct.domain_radius\n\n"
+    )
+    lines = ["| split | SIREN | n | " + " | ".join(c for c, _, _ in cols) + " |", "|---|---|---|" + "---|" * len(cols)]
     for s in summary:
-        lines.append(f"| {s['split']} | {s['kind']} | {s['n']} | " +
-                     " | ".join(fmt.format(s[k]) for _, k, fmt in cols) + " |")
+        lines.append(
+            f"| {s['split']} | {s['kind']} | {s['n']} | " + " | ".join(fmt.format(s[k]) for _, k, fmt in cols) + " |"
+        )
     return head + "\n".join(lines) + "\n"
 
 
 def picture(path, objects: list[dict], paths, n_max: int) -> None:
     """One row per object: ground truth, target, predicted, refined, each rendered from one camera."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from ..render import thumbnail
 
     objs = objects[:n_max]
@@ -110,12 +136,20 @@ def picture(path, objects: list[dict], paths, n_max: int) -> None:
                 ax.text(0.5, 0.5, "empty", ha="center", va="center", transform=ax.transAxes)
             if i == 0:
                 ax.set_title(title, fontsize=9)
-        axes[i, 0].text(-0.05, 0.5, f"{o['id']}\n({o['split']})", transform=axes[i, 0].transAxes, ha="right",
-                        va="center", fontsize=7)
+        axes[i, 0].text(
+            -0.05,
+            0.5,
+            f"{o['id']}\n({o['split']})",
+            transform=axes[i, 0].transAxes,
+            ha="right",
+            va="center",
+            fontsize=7,
+        )
     fig.tight_layout()
 
     def write(p):
         fig.savefig(p, dpi=80, format="png")
+
     atomic_write(path, write)
     plt.close(fig)
 
@@ -131,8 +165,9 @@ def run(cfg) -> dict:
         gen = rng(cfg.seed, "90", o["id"])
         truth = ground_truth(p, o["id"], rc, gen)
         shapes = load_torch(p.shape_sirens(o["id"]))
-        flats = dict(target=load_torch(p.target(o["id"]))["flat"], predicted=shapes["predicted"],
-                     refined=shapes["refined"])
+        flats = dict(
+            target=load_torch(p.target(o["id"]))["flat"], predicted=shapes["predicted"], refined=shapes["refined"]
+        )
         rows = []
         for kind in KINDS:
             m, mesh = score_field(siren_field(spec, flats[kind], dev), truth, rc, gen)
@@ -147,13 +182,20 @@ def run(cfg) -> dict:
         stage.log.info("the summary waits for %d objects of other shards (e.g. %s)", len(pending), pending[0])
         return stage.finish()
 
-    records = {o["id"]: stage.manifest.get(o["id"]) or dict(status="missing", key=None, reason="not run yet")
-               for o in objects}
+    records = {
+        o["id"]: stage.manifest.get(o["id"]) or dict(status="missing", key=None, reason="not run yet") for o in objects
+    }
     done = [o for o in objects if records[o["id"]]["status"] == "done"]
     files = [p.summary_json, p.summary_md, p.metrics_csv] + ([p.summary_png] if done else [])
-    stage.shared("summary", files, lambda: write_summary(stage, objects, records, done),
-                 inputs=(sorted((i, r["key"], r["status"], r.get("reason")) for i, r in records.items()),
-                         [(o["id"], o["status"], o["reason"]) for o in load_json(p.objects)]))
+    stage.shared(
+        "summary",
+        files,
+        lambda: write_summary(stage, objects, records, done),
+        inputs=(
+            sorted((i, r["key"], r["status"], r.get("reason")) for i, r in records.items()),
+            [(o["id"], o["status"], o["reason"]) for o in load_json(p.objects)],
+        ),
+    )
     print("\n" + p.summary_md.read_text())
     stage.log.info("summary: %s, %s, %s, %s", p.summary_md, p.summary_json, p.metrics_csv, p.summary_png)
     return stage.finish()
@@ -169,10 +211,13 @@ def write_summary(stage, objects: list[dict], records: dict, done: list[dict]) -
     failed.update({o["id"]: records[o["id"]].get("reason") for o in objects if records[o["id"]]["status"] != "done"})
     text = table(summary, rc.taus, cfg.preset, cfg.mapper.route.value, cfg.seed)
     if failed:
-        text += f"\n{len(failed)} object(s) failed and are not in the table:\n" + \
-                "".join(f"- {k}: {v}\n" for k, v in failed.items())
-    save_json(p.summary_json, dict(preset=cfg.preset, route=cfg.mapper.route.value, seed=cfg.seed, summary=summary,
-                                   failed=failed, rows=rows))
+        text += f"\n{len(failed)} object(s) failed and are not in the table:\n" + "".join(
+            f"- {k}: {v}\n" for k, v in failed.items()
+        )
+    save_json(
+        p.summary_json,
+        dict(preset=cfg.preset, route=cfg.mapper.route.value, seed=cfg.seed, summary=summary, failed=failed, rows=rows),
+    )
     atomic_write(p.summary_md, lambda f: f.write_text(text))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["id", "split", "kind", "gt_genus", "genus", *columns])

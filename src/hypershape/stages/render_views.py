@@ -1,4 +1,5 @@
 """03_render_views: 24 RGBA views + depth + cameras of each solid, with pyrender (headless EGL)."""
+
 from __future__ import annotations
 
 import trimesh
@@ -14,8 +15,9 @@ def run(cfg) -> dict:
     def work(objs):
         (o,) = objs
         mesh = trimesh.load(p.solid(o["id"]), force="mesh", process=False)
-        v = render_views(mesh, r.resolution, r.yfov_deg, r.distance,
-                         elevations_deg=tuple(r.elevations_deg), per_ring=r.per_ring)
+        v = render_views(
+            mesh, r.resolution, r.yfov_deg, r.distance, elevations_deg=tuple(r.elevations_deg), per_ring=r.per_ring
+        )
         coverage = float((v["rgba"][..., 3] > 0).mean())
         if coverage == 0:  # checked before writing: a blank object leaves no views for 40 to read
             raise ValueError("every view is blank")

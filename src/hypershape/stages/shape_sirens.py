@@ -1,6 +1,7 @@
 """80_train_shape_sirens: per object, the shape-SIREN predicted from its images alone (hypernetwork →
 mapper [→ decoder]), then refined so that its soft silhouettes match the object's own 24 masks. No SDF
 of the object is used here."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,8 +41,10 @@ def field_silhouette(field, o, d, near, far, samples: int, temperature: float, g
     """Occupancy of each ray under a signed distance field (points [N, 3] -> values, N or [N, 1]):
     sigmoid(−min_t f(o + t d) / T) over `samples` stratified points in [near, far] (random offsets drawn
     from `gen`, or the midpoints without it). The hard silhouette is where the minimum is negative."""
-    u = (torch.arange(samples, device=o.device) + (torch.rand(len(o), samples, generator=gen).to(o.device)
-                                                   if gen is not None else 0.5)) / samples
+    u = (
+        torch.arange(samples, device=o.device)
+        + (torch.rand(len(o), samples, generator=gen).to(o.device) if gen is not None else 0.5)
+    ) / samples
     t = near[:, None] + (far - near)[:, None] * u
     pts = o[:, None] + t[..., None] * d[:, None]
     f = field(pts.reshape(-1, 3)).reshape(len(o), samples)
@@ -89,19 +92,35 @@ def run(cfg) -> dict:
         (o,) = objs
         rays = view_rays(load_views(p.views(o["id"])))
         pred = predictor(o["id"])
-        refined, curve = (refine(spec, pred, rays, r, generator(cfg.seed, "80", o["id"])) if r.steps > 0
-                          else (pred, [float("nan")]))
-        info = dict(split=o["split"], refine_loss_first=curve[0], refine_loss_last=curve[-1],
-                    silhouette_iou_predicted=silhouette_iou(spec, pred, rays, r.samples_per_ray, r.eval_rays),
-                    silhouette_iou_refined=silhouette_iou(spec, refined, rays, r.samples_per_ray, r.eval_rays))
-        save_torch(p.shape_sirens(o["id"]), dict(predicted=pred.cpu(), refined=refined.cpu(), spec=spec,
-                                                 route=cfg.mapper.route.value, config=conf, **info))
+        refined, curve = (
+            refine(spec, pred, rays, r, generator(cfg.seed, "80", o["id"])) if r.steps > 0 else (pred, [float("nan")])
+        )
+        info = dict(
+            split=o["split"],
+            refine_loss_first=curve[0],
+            refine_loss_last=curve[-1],
+            silhouette_iou_predicted=silhouette_iou(spec, pred, rays, r.samples_per_ray, r.eval_rays),
+            silhouette_iou_refined=silhouette_iou(spec, refined, rays, r.samples_per_ray, r.eval_rays),
+        )
+        save_torch(
+            p.shape_sirens(o["id"]),
+            dict(
+                predicted=pred.cpu(),
+                refined=refined.cpu(),
+                spec=spec,
+                route=cfg.mapper.route.value,
+                config=conf,
+                **info,
+            ),
+        )
         return {o["id"]: info}
 
     stage.run_objects(stage.objects(), outputs=lambda o: [p.shape_sirens(o["id"])], work=work)
     done = [stage.manifest.get(o["id"]) for o in stage.objects() if stage.manifest.is_done(o["id"])]
     if done:
-        stage.log.info("median silhouette IoU: predicted %.3f, refined %.3f",
-                       np.median([e["silhouette_iou_predicted"] for e in done]),
-                       np.median([e["silhouette_iou_refined"] for e in done]))
+        stage.log.info(
+            "median silhouette IoU: predicted %.3f, refined %.3f",
+            np.median([e["silhouette_iou_predicted"] for e in done]),
+            np.median([e["silhouette_iou_refined"] for e in done]),
+        )
     return stage.finish()

@@ -1,5 +1,6 @@
 """02_watertight: per object, the solid (generalized winding numbers), normalised into the unit sphere;
 importance-sampled SDF samples; surface points with normals; ground-truth topology and faithfulness."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,14 @@ def make_object(raw: trimesh.Trimesh, d, gen: np.random.Generator, bound: float 
     points, normals = sample_surface(solid, d.eval_surface_points, gen)
     topo = topology(solid)
     topo["faithfulness"] = faithfulness(raw, solid, transform, d.faithfulness_points, d.faithfulness_distance, gen)
-    return dict(solid=solid, samples=samples, points=points.astype(np.float32),
-                normals=normals.astype(np.float32), topology=topo, transform=transform)
+    return dict(
+        solid=solid,
+        samples=samples,
+        points=points.astype(np.float32),
+        normals=normals.astype(np.float32),
+        topology=topo,
+        transform=transform,
+    )
 
 
 def run(cfg) -> dict:
@@ -42,12 +49,22 @@ def run(cfg) -> dict:
         if o.get("genus") is not None and sum(g or 0 for g in genus) != o["genus"]:
             stage.log.warning("%s: solid genus %s differs from the catalogue's %s", o["id"], genus, o["genus"])
         if topo["faithfulness"] < d.faithfulness_bar:
-            stage.log.warning("%s: only %.1f%% of the raw surface lies within %g of the solid (bar %.0f%%)",
-                              o["id"], 100 * topo["faithfulness"], d.faithfulness_distance, 100 * d.faithfulness_bar)
-        return {o["id"]: dict(genus=genus, components=topo["components"], volume=topo["volume"],
-                              faithfulness=topo["faithfulness"])}
+            stage.log.warning(
+                "%s: only %.1f%% of the raw surface lies within %g of the solid (bar %.0f%%)",
+                o["id"],
+                100 * topo["faithfulness"],
+                d.faithfulness_distance,
+                100 * d.faithfulness_bar,
+            )
+        return {
+            o["id"]: dict(
+                genus=genus, components=topo["components"], volume=topo["volume"], faithfulness=topo["faithfulness"]
+            )
+        }
 
-    stage.run_objects(stage.objects(), outputs=lambda o: [p.solid(o["id"]), p.sdf_samples(o["id"]), p.surface(o["id"]),
-                                         p.topology(o["id"])],
-                      work=work)
+    stage.run_objects(
+        stage.objects(),
+        outputs=lambda o: [p.solid(o["id"]), p.sdf_samples(o["id"]), p.surface(o["id"]), p.topology(o["id"])],
+        work=work,
+    )
     return stage.finish()

@@ -1,6 +1,7 @@
 """60_train_weight_ae: an anchor shape-SIREN (the SDF of a sphere), every object's target shape-SIREN
 fitted to its SDF samples warm-started from the anchor, the weight autoencoder trained on the train split,
 each object's latent, and diagnostics (surface error, pairwise cosine of raw weights and of residuals)."""
+
 from __future__ import annotations
 
 import itertools
@@ -25,8 +26,9 @@ the zero level set is learnt; the other half fill the unit ball so the field is 
 def sphere_batch(n: int, radius: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Points half uniform in the unit ball, half near a sphere of `radius`, with the sphere's SDF."""
     d = F.normalize(torch.randn(n, 3, generator=gen), dim=-1)
-    r = torch.cat([torch.rand(n // 2, generator=gen) ** (1 / 3),
-                   radius + SHELL_STD * torch.randn(n - n // 2, generator=gen)])
+    r = torch.cat(
+        [torch.rand(n // 2, generator=gen) ** (1 / 3), radius + SHELL_STD * torch.randn(n - n // 2, generator=gen)]
+    )
     x = d * r[:, None]
     return x, x.norm(dim=-1) - radius
 
@@ -36,7 +38,7 @@ def sdf_l1_each(spec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tenso
     share its batch. One batched program is not: on CPU torch multiplies a batch of one matrix as a single
     GEMM (GEMV for the 1-wide last layer) on all threads, and a larger batch by MKL's batched GEMM, one
     thread per matrix, and the two sum in different orders."""
-    return torch.cat([sdf_l1(spec, flat[i:i + 1], points[i:i + 1], sdf[i:i + 1]) for i in range(len(flat))])
+    return torch.cat([sdf_l1(spec, flat[i : i + 1], points[i : i + 1], sdf[i : i + 1]) for i in range(len(flat))])
 
 
 def mean_pairwise_cosine(x: torch.Tensor) -> float:
@@ -59,14 +61,22 @@ def run(cfg) -> dict:
 
     def make_anchor():
         gen = generator(cfg.seed, "60", "anchor")
+
         def loss(f, s):
             x, y = sphere_batch(c.batch_points, c.anchor_radius, gen)
             return sdf_l1(spec, f, x[None].to(dev), y[None].to(dev))
-        flat, curve = fit_flat(spec.init(generator(cfg.seed, "60", "init"))[None].to(dev), loss,
-                               c.anchor_steps, c.anchor_lr, "anchor shape-SIREN")
+
+        flat, curve = fit_flat(
+            spec.init(generator(cfg.seed, "60", "init"))[None].to(dev),
+            loss,
+            c.anchor_steps,
+            c.anchor_lr,
+            "anchor shape-SIREN",
+        )
         save_torch(p.shape_anchor, dict(flat=flat[0].cpu(), spec=spec, config=shape_conf, loss=curve[-1]))
-        stage.log.info("anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel,
-                       curve[-1])
+        stage.log.info(
+            "anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel, curve[-1]
+        )
         return dict(loss=curve[-1])
 
     anchor_key = stage.shared("anchor", p.shape_anchor, make_anchor)["key"]
@@ -79,25 +89,37 @@ def run(cfg) -> dict:
         else:  # the ablation: every target from its own random init
             flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
         gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
+
         def loss(f, s):
             return sdf_l1_each(spec, f, *sdf_batch(data, c.batch_points, gens, dev))
+
         flats, curve = fit_flat(flat0, loss, c.steps, c.lr, "+".join(o["id"] for o in objs))
         out = {}
         for o, flat in zip(objs, flats):
-            out[o["id"]] = dict(surface_error=surface_error(siren_field(spec, flat, flat.device),
-                                                            np.load(p.surface(o["id"]))["points"]),
-                                loss_last=curve[-1])
+            out[o["id"]] = dict(
+                surface_error=surface_error(
+                    siren_field(spec, flat, flat.device), np.load(p.surface(o["id"]))["points"]
+                ),
+                loss_last=curve[-1],
+            )
         for o, flat in zip(objs, flats):  # written last, once nothing of the batch can fail any more
-            save_torch(p.target(o["id"]), dict(flat=flat.cpu(), spec=spec, config=shape_conf,
-                                               surface_error=out[o["id"]]["surface_error"]))
+            save_torch(
+                p.target(o["id"]),
+                dict(flat=flat.cpu(), spec=spec, config=shape_conf, surface_error=out[o["id"]]["surface_error"]),
+            )
         return out
 
-    stage.run_objects(objects, outputs=lambda o: [p.target(o["id"])], work=work, batch=max(1, c.batch),
-                      shared={"anchor": anchor_key})
+    stage.run_objects(
+        objects, outputs=lambda o: [p.target(o["id"])], work=work, batch=max(1, c.batch), shared={"anchor": anchor_key}
+    )
     pending = stage.pending(objects, shared={"anchor": anchor_key})
     if pending:  # sharded: the job that makes the last target makes the autoencoder
-        stage.log.info("the autoencoder waits for %d targets of other shards (e.g. %s); the job that makes the "
-                       "last of them makes it", len(pending), pending[0])
+        stage.log.info(
+            "the autoencoder waits for %d targets of other shards (e.g. %s); the job that makes the "
+            "last of them makes it",
+            len(pending),
+            pending[0],
+        )
         return stage.finish()
 
     done = [o for o in objects if stage.manifest.is_done(o["id"])]
@@ -111,6 +133,7 @@ def run(cfg) -> dict:
         ae.fit_standardiser(w)
         data = [load_samples(p, o["id"]) for o in train_objs]
         gens = [generator(cfg.seed, "60", "ae", o["id"]) for o in train_objs]
+
         def loss(s):
             z = ae.encode(w)
             rec = ae.decode(z)
@@ -118,21 +141,28 @@ def run(cfg) -> dict:
             if a.sdf_loss_weight > 0:
                 total = total + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gens, dev)).mean()
             return total
+
         curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
-        save_torch(p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=ae_conf,
-                                     train_ids=[o["id"] for o in train_objs]))
-        stage.log.info("weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0],
-                       curve[-1])
+        save_torch(
+            p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=ae_conf, train_ids=[o["id"] for o in train_objs])
+        )
+        stage.log.info(
+            "weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0], curve[-1]
+        )
         return dict(loss_first=curve[0], loss_last=curve[-1])
 
     # the autoencoder learns from the training objects whose target was made, and says which it left out
     used = {o["id"]: stage.manifest.key(o["id"]) for o in train_objs}
-    left_out = {o["id"]: stage.manifest.get(o["id"])["reason"] for o in objects
-                if o["split"] == "train" and o["id"] not in used}
+    left_out = {
+        o["id"]: stage.manifest.get(o["id"])["reason"] for o in objects if o["split"] == "train" and o["id"] not in used
+    }
     ae_key = shared_from_train(stage, "weight_ae", p.weight_ae, make_ae, used, left_out)
-    stage.shared("latents", [p.latents, p.ae_diagnostics],
-                 lambda: latents_and_diagnostics(stage, spec, anchor, done, flats, ae_key),
-                 inputs=(ae_key, sorted(stage.manifest.key(o["id"]) for o in done)))
+    stage.shared(
+        "latents",
+        [p.latents, p.ae_diagnostics],
+        lambda: latents_and_diagnostics(stage, spec, anchor, done, flats, ae_key),
+        inputs=(ae_key, sorted(stage.manifest.key(o["id"]) for o in done)),
+    )
     return stage.finish()
 
 
@@ -148,9 +178,13 @@ def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, 
             rec = ae.decode(z)[0]
             latents[o["id"]] = z[0].cpu()
             diag["per_object"][o["id"]] = dict(
-                split=o["split"], target_surface_error=stage.manifest.get(o["id"])["surface_error"],
-                ae_surface_error=surface_error(siren_field(spec, rec, rec.device), np.load(p.surface(o["id"]))["points"]),
-                ae_weight_mse=float(((rec - flats[o["id"]]) ** 2).mean()))
+                split=o["split"],
+                target_surface_error=stage.manifest.get(o["id"])["surface_error"],
+                ae_surface_error=surface_error(
+                    siren_field(spec, rec, rec.device), np.load(p.surface(o["id"]))["points"]
+                ),
+                ae_weight_mse=float(((rec - flats[o["id"]]) ** 2).mean()),
+            )
     all_w = torch.stack([flats[o["id"]] for o in done]).cpu()
     diag["mean_pairwise_cosine_raw"] = mean_pairwise_cosine(all_w)
     diag["mean_pairwise_cosine_residual"] = mean_pairwise_cosine(all_w - anchor.cpu())
@@ -160,7 +194,10 @@ def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, 
             diag[f"{split}_median_{k}"] = float(np.median([r[k] for r in rows])) if rows else None
     save_json(p.ae_diagnostics, diag)
     save_torch(p.latents, dict(latents=latents, ae_key=ae_key))
-    stage.log.info("pairwise cosine: raw weights %.4f, anchor residuals %.4f; median target surface error %.4g",
-                   diag["mean_pairwise_cosine_raw"], diag["mean_pairwise_cosine_residual"],
-                   diag["train_median_target_surface_error"])
+    stage.log.info(
+        "pairwise cosine: raw weights %.4f, anchor residuals %.4f; median target surface error %.4g",
+        diag["mean_pairwise_cosine_raw"],
+        diag["mean_pairwise_cosine_residual"],
+        diag["train_median_target_surface_error"],
+    )
     return dict(objects=len(done))
