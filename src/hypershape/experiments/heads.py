@@ -93,7 +93,7 @@ def run(cfg) -> str:
             details.append(dict(variant=label, **r))
         for split in ("train", "test"):
             sel = [r for r in rows if r["split"] == split]
-            topo = [r for r in sel if (r["gt_genus"] or 0) >= 1]
+            topo = [r for r in sel if sum(g or 0 for g in r["gt_genus"] or []) >= 1]
             if not sel:
                 continue
             table.append(
@@ -140,7 +140,7 @@ def figure(details):
     fig, ax = plt.subplots(figsize=(7, 3.5))
     labels = sorted({d["variant"] for d in details})
     for i, label in enumerate(labels):
-        sel = [d for d in details if d["variant"] == label and (d["gt_genus"] or 0) >= 1]
+        sel = [d for d in details if d["variant"] == label and sum(g or 0 for g in d["gt_genus"] or []) >= 1]
         x = [max(d["weight_mse"], 1e-12) for d in sel]
         y = [i + (0.15 if d["genus_match"] else -0.15) for d in sel]
         ax.scatter(x, y, c=["tab:green" if d["genus_match"] else "tab:red" for d in sel], s=18)
