@@ -1,5 +1,6 @@
-"""Every path under the data directory. Stages, experiments and tools ask this module for a path rather
-than joining their own, so the layout below is the whole truth:
+"""Every path under the data directory: the stage folders and every file a stage writes are named here
+(the manifest names the records inside its own folder, an experiment the files inside its own), so the
+layout below is the whole truth:
 
     <data_dir>/<name>/
       branched_from.json                       (a run branched from another: sweeps, experiment variants)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..geometry.metrics import FLOOR_TORUS, fscore_key, sampling_floor
-from ..paths import paths_of
+from ..paths import Paths, paths_of
 from ..runtime import atomic_write, load_json, rng
 from . import EXPERIMENTS
 
@@ -39,7 +39,7 @@ def write_report(cfg) -> str:
         conventions(cfg.reconstruct, sampling_floor(cfg.reconstruct, rng(cfg.seed, "floor"))),
     ]
     for route in ("latent", "direct"):
-        s = p.root / "90_reconstruct" / route / "summary.md"
+        s = Paths(cfg.data_dir, cfg.name, route).summary_md
         if s.exists():
             parts += [
                 f"## Pipeline summary, route={route}\n",
