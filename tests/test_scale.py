@@ -228,3 +228,16 @@ def test_status_counts_done_stale_failed_missing(reference, tmp_path):
     assert s["50_hypernets"]["stale"] == 4 and "config" in next(iter(s["50_hypernets"]["stale_why"]))
     assert s["80_shape_sirens"]["stale"] == 4  # everything below a stale stage is stale
     assert s["90_reconstruct"]["missing"] == 1
+
+
+def test_a_rerun_clears_what_a_killed_write_left_half_done(reference, tmp_path):
+    """A SIGKILL inside atomic_write leaves its hidden temporary; the job that remakes the object removes it."""
+    ref, cfg = paths_of(reference), make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
+    p = paths_of(cfg)
+    copy_run_until(ref, p, "40_image_sirens")
+    victim = load_json(p.objects)[0]["id"]
+    half = p.views(victim).with_name(f".{victim}.abcd1234.npz")
+    half.write_bytes(b"half an npz")
+    (Manifest(p.manifest("03_render_views"), p.root).dir / "objects" / f"{victim}.json").unlink()
+    assert run_stage("03_render_views", cfg)["done"] == 1
+    assert not half.exists() and content(p.views(victim)) == content(ref.views(victim))

@@ -22,7 +22,8 @@ log = logging.getLogger("hypershape")
 
 # ---------------------------------------------------------------- atomic writes
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Write through a temporary file in the same folder, then rename: a killed run leaves no half file."""
+    """Write through a temporary file in the same folder, then rename: a killed run leaves no half file
+    under the real name (a SIGKILL can leave the hidden temporary; `remove_temporaries` clears it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
@@ -34,6 +35,17 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def remove_temporaries(paths: Iterable[Path]) -> None:
+    """Delete the hidden temporaries a killed atomic_write left for these files. Only for files whose maker
+    holds their claim: another job's write in progress would otherwise lose its temporary."""
+    for path in map(Path, paths):
+        if path.parent.is_dir():
+            # mkstemp's names: "." + stem + "." + 8 random characters + suffix; exactly 8, so the
+            # temporaries of an object "a.b" never match those of an object "a"
+            for tmp in path.parent.glob(f".{path.stem}.{'?' * 8}{path.suffix}"):
+                tmp.unlink(missing_ok=True)
 
 
 def save_json(path: Path, obj: Any) -> Path:

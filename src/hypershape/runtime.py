@@ -26,6 +26,7 @@ from .records import (  # noqa: F401
     atomic_write,
     fingerprint,
     load_json,
+    remove_temporaries,
     save_json,
     save_text,
     shard_of,
@@ -279,6 +280,7 @@ class Stage:
                 try:
                     if self.manifest.is_current(artifact, key, shared=True):
                         continue
+                    remove_temporaries(files)
                     old = self.manifest.get(artifact, shared=True)
                     if old:
                         self.log.info(
@@ -354,6 +356,7 @@ class Stage:
                     claim.release()
                     self.counts["skipped"] += 1
                 else:
+                    remove_temporaries(outputs(o))  # a killed job's half-written files
                     chunk.append((o, key, parts, claim))
             results = None  # stays None if the job is interrupted: nothing is recorded then
             try:
