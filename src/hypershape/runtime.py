@@ -247,9 +247,7 @@ class Stage:
         """The key of an output made from `config` (default: this stage's per-object config) and `deps`
         (upstream keys, shared keys, inputs), with this stage's code and numerics: (key, its parts)."""
         config = object_config(self.cfg, self.name) if config is None else config
-        parts = dict(
-            config=fingerprint(config), code=self.code, numerics=self.numerics, **{k: v for k, v in deps.items()}
-        )
+        parts = dict(config=fingerprint(config), code=self.code, numerics=self.numerics, **deps)
         return fingerprint(parts), parts
 
     def claim(self, name: str, shared: bool = False) -> Claim | None:

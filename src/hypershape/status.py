@@ -10,7 +10,9 @@ from .provenance import DEVICE_STAGES, numerics, object_config, shared_config, s
 from .records import Manifest, fingerprint, load_json
 
 
-def object_state(m: Manifest, entry: dict | None, expected: dict, keys: dict, bad: dict) -> tuple[str, str]:
+def object_state(
+    m: Manifest, obj_id: str, entry: dict | None, expected: dict, keys: dict, bad: dict
+) -> tuple[str, str]:
     """(state, why) of one object's record against what the stage would make now."""
     if entry is None:
         return "missing", ""
@@ -19,7 +21,7 @@ def object_state(m: Manifest, entry: dict | None, expected: dict, keys: dict, ba
     parts = entry.get("parts") or {}
     why = [k for k in ("code", "config", "numerics") if k in expected and parts.get(k) != expected[k]]
     ups = parts.get("upstream") or {}
-    if any(k != keys[up].get(entry["_id"]) or entry["_id"] in bad[up] for up, k in ups.items() if up in keys):
+    if any(k != keys[up].get(obj_id) or obj_id in bad[up] for up, k in ups.items() if up in keys):
         why.append("upstream")
     if any(k != m.key(name, shared=True) for name, k in (parts.get("shared") or {}).items()):
         why.append("shared artifact")
@@ -48,9 +50,8 @@ def run_status(cfg) -> dict:
         for i in [o["id"] for o in listed] if stage == "01_download" else ids:
             e = m.get(i)
             if e is not None:
-                e["_id"] = i
                 keys[stage][i] = e["key"]
-            state, reason = object_state(m, e, expected, keys, bad)
+            state, reason = object_state(m, i, e, expected, keys, bad)
             counts[state] += 1
             if state != "done":
                 bad[stage].add(i)
