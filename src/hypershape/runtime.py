@@ -286,7 +286,9 @@ class Stage:
                             artifact,
                             ", ".join(stale_reasons(old, parts)) or "its output",
                         )
+                    began = time.perf_counter()
                     info = make()
+                    info = dict(info, seconds=round(time.perf_counter() - began, 3))
                     if not claim.held():
                         raise RuntimeError(f"lost the claim on {artifact} while making it (another job broke it)")
                     self.manifest.done(artifact, key, files, parts, shared=True, **info)
@@ -357,15 +359,21 @@ class Stage:
                     remove_temporaries(outputs(o))  # a killed job's half-written files
                     chunk.append((o, key, parts, claim))
             results = None  # stays None if the job is interrupted: nothing is recorded then
+            began = time.perf_counter()
             try:
                 results = work([o for o, *_ in chunk]) if chunk else {}
             except Exception as e:  # one bad batch must not stop the others
                 self.log.exception("batch %s failed", [o["id"] for o, *_ in chunk])
                 results = {o["id"]: e for o, *_ in chunk}
             finally:
+                # a batch's time is shared evenly by its objects (what benchmarks/stage_costs.py reads)
+                seconds = round((time.perf_counter() - began) / max(1, len(chunk)), 3)
                 for o, key, parts, claim in chunk:
                     if results is not None:
-                        self._record(o, key, parts, claim, results.get(o["id"], RuntimeError("no result")), outputs(o))
+                        result = results.get(o["id"], RuntimeError("no result"))
+                        if isinstance(result, dict):
+                            result = dict(result, seconds=seconds)
+                        self._record(o, key, parts, claim, result, outputs(o))
                     claim.release()
             bar.update(len(todo[i : i + batch]))
         bar.close()
