@@ -19,35 +19,48 @@ def fscore_key(tau) -> str:
     return f"fscore_{float(tau)}"
 
 
-def _nn(src, dst):
-    """Distance and index of each src point's nearest neighbour in dst."""
-    return cKDTree(dst).query(src, k=1, workers=-1)
+def nearest(p, q):
+    """Nearest neighbours both ways, from one KD-tree per point set: (distance p->q, index into q,
+    distance q->p, index into p). Every surface metric is read off these."""
+    tree_p, tree_q = cKDTree(p), cKDTree(q)
+    d_pq, i_pq = tree_q.query(p, k=1, workers=-1)
+    d_qp, i_qp = tree_p.query(q, k=1, workers=-1)
+    return d_pq, i_pq, d_qp, i_qp
 
 
-def chamfer(p, q):
+def chamfer_of(d_pq, d_qp):
     """(L1, L2): half the sum of the mean (squared) nearest-neighbour distances p->q and q->p."""
-    d_pq, _ = _nn(p, q)
-    d_qp, _ = _nn(q, p)
     return 0.5 * (d_pq.mean() + d_qp.mean()), 0.5 * ((d_pq**2).mean() + (d_qp**2).mean())
 
 
-def fscore(p, q, tau):
+def fscore_of(d_pq, d_qp, tau):
     """Harmonic mean of precision (share of p within tau of q) and recall (share of q within tau of p)."""
-    d_pq, _ = _nn(p, q)
-    d_qp, _ = _nn(q, p)
     precision, recall = float((d_pq < tau).mean()), float((d_qp < tau).mean())
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
 
 
-def normal_consistency(p, np_, q, nq):
+def normal_consistency_of(np_, nq, i_pq, i_qp):
     """Mean |n . n'| over nearest neighbours, averaged over both directions (unit normals assumed)."""
-    _, i_pq = _nn(p, q)
-    _, i_qp = _nn(q, p)
     a = np.abs(np.sum(np_ * nq[i_pq], axis=1)).mean()
     b = np.abs(np.sum(nq * np_[i_qp], axis=1)).mean()
     return float(0.5 * (a + b))
+
+
+def chamfer(p, q):
+    d_pq, _, d_qp, _ = nearest(p, q)
+    return chamfer_of(d_pq, d_qp)
+
+
+def fscore(p, q, tau):
+    d_pq, _, d_qp, _ = nearest(p, q)
+    return fscore_of(d_pq, d_qp, tau)
+
+
+def normal_consistency(p, np_, q, nq):
+    _, i_pq, _, i_qp = nearest(p, q)
+    return normal_consistency_of(np_, nq, i_pq, i_qp)
 
 
 def volumetric_iou(inside_gt, inside_pred):
@@ -75,8 +88,9 @@ def touches_domain(mesh, radius) -> float:
     return float(mesh.area_faces[far].sum() / mesh.area)
 
 
-def mesh_metrics(pred, gt, n_points=30000, taus=(0.01, 0.02), rng=None):
+def mesh_metrics(pred, gt, n_points=30000, taus=(0.01, 0.02), rng=None, gt_sample=None):
     """Chamfer-L1/L2, F-score at each tau, normal consistency and the topology of `pred` against `gt`.
+    `gt_sample`: gt's (points, normals) if already drawn (one draw serves every field scored against it).
 
     `genus` is the list per component kept by `topology` (None where not closed manifold).
     An empty pred (no faces or no area) scores the worst value of each metric, with empty=True.
@@ -96,12 +110,16 @@ def mesh_metrics(pred, gt, n_points=30000, taus=(0.01, 0.02), rng=None):
         out.update({fscore_key(t): 0.0 for t in taus})
         return out
     p, n_p = sample_surface(pred, n_points, rng)
-    q, n_q = sample_surface(gt, n_points, rng)
-    l1, l2 = chamfer(p, q)
+    q, n_q = sample_surface(gt, n_points, rng) if gt_sample is None else gt_sample
+    d_pq, i_pq, d_qp, i_qp = nearest(p, q)  # two KD-trees serve every metric
+    l1, l2 = chamfer_of(d_pq, d_qp)
     out.update(
-        chamfer_l1=float(l1), chamfer_l2=float(l2), normal_consistency=normal_consistency(p, n_p, q, n_q), empty=False
+        chamfer_l1=float(l1),
+        chamfer_l2=float(l2),
+        normal_consistency=normal_consistency_of(n_p, n_q, i_pq, i_qp),
+        empty=False,
     )
-    out.update({fscore_key(t): fscore(p, q, t) for t in taus})
+    out.update({fscore_key(t): fscore_of(d_pq, d_qp, t) for t in taus})
     return out
 
 

@@ -85,9 +85,10 @@ def _siren_forward(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor) -> torc
     n_layers = len(spec.dims)
     for i in range(n_layers):
         w, b = params[2 * i], params[2 * i + 1]
-        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-        if i < n_layers - 1:
-            h = torch.sin(spec.w0 * h)
+        if i < n_layers - 1:  # sin(w0 (W h + b)), the w0 folded into the product: one pass less per layer
+            h = torch.sin(torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2), beta=spec.w0, alpha=spec.w0))
+        else:
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
     return h[0] if single else h
 
 

@@ -11,7 +11,7 @@ import trimesh
 
 from ..geometry.marching import mesh_from_sdf
 from ..geometry.metrics import fscore_key, mesh_metrics, surface_error, touches_domain, volumetric_iou
-from ..geometry.sdf import uniform_cube_points
+from ..geometry.sdf import sample_surface, uniform_cube_points
 from ..geometry.topology import genus_match
 from ..geometry.winding import winding_number
 from ..nets.siren import siren_field
@@ -40,11 +40,13 @@ def metric_columns(taus) -> tuple[str, ...]:
 
 
 def truth_of(mesh: trimesh.Trimesh, genus: list, surface: np.ndarray, rc, gen) -> dict:
-    """What a field is scored against: the solid, its per-component genus list, surface points, and IoU
-    points (drawn from `gen`, so a caller's draws are comparable) with inside/outside by winding number."""
+    """What a field is scored against: the solid, its per-component genus list, surface points, IoU
+    points (drawn from `gen`, so a caller's draws are comparable) with inside/outside by winding number, and
+    `rc.n_points` area-uniform points with normals on the solid (drawn once for every field scored)."""
     iou_points = uniform_cube_points(rc.iou_points, gen, rc.bound).astype(np.float32)
     return dict(
         mesh=mesh,
+        sample=sample_surface(mesh, rc.n_points, gen),
         genus=list(genus),
         surface=np.asarray(surface, dtype=np.float32),
         iou_points=iou_points,
@@ -63,7 +65,7 @@ def score_field(f, truth: dict, rc, gen) -> tuple[dict, trimesh.Trimesh]:
     ground truth, on the field as fitted: its zero set over the cube is the mesh, its sign gives IoU. An
     empty mesh gets the worst surface metrics; IoU and surface error are what the field honestly scores."""
     mesh = mesh_from_sdf(f, rc.resolution, rc.bound)
-    m = mesh_metrics(mesh, truth["mesh"], rc.n_points, tuple(rc.taus), gen)
+    m = mesh_metrics(mesh, truth["mesh"], rc.n_points, tuple(rc.taus), gen, truth["sample"])
     m["iou"] = volumetric_iou(truth["inside"], f(truth["iou_points"]) < 0)
     m["surface_error"] = surface_error(f, truth["surface"])
     m["touches_domain"] = touches_domain(mesh, rc.domain_radius)

@@ -133,13 +133,18 @@ def run(cfg) -> dict:
         ae.fit_standardiser(w)
         data = [load_samples(p, o["id"]) for o in train_objs]
         gens = [generator(cfg.seed, "60", "ae", o["id"]) for o in train_objs]
+        pick = generator(cfg.seed, "60", "ae", "sdf_objects")
+        per_step = min(a.sdf_objects or len(train_objs), len(train_objs))
 
         def loss(s):
             z = ae.encode(w)
             rec = ae.decode(z)
             total = ((ae.norm(rec - ae.anchor) - ae.norm(w - ae.anchor)) ** 2).mean()
             if a.sdf_loss_weight > 0:
-                total = total + a.sdf_loss_weight * sdf_l1(spec, rec, *sdf_batch(data, a.sdf_points, gens, dev)).mean()
+                # the SDF loss of a few decoded SIRENs per step: its cost would otherwise grow with N
+                rows = torch.randperm(len(train_objs), generator=pick)[:per_step].sort().values.tolist()
+                points, sdf = sdf_batch([data[i] for i in rows], a.sdf_points, [gens[i] for i in rows], dev)
+                total = total + a.sdf_loss_weight * sdf_l1(spec, rec[rows], points, sdf).mean()
             return total
 
         curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
