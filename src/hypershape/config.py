@@ -76,6 +76,10 @@ class DataConfig:
     """Surface points with normals kept for evaluation."""
     beta: float = 30.0
     """Importance-sampling sharpness."""
+    train_limit: int = 0
+    """The readout (60's autoencoder, 70's mapper, the retrieval baseline) learns from only the first k
+    training objects in a seeded order (stages/common.py: readout_train; nested: the first 10 are among the
+    first 20); 0 = every training object. The per-object stages and the 40/50 anchors ignore it."""
 
 
 @dataclass
@@ -272,7 +276,7 @@ class ShardConfig:
 @dataclass
 class ExperimentConfig:
     name: Optional[str] = None
-    """Which experiment experiment.py runs: routes, heads, anchor, interpolation, baseline, ood."""
+    """Which experiment experiment.py runs: routes, heads, anchor, interpolation, baseline, ood, learning_curve."""
     seeds: List[int] = field(default_factory=lambda: [0])
     """Seeds to repeat the experiment over (tables give mean ± std)."""
     pairs: int = 10
@@ -283,6 +287,11 @@ class ExperimentConfig:
     """Interpolation: marching-cubes grid per axis."""
     ood_genus: List[int] = field(default_factory=lambda: [2])
     """Out-of-distribution test: objects of these genera are held out from training entirely."""
+    train_sizes: List[int] = field(default_factory=lambda: [10, 20, 40, 80])
+    """Learning curve: numbers of training objects the readout learns from (data.train_limit of each variant);
+    experiment.seeds are repeated at the largest only."""
+    ood: bool = False
+    """Learning curve: repeat the largest size with data.split=ood."""
 
 
 @dataclass
@@ -295,6 +304,13 @@ class Config:
     """Root of every artifact."""
     seed: int = 0
     """Seed of every random choice."""
+    readout_seed: Optional[int] = None
+    """Seed of the readout's randomness only (60's autoencoder init and draws, 70's mapper init, 80's
+    refinement draws); None = seed. The split, the per-object stages, the anchors, the mapper's sketch and
+    90's scoring draws keep `seed`, so readout seeds differ in the readout alone."""
+    eval_splits: List[str] = field(default_factory=lambda: ["train", "test"])
+    """Splits whose objects 80 makes and 90 scores (e.g. [test] for held-out numbers without the cost of
+    the training objects); the other objects are left as they are and are not in 90's summary."""
     branch_from: Optional[str] = None
     """Another run's name: this run starts from links to its finished stages (sweeps and experiment
     variants do this), and the manifests decide what is redone."""
@@ -317,6 +333,11 @@ def register() -> None:
 
 
 register()
+
+
+def readout_seed(cfg: Any) -> int:
+    """The seed of the readout's randomness: cfg.readout_seed, or cfg.seed when it is None."""
+    return cfg.seed if cfg.readout_seed is None else cfg.readout_seed
 
 
 def section(cfg: Any, name: str) -> dict:

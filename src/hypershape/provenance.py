@@ -10,7 +10,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from .config import section
+from .config import readout_seed, section
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -26,7 +26,7 @@ def object_config(cfg, stage: str) -> dict:
     """The part of cfg that one object's output of `stage` depends on (shared artifacts such as anchors
     enter the object's key through their own keys). Fields that only change speed are left out."""
     if stage == "01_download":
-        return dict(data=_without(section(cfg, "data"), "download_timeout_s"), seed=cfg.seed)
+        return dict(data=_without(section(cfg, "data"), "download_timeout_s", "train_limit"), seed=cfg.seed)
     if stage == "02_watertight":
         d = section(cfg, "data")
         return dict(
@@ -42,6 +42,7 @@ def object_config(cfg, stage: str) -> dict:
                 "download_timeout_s",
                 "test_genus",
                 "faithfulness_bar",
+                "train_limit",  # the readout's, not the objects'
             ),
             bound=cfg.reconstruct.bound,
             seed=cfg.seed,
@@ -58,10 +59,10 @@ def object_config(cfg, stage: str) -> dict:
             shared_anchor=cfg.weight_ae.shared_anchor,
             seed=cfg.seed,
         )
-    if stage == "70_mapper":
-        return dict(mapper=section(cfg, "mapper"), seed=cfg.seed)
+    if stage == "70_mapper":  # seed: the sketch; readout_seed: the mapper's init (its train subset is an input)
+        return dict(mapper=section(cfg, "mapper"), seed=cfg.seed, readout_seed=readout_seed(cfg))
     if stage == "80_shape_sirens":
-        return dict(refine=section(cfg, "shape_siren")["refine"], seed=cfg.seed)
+        return dict(refine=section(cfg, "shape_siren")["refine"], readout_seed=readout_seed(cfg))
     if stage == "90_reconstruct":
         return dict(reconstruct=_without(section(cfg, "reconstruct"), "picture_objects"), seed=cfg.seed)
     raise KeyError(stage)
@@ -71,8 +72,8 @@ def shared_config(cfg, stage: str, artifact: str) -> dict:
     """The part of cfg a shared artifact of `stage` depends on (its inputs enter its key separately)."""
     if stage == "60_weight_ae" and artifact == "anchor":
         return dict(shape_siren=_without(section(cfg, "shape_siren"), "refine"), seed=cfg.seed)
-    if stage == "60_weight_ae":  # the autoencoder and the latents it gives
-        return dict(weight_ae=section(cfg, "weight_ae"), seed=cfg.seed)
+    if stage == "60_weight_ae":  # the autoencoder and the latents it gives (its train subset is an input)
+        return dict(weight_ae=section(cfg, "weight_ae"), readout_seed=readout_seed(cfg))
     if stage == "90_reconstruct":  # the summary and its picture
         return dict(reconstruct=section(cfg, "reconstruct"), seed=cfg.seed)
     return object_config(cfg, stage)

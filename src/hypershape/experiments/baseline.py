@@ -49,21 +49,28 @@ def verdict_of(pred: dict | None, retr: dict | None) -> str:
     )
 
 
-def run(cfg) -> str:
-    run_all(cfg)
+def retrieval_rows(cfg, split_of: dict[str, str]) -> list[dict]:
+    """The retrieval row of each object of split_of ({id: split}), sorted by id: the target SIREN of the
+    nearest of the train objects 70's mapper learnt from (its checkpoint's features and train_ids), scored
+    as 90 scores a SIREN."""
     p, rc, dev = paths_of(cfg), cfg.reconstruct, device_of(cfg)
     spec = shape_spec(cfg)
     ckpt = load_torch(p.mapper)
-    rows = object_rows(cfg)
     retrieved = []
-    for o in sorted({r["id"] for r in rows}):
-        split = next(r["split"] for r in rows if r["id"] == o)
+    for o in sorted(split_of):
         nn = nearest_train(ckpt["features"], ckpt["train_ids"], o)
         gen = rng(cfg.seed, "90", o)  # the same draws as 90_reconstruct, so numbers are comparable
         m, _ = score_field(
             siren_field(spec, load_torch(p.target(nn))["flat"], dev), ground_truth(p, o, rc, gen), rc, gen
         )
-        retrieved.append(dict(id=o, split=split, kind="retrieval", neighbour=nn, **m))
+        retrieved.append(dict(id=o, split=split_of[o], kind="retrieval", neighbour=nn, **m))
+    return retrieved
+
+
+def run(cfg) -> str:
+    run_all(cfg)
+    rows = object_rows(cfg)
+    retrieved = retrieval_rows(cfg, {r["id"]: r["split"] for r in rows})
     table = []
     for split in ("train", "test"):
         for kind in ("target", "retrieval", "predicted", "refined"):

@@ -7,7 +7,7 @@ import torch
 
 from ..nets.siren import SirenSpec
 from ..paths import SCRIPTS
-from ..runtime import Stage, fingerprint
+from ..runtime import Stage, fingerprint, seed_of
 
 
 def pixel_grid(resolution: int) -> torch.Tensor:
@@ -57,6 +57,28 @@ def sdf_batch(data: list[tuple[torch.Tensor, torch.Tensor]], n: int, gens: list[
 def split_key(objects: list[dict]) -> str:
     """Which objects are in which split: anything trained on the train split depends on it."""
     return fingerprint(sorted((o["id"], o["split"]) for o in objects))
+
+
+def readout_train(cfg, objects: list[dict]) -> list[str]:
+    """The training objects the readout (60's autoencoder, 70's mapper, the retrieval baseline) learns from:
+    the first data.train_limit of the train split (all when it is 0) in an order drawn from the split's seed
+    and each id alone, so a smaller subset is inside every larger one and no failure elsewhere moves it.
+    Ids in that order; a listed object whose upstream failed is the caller's to leave out."""
+    limit = cfg.data.train_limit
+    if limit < 0:
+        raise ValueError(f"data.train_limit must be >= 0 (0 = every training object), got {limit}")
+    train = sorted(
+        (o["id"] for o in objects if o["split"] == "train"), key=lambda i: (seed_of(cfg.seed, "train_order", i), i)
+    )
+    return train[:limit] if limit else train
+
+
+def evaluated(cfg, objects: list[dict]) -> list[dict]:
+    """The objects of the splits in cfg.eval_splits: those 80 makes and 90 scores."""
+    unknown = set(cfg.eval_splits) - {"train", "test"}
+    if unknown or not cfg.eval_splits:
+        raise ValueError(f"eval_splits must be a non-empty subset of [train, test], got {list(cfg.eval_splits)}")
+    return [o for o in objects if o["split"] in cfg.eval_splits]
 
 
 def train_upstream(stage: Stage, objects: list[dict]) -> tuple[dict[str, dict], dict[str, str]]:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import torch
 
-from ..config import Route, section
+from ..config import Route, readout_seed, section
 from ..nets.mapper import Mapper, count_sketch
 from ..nets.standardise import Standardiser, per_element, tensor_rms
 from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, load_torch, save_torch, seed_of
 from ..training import train
-from .common import shape_spec, split_key
+from .common import readout_train, shape_spec, split_key
 
 
 def hypernet_vector(state: dict) -> tuple[torch.Tensor, list[int]]:
@@ -58,7 +58,8 @@ def run(cfg) -> dict:
             ups_of[o["id"]] = ups
         else:
             stage.fail(o, "", f"skipped, {ups}")
-    train_ids = [o["id"] for o in ok if o["split"] == "train"]
+    readout = set(readout_train(cfg, objects))  # every train object, or data.train_limit of them
+    train_ids = [o["id"] for o in ok if o["id"] in readout]
     if not train_ids:
         raise RuntimeError("no training object has both a hypernetwork and a target: nothing to train the mapper on")
     up50, up60 = stage.upstream["50_hypernets"], stage.upstream["60_weight_ae"]
@@ -85,7 +86,7 @@ def run(cfg) -> dict:
             out_norm = Standardiser(spec.sizes).to(dev).fit(y_raw)
             out_sizes = spec.sizes
         y = out_norm(y_raw)
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(readout_seed(cfg))
         mapper = Mapper(c.route, c.sketch_dim, c.hidden, out_sizes, c.heads).to(dev)
         mapper.fit_input(x)
         curve = train(
@@ -113,7 +114,7 @@ def run(cfg) -> dict:
         stage.log.info(
             "mapper (%s) on %d train objects: loss %.4g -> %.4g", c.route.value, len(train_ids), curve[0], curve[-1]
         )
-        return dict(loss_first=curve[0], loss_last=curve[-1], train=len(train_ids))
+        return dict(loss_first=curve[0], loss_last=curve[-1], train=len(train_ids), train_ids=train_ids)
 
     made = stage.shared("mapper", p.mapper, make, inputs=inputs)
     for o in ok:  # per object, 70's output is its features and the mapper that reads them

@@ -9,6 +9,7 @@ import io
 import numpy as np
 import trimesh
 
+from ..config import readout_seed
 from ..geometry.marching import mesh_from_sdf
 from ..geometry.metrics import fscore_key, mesh_metrics, surface_error, touches_domain, volumetric_iou
 from ..geometry.sdf import sample_surface, uniform_cube_points
@@ -16,7 +17,7 @@ from ..geometry.topology import genus_match
 from ..geometry.winding import winding_number
 from ..nets.siren import siren_field
 from ..runtime import Stage, atomic_write, device_of, load_json, load_torch, rng, save_json, save_mesh
-from .common import shape_spec
+from .common import evaluated, shape_spec
 
 KINDS = ("target", "predicted", "refined")
 
@@ -177,7 +178,7 @@ def run(cfg) -> dict:
             rows.append(dict(id=o["id"], split=o["split"], kind=kind, gt_genus=truth["genus"], **m))
         return {o["id"]: dict(rows=rows)}
 
-    objects = stage.objects()
+    objects = evaluated(cfg, stage.objects())  # eval_splits: e.g. the test objects alone
     stage.run_objects(objects, outputs=lambda o: [p.mesh(o["id"], k) for k in KINDS], work=work)
     pending = stage.pending(objects)
     if pending:  # sharded: the job that scores the last object writes the summary
@@ -212,13 +213,26 @@ def write_summary(stage, objects: list[dict], records: dict, done: list[dict]) -
     failed = {o["id"]: f"01_download: {o['reason']}" for o in load_json(p.objects) if o["status"] != "done"}
     failed.update({o["id"]: records[o["id"]].get("reason") for o in objects if records[o["id"]]["status"] != "done"})
     text = table(summary, rc.taus, cfg.preset, cfg.mapper.route.value, cfg.seed)
+    if readout_seed(cfg) != cfg.seed:
+        text += f"\nReadout (autoencoder, mapper, refinement) seed {readout_seed(cfg)}.\n"
+    if set(cfg.eval_splits) != {"train", "test"}:
+        text += f"\nOnly the {' and '.join(cfg.eval_splits)} split was made (80) and scored (eval_splits).\n"
     if failed:
         text += f"\n{len(failed)} object(s) failed and are not in the table:\n" + "".join(
             f"- {k}: {v}\n" for k, v in failed.items()
         )
     save_json(
         p.summary_json,
-        dict(preset=cfg.preset, route=cfg.mapper.route.value, seed=cfg.seed, summary=summary, failed=failed, rows=rows),
+        dict(
+            preset=cfg.preset,
+            route=cfg.mapper.route.value,
+            seed=cfg.seed,
+            readout_seed=readout_seed(cfg),
+            eval_splits=list(cfg.eval_splits),
+            summary=summary,
+            failed=failed,
+            rows=rows,
+        ),
     )
     atomic_write(p.summary_md, lambda f: f.write_text(text))
     buf = io.StringIO()

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..config import readout_seed
 from ..nets.predictor import ShapePredictor
 from ..nets.siren import siren_forward
 from ..nets.standardise import per_element, tensor_rms
@@ -16,7 +17,7 @@ from ..provenance import object_config
 from ..render import camera_rays, sphere_interval
 from ..runtime import Stage, device_of, generator, save_torch
 from ..training import fit_flat
-from .common import load_views, shape_spec
+from .common import evaluated, load_views, shape_spec
 
 HARD_TEMPERATURE = 1e-6
 """soft_silhouette at this temperature is the hard silhouette: sigmoid(-min f / T) > 0.5 exactly where min f < 0."""
@@ -93,7 +94,9 @@ def run(cfg) -> dict:
         rays = view_rays(load_views(p.views(o["id"])))
         pred = predictor(o["id"])
         refined, curve = (
-            refine(spec, pred, rays, r, generator(cfg.seed, "80", o["id"])) if r.steps > 0 else (pred, [float("nan")])
+            refine(spec, pred, rays, r, generator(readout_seed(cfg), "80", o["id"]))
+            if r.steps > 0
+            else (pred, [float("nan")])
         )
         info = dict(
             split=o["split"],
@@ -115,8 +118,9 @@ def run(cfg) -> dict:
         )
         return {o["id"]: info}
 
-    stage.run_objects(stage.objects(), outputs=lambda o: [p.shape_sirens(o["id"])], work=work)
-    done = [stage.manifest.get(o["id"]) for o in stage.objects() if stage.manifest.is_done(o["id"])]
+    objects = evaluated(cfg, stage.objects())  # eval_splits: e.g. the test objects alone
+    stage.run_objects(objects, outputs=lambda o: [p.shape_sirens(o["id"])], work=work)
+    done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
     if done:
         stage.log.info(
             "median silhouette IoU: predicted %.3f, refined %.3f",

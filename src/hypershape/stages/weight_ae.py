@@ -10,13 +10,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import section
+from ..config import readout_seed, section
 from ..geometry.metrics import surface_error
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..runtime import Stage, device_of, generator, load_torch, save_json, save_torch
 from ..training import fit_flat, sdf_l1, train
-from .common import load_samples, sdf_batch, shape_spec, shared_from_train
+from .common import load_samples, readout_train, sdf_batch, shape_spec, shared_from_train
 
 SHELL_STD = 0.05
 """Half of the anchor's SDF samples lie within about this distance of its sphere (Gaussian spread), where
@@ -123,17 +123,19 @@ def run(cfg) -> dict:
         return stage.finish()
 
     done = [o for o in objects if stage.manifest.is_done(o["id"])]
-    train_objs = [o for o in done if o["split"] == "train"]
+    readout = set(readout_train(cfg, objects))  # every train object, or data.train_limit of them
+    train_objs = [o for o in done if o["id"] in readout]
+    seed = readout_seed(cfg)
     flats = {o["id"]: load_torch(p.target(o["id"]))["flat"].to(dev) for o in done}
 
     def make_ae():
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(seed)
         ae = WeightAE.of(a, spec, anchor).to(dev)
         w = torch.stack([flats[o["id"]] for o in train_objs])
         ae.fit_standardiser(w)
         data = [load_samples(p, o["id"]) for o in train_objs]
-        gens = [generator(cfg.seed, "60", "ae", o["id"]) for o in train_objs]
-        pick = generator(cfg.seed, "60", "ae", "sdf_objects")
+        gens = [generator(seed, "60", "ae", o["id"]) for o in train_objs]
+        pick = generator(seed, "60", "ae", "sdf_objects")
         per_step = min(a.sdf_objects or len(train_objs), len(train_objs))
 
         def loss(s):
@@ -154,12 +156,12 @@ def run(cfg) -> dict:
         stage.log.info(
             "weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0], curve[-1]
         )
-        return dict(loss_first=curve[0], loss_last=curve[-1])
+        return dict(loss_first=curve[0], loss_last=curve[-1], train_ids=[o["id"] for o in train_objs])
 
     # the autoencoder learns from the training objects whose target was made, and says which it left out
     used = {o["id"]: stage.manifest.key(o["id"]) for o in train_objs}
     left_out = {
-        o["id"]: stage.manifest.get(o["id"])["reason"] for o in objects if o["split"] == "train" and o["id"] not in used
+        o["id"]: stage.manifest.get(o["id"])["reason"] for o in objects if o["id"] in readout and o["id"] not in used
     }
     ae_key = shared_from_train(stage, "weight_ae", p.weight_ae, make_ae, used, left_out)
     stage.shared(
@@ -174,7 +176,8 @@ def run(cfg) -> dict:
 def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, ae_key: str) -> dict:
     """Every object's latent, and the diagnostics of the targets and the autoencoder."""
     p = stage.paths
-    ae = WeightAE.load(load_torch(p.weight_ae), stage.cfg.weight_ae, anchor)
+    ckpt = load_torch(p.weight_ae)
+    ae = WeightAE.load(ckpt, stage.cfg.weight_ae, anchor)
     diag = {"per_object": {}}
     latents = {}
     with torch.no_grad():
@@ -184,6 +187,7 @@ def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, 
             latents[o["id"]] = z[0].cpu()
             diag["per_object"][o["id"]] = dict(
                 split=o["split"],
+                ae_trained=o["id"] in ckpt["train_ids"],
                 target_surface_error=stage.manifest.get(o["id"])["surface_error"],
                 ae_surface_error=surface_error(
                     siren_field(spec, rec, rec.device), np.load(p.surface(o["id"]))["points"]
@@ -194,7 +198,10 @@ def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, 
     diag["mean_pairwise_cosine_raw"] = mean_pairwise_cosine(all_w)
     diag["mean_pairwise_cosine_residual"] = mean_pairwise_cosine(all_w - anchor.cpu())
     for split in ("train", "test"):
-        rows = [v for v in diag["per_object"].values() if v["split"] == split]
+        # train: what the autoencoder learnt from (a train object left out by data.train_limit is in neither)
+        rows = [
+            v for v in diag["per_object"].values() if (v["ae_trained"] if split == "train" else v["split"] == split)
+        ]
         for k in ("target_surface_error", "ae_surface_error", "ae_weight_mse"):
             diag[f"{split}_median_{k}"] = float(np.median([r[k] for r in rows])) if rows else None
     save_json(p.ae_diagnostics, diag)

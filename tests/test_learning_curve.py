@@ -1,0 +1,227 @@
+"""The learning curve (issue 8) and the readout knobs it rests on: data.train_limit (a nested, seeded
+subset of the train split for the autoencoder, the mapper and retrieval), readout_seed, eval_splits."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_cfg
+
+from hypershape.experiments import run_experiment
+from hypershape.experiments.common import mean_spread
+from hypershape.experiments.learning_curve import METHODS, PIPELINE, curve_of
+from hypershape.paths import STAGE_DIRS, Paths, paths_of
+from hypershape.pipeline import run_all
+from hypershape.provenance import object_config, shared_config
+from hypershape.runtime import load_json, load_torch
+from hypershape.stages.common import evaluated, readout_train
+
+# the first 12 procedural objects; with seed 0 and test_fraction 0.25 these three are held out
+CATALOGUE = [
+    "sphere_keep100",
+    "torus_maj035_min005",
+    "double_torus_025_025_min008",
+    "box_100_100_100",
+    "mug_r030_h080_hd020_t004",
+    "plate_holes_row2",
+    "triple_torus_020_020_020_min007",
+    "chair_low_open1",
+    "cylinder_r050_h100",
+    "ring_i030_o050_h010_g000",
+    "table_w100_d060_h070_s0",
+    "ellipsoid_100_100_050",
+]
+HELD_OUT = {"sphere_keep100", "box_100_100_100", "table_w100_d060_h070_s0"}
+# seed_of(0, "train_order", id) ascending, worked out once by hand from the hashes (chair 0.53e9, torus 1.37e9,
+# ring 1.60e9, double torus 1.84e9, triple torus 2.56e9, mug 2.69e9, cylinder 3.37e9, ellipsoid 3.50e9, plate 3.94e9)
+TRAIN_ORDER = [
+    "chair_low_open1",
+    "torus_maj035_min005",
+    "ring_i030_o050_h010_g000",
+    "double_torus_025_025_min008",
+    "triple_torus_020_020_020_min007",
+    "mug_r030_h080_hd020_t004",
+    "cylinder_r050_h100",
+    "ellipsoid_100_100_050",
+    "plate_holes_row2",
+]
+
+
+def objects(ids):
+    return [dict(id=i, split="test" if i in HELD_OUT else "train") for i in ids]
+
+
+def test_train_subsets_are_nested_seeded_and_from_the_train_split():
+    cfg = make_cfg("seed=0")
+    for k in (1, 3, 5, 9, 20):
+        cfg.data.train_limit = k
+        assert readout_train(cfg, objects(CATALOGUE)) == TRAIN_ORDER[:k]  # first k, nested, never a test object
+        # the order is the ids' own: neither the listing order nor an object missing elsewhere moves it
+        assert readout_train(cfg, objects(CATALOGUE[::-1])) == TRAIN_ORDER[:k]
+        without = [i for i in CATALOGUE if i != "mug_r030_h080_hd020_t004"]
+        assert readout_train(cfg, objects(without)) == [i for i in TRAIN_ORDER if i in without][:k]
+    cfg.data.train_limit = 0
+    assert readout_train(cfg, objects(CATALOGUE)) == TRAIN_ORDER
+    cfg.seed = 1  # another split seed, another order
+    assert readout_train(cfg, objects(CATALOGUE)) != TRAIN_ORDER
+    cfg.data.train_limit = -1
+    with pytest.raises(ValueError, match="train_limit"):
+        readout_train(cfg, objects(CATALOGUE))
+    cfg.eval_splits = ["test"]
+    assert [o["id"] for o in evaluated(cfg, objects(CATALOGUE))] == [i for i in CATALOGUE if i in HELD_OUT]
+    cfg.eval_splits = ["held"]
+    with pytest.raises(ValueError, match="eval_splits"):
+        evaluated(cfg, objects(CATALOGUE))
+
+
+def test_readout_knobs_enter_only_the_readouts_keys():
+    base = make_cfg("seed=0")
+    readout = make_cfg("seed=0", "data.train_limit=5", "readout_seed=3", "eval_splits=[test]")
+    for stage in STAGE_DIRS[:6]:  # 01–60: every per-object output keeps its key
+        assert object_config(readout, stage) == object_config(base, stage), stage
+    assert shared_config(readout, "60_weight_ae", "anchor") == shared_config(base, "60_weight_ae", "anchor")
+    assert object_config(readout, "90_reconstruct") == object_config(base, "90_reconstruct")  # same scoring draws
+    for stage, artifact in (("60_weight_ae", "weight_ae"), ("60_weight_ae", "latents"), ("70_mapper", "mapper")):
+        assert shared_config(readout, stage, artifact) != shared_config(base, stage, artifact), (stage, artifact)
+    assert object_config(readout, "80_shape_sirens") != object_config(base, "80_shape_sirens")
+    # readout_seed equal to seed is the same computation as None: the same keys
+    same = make_cfg("seed=0", "readout_seed=0")
+    for stage in STAGE_DIRS:
+        assert object_config(same, stage) == object_config(base, stage), stage
+    assert shared_config(same, "60_weight_ae", "weight_ae") == shared_config(base, "60_weight_ae", "weight_ae")
+
+
+# ---------------------------------------------------------------- the experiment on the tiny preset
+# 4 objects at test_fraction 0.04: the sphere alone is held out; train order torus, double torus, box
+SUBSETS = {1: ["torus_maj035_min005"], 2: ["torus_maj035_min005", "double_torus_025_025_min008"]}
+TEST_IDS = {"sphere_keep100"}
+PER_OBJECT = ("02_watertight", "03_render_views", "40_image_sirens", "50_hypernets", "60_weight_ae")
+
+
+def per_object_state(root: Paths) -> dict:
+    """Key of every per-object record of 02–60 and (mtime, inode) of every file under their objects/ (paths
+    relative to the run: a variant's are hard links to the base run's files while nobody rewrites them)."""
+    state = {}
+    for stage in PER_OBJECT:
+        for rec in sorted((root.manifest(stage) / "objects").glob("*.json")):
+            state[(stage, rec.stem)] = load_json(rec)["key"]
+        for f in sorted(root.objects_dir(stage).rglob("*")):
+            if f.is_file():
+                st = f.stat()
+                state[(stage, str(f.relative_to(root.root)))] = (st.st_mtime_ns, st.st_ino)
+    return state
+
+
+@pytest.fixture(scope="module")
+def curve(tmp_path_factory):
+    cfg = make_cfg(
+        "preset=tiny",
+        f"data_dir={tmp_path_factory.mktemp('curve')}",
+        "data.num_objects=4",
+        "data.test_fraction=0.04",
+        "experiment=learning_curve",
+        "experiment.train_sizes=[1,2]",
+        "experiment.seeds=[0,1]",
+        "experiment.ood=false",  # data.split=ood is not on this branch
+    )
+    run_all(cfg, until="60_train_weight_ae")
+    before = per_object_state(paths_of(cfg))
+    base_ae = load_json(paths_of(cfg).manifest("60_weight_ae") / "shared" / "weight_ae.json")["key"]
+    run_experiment(cfg)
+    table = load_json(paths_of(cfg).experiment("learning_curve") / "table.json")
+    return cfg, table, before, base_ae
+
+
+def run_paths(cfg, k: int, s: int, route: str = "latent") -> Paths:
+    return Paths(cfg.data_dir, f"{cfg.name}-curve-test-n{k}-r{s}", route)
+
+
+VARIANTS = [(1, 0), (2, 0), (2, 1)]  # (size, readout seed): the seeds at the largest size only
+
+
+@pytest.mark.slow
+def test_curve_readout_learns_from_nested_subsets_and_per_object_work_is_untouched(curve):
+    cfg, _, before, base_ae = curve
+    assert [o["id"] for o in load_json(paths_of(cfg).objects) if o["split"] == "test"] == sorted(TEST_IDS)
+    assert per_object_state(paths_of(cfg)) == before  # the base run's 02–60 records and files
+    keys = {}
+    for k, s in VARIANTS:
+        p = run_paths(cfg, k, s)
+        ae = load_json(p.manifest("60_weight_ae") / "shared" / "weight_ae.json")
+        assert ae["train_ids"] == SUBSETS[k] and ae["key"] != base_ae  # the autoencoder was made anew
+        assert load_torch(p.weight_ae)["train_ids"] == SUBSETS[k]
+        for route in ("latent", "direct"):
+            assert load_torch(run_paths(cfg, k, s, route).mapper)["train_ids"] == SUBSETS[k]
+        # the variant's per-object outputs of 02–60 are the base run's own: same keys, same files untouched
+        assert per_object_state(p) == before
+        keys[(k, s)] = ae["key"]
+    assert len(set(keys.values())) == 3  # every size and every readout seed its own autoencoder
+
+
+@pytest.mark.slow
+def test_readout_seed_changes_the_readout_alone(curve):
+    cfg, *_ = curve
+    a, b = run_paths(cfg, 2, 0), run_paths(cfg, 2, 1)
+    for obj in SUBSETS[2] + sorted(TEST_IDS):
+        assert torch.equal(load_torch(a.target(obj))["flat"], load_torch(b.target(obj))["flat"])
+    sa, sb = load_torch(a.weight_ae)["state"], load_torch(b.weight_ae)["state"]
+    assert any(not torch.equal(sa[n], sb[n]) for n in sa)
+    ma, mb = load_torch(a.mapper), load_torch(b.mapper)
+    assert all(torch.equal(ma["features"][i], mb["features"][i]) for i in ma["features"])  # same sketch
+    assert any(not torch.equal(ma["state"][n], mb["state"][n]) for n in ma["state"])
+    for obj in TEST_IDS:
+        assert not torch.equal(load_torch(a.shape_sirens(obj))["refined"], load_torch(b.shape_sirens(obj))["refined"])
+
+
+@pytest.mark.slow
+def test_curve_scores_only_test_objects(curve):
+    cfg, *_ = curve
+    for k, s in VARIANTS:
+        for route in ("latent", "direct"):
+            p = run_paths(cfg, k, s, route)
+            for stage in ("80_shape_sirens", "90_reconstruct"):
+                made = {f.stem for f in (p.manifest(stage) / "objects").glob("*.json")}
+                assert made == TEST_IDS, (k, s, route, stage)
+            summary = load_json(p.summary_json)
+            assert summary["eval_splits"] == ["test"] and summary["readout_seed"] == s
+            assert {r["split"] for r in summary["summary"]} == {r["split"] for r in summary["rows"]} == {"test"}
+            assert "Only the test split" in p.summary_md.read_text()
+
+
+@pytest.mark.slow
+def test_curve_table_plot_and_verdict_agree_with_the_runs(curve):
+    cfg, table, *_ = curve
+    rows = table["rows"]
+    assert [(r["train objects"], r["method"]) for r in rows] == [(k, m) for k in (1, 2) for m in METHODS]
+    for r in rows:
+        assert r["held out"] == "test" and r["used"] == r["train objects"] and r["n"] == len(TEST_IDS)
+        assert r["seeds"] == (2 if r["train objects"] == 2 and r["method"] != "retrieval" else 1)
+    png = paths_of(cfg).experiment("learning_curve") / "curve.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # every point is its variant's summary: medians recomputed from the per-object rows
+    points = table["points"]
+    for p in points:
+        if p["method"] == "retrieval":
+            continue
+        route, kind = p["method"].split()
+        summary = load_json(run_paths(cfg, p["train_objects"], p["seed"], route).summary_json)
+        objs = [o for o in summary["rows"] if o["split"] == "test" and o["kind"] == kind]
+        assert p["fscore_0.02"] == pytest.approx(np.median([o["fscore_0.02"] for o in objs]))
+        assert p["chamfer_l1"] == pytest.approx(np.median([o["chamfer_l1"] for o in objs]))
+        assert p["genus_match"] == pytest.approx(np.mean([o["genus_match"] for o in objs]))
+    for r in rows:
+        ps = [p for p in points if (p["train_objects"], p["method"]) == (r["train objects"], r["method"])]
+        assert r["F@0.02"] == mean_spread([p["fscore_0.02"] for p in ps])
+        assert r["CD-L1"] == mean_spread([p["chamfer_l1"] for p in ps])
+    # retrieval looks up only the train objects of its size, the nearest in the mapper's sketch space
+    assert {(r["train_objects"], r["id"]) for r in table["retrieved"]} == {(k, i) for k in (1, 2) for i in TEST_IDS}
+    for r in table["retrieved"]:
+        feats = load_torch(run_paths(cfg, r["train_objects"], 0).mapper)["features"]
+        sub = SUBSETS[r["train_objects"]]
+        assert r["neighbour"] == min(sub, key=lambda i: float((feats[i] - feats[r["id"]]).norm()))
+    # the verdict's words follow its numbers
+    ends = {m: curve_of(points, "test", m)[1] for m in METHODS}
+    rises = sum(ends[m][-1] > ends[m][0] for m in PIPELINE)
+    beat = sum(ends[m][-1] > ends["retrieval"][-1] for m in PIPELINE)
+    assert f"It rises for {rises} of 4 pipeline methods" in table["verdict"]
+    assert f"and {beat} of 4 pipeline methods beat it" in table["verdict"]
+    assert table["verdict"] in (paths_of(cfg).experiment("learning_curve") / "table.md").read_text()
