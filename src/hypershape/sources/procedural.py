@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 from trimesh import creation
+from trimesh.remesh import subdivide_to_size
 from trimesh.transformations import rotation_matrix
 
 from ..records import fingerprint
 
 SECTIONS = 48  # segments around a circle: smooth enough for SDF fitting, still a few thousand faces
 OVERLAP = 0.02  # parts reach this far into each other, so unions never rely on faces merely touching
+# Longest edge of a built mesh, as a share of its largest extent: 02's fast winding numbers are several times
+# slower near long facets (cylinder caps, cut faces), so those are split (same surface, a few thousand faces).
+MAX_EDGE = 0.1
 
 
 @dataclass(frozen=True)
@@ -546,4 +550,5 @@ def by_name(name: str) -> Solid:
 
 def build(solid: Solid) -> trimesh.Trimesh:
     """Build the closed, single-component mesh of `solid` (deterministic)."""
-    return FAMILIES[solid.family][1](**solid.params)
+    mesh = FAMILIES[solid.family][1](**solid.params)
+    return trimesh.Trimesh(*subdivide_to_size(mesh.vertices, mesh.faces, MAX_EDGE * mesh.extents.max()))

@@ -69,7 +69,7 @@ def held_out_every(test_fraction: float) -> int:
     if k < 3:
         raise ValueError(
             f"data.split=in_family holds out one object in every round(1/test_fraction) = {k} of a family and "
-            "needs at least 3, so that two train: use data.test_fraction <= 0.4, or data.split=ood|random"
+            "needs at least 3, so that two train: use data.test_fraction <= 1/3, or data.split=ood|random"
         )
     return k
 
@@ -120,8 +120,10 @@ def assign_split(objects: list[dict], cfg, log) -> None:
 
 def run(cfg) -> dict:
     stage = Stage(cfg, "01_download")
-    if cfg.data.source == Source.procedural and Split(cfg.data.split) == Split.in_family and cfg.data.test_fraction > 0:
-        held_out_every(cfg.data.test_fraction)  # fail before any download, not after
+    d = cfg.data
+    if d.source == Source.procedural and Split(d.split) == Split.in_family and d.test_genus is None:
+        if d.test_fraction > 0:
+            held_out_every(d.test_fraction)  # fail before any download, not after
     objects = []
     for c in tqdm(_candidates(cfg), desc="01_download", unit="obj", dynamic_ncols=True):
         load = c.pop("load")
