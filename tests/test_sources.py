@@ -13,7 +13,7 @@ import trimesh
 
 from hypershape.sources import local, objaverse_source, procedural
 
-CATALOGUE = procedural.catalogue()
+CATALOGUE = procedural.catalogue(3 * len(procedural.FAMILIES))  # three of each family
 
 
 def _euler_genus(mesh: trimesh.Trimesh) -> float:
@@ -28,14 +28,13 @@ def _euler_genus(mesh: trimesh.Trimesh) -> float:
 
 def test_catalogue_metadata():
     names = [s.name for s in CATALOGUE]
-    assert len(names) >= 120 and len(set(names)) == len(names)
+    assert len(set(names)) == len(names)
     assert all(n.replace("_", "").isalnum() and n.islower() for n in names)
-    assert len({s.family for s in CATALOGUE}) >= 10
+    assert len({s.family for s in CATALOGUE}) >= 20
     assert {0, 1, 2, 3} <= {s.genus for s in CATALOGUE}
     assert {0, 1, 2} <= {s.genus for s in CATALOGUE[:12]}
-    assert len({s.family for s in CATALOGUE[:12]}) >= 8
-    assert {s.family for s in CATALOGUE[:100]} == {s.family for s in CATALOGUE}
-    assert [s.name for s in procedural.catalogue()] == names
+    assert len({s.family for s in CATALOGUE[:12]}) == 12
+    assert [s.name for s in procedural.catalogue(len(CATALOGUE))] == names
     assert procedural.by_name(names[5]) == CATALOGUE[5]
     with pytest.raises(KeyError):
         procedural.by_name("no_such_solid")

@@ -22,6 +22,12 @@ class Route(Enum):
     direct = "direct"
 
 
+class Split(Enum):
+    in_family = "in_family"
+    ood = "ood"
+    random = "random"
+
+
 class Heads(Enum):
     per_layer = "per_layer"
     monolithic = "monolithic"
@@ -34,8 +40,18 @@ class DataConfig:
     num_objects: int = 12
     """How many objects to take from the source."""
     test_fraction: float = 0.25
-    """Chance that an object is held out (never trains the autoencoder or the mapper). Decided per object
-    from the seed and its id alone, so the held-out count varies around test_fraction x N."""
+    """Share of objects held out (never train the autoencoder or the mapper); how, says `split`."""
+    split: Split = Split.in_family
+    """in_family: one object in every K = round(1/test_fraction) of a family (K >= 3) is held out, at an
+    offset drawn per family from [2, K), so every held-out object's family has >= 2 training objects
+    (sources without families fall back to random). ood: whole families held out, each with chance
+    test_fraction. random: each object held out with chance test_fraction, by its id. Each object's split
+    depends on catalogue_seed, its id, index and family alone. test_genus, when set, overrides all three."""
+    catalogue_seed: int = 0
+    """Seed of the procedural catalogue's parameters and of the split (not the top-level seed, so another
+    training seed keeps the same objects and the same held-out ones). Names carry it when it is not 0."""
+    families: List[str] = field(default_factory=list)
+    """Procedural families to draw from, round-robin in this order (empty: every family)."""
     local_dir: Optional[str] = None
     """Folder of .obj/.ply/.stl/.off/.glb meshes (source=local)."""
     objaverse_uids: List[str] = field(default_factory=list)
@@ -47,7 +63,8 @@ class DataConfig:
     download_timeout_s: float = 120.0
     """Per-object download timeout."""
     test_genus: Optional[List[int]] = None
-    """If set, exactly the objects of these genera are held out (an out-of-distribution split)."""
+    """If set, exactly the objects of these genera are held out (an out-of-distribution split), whatever
+    `split` says."""
     solid_resolution: int = 128
     """Grid resolution of the winding-number solid (02)."""
     thin_voxels: float = 1.0

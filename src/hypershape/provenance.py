@@ -41,6 +41,9 @@ def object_config(cfg, stage: str) -> dict:
                 "objaverse_cache",
                 "download_timeout_s",
                 "test_genus",
+                "split",  # these three only choose objects and splits; an object's own entry is upstream
+                "catalogue_seed",
+                "families",
                 "faithfulness_bar",
                 "train_limit",  # the readout's, not the objects'
             ),

@@ -2,35 +2,43 @@
 
 Every solid is a single closed manifold built from trimesh primitives and manifold3d booleans, so the
 pipeline can run (and check its topology metrics against a known answer) without any download.
+
+Each family has a sampler that draws continuous parameters (and a few counts: holes, rungs, spokes) from a
+generator seeded by (catalogue seed, family, index within the family) alone, so object k of a family is the
+same however many objects are drawn. Parameter ranges keep every bar, wall and hole at least ~3 voxels wide
+at 02's default solid resolution (128 over the largest extent, plus padding), so the genus survives 02.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from itertools import zip_longest
 
 import numpy as np
 import trimesh
 from trimesh import creation
+from trimesh.remesh import subdivide_to_size
 from trimesh.transformations import rotation_matrix
+
+from ..records import fingerprint
 
 SECTIONS = 48  # segments around a circle: smooth enough for SDF fitting, still a few thousand faces
 OVERLAP = 0.02  # parts reach this far into each other, so unions never rely on faces merely touching
+# Longest edge of a built mesh, as a share of its largest extent: 02's fast winding numbers are several times
+# slower near long facets (cylinder caps, cut faces), so those are split (same surface, a few thousand faces).
+MAX_EDGE = 0.1
 
 
 @dataclass(frozen=True)
 class Solid:
-    """One catalogue entry: a stable name, its family, the genus it has by construction, its parameters."""
+    """One catalogue entry: a stable name, its family, its index within the family, the genus it has by
+    construction, its parameters (JSON-able: numbers, strings, lists)."""
 
     name: str
     family: str
     genus: int
     params: dict = field(default_factory=dict, hash=False)
-
-
-def _n(x: float) -> str:
-    """Three-digit hundredths for names: 0.35 -> '035'."""
-    return f"{round(x * 100):03d}"
+    index: int = 0
 
 
 # --- primitives and booleans ---------------------------------------------------------------------------
@@ -96,34 +104,45 @@ def _grid_cutters(width, depth, nx, ny, bar, thickness, round_holes=False):
     return cutters
 
 
-# --- families: variants (name, genus, params) and a builder taking those params --------------------------
+# --- parameter draws ---------------------------------------------------------------------------------------
 
 
-def _sphere_variants():
-    # cut: height (in radii) above which the sphere is sliced off; 1.0 keeps the whole sphere
-    for cut in (1.0, 0.5, 0.0, -0.4):
-        yield f"sphere_keep{_n((cut + 1) / 2)}", 0, {"cut": cut}
+class Draw:
+    """The draws a family's sampler makes, from one seeded generator. Reals are rounded to 4 decimals so
+    params read well in objects.json; the tests swap in a class with the same methods that returns the ends
+    of every range, to build the extreme instances of a family."""
+
+    def __init__(self, gen: np.random.Generator):
+        self.gen = gen
+
+    def real(self, lo: float, hi: float) -> float:
+        return round(float(self.gen.uniform(lo, hi)), 4)
+
+    def count(self, lo: int, hi: int) -> int:
+        """An integer in [lo, hi], both ends included."""
+        return int(self.gen.integers(lo, hi + 1))
+
+    def pick(self, options: list):
+        return options[int(self.gen.integers(len(options)))]
+
+    def chance(self, p: float) -> bool:
+        return bool(self.gen.random() < p)
+
+
+# --- families: a sampler (draw -> genus, params) and a builder taking those params -------------------------
+
+
+def _sample_sphere(d):
+    # cut: height (in radii) above which the sphere is sliced off
+    return 0, {"cut": d.real(-0.5, 0.95)}
 
 
 def _build_sphere(cut):
-    ball = _sphere(0.5)
-    if cut >= 1.0:
-        return ball
-    return _minus(ball, _span_box((-1, -1, 0.5 * cut), (1, 1, 1)))
+    return _minus(_sphere(0.5), _span_box((-1, -1, 0.5 * cut), (1, 1, 1)))
 
 
-def _ellipsoid_variants():
-    for axes in (
-        (1, 1, 0.5),
-        (1, 0.7, 0.4),
-        (1, 0.5, 0.5),
-        (1, 1, 1.6),
-        (1, 0.8, 0.8),
-        (0.6, 0.6, 1.2),
-        (1, 0.4, 0.2),
-        (1, 0.9, 0.7),
-    ):
-        yield "ellipsoid_" + "_".join(_n(a) for a in axes), 0, {"axes": axes}
+def _sample_ellipsoid(d):
+    return 0, {"axes": [d.real(0.3, 1.0) for _ in range(3)]}
 
 
 def _build_ellipsoid(axes):
@@ -132,44 +151,28 @@ def _build_ellipsoid(axes):
     return ball
 
 
-def _box_variants():
-    for size in ((1, 1, 1), (1, 0.5, 0.25), (1, 1, 0.2), (0.3, 0.3, 1), (1, 0.6, 0.6), (1, 0.8, 0.4)):
-        yield "box_" + "_".join(_n(s) for s in size), 0, {"size": size}
+def _sample_box(d):
+    return 0, {"size": [d.real(0.2, 1.0) for _ in range(3)]}
 
 
 def _build_box(size):
     return _box(size)
 
 
-def _capsule_variants():
-    for length, radius in ((0.6, 0.2), (0.8, 0.1), (0.3, 0.3), (0.5, 0.15), (0.9, 0.05)):
-        yield f"capsule_l{_n(length)}_r{_n(radius)}", 0, {"length": length, "radius": radius}
+def _sample_capsule(d):
+    return 0, {"length": d.real(0.1, 0.9), "radius": d.real(0.08, 0.35)}
 
 
 def _build_capsule(length, radius):
     return creation.capsule(height=length, radius=radius, count=[SECTIONS // 2, SECTIONS // 2])
 
 
-def _cylinder_variants():
-    for radius, height in ((0.5, 1.0), (0.5, 0.2), (0.2, 1.0), (0.5, 0.5), (0.35, 0.8), (0.5, 0.1)):
-        yield f"cylinder_r{_n(radius)}_h{_n(height)}", 0, {"radius": radius, "height": height}
-
-
-def _build_cylinder(radius, height):
-    return _cylinder(radius, height)
-
-
-def _cone_variants():
-    for bottom, top, height in (
-        (0.5, 0, 1),
-        (0.3, 0, 1),
-        (0.5, 0, 0.4),
-        (0.5, 0.25, 0.8),
-        (0.4, 0.15, 0.5),
-        (0.5, 0.4, 0.6),
-    ):
-        params = {"bottom": bottom, "top": top, "height": height}
-        yield f"cone_b{_n(bottom)}_t{_n(top)}_h{_n(height)}", 0, params
+def _sample_cone(d):
+    # from a cone (top ring < 10% of the base: the apex) through frustums to a cylinder (top = base), flat
+    # discs to tall rods
+    bottom = d.real(0.1, 0.5)
+    top = round(bottom * d.real(0.0, 1.0), 4)
+    return 0, {"bottom": bottom, "top": top if top >= 0.1 * bottom else 0.0, "height": d.real(0.1, 1.0)}
 
 
 def _build_cone(bottom, top, height):
@@ -179,15 +182,12 @@ def _build_cone(bottom, top, height):
     return _hull(np.vstack([ring * bottom, apex]))
 
 
-def _torus_variants():
-    proportions = [(0.35, r) for r in (0.05, 0.1, 0.15, 0.2, 0.25)]
-    proportions += [(0.3, r) for r in (0.08, 0.12, 0.18)] + [(0.4, r) for r in (0.06, 0.1, 0.14, 0.22)]
-    for major, minor in proportions:
-        yield f"torus_maj{_n(major)}_min{_n(minor)}", 1, {"major": major, "minor": minor, "scale": (1, 1, 1)}
-    # stretched tori: elliptic tube or elliptic ring, still genus 1
-    for scale in ((1, 1, 0.5), (1, 1, 2.0), (1.5, 1, 1), (1.4, 0.8, 1.5)):
-        name = "torus_maj035_min015_s" + "_".join(_n(s) for s in scale)
-        yield name, 1, {"major": 0.35, "minor": 0.15, "scale": scale}
+def _sample_torus(d):
+    major = d.real(0.25, 0.45)
+    # minor relative to major: the hole keeps at least 40% of the major radius; the scale stretches the
+    # tube or the ring (at most 2x between axes), still genus 1
+    minor = round(major * d.real(0.15, 0.6), 4)
+    return 1, {"major": major, "minor": minor, "scale": [d.real(0.7, 1.4) for _ in range(3)]}
 
 
 def _build_torus(major, minor, scale):
@@ -203,10 +203,8 @@ def _cup_body(radius, height, wall):
     return body, cavity
 
 
-def _cup_variants():
-    for radius, height, wall in ((0.3, 0.8, 0.04), (0.4, 0.5, 0.05), (0.25, 1.0, 0.03), (0.45, 0.3, 0.06)):
-        params = {"radius": radius, "height": height, "wall": wall}
-        yield f"cup_r{_n(radius)}_h{_n(height)}_w{_n(wall)}", 0, params
+def _sample_cup(d):
+    return 0, {"radius": d.real(0.2, 0.45), "height": d.real(0.3, 1.0), "wall": d.real(0.04, 0.07)}
 
 
 def _build_cup(radius, height, wall):
@@ -214,17 +212,12 @@ def _build_cup(radius, height, wall):
     return _minus(body, cavity)
 
 
-def _mug_variants():
-    for radius, height, wall, handle, thick in (
-        (0.3, 0.8, 0.05, 0.2, 0.04),
-        (0.35, 0.6, 0.05, 0.18, 0.05),
-        (0.25, 0.9, 0.04, 0.25, 0.04),
-        (0.4, 0.5, 0.06, 0.15, 0.05),
-        (0.3, 0.7, 0.04, 0.22, 0.06),
-        (0.3, 0.9, 0.05, 0.3, 0.05),
-    ):
-        params = {"radius": radius, "height": height, "wall": wall, "handle": handle, "thick": thick}
-        yield f"mug_r{_n(radius)}_h{_n(height)}_hd{_n(handle)}_t{_n(thick)}", 1, params
+def _sample_mug(d):
+    radius, height, wall, thick = d.real(0.25, 0.4), d.real(0.5, 1.0), d.real(0.04, 0.07), d.real(0.03, 0.06)
+    # the handle's hole (radius handle - thick, half of it outside the body) stays >= 0.07 wide, and the
+    # handle stays clear of the rim and the floor
+    handle = d.real(thick + 0.07, 0.45 * height - thick)
+    return 1, {"radius": radius, "height": height, "wall": wall, "handle": handle, "thick": thick}
 
 
 def _build_mug(radius, height, wall, handle, thick):
@@ -234,17 +227,12 @@ def _build_mug(radius, height, wall, handle, thick):
     return _minus(_union(body, grip), cavity)
 
 
-def _ring_variants():
-    for inner, outer, height, gem in (
-        (0.3, 0.5, 0.1, 0),
-        (0.4, 0.5, 0.3, 0),
-        (0.4, 0.5, 1.0, 0),
-        (0.15, 0.5, 0.2, 0),
-        (0.25, 0.5, 0.5, 0),
-        (0.35, 0.45, 0.15, 0.12),
-    ):
-        params = {"inner": inner, "outer": outer, "height": height, "gem": gem}
-        yield f"ring_i{_n(inner)}_o{_n(outer)}_h{_n(height)}_g{_n(gem)}", 1, params
+def _sample_ring(d):
+    outer = d.real(0.3, 0.5)
+    inner = round(outer * d.real(0.3, 0.85), 4)
+    height = d.real(0.08, 1.0)
+    gem = d.real(0.06, 0.12) if d.chance(0.3) else 0.0
+    return 1, {"inner": inner, "outer": outer, "height": height, "gem": gem}
 
 
 def _build_ring(inner, outer, height, gem):
@@ -254,51 +242,42 @@ def _build_ring(inner, outer, height, gem):
     return _union(band, _sphere(gem, (outer + gem / 2, 0, 0)))
 
 
-_HOLE_LAYOUTS = {  # hole centres on a 0.8 x 0.8 plate
+_HOLE_LAYOUTS = {  # hole centres on a square plate, in units of its side
     1: [(0, 0)],
-    2: [(-0.2, -0.2), (0.2, 0.2)],
-    3: [(-0.2, -0.2), (0.2, -0.2), (0, 0.2)],
-    4: [(-0.2, -0.2), (0.2, -0.2), (-0.2, 0.2), (0.2, 0.2)],
+    2: [(-0.25, -0.25), (0.25, 0.25)],
+    3: [(-0.25, -0.25), (0.25, -0.25), (0, 0.25)],
+    4: [(-0.25, -0.25), (0.25, -0.25), (-0.25, 0.25), (0.25, 0.25)],
 }
 
 
-def _plate_holes_variants():
-    for layout in ("row", "grid", "slots"):
-        for holes in (2, 1, 3, 4):
-            yield f"plate_holes_{layout}{holes}", holes, {"layout": layout, "holes": holes}
+def _sample_plate_holes(d):
+    layout, holes = d.pick(["row", "grid", "slots"]), d.count(1, 4)
+    if layout == "row":  # long thin plate, round holes in a line; hole radius relative to pitch and depth
+        p = {
+            "width": d.real(0.8, 1.0),
+            "depth": d.real(0.3, 0.5),
+            "thick": d.real(0.06, 0.15),
+            "hole": d.real(0.2, 0.35),
+        }
+    elif layout == "grid":  # square plate, round holes; hole radius relative to the side
+        side = d.real(0.7, 1.0)
+        p = {"width": side, "depth": side, "thick": d.real(0.06, 0.15), "hole": d.real(0.06, 0.14)}
+    else:  # thick block with square slots side by side, `bar` between them
+        p = {"width": 1.0, "depth": d.real(0.3, 0.6), "thick": d.real(0.15, 0.35), "bar": d.real(0.06, 0.12)}
+    return holes, {"layout": layout, "holes": holes, **p}
 
 
-def _build_plate_holes(layout, holes):
-    if layout == "row":  # long thin plate, round holes in a line
-        width, thick = 1.0, 0.1
+def _build_plate_holes(layout, holes, width, depth, thick, hole=0.0, bar=0.0):
+    plate = _box((width, depth, thick))
+    if layout == "row":
         pitch = width / holes
-        cutters = [
-            _cylinder(min(0.3 * pitch, 0.12), thick + 2 * OVERLAP, (-width / 2 + (i + 0.5) * pitch, 0, 0))
-            for i in range(holes)
-        ]
-        return _minus(_box((width, 0.4, thick)), *cutters)
-    if layout == "grid":  # square plate, round holes
-        thick = 0.12
-        cutters = [_cylinder(0.1, thick + 2 * OVERLAP, (x, y, 0)) for x, y in _HOLE_LAYOUTS[holes]]
-        return _minus(_box((0.8, 0.8, thick)), *cutters)
-    # thick block with square slots side by side
-    thick = 0.3
-    return _minus(_box((1.0, 0.5, thick)), *_grid_cutters(1.0, 0.5, holes, 1, 0.1, thick))
-
-
-def _table_variants():
-    for width, depth, height, stretchers in (
-        (1.0, 0.6, 0.7, 0),
-        (1.0, 0.6, 0.7, 1),
-        (1.0, 0.6, 0.7, 2),
-        (1.0, 0.6, 0.7, 4),
-        (0.7, 0.7, 0.7, 0),
-        (0.7, 0.7, 0.7, 4),
-        (1.0, 0.5, 0.3, 0),
-    ):
-        params = {"width": width, "depth": depth, "height": height, "stretchers": stretchers, "pedestal": False}
-        yield f"table_w{_n(width)}_d{_n(depth)}_h{_n(height)}_s{stretchers}", stretchers, params
-    yield "table_round_pedestal", 0, {"width": 0.8, "depth": 0.8, "height": 0.7, "stretchers": 0, "pedestal": True}
+        radius = hole * min(pitch, depth)
+        xs = [-width / 2 + (i + 0.5) * pitch for i in range(holes)]
+        return _minus(plate, *(_cylinder(radius, thick + 2 * OVERLAP, (x, 0, 0)) for x in xs))
+    if layout == "grid":
+        centres = [(x * width, y * width, 0) for x, y in _HOLE_LAYOUTS[holes]]
+        return _minus(plate, *(_cylinder(hole * width, thick + 2 * OVERLAP, c) for c in centres))
+    return _minus(plate, *_grid_cutters(width, depth, holes, 1, bar, thick))
 
 
 def _legs(width, depth, top_z, leg=0.06, inset=0.05):
@@ -310,50 +289,61 @@ def _legs(width, depth, top_z, leg=0.06, inset=0.05):
     return legs, corners
 
 
-def _build_table(width, depth, height, stretchers, pedestal, top=0.05, leg=0.06):
+def _sample_table(d):
+    pedestal = d.chance(1 / 6)
+    p = {"width": d.real(0.6, 1.0), "depth": d.real(0.4, 1.0), "height": d.real(0.3, 0.8)}
+    p |= {"top": d.real(0.03, 0.07), "leg": d.real(0.05, 0.08), "stretchers": d.count(0, 4)}
+    if pedestal:  # a round top (diameter = width) on a column: no stretchers, genus 0
+        p |= {"depth": p["width"], "stretchers": 0}
+    return p["stretchers"], {**p, "pedestal": pedestal}
+
+
+def _build_table(width, depth, height, top, leg, stretchers, pedestal):
     if pedestal:  # round top on a central column and a foot disc: genus 0
         return _union(
             _cylinder(width / 2, top, (0, 0, height - top / 2)),
-            _cylinder(0.06, height, (0, 0, height / 2)),
+            _cylinder(leg, height, (0, 0, height / 2)),
             _cylinder(width / 4, top, (0, 0, top / 2)),
         )
     legs, corners = _legs(width, depth, height - top, leg)
     slab = _span_box((-width / 2, -depth / 2, height - top), (width / 2, depth / 2, height))
-    # each stretcher bar joins two legs and closes one loop through the top
+    # each stretcher bar joins two legs and closes one loop through the top; 3/4 of a leg thick
     x, y = corners[-1]
-    z0, z1 = 0.15 * height, 0.15 * height + leg / 2
+    b = 0.375 * leg
+    z0, z1 = 0.15 * height, 0.15 * height + 2 * b
     bars = [
-        _span_box((-x, -y - leg / 4, z0), (x, -y + leg / 4, z1)),
-        _span_box((-x, y - leg / 4, z0), (x, y + leg / 4, z1)),
-        _span_box((-x - leg / 4, -y, z0), (-x + leg / 4, y, z1)),
-        _span_box((x - leg / 4, -y, z0), (x + leg / 4, y, z1)),
+        _span_box((-x, -y - b, z0), (x, -y + b, z1)),
+        _span_box((-x, y - b, z0), (x, y + b, z1)),
+        _span_box((-x - b, -y, z0), (-x + b, y, z1)),
+        _span_box((x - b, -y, z0), (x + b, y, z1)),
     ]
     return _union(slab, *legs, *bars[:stretchers])
 
 
-def _chair_variants():
-    for back, openings in (
-        ("low", 1),
-        ("low", 0),
-        ("low", 2),
-        ("low", 3),
-        ("tall", 1),
-        ("tall", 0),
-        ("tall", 2),
-        ("tall", 3),
-    ):
-        yield f"chair_{back}_open{openings}", openings, {"back": back, "openings": openings}
+def _sample_chair(d):
+    p = {
+        "width": d.real(0.45, 0.6),
+        "depth": d.real(0.4, 0.6),
+        "seat_z": d.real(0.35, 0.55),
+        "seat": d.real(0.04, 0.07),
+    }
+    p |= {
+        "back_h": d.real(0.3, 0.7),
+        "thick": d.real(0.045, 0.07),
+        "bar": d.real(0.045, 0.07),
+        "leg": d.real(0.04, 0.07),
+    }
+    openings = d.count(0, 3)
+    return openings, {**p, "openings": openings}
 
 
-def _build_chair(back, openings, width=0.5, depth=0.5, seat_z=0.45, seat=0.05):
-    legs, _ = _legs(width, depth, seat_z - seat, inset=0.01)
+def _build_chair(width, depth, seat_z, seat, back_h, thick, bar, leg, openings):
+    legs, _ = _legs(width, depth, seat_z - seat, leg, inset=0.01)
     slab = _span_box((-width / 2, -depth / 2, seat_z - seat), (width / 2, depth / 2, seat_z))
-    back_h = 0.4 if back == "low" else 0.7
-    thick = 0.05
     # the back panel starts inside the seat so the two fuse; openings are cut through it front-to-back
     panel = _span_box((-width / 2, depth / 2 - thick, seat_z - seat), (width / 2, depth / 2, seat_z + back_h))
     if openings:
-        cutters = _grid_cutters(width, back_h, openings, 1, 0.06, thick)
+        cutters = _grid_cutters(width, back_h, openings, 1, bar, thick)
         for c in cutters:
             c.apply_transform(rotation_matrix(np.pi / 2, [1, 0, 0]))
             c.apply_translation((0, depth / 2 - thick / 2, seat_z + back_h / 2))
@@ -361,30 +351,13 @@ def _build_chair(back, openings, width=0.5, depth=0.5, seat_z=0.45, seat=0.05):
     return _union(slab, panel, *legs)
 
 
-def _chain_variants(count):
-    """Coplanar tori in a row (or bent at a right angle), each overlapping the next: genus = count."""
-    family = {2: "double_torus", 3: "triple_torus"}[count]
-    if count == 2:
-        shapes = [
-            ((0.25, 0.25), 0.08, False),
-            ((0.25, 0.25), 0.12, False),
-            ((0.3, 0.3), 0.1, False),
-            ((0.2, 0.2), 0.1, False),
-            ((0.25, 0.25), 0.16, False),
-            ((0.2, 0.3), 0.09, False),
-        ]
-    else:
-        shapes = [
-            ((0.2,) * 3, 0.07, False),
-            ((0.2,) * 3, 0.1, False),
-            ((0.16,) * 3, 0.08, False),
-            ((0.2,) * 3, 0.08, True),
-            ((0.18,) * 3, 0.1, True),
-            ((0.15, 0.2, 0.25), 0.07, False),
-        ]
-    for majors, minor, bent in shapes:
-        name = f"{family}_" + "_".join(_n(m) for m in majors) + f"_min{_n(minor)}" + ("_bent" if bent else "")
-        yield name, count, {"majors": majors, "minor": minor, "bent": bent}
+def _sample_chain(count, d):
+    """Coplanar tori in a row (a triple one maybe bent at a right angle), each overlapping the next: genus =
+    count. The ranges keep a bent chain's first and last tori >= 0.06 apart."""
+    majors = [d.real(0.2, 0.3) for _ in range(count)]
+    minor = round(min(majors) * d.real(0.25, 0.4), 4)
+    bent = d.chance(0.5) if count > 2 else False
+    return count, {"majors": majors, "minor": minor, "bent": bent}
 
 
 def _build_chain(majors, minor, bent):
@@ -397,45 +370,52 @@ def _build_chain(majors, minor, bent):
     return _union(*(_torus(m, minor, c) for m, c in zip(majors, centres)))
 
 
-def _frame_variants():
-    for nx, ny, bar in ((1, 1, 0.08), (2, 1, 0.08), (2, 2, 0.08), (3, 1, 0.08), (3, 2, 0.06), (1, 1, 0.25)):
-        yield f"frame_{nx}x{ny}_b{_n(bar)}", nx * ny, {"nx": nx, "ny": ny, "bar": bar}
+def _sample_frame(d):
+    nx, ny = d.count(1, 3), d.count(1, 2)
+    p = {"width": d.real(0.8, 1.0), "depth": d.real(0.5, 0.9), "thick": d.real(0.05, 0.15), "bar": d.real(0.05, 0.12)}
+    return nx * ny, {"nx": nx, "ny": ny, **p}
 
 
-def _build_frame(nx, ny, bar, width=1.0, depth=0.8, thick=0.1):
+def _build_frame(nx, ny, bar, width, depth, thick):
     return _minus(_box((width, depth, thick)), *_grid_cutters(width, depth, nx, ny, bar, thick))
 
 
-def _ladder_variants():
-    for rungs, width in ((3, 0.5), (2, 0.5), (4, 0.5), (5, 0.5), (3, 0.8)):
-        yield f"ladder_n{rungs}_w{_n(width)}", rungs - 1, {"rungs": rungs, "width": width}
+def _sample_ladder(d):
+    rungs = d.count(2, 6)
+    p = {"width": d.real(0.3, 0.8), "height": d.real(0.8, 1.2), "rail": d.real(0.04, 0.08), "rung": d.real(0.02, 0.035)}
+    return rungs - 1, {"rungs": rungs, **p}
 
 
-def _build_ladder(rungs, width, height=1.0, rail=0.06):
+def _build_ladder(rungs, width, height, rail, rung):
     rails = [_box((rail, rail, height), (sx * width / 2, 0, height / 2)) for sx in (-1, 1)]
-    steps = [_cylinder(0.02, width, (0, 0, height * (i + 0.5) / rungs), axis="x") for i in range(rungs)]
+    steps = [_cylinder(rung, width, (0, 0, height * (i + 0.5) / rungs), axis="x") for i in range(rungs)]
     return _union(*rails, *steps)
 
 
-def _wheel_variants():
-    for spokes in (3, 2, 4, 5, 6):
-        yield f"wheel_spokes{spokes}", spokes, {"spokes": spokes}
+def _sample_wheel(d):
+    spokes = d.count(2, 6)
+    p = {
+        "inner": d.real(0.375, 0.45),
+        "thick": d.real(0.06, 0.15),
+        "hub": d.real(0.06, 0.12),
+        "spoke": d.real(0.04, 0.07),
+    }
+    return spokes, {"spokes": spokes, **p}
 
 
-def _build_wheel(spokes, inner=0.4, outer=0.5, thick=0.1):
+def _build_wheel(spokes, inner, thick, hub, spoke, outer=0.5):
     rim = _build_ring(inner, outer, thick, 0)
-    hub = _cylinder(0.1, thick)
     bars = []
     for i in range(spokes):
-        bar = _span_box((0, -0.025, -thick / 4), (inner + OVERLAP, 0.025, thick / 4))
+        bar = _span_box((0, -spoke / 2, -0.3 * thick), (inner + OVERLAP, spoke / 2, 0.3 * thick))
         bar.apply_transform(rotation_matrix(2 * np.pi * i / spokes, [0, 0, 1]))
         bars.append(bar)
-    return _union(rim, hub, *bars)
+    return _union(rim, _cylinder(hub, thick), *bars)
 
 
-def _bowl_variants():
-    for cut, wall in ((0.0, 0.05), (0.3, 0.04), (-0.4, 0.06)):
-        yield f"bowl_keep{_n((cut + 1) / 2)}_w{_n(wall)}", 0, {"cut": cut, "wall": wall}
+def _sample_bowl(d):
+    # cut (in radii) at most 0.4: the opening stays wide, and the shell never closes into a cavity
+    return 0, {"cut": d.real(-0.5, 0.4), "wall": d.real(0.04, 0.08)}
 
 
 def _build_bowl(cut, wall, radius=0.5):
@@ -452,25 +432,32 @@ _POLYHEDRA = {
 }
 
 
-def _polyhedron_variants():
-    for kind in ("tetra", "octa", "icosa", "dodeca", "prism3", "prism6"):
-        yield f"polyhedron_{kind}", 0, {"kind": kind}
+def _sample_polyhedron(d):
+    kind = d.pick([*_POLYHEDRA, "prism"])
+    sides = d.count(3, 8)
+    p = {"kind": kind, "stretch": [d.real(0.6, 1.0) for _ in range(3)]}
+    return 0, p | ({"sides": sides} if kind == "prism" else {})
 
 
-def _build_polyhedron(kind):
-    if kind.startswith("prism"):
-        return creation.cylinder(radius=0.5, height=0.6, sections=int(kind[-1]))
-    points = np.asarray(_POLYHEDRA[kind], float)
-    return _hull(0.5 * points / np.linalg.norm(points, axis=1).max())
+def _build_polyhedron(kind, stretch, sides=0):
+    if kind == "prism":
+        mesh = creation.cylinder(radius=0.5, height=0.6, sections=sides)
+    else:
+        points = np.asarray(_POLYHEDRA[kind], float)
+        mesh = _hull(0.5 * points / np.linalg.norm(points, axis=1).max())
+    mesh.apply_scale(stretch)
+    return mesh
 
 
-def _blocks_variants():
-    for shape in ("l", "t", "jack", "stairs", "u"):
-        yield f"blocks_{shape}", 0, {"shape": shape}
+def _sample_blocks(d):
+    shape = d.pick(["l", "t", "jack", "stairs", "u"])
+    bar = d.real(0.15, 0.3)
+    p = {"shape": shape, "stretch": [d.real(0.6, 1.0) for _ in range(3)]}
+    return 0, p | ({} if shape == "stairs" else {"bar": bar})  # the stairs have no bars
 
 
-def _build_blocks(shape):
-    t = 0.25  # bar thickness
+def _build_blocks(shape, stretch, bar=0.0):
+    t = bar
     parts = {
         "l": [((-0.5, -t / 2, -0.5), (-0.5 + t, t / 2, 0.5)), ((-0.5, -t / 2, -0.5), (0.5, t / 2, -0.5 + t))],
         "t": [((-0.5, -t / 2, 0.5 - t), (0.5, t / 2, 0.5)), ((-t / 2, -t / 2, -0.5), (t / 2, t / 2, 0.5))],
@@ -487,52 +474,81 @@ def _build_blocks(shape):
         ],
     }[shape]
     # grow each box a little so neighbours overlap instead of sharing a face
-    return _union(*(_span_box(np.subtract(lo, OVERLAP / 2), np.add(hi, OVERLAP / 2)) for lo, hi in parts))
+    mesh = _union(*(_span_box(np.subtract(lo, OVERLAP / 2), np.add(hi, OVERLAP / 2)) for lo, hi in parts))
+    mesh.apply_scale(stretch)
+    return mesh
 
 
-# Interleaving order: the first dozen entries already mix genus 0, 1, 2 and 3 across families.
-_FAMILIES = {
-    "sphere": (_sphere_variants, _build_sphere),
-    "torus": (_torus_variants, _build_torus),
-    "double_torus": (lambda: _chain_variants(2), _build_chain),
-    "box": (_box_variants, _build_box),
-    "mug": (_mug_variants, _build_mug),
-    "plate_holes": (_plate_holes_variants, _build_plate_holes),
-    "triple_torus": (lambda: _chain_variants(3), _build_chain),
-    "chair": (_chair_variants, _build_chair),
-    "cylinder": (_cylinder_variants, _build_cylinder),
-    "ring": (_ring_variants, _build_ring),
-    "table": (_table_variants, _build_table),
-    "ellipsoid": (_ellipsoid_variants, _build_ellipsoid),
-    "wheel": (_wheel_variants, _build_wheel),
-    "cone": (_cone_variants, _build_cone),
-    "frame": (_frame_variants, _build_frame),
-    "capsule": (_capsule_variants, _build_capsule),
-    "ladder": (_ladder_variants, _build_ladder),
-    "cup": (_cup_variants, _build_cup),
-    "bowl": (_bowl_variants, _build_bowl),
-    "polyhedron": (_polyhedron_variants, _build_polyhedron),
-    "blocks": (_blocks_variants, _build_blocks),
+# Round-robin order: the first dozen entries already mix genus 0, 1, 2 and 3 across families. Appending a
+# family at the end keeps every earlier family's objects; reordering changes which objects the first N are.
+FAMILIES = {
+    "sphere": (_sample_sphere, _build_sphere),
+    "torus": (_sample_torus, _build_torus),
+    "double_torus": (lambda d: _sample_chain(2, d), _build_chain),
+    "box": (_sample_box, _build_box),
+    "mug": (_sample_mug, _build_mug),
+    "plate_holes": (_sample_plate_holes, _build_plate_holes),
+    "triple_torus": (lambda d: _sample_chain(3, d), _build_chain),
+    "chair": (_sample_chair, _build_chair),
+    "ring": (_sample_ring, _build_ring),
+    "table": (_sample_table, _build_table),
+    "ellipsoid": (_sample_ellipsoid, _build_ellipsoid),
+    "wheel": (_sample_wheel, _build_wheel),
+    "cone": (_sample_cone, _build_cone),
+    "frame": (_sample_frame, _build_frame),
+    "capsule": (_sample_capsule, _build_capsule),
+    "ladder": (_sample_ladder, _build_ladder),
+    "cup": (_sample_cup, _build_cup),
+    "bowl": (_sample_bowl, _build_bowl),
+    "polyhedron": (_sample_polyhedron, _build_polyhedron),
+    "blocks": (_sample_blocks, _build_blocks),
 }
 
 
-def catalogue() -> list[Solid]:
-    """All solids, in a fixed order that takes one of each family in turn (round-robin)."""
-    per_family = [
-        [Solid(name, family, genus, params) for name, genus, params in variants()]
-        for family, (variants, _) in _FAMILIES.items()
-    ]
-    return [s for group in zip_longest(*per_family) for s in group if s is not None]
+# --- the catalogue ------------------------------------------------------------------------------------------
+
+
+def solid_name(family: str, index: int, seed: int = 0) -> str:
+    """`<family>_<index:04d>` for catalogue seed 0, `<family>_s<seed>_<index:04d>` for another seed, so two
+    catalogues never share a name for different shapes."""
+    return f"{family}_{index:04d}" if seed == 0 else f"{family}_s{seed}_{index:04d}"
+
+
+def solid(family: str, index: int, seed: int = 0) -> Solid:
+    """Object `index` of `family` in catalogue `seed`: from a generator seeded by those three alone."""
+    if family not in FAMILIES:
+        raise KeyError(f"no procedural family {family!r} (known: {', '.join(FAMILIES)})")
+    if seed < 0 or index < 0:
+        raise ValueError(f"catalogue seed and index must be >= 0, got {seed}, {index}")
+    gen = np.random.default_rng(int(fingerprint("catalogue", seed, family, index), 16))
+    genus, params = FAMILIES[family][0](Draw(gen))
+    return Solid(solid_name(family, index, seed), family, genus, params, index)
+
+
+def catalogue(n: int, seed: int = 0, families: list[str] | None = None) -> list[Solid]:
+    """The first `n` solids of catalogue `seed`, round-robin over `families` (all when empty or None, in
+    FAMILIES' order): object 0 of every family, then object 1, ..."""
+    families = list(families or FAMILIES)
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown or len(set(families)) != len(families):
+        raise KeyError(f"unknown or repeated procedural families {families} (known: {', '.join(FAMILIES)})")
+    return [solid(families[k % len(families)], k // len(families), seed) for k in range(n)]
+
+
+_NAME = re.compile(r"(?P<family>[a-z_]+?)(?:_s(?P<seed>\d+))?_(?P<index>\d{4,})")
 
 
 def by_name(name: str) -> Solid:
-    """The catalogue entry called `name`; KeyError if there is none."""
-    for solid in catalogue():
-        if solid.name == name:
-            return solid
+    """The catalogue entry called `name` (in whichever catalogue seed it names); KeyError if there is none."""
+    m = _NAME.fullmatch(name)
+    if m and m["family"] in FAMILIES:
+        s = solid(m["family"], int(m["index"]), int(m["seed"] or 0))
+        if s.name == name:  # rejects spellings that parse but are not the canonical name (torus_s0_0001)
+            return s
     raise KeyError(f"no procedural solid named {name!r}")
 
 
 def build(solid: Solid) -> trimesh.Trimesh:
     """Build the closed, single-component mesh of `solid` (deterministic)."""
-    return _FAMILIES[solid.family][1](**solid.params)
+    mesh = FAMILIES[solid.family][1](**solid.params)
+    return trimesh.Trimesh(*subdivide_to_size(mesh.vertices, mesh.faces, MAX_EDGE * mesh.extents.max()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from ..config import Source
+from ..config import Source, Split
 from ..runtime import Stage, save_json, save_mesh, seed_of
 from ..sources import local, objaverse_source, procedural
 
@@ -14,7 +14,7 @@ def _candidates(cfg) -> list[dict]:
     """(id, source, ref, licence, genus, a loader) for the first num_objects of the configured source."""
     d = cfg.data
     if d.source == Source.procedural:
-        solids = procedural.catalogue()[: d.num_objects]
+        solids = procedural.catalogue(d.num_objects, d.catalogue_seed, list(d.families))
         return [
             dict(
                 id=s.name,
@@ -22,6 +22,8 @@ def _candidates(cfg) -> list[dict]:
                 ref=s.family,
                 license="generated",
                 genus=s.genus,
+                family=s.family,
+                index=s.index,
                 params=dict(s.params),
                 load=lambda s=s: procedural.build(s),
             )
@@ -61,27 +63,67 @@ def _candidates(cfg) -> list[dict]:
     return out
 
 
+def held_out_every(test_fraction: float) -> int:
+    """K of the in_family split: one object in every K of a family is held out."""
+    k = round(1 / test_fraction)
+    if k < 3:
+        raise ValueError(
+            f"data.split=in_family holds out one object in every round(1/test_fraction) = {k} of a family and "
+            "needs at least 3, so that two train: use data.test_fraction <= 1/3, or data.split=ood|random"
+        )
+    return k
+
+
+def _by_family(split: Split, obj: dict) -> bool:
+    """Whether `split` decides this object by its family (sources without families fall back to random)."""
+    return split in (Split.in_family, Split.ood) and obj.get("family") is not None
+
+
 def split_of(obj: dict, cfg) -> str:
-    """An object's split from the seed and its own id alone (DESIGN.md, Splits): held out iff its seeded hash,
-    uniform in [0, 1), falls below data.test_fraction, so one object failing never moves another. With
-    data.test_genus, exactly the objects of those genera are held out."""
-    if cfg.data.test_genus is not None:
-        return "test" if obj["genus"] in set(cfg.data.test_genus) else "train"
-    return "test" if seed_of(cfg.seed, "split", obj["id"]) / 2**32 < cfg.data.test_fraction else "train"
+    """An object's split from the split seed (data.catalogue_seed, not the training seed) and the object's
+    own id, index and family alone (DESIGN.md, Splits), so one object failing never moves another.
+    With data.test_genus, exactly the objects of those genera are held out, whatever data.split says."""
+    d = cfg.data
+    seed, split = d.catalogue_seed, Split(d.split)
+    if d.test_genus is not None:
+        return "test" if obj["genus"] in set(d.test_genus) else "train"
+    if d.test_fraction <= 0:
+        return "train"
+    if not _by_family(split, obj):  # random, or a source without families
+        return "test" if seed_of(seed, "split", obj["id"]) / 2**32 < d.test_fraction else "train"
+    if split == Split.ood:  # whole families
+        return "test" if seed_of(seed, "split", obj["family"]) / 2**32 < d.test_fraction else "train"
+    # in_family: objects 0 and 1 of every block of K train, one of the others (the family's offset) tests
+    k = held_out_every(d.test_fraction)
+    offset = 2 + seed_of(seed, "split", obj["family"]) % (k - 2)
+    return "test" if obj["index"] % k == offset else "train"
 
 
 def assign_split(objects: list[dict], cfg, log) -> None:
-    """Set the split of every fetched object; warn when a split is empty (few objects, or an unlucky seed)."""
+    """Set the split of every fetched object; log each split's count and families; warn when a split is
+    empty (few objects, or an unlucky seed) or a family split falls back to random."""
     ok = [o for o in objects if o["status"] == "done"]
+    split = Split(cfg.data.split)
+    if cfg.data.test_genus is None and any(split != Split.random and not _by_family(split, o) for o in ok):
+        log.warning("data.split=%s needs families, which this source lacks: split at random", split.value)
     for o in ok:
         o["split"] = split_of(o, cfg)
-    for split in ("train", "test"):
-        if ok and not any(o["split"] == split for o in ok):
-            log.warning("no %s object among the %d fetched: change data.test_fraction or the seed", split, len(ok))
+    for name in ("train", "test"):
+        if ok and not any(o["split"] == name for o in ok):
+            log.warning(
+                "no %s object among the %d fetched: change data.test_fraction or data.catalogue_seed", name, len(ok)
+            )
+        families = sorted({o["family"] for o in ok if o["split"] == name and o.get("family") is not None})
+        n = sum(o["split"] == name for o in ok)
+        log.info("%s: %d objects%s", name, n, f", families {', '.join(families)}" if families else "")
 
 
 def run(cfg) -> dict:
     stage = Stage(cfg, "01_download")
+    d = cfg.data
+    if d.source == Source.procedural and Split(d.split) == Split.in_family and d.test_genus is None:
+        if d.test_fraction > 0:
+            held_out_every(d.test_fraction)  # fail before any download, not after
     objects = []
     for c in tqdm(_candidates(cfg), desc="01_download", unit="obj", dynamic_ncols=True):
         load = c.pop("load")
