@@ -114,11 +114,13 @@ def grid_inside(mesh, lo, step, counts, coarse=COARSE):
     shifts = np.indices((2, 2, 2)).reshape(3, -1).T
     n = -(-(counts - 1) // coarse)  # cells per axis; the last ones may reach past the grid
     cells = np.indices(n).reshape(3, -1).T * coarse
+    span = tuple(n * coarse + 1)  # every corner index lies below this
     inside = np.zeros(counts, dtype=bool)
     size = coarse
     while len(cells):
         corners = cells[:, None, :] + size * shifts[None]  # [cells, 8, 3]
-        points, which = np.unique(corners.reshape(-1, 3), axis=0, return_inverse=True)
+        linear, which = np.unique(np.ravel_multi_index(corners.reshape(-1, 3).T, span), return_inverse=True)
+        points = np.stack(np.unravel_index(linear, span), axis=1)
         w = np.abs(winding_number(mesh.vertices, mesh.faces, _grid_points(lo, step, points)))
         w = w[which.reshape(-1)].reshape(-1, 8)
         if size == 1:  # the cells' corners are the grid points themselves
