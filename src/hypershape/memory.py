@@ -9,12 +9,12 @@ import torch
 
 class SavedTensors:
     """Context manager: `live` bytes of autograd-saved tensors now alive, `peak` the most at once, `total`
-    all bytes saved. A tensor saved twice (or two views of one storage) counts once while both live;
-    tensors that need no memory of their own (views of the parameters and inputs, e.g. a transposed
-    weight) count too, a small overestimate."""
+    all bytes saved, `largest` the largest one. A tensor saved twice (or two views of one storage) counts
+    once while both live; tensors that need no memory of their own (views of the parameters and inputs,
+    e.g. a transposed weight) count too, a small overestimate."""
 
     def __init__(self):
-        self.live = self.peak = self.total = 0
+        self.live = self.peak = self.total = self.largest = 0
         self._held: dict[int, list] = {}  # storage key -> [bytes, holders]
 
     def _key(self, t: torch.Tensor) -> int:
@@ -30,6 +30,7 @@ class SavedTensors:
             self._held[key] = [size, 1]
             self.live += size
             self.total += size
+            self.largest = max(self.largest, size)
             self.peak = max(self.peak, self.live)
         return _Held(t, key, self)
 
