@@ -137,6 +137,11 @@ class ImageSirenConfig(SirenLayers):
     """SIRENs fitted together as one batched program, whole objects at a time (24 = one object's views at
     3 rings x 8; on 2 CPU cores batching
     measured within noise of one at a time, on a GPU it is many times faster: benchmarks/image_siren_batch.py)."""
+    pixel_chunk: int = 0
+    """Pixels per chunk of a step's loss (0 = all at once): the gradient is accumulated over the chunks, so a
+    step is the same up to float summation order while the activations held are one chunk's (at 256x256 and
+    24 SIRENs of 128 wide, all pixels at once hold ~10 GB: benchmarks/gpu_memory.py). A memory knob, not in
+    40's keys."""
 
 
 @dataclass

@@ -53,7 +53,7 @@ def object_config(cfg, stage: str) -> dict:
     if stage == "03_render_views":
         return dict(render=section(cfg, "render"))
     if stage == "40_image_sirens":
-        return dict(image_siren=section(cfg, "image_siren"), seed=cfg.seed)
+        return dict(image_siren=_without(section(cfg, "image_siren"), "pixel_chunk"), seed=cfg.seed)
     if stage == "50_hypernets":
         return dict(hypernet=section(cfg, "hypernet"), seed=cfg.seed)
     if stage == "60_weight_ae":

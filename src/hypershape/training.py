@@ -18,9 +18,14 @@ def train(
     lr: float,
     weight_decay: float = 0.0,
     desc: str = "train",
+    parts: int = 1,
 ) -> list[float]:
     """Adam(W) for `steps`; loss_fn(step) returns a scalar or one loss per item (summed: items are
-    independent). Raises TrainingDiverged on a NaN/inf loss, naming the step. Returns the loss curve."""
+    independent). Raises TrainingDiverged on a NaN/inf loss, naming the step. Returns the loss curve.
+
+    parts > 1: loss_fn(step, part) returns part `part` of the step's loss (e.g. over one chunk of pixels);
+    each part's gradient is accumulated before the step, so the step sees the gradient of the whole loss
+    (up to float summation order) while only one part's activations are held at a time."""
     params = list(params)
     if weight_decay:
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
@@ -29,24 +34,38 @@ def train(
     curve = []
     # disable=None: the inner bar shows on a terminal only, so log files get the per-object bar alone
     for step in trange(steps, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0, disable=None):
-        with autocast():
-            loss = loss_fn(step).float()
-        if not torch.isfinite(loss).all():
+        opt.zero_grad(set_to_none=True)
+        if parts == 1:
+            with autocast():
+                loss = loss_fn(step).float()
+            loss.sum().backward()
+        else:
+            loss = 0.0
+            for part in range(parts):
+                with autocast():
+                    piece = loss_fn(step, part).float()
+                piece.sum().backward()
+                loss = loss + piece.detach()
+        if not torch.isfinite(loss).all():  # checked before the step, so no weight takes a NaN gradient
             bad = (~torch.isfinite(loss.detach().reshape(-1))).nonzero().reshape(-1).tolist()
             raise TrainingDiverged(f"{desc}: loss is not finite at step {step} (items {bad})")
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
         opt.step()
         curve.append(float(loss.detach().mean()))
     return curve
 
 
 def fit_flat(
-    flat0: torch.Tensor, loss_fn: Callable[[torch.Tensor, int], torch.Tensor], steps: int, lr: float, desc: str
+    flat0: torch.Tensor,
+    loss_fn: Callable[..., torch.Tensor],
+    steps: int,
+    lr: float,
+    desc: str,
+    parts: int = 1,
 ) -> tuple[torch.Tensor, list[float]]:
-    """Fit flat SIREN weights [B, P] (B independent SIRENs in one program) from flat0."""
+    """Fit flat SIREN weights [B, P] (B independent SIRENs in one program) from flat0; loss_fn(flat, step)
+    or, with parts > 1, loss_fn(flat, step, part) (see train)."""
     p = flat0.detach().clone().requires_grad_(True)
-    curve = train([p], lambda s: loss_fn(p, s), steps, lr, desc=desc)
+    curve = train([p], lambda *a: loss_fn(p, *a), steps, lr, desc=desc, parts=parts)
     return p.detach(), curve
 
 

@@ -16,6 +16,12 @@ SHEET_MEAN = 0.25
 # Probe points per face for that test, in barycentric coordinates: the centre and one towards each corner,
 # so that a large face of a sheet that passes into a closed part is still seen where it sticks out.
 PROBES = np.array([[1 / 3, 1 / 3, 1 / 3], [2 / 3, 1 / 6, 1 / 6], [1 / 6, 2 / 3, 1 / 6], [1 / 6, 1 / 6, 2 / 3]])
+# Coarse-to-fine inside test (grid_inside): winding numbers on the corners of cells COARSE grid steps wide,
+# halved only near the surface or where the answer may change. The answer is the same as on the full grid
+# (tests/test_solid_coarse.py) with about resolution^2 evaluations instead of resolution^3.
+COARSE = 8
+# A corner whose |winding number| is within this of 0.5 does not vouch for its cell (see grid_inside).
+UNSURE = 0.25
 
 
 def make_solid(mesh, resolution, padding=0.05, thin_voxels=1.0):
@@ -50,18 +56,15 @@ def make_solid(mesh, resolution, padding=0.05, thin_voxels=1.0):
     step = (hi - lo).max() / (resolution - 1)
     thickness = thin_voxels * step
     counts = np.ceil((hi - lo) / step - 1e-9).astype(int) + 1
-    axes = [lo[i] + step * np.arange(counts[i]) for i in range(3)]
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
 
-    # |w| so that a mesh whose faces all point inwards still gives its solid rather than nothing.
-    inside = np.abs(winding_number(mesh.vertices, mesh.faces, grid)).reshape(counts) > 0.5
+    inside = grid_inside(mesh, lo, step, counts, COARSE)
     sheet = sheet_faces(mesh, thickness)
     if not inside.any() and not sheet.any():
         raise ValueError("make_solid: no point has winding number above 0.5 and no face is a sheet: no volume")
     boundary = (inside & ~binary_erosion(inside)) | (~inside & ~binary_erosion(~inside, border_value=1))
     band = binary_dilation(boundary)
     field = np.where(inside, -2.0 * step, 2.0 * step)
-    sq, _, _ = _tree(mesh).squared_distance(_v(mesh), _f(mesh), np.ascontiguousarray(grid[band.reshape(-1)]))
+    sq, _, _ = _tree(mesh).squared_distance(_v(mesh), _f(mesh), _grid_points(lo, step, np.argwhere(band)))
     field[band] = np.where(inside[band], -1.0, 1.0) * np.sqrt(np.maximum(sq, 0.0))
     if sheet.any():
         # Union with the slab around the sheets, on the grid points near enough to them to matter
@@ -69,10 +72,12 @@ def make_solid(mesh, resolution, padding=0.05, thin_voxels=1.0):
         part = trimesh.Trimesh(mesh.vertices, mesh.faces[sheet], process=False)
         part.remove_unreferenced_vertices()
         reach = thickness + 2.0 * step
-        near = np.all((grid >= part.bounds[0] - reach) & (grid <= part.bounds[1] + reach), axis=1)
-        sq, _, _ = _tree(part).squared_distance(_v(part), _f(part), np.ascontiguousarray(grid[near]))
-        flat = field.reshape(-1)
-        flat[near] = np.minimum(flat[near], np.sqrt(np.maximum(sq, 0.0)) - thickness)
+        first = np.maximum(np.ceil((part.bounds[0] - reach - lo) / step - 1e-9).astype(int), 0)
+        last = np.minimum(np.floor((part.bounds[1] + reach - lo) / step + 1e-9).astype(int), counts - 1)
+        box = tuple(slice(a, b + 1) for a, b in zip(first, last))
+        idx = np.stack(np.meshgrid(*[np.arange(a, b + 1) for a, b in zip(first, last)], indexing="ij"), -1)
+        sq, _, _ = _tree(part).squared_distance(_v(part), _f(part), _grid_points(lo, step, idx.reshape(-1, 3)))
+        field[box] = np.minimum(field[box], (np.sqrt(np.maximum(sq, 0.0)) - thickness).reshape(idx.shape[:3]))
     # A layer of "outside" around the grid guarantees a closed surface even where the solid touches the box.
     field = np.pad(field, 1, constant_values=2.0 * step)
 
@@ -84,6 +89,62 @@ def make_solid(mesh, resolution, padding=0.05, thin_voxels=1.0):
     if solid.volume < 0:
         solid.invert()
     return solid
+
+
+def grid_inside(mesh, lo, step, counts, coarse=COARSE):
+    """|generalized winding number| > 0.5 on the grid lo + step * (i, j, k), i < counts[0] ... (bool array
+    of shape `counts`), evaluated coarse-to-fine: on the corners of cells `coarse` steps wide first, then
+    cells are halved only where the answer may change inside them, down to the grid itself.
+
+    A cell is halved when the mesh comes within its circumscribed ball (unsigned distance of its centre,
+    AABB tree): a surface may pass through it, even one its corners miss (a wall thinner than the cell).
+    It is halved too when its corners disagree or one of them is within UNSURE of 0.5: without a surface
+    inside, that is the 0.5 level of an open mesh spanning a hole, where the winding number is smooth.
+    Any other cell holds no surface and has its corners well on one side of 0.5, and so do all its
+    points (exactly so for a closed mesh, where the winding number is constant off the surface): they
+    take the corners' answer. `coarse` is a power of two; coarse=1 is the full grid."""
+    counts = np.asarray(counts)
+    if coarse <= 1:
+        idx = np.indices(counts).reshape(3, -1).T
+        w = winding_number(mesh.vertices, mesh.faces, _grid_points(lo, step, idx))
+        return np.abs(w).reshape(counts) > 0.5
+    if coarse & (coarse - 1):
+        raise ValueError(f"grid_inside: coarse must be a power of two, got {coarse}")
+    tree = _tree(mesh)
+    shifts = np.indices((2, 2, 2)).reshape(3, -1).T
+    n = -(-(counts - 1) // coarse)  # cells per axis; the last ones may reach past the grid
+    cells = np.indices(n).reshape(3, -1).T * coarse
+    span = tuple(n * coarse + 1)  # every corner index lies below this
+    inside = np.zeros(counts, dtype=bool)
+    size = coarse
+    while len(cells):
+        corners = cells[:, None, :] + size * shifts[None]  # [cells, 8, 3]
+        linear, which = np.unique(np.ravel_multi_index(corners.reshape(-1, 3).T, span), return_inverse=True)
+        points = np.stack(np.unravel_index(linear, span), axis=1)
+        w = np.abs(winding_number(mesh.vertices, mesh.faces, _grid_points(lo, step, points)))
+        w = w[which.reshape(-1)].reshape(-1, 8)
+        if size == 1:  # the cells' corners are the grid points themselves
+            keep = np.all(corners < counts, axis=-1)
+            inside[tuple(corners[keep].T)] = w[keep] > 0.5
+            break
+        sq, _, _ = tree.squared_distance(_v(mesh), _f(mesh), _grid_points(lo, step, cells + size / 2))
+        near = np.sqrt(np.maximum(sq, 0.0)) <= np.sqrt(3) / 2 * size * step
+        sure = np.all(w > 0.5 + UNSURE, axis=1) | np.all(w < 0.5 - UNSURE, axis=1)
+        settled = sure & ~near
+        block = np.indices((size + 1,) * 3).reshape(3, -1).T
+        for part in np.array_split(np.flatnonzero(settled & (w[:, 0] > 0.5)), max(1, settled.sum() // 4096)):
+            idx = (cells[part, None, :] + block[None]).reshape(-1, 3)
+            idx = idx[np.all(idx < counts, axis=1)]
+            inside[tuple(idx.T)] = True
+        size //= 2
+        cells = (cells[~settled, None, :] + size * shifts[None]).reshape(-1, 3)
+        cells = cells[np.all(cells < counts, axis=1)]
+    return inside
+
+
+def _grid_points(lo, step, idx):
+    """Coordinates of grid points given by their (possibly fractional) indices [n, 3]."""
+    return np.ascontiguousarray(lo + step * np.asarray(idx, dtype=np.float64))
 
 
 def sheet_faces(mesh, offset):

@@ -14,10 +14,23 @@ from .common import image_spec, load_views, pixel_grid, shared_from_train, train
 
 
 def fit_images(
-    spec, start: torch.Tensor, images: torch.Tensor, coords: torch.Tensor, steps: int, lr: float, batch: int, desc: str
+    spec,
+    start: torch.Tensor,
+    images: torch.Tensor,
+    coords: torch.Tensor,
+    steps: int,
+    lr: float,
+    batch: int,
+    desc: str,
+    pixel_chunk: int = 0,
 ) -> torch.Tensor:
-    """Fit one SIREN per image [V, H*W, 3] from `start` [P], `batch` at a time; returns flats [V, P]."""
+    """Fit one SIREN per image [V, H*W, 3] from `start` [P], `batch` at a time; returns flats [V, P].
+    pixel_chunk > 0: each step's loss and gradient are summed over chunks of that many pixels (the same
+    step, up to float summation order), so the activations held are those of one chunk."""
     out = []
+    n = coords.shape[0]
+    chunk = pixel_chunk if 0 < pixel_chunk < n else n
+    parts = -(-n // chunk)
     for i in range(0, len(images), batch):
         target = images[i : i + batch]
         flat0 = start.expand(len(target), -1)
@@ -25,7 +38,11 @@ def fit_images(
         def loss(f, s, target=target):
             return ((siren_forward(spec, f, coords) - target) ** 2).mean((1, 2))
 
-        flat, _ = fit_flat(flat0, loss, steps, lr, desc)
+        def chunk_loss(f, s, part, target=target):
+            px = slice(part * chunk, (part + 1) * chunk)
+            return ((siren_forward(spec, f, coords[px]) - target[:, px]) ** 2).sum((1, 2)) / target[0].numel()
+
+        flat, _ = fit_flat(flat0, loss if parts == 1 else chunk_loss, steps, lr, desc, parts=parts)
         out.append(flat)
     return torch.cat(out)
 
@@ -51,6 +68,7 @@ def run(cfg) -> dict:
             c.lr,
             1,
             "anchor image-SIREN",
+            c.pixel_chunk,
         )[0]
         q = float(psnr(siren_forward(spec, flat, coords), mean, dims=(-2, -1)))
         save_torch(p.image_anchor, dict(flat=flat.cpu(), spec=spec, config=conf, psnr=q))
@@ -63,7 +81,9 @@ def run(cfg) -> dict:
     def work(objs):
         # all views of all objects of this batch go through one program, c.batch SIRENs at a time
         rgb = torch.cat([load_views(p.views(o["id"]))["rgb"] for o in objs]).to(dev)
-        flats = fit_images(spec, anchor, rgb, coords, c.steps, c.lr, max(1, c.batch), "+".join(o["id"] for o in objs))
+        flats = fit_images(
+            spec, anchor, rgb, coords, c.steps, c.lr, max(1, c.batch), "+".join(o["id"] for o in objs), c.pixel_chunk
+        )
         with torch.no_grad():
             q = psnr(siren_forward(spec, flats, coords), rgb).cpu()
         out = {}
