@@ -221,9 +221,8 @@ class WeightAEConfig:
     """Weight of the SDF loss of decoded SIRENs on the objects' samples (beside weight MSE)."""
     sdf_points: int = 2048
     """SDF samples per object per step for that loss."""
-    sdf_objects: int = 16
-    """Training objects (drawn anew each step) whose decoded SIRENs enter that loss; 0 = all. All of them
-    would make a step cost grow with N (80 objects x 2,048 points through a SIREN, for every step)."""
+    batch_objects: int = 16
+    """Training objects per step, drawn anew each step (0 = all): bounds a step's cost at any N."""
     shared_anchor: bool = True
     """Warm-start targets from the shared anchor; False starts each from its own random init."""
 

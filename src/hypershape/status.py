@@ -9,6 +9,9 @@ from .paths import STAGE_DIRS, paths_of
 from .provenance import DEVICE_STAGES, numerics, object_config, shared_config, stage_code
 from .records import Manifest, fingerprint, load_json
 
+EVALUATED_STAGES = ("80_shape_sirens", "90_reconstruct")
+"""The stages that make only the objects of cfg.eval_splits (stages/common.py `evaluated`)."""
+
 
 def object_state(
     m: Manifest, obj_id: str, entry: dict | None, expected: dict, keys: dict, bad: dict
@@ -35,6 +38,7 @@ def run_status(cfg) -> dict:
     p = paths_of(cfg)
     listed = load_json(p.objects) if p.objects.exists() else []
     ids = [o["id"] for o in listed if o["status"] == "done"]
+    evaluated = [o["id"] for o in listed if o["status"] == "done" and o.get("split") in cfg.eval_splits]
     out, keys, bad = {}, {}, {}  # keys: each stage's record keys, read once
     for stage in STAGE_DIRS:
         m = Manifest(p.manifest(stage), p.root)
@@ -47,7 +51,11 @@ def run_status(cfg) -> dict:
         counts, why = Counter(), Counter()
         failures = {}
         bad[stage] = set()
-        for i in [o["id"] for o in listed] if stage == "01_download" else ids:
+        if stage == "01_download":
+            todo = [o["id"] for o in listed]
+        else:  # 80 and 90 make only the objects of cfg.eval_splits
+            todo = evaluated if stage in EVALUATED_STAGES else ids
+        for i in todo:
             e = m.get(i)
             if e is not None:
                 keys[stage][i] = e["key"]
@@ -78,7 +86,7 @@ def run_status(cfg) -> dict:
                 shared[f.stem] = "done" if e["status"] == "done" and not changed else f"stale ({', '.join(changed)})"
         out[stage] = dict(
             exists=m.exists(),
-            total=len(listed) if stage == "01_download" else len(ids),
+            total=len(todo),
             done=counts["done"],
             stale=counts["stale"],
             stale_why=dict(why),

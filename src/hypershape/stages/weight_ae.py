@@ -135,18 +135,18 @@ def run(cfg) -> dict:
         ae.fit_standardiser(w)
         data = [load_samples(p, o["id"]) for o in train_objs]
         gens = [generator(seed, "60", "ae", o["id"]) for o in train_objs]
-        pick = generator(seed, "60", "ae", "sdf_objects")
-        per_step = min(a.sdf_objects or len(train_objs), len(train_objs))
+        pick = generator(seed, "60", "ae", "batch")
+        per_step = min(a.batch_objects or len(train_objs), len(train_objs))
 
         def loss(s):
-            z = ae.encode(w)
-            rec = ae.decode(z)
-            total = ((ae.norm(rec - ae.anchor) - ae.norm(w - ae.anchor)) ** 2).mean()
+            # a minibatch of training objects per step: a step would otherwise cost ~N (80 objects x 2,048
+            # points through a SIREN); with no more objects than the batch, every step takes them all
+            rows = torch.randperm(len(train_objs), generator=pick)[:per_step].sort().values.tolist()
+            rec = ae.decode(ae.encode(w[rows]))
+            total = ((ae.norm(rec - ae.anchor) - ae.norm(w[rows] - ae.anchor)) ** 2).mean()
             if a.sdf_loss_weight > 0:
-                # the SDF loss of a few decoded SIRENs per step: its cost would otherwise grow with N
-                rows = torch.randperm(len(train_objs), generator=pick)[:per_step].sort().values.tolist()
                 points, sdf = sdf_batch([data[i] for i in rows], a.sdf_points, [gens[i] for i in rows], dev)
-                total = total + a.sdf_loss_weight * sdf_l1(spec, rec[rows], points, sdf).mean()
+                total = total + a.sdf_loss_weight * sdf_l1(spec, rec, points, sdf).mean()
             return total
 
         curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
