@@ -9,6 +9,7 @@ from hypershape.nets.checkpoint import CheckpointMismatch
 from hypershape.nets.hypernet import HyperNet
 from hypershape.nets.mapper import Mapper, load_mapper
 from hypershape.nets.weight_ae import WeightAE
+from hypershape.runtime import save_torch
 from hypershape.stages.common import image_spec, shape_spec
 
 
@@ -77,3 +78,14 @@ def test_hypernet_heads_mismatch_and_missing_config(tiny_cfg, tmp_path):
         HyperNet.load(ckpt, tiny_cfg("hypernet=monolithic").hypernet, spec, net.base, "anchor.pt")
     with pytest.raises(CheckpointMismatch, match="carries no config"):
         HyperNet.load(dict(state=net.state_dict()), built.hypernet, spec, net.base, "anchor.pt")
+
+
+def test_a_saved_slice_of_a_batch_does_not_carry_the_batch(tmp_path):
+    """torch.save writes a view's whole storage: save_torch copies views out, so one object's SIREN saved
+    from a batch of eight is the size of one."""
+    batch = torch.randn(8, 10_000)
+    one, eight = tmp_path / "one.pt", tmp_path / "eight.pt"
+    save_torch(one, dict(flat=batch[3]))
+    save_torch(eight, dict(flat=batch))
+    assert one.stat().st_size < eight.stat().st_size / 6
+    assert torch.equal(torch.load(one)["flat"], batch[3])

@@ -48,7 +48,20 @@ class SharedArtifactBusy(RuntimeError):
     """Another job is making a shared artifact this job needs, and did not finish within shard.wait_s."""
 
 
+def _own_storage(obj: Any) -> Any:
+    """obj with every tensor that is a view into a larger storage copied out: torch.save writes a view's
+    whole storage (one object's slice of a batch would carry the batch)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.clone() if obj.untyped_storage().nbytes() > obj.numel() * obj.element_size() else obj
+    if isinstance(obj, dict):
+        return {k: _own_storage(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+        return type(obj)(_own_storage(v) for v in obj)
+    return obj
+
+
 def save_torch(path: Path, obj: Any) -> Path:
+    obj = _own_storage(obj)
     return atomic_write(path, lambda p: torch.save(obj, p))
 
 
