@@ -95,15 +95,24 @@ def stage_rows(cfg) -> list[dict]:
     a = cfg.weight_ae
     with META:
         ae = WeightAE.of(a, sspec, torch.empty(sspec.numel))
+    per_step = min(a.batch_objects or n_train, n_train)  # the objects of one step (all weights stay on the device)
     w = torch.empty(n_train, sspec.numel, device=META)
-    pts, sdf = torch.empty(n_train, a.sdf_points, 3, device=META), torch.empty(n_train, a.sdf_points, device=META)
+    pts, sdf = torch.empty(per_step, a.sdf_points, 3, device=META), torch.empty(per_step, a.sdf_points, device=META)
 
     def ae_loss():
-        rec = ae.decode(ae.encode(w))
-        return ((ae.norm(rec - ae.anchor) - ae.norm(w - ae.anchor)) ** 2).mean() + sdf_l1(sspec, rec, pts, sdf).mean()
+        rec = ae.decode(ae.encode(w[:per_step]))
+        loss = ((ae.norm(rec - ae.anchor) - ae.norm(w[:per_step] - ae.anchor)) ** 2).mean()
+        return loss + sdf_l1(sspec, rec, pts, sdf).mean()
 
     weights = sum(nbytes(p) for p in ae.parameters())
-    rows.append(row(f"60 weight autoencoder, {n_train} train objects", weights, nbytes(w, pts, sdf), saved_by(ae_loss)))
+    rows.append(
+        row(
+            f"60 weight autoencoder, {per_step} of {n_train} train objects per step",
+            weights,
+            nbytes(w, pts, sdf),
+            saved_by(ae_loss),
+        )
+    )
 
     # 70: the mapper on every training object's sketch at once
     m = cfg.mapper
