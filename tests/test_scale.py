@@ -241,3 +241,13 @@ def test_a_rerun_clears_what_a_killed_write_left_half_done(reference, tmp_path):
     (Manifest(p.manifest("03_render_views"), p.root).dir / "objects" / f"{victim}.json").unlink()
     assert run_stage("03_render_views", cfg)["done"] == 1
     assert not half.exists() and content(p.views(victim)) == content(ref.views(victim))
+
+
+def test_a_shared_artifact_made_from_other_objects_says_so():
+    """An autoencoder remade because it learns from other objects (same config and code) names the inputs,
+    not 'its output'."""
+    from hypershape.records import stale_reasons
+
+    old = dict(parts=dict(config="c", code="k", numerics=None, inputs="ten objects"))
+    assert stale_reasons(old, dict(config="c", code="k", numerics=None, inputs="twenty objects")) == ["inputs"]
+    assert stale_reasons(old, dict(config="c", code="k", numerics=None, inputs="ten objects")) == []

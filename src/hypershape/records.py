@@ -247,8 +247,10 @@ class Manifest:
 
 
 def stale_reasons(old: dict | None, new: dict) -> list[str]:
-    """Which parts of a key changed (config, code, numerics, upstream, shared): what `status` and the
-    stage logs say when an output is redone."""
+    """Which parts of a key changed (config, code, numerics, upstream, shared, inputs: the objects a shared
+    artifact learns from): what `status` and the stage logs say when an output is redone."""
     if not old or not old.get("parts"):
         return ["made by an older pipeline version"]
-    return [k for k in ("config", "code", "numerics", "upstream", "shared") if old["parts"].get(k) != new.get(k)]
+    return [
+        k for k in ("config", "code", "numerics", "upstream", "shared", "inputs") if old["parts"].get(k) != new.get(k)
+    ]
