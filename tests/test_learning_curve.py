@@ -6,6 +6,7 @@ import pytest
 import torch
 from conftest import make_cfg
 
+from hypershape.config import section
 from hypershape.experiments import run_experiment
 from hypershape.experiments.common import mean_spread
 from hypershape.experiments.learning_curve import METHODS, PIPELINE, curve_of
@@ -134,7 +135,8 @@ def curve(tmp_path_factory):
 
 
 def run_paths(cfg, k: int, s: int, route: str = "latent") -> Paths:
-    return Paths(cfg.data_dir, f"{cfg.name}-curve-test-n{k}-r{s}", route)
+    held = section(cfg, "data")["split"]  # variants are named after the base run's held-out split
+    return Paths(cfg.data_dir, f"{cfg.name}-curve-{held}-n{k}-r{s}", route)
 
 
 VARIANTS = [(1, 0), (2, 0), (2, 1)]  # (size, readout seed): the seeds at the largest size only
@@ -206,7 +208,11 @@ def test_curve_table_plot_and_verdict_agree_with_the_runs(curve):
     rows = table["rows"]
     assert [(r["train objects"], r["method"]) for r in rows] == [(k, m) for k in (1, 2) for m in METHODS]
     for r in rows:
-        assert r["held out"] == "test" and r["used"] == r["train objects"] and r["n"] == len(TEST_IDS)
+        assert (
+            r["held out"] == section(cfg, "data")["split"]
+            and r["used"] == r["train objects"]
+            and r["n"] == len(TEST_IDS)
+        )
         assert r["seeds"] == (2 if r["train objects"] == 2 and r["method"] != "retrieval" else 1)
     png = paths_of(cfg).experiment("learning_curve") / "curve.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -232,7 +238,7 @@ def test_curve_table_plot_and_verdict_agree_with_the_runs(curve):
         sub = SUBSETS[r["train_objects"]]
         assert r["neighbour"] == min(sub, key=lambda i: float((feats[i] - feats[r["id"]]).norm()))
     # the verdict's words follow its numbers
-    ends = {m: curve_of(points, "test", m)[1] for m in METHODS}
+    ends = {m: curve_of(points, section(cfg, "data")["split"], m)[1] for m in METHODS}
     rises = sum(ends[m][-1] > ends[m][0] for m in PIPELINE)
     beat = sum(ends[m][-1] > ends["retrieval"][-1] for m in PIPELINE)
     assert f"It rises for {rises} of 4 pipeline methods" in table["verdict"]
