@@ -52,8 +52,8 @@ def stage_figures(cfg, stage: str) -> dict:
         if e and e["status"] == "done":
             objects.append(e)
     for f in sorted((p.manifest(stage) / "shared").glob("*.json")):
-        e = json.loads(f.read_text())
-        if e.get("status") == "done":
+        e = m.get(f.stem, shared=True)
+        if e and e["status"] == "done":
             shared.append((f.stem, e))
 
     def disk(e: dict) -> int:

@@ -85,7 +85,8 @@ def run(cfg) -> str:
     sizes, seeds = sorted(set(cfg.experiment.train_sizes)), list(cfg.experiment.seeds)
     short = sorted({(p["train_objects"], p["used"]) for p in points if p["used"] < p["train_objects"]})
     notes = (
-        f"Test objects only (the split is fixed by seed {cfg.seed}); the autoencoder, the mapper and retrieval "
+        f"Test objects only (the split is fixed by data.catalogue_seed {cfg.data.catalogue_seed}); the autoencoder, "
+        "the mapper and retrieval "
         f"learn from the first k train objects of a seeded nested order. Readout seeds {seeds} at "
         f"k = {sizes[-1]}, seed {seeds[0]} at the other sizes (mean ± std over seeds); retrieval is "
         "once per size. Medians over objects; genus ok: share of objects. "

@@ -61,8 +61,8 @@ def split_key(objects: list[dict]) -> str:
 
 def readout_train(cfg, objects: list[dict]) -> list[str]:
     """The training objects the readout (60's autoencoder, 70's mapper, the retrieval baseline) learns from:
-    the first data.train_limit of the train split (all when it is 0) in an order drawn from the split's seed
-    and each id alone, so a smaller subset is inside every larger one and no failure elsewhere moves it.
+    the first data.train_limit of the train split (all when it is 0) in an order drawn from `seed` and each
+    id alone, so a smaller subset is inside every larger one and no failure elsewhere moves it.
     Ids in that order; a listed object whose upstream failed is the caller's to leave out."""
     limit = cfg.data.train_limit
     if limit < 0:
