@@ -21,14 +21,13 @@ from hypershape.config import Route
 from hypershape.memory import SavedTensors
 from hypershape.nets.hypernet import HyperNet
 from hypershape.nets.mapper import Mapper
-from hypershape.nets.siren import siren_forward
+from hypershape.nets.siren import pixel_grid, siren_forward
 from hypershape.nets.weight_ae import WeightAE
 from hypershape.render import view_count
-from hypershape.stages.common import image_spec, pixel_grid, shape_spec
+from hypershape.stages.common import image_spec, shape_spec
 from hypershape.stages.hypernets import hypernet_loss
 from hypershape.stages.shape_sirens import soft_silhouette
-from hypershape.stages.weight_ae import sdf_l1_each
-from hypershape.training import sdf_l1
+from hypershape.training import sdf_l1, sdf_l1_each
 
 META = torch.device("meta")
 GB = 1024**3

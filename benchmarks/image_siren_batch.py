@@ -10,9 +10,9 @@ import hydra
 import torch
 
 import hypershape.config  # noqa: F401
-from hypershape.nets.siren import siren_forward
+from hypershape.nets.siren import pixel_grid, siren_forward
 from hypershape.runtime import device_of
-from hypershape.stages.common import image_spec, pixel_grid
+from hypershape.stages.common import image_spec
 from hypershape.training import fit_flat
 
 

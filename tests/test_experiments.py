@@ -38,11 +38,14 @@ def table(cfg, name):
     return t
 
 
-def test_routes_has_both_routes_for_every_split_and_kind_with_spread_over_seeds(base):
+def test_routes_has_every_route_for_every_split_and_kind_with_spread_over_seeds(base):
     t = table(base, "routes")
     keys = {(r["split"], r["SIREN"], r["route"]) for r in t["rows"]}
     expected = {(s, "target", "—") for s in ("train", "test")} | {
-        (s, k, route) for s in ("train", "test") for k in ("predicted", "refined") for route in ("latent", "direct")
+        (s, k, route)
+        for s in ("train", "test")
+        for k in ("predicted", "refined")
+        for route in ("latent", "direct", "probe")
     }
     assert keys == expected
     assert all("±" in r["F@0.02"] for r in t["rows"])  # two seeds: mean ± std

@@ -76,8 +76,7 @@ def test_tiny_preset_on_cuda_matches_the_cpu(variant, cpu_run, data_dir):
 
 def test_chunked_image_sirens_on_cuda_match_unchunked():
     """40's pixel chunks on the GPU: the same step as all pixels at once, to float summation order."""
-    from hypershape.nets.siren import SirenSpec
-    from hypershape.stages.common import pixel_grid
+    from hypershape.nets.siren import SirenSpec, pixel_grid
     from hypershape.stages.image_sirens import fit_images
 
     torch.backends.cuda.matmul.allow_tf32 = False

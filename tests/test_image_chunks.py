@@ -4,8 +4,7 @@ the step of the whole image (up to float summation order) while holding one chun
 import torch
 
 from hypershape.memory import SavedTensors
-from hypershape.nets.siren import SirenSpec
-from hypershape.stages.common import pixel_grid
+from hypershape.nets.siren import SirenSpec, pixel_grid
 from hypershape.stages.image_sirens import fit_images
 
 SPEC = SirenSpec(2, 16, 2, 3)  # the tiny preset's image-SIREN

@@ -5,10 +5,9 @@ import torch
 import trimesh
 
 from hypershape.geometry.metrics import surface_error
-from hypershape.nets.siren import SirenSpec, psnr, siren_field, siren_forward
+from hypershape.nets.siren import SirenSpec, pixel_grid, psnr, siren_field, siren_forward
 from hypershape.render import render_views
 from hypershape.runtime import TrainingDiverged
-from hypershape.stages.common import pixel_grid
 from hypershape.stages.weight_ae import sphere_batch
 from hypershape.training import fit_flat, sdf_l1, train
 

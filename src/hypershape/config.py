@@ -20,6 +20,7 @@ class Source(Enum):
 class Route(Enum):
     latent = "latent"
     direct = "direct"
+    probe = "probe"
 
 
 class Split(Enum):
@@ -129,9 +130,9 @@ class SirenLayers:
 class ImageSirenConfig(SirenLayers):
     anchor_steps: int = 500
     """Steps fitting the anchor to the mean training view."""
-    steps: int = 60
-    """Steps per view, warm-started from the anchor (200 gave 58.8 dB on default, 60 gives ~46 dB: far above
-    the 28 dB floor, at 0.3 x the cost)."""
+    steps: int = 40
+    """Steps per view, warm-started from the anchor (on default: 200 gave 58.8 dB, 60 ~46 dB; 40 for the
+    speed goal of issue 8, the floor being 28 dB)."""
     lr: float = 1e-3
     """Adam learning rate."""
     batch: int = 24
@@ -155,8 +156,9 @@ class HypernetConfig:
     """Scale of each head's last layer at init (a hypernetwork starts as the anchor SIREN)."""
     anchor_steps: int = 1000
     """Steps fitting the anchor hypernetwork to the per-view mean of the training SIRENs."""
-    steps: int = 250
-    """Steps per object (the same for train and test objects)."""
+    steps: int = 150
+    """Steps per object (the same for train and test objects); 150 for issue 8's speed goal (250 gave
+    47.7 dB on default, the floor is 25 dB)."""
     lr: float = 1e-3
     """Adam learning rate."""
     image_loss_weight: float = 1.0
@@ -179,9 +181,24 @@ class RefineConfig:
     """Softness of the silhouette: occupancy = sigmoid(-sdf / temperature)."""
     weight_reg: float = 1.0
     """Pull towards the predicted weights (keeps the field an SDF away from the rays)."""
+    depth_weight: float = 1.0
+    """Weight of the depth terms (03's depth maps): |f| at each hit ray's surface point, and max(0, −f) at
+    its samples in front of that point, which carves concavities no silhouette shows. 0: silhouettes only."""
+    free_margin: float = 0.02
+    """Samples closer than this to a ray's observed surface point are not held to be outside."""
+    eikonal_weight: float = 0.0
+    """Weight of (|∇f| − 1)² at the ray samples, to keep the refined field a distance field. Off: on cpu100
+    test objects it cost 2.4x a step and lowered F@0.02 (README, refinement)."""
+    accept_if_better: bool = True
+    """Keep a refinement only where it agrees better with the object's own views (silhouette IoU no lower,
+    depth error at most depth_slack higher, one of them better, on eval_rays); otherwise refined is the
+    prediction."""
+    depth_slack: float = 0.001
+    """How much the median depth error may rise in a kept refinement (1/20 of F@0.02's tolerance): on a
+    cpu100 object whose IoU rose 0.877 -> 0.898 it moved 0.00786 -> 0.00788 and F@0.02 rose 0.81 -> 0.94."""
     eval_rays: int = 16384
-    """Rays, evenly spaced over all views, on which the silhouette IoU of the predicted and refined SIRENs
-    is measured (all of them when the views have fewer)."""
+    """Rays, evenly spaced over all views, on which the views' agreement (silhouette IoU, depth error) of
+    the predicted and refined SIRENs is measured (all of them when the views have fewer)."""
 
 
 @dataclass
@@ -193,8 +210,9 @@ class ShapeSirenConfig(SirenLayers):
     anchor_lr: float = 1e-3
     """Adam learning rate of the anchor: it starts from SIREN's random init, far from a sphere, so it takes
     larger steps than the targets that start from it (presets keep it at 10 x lr)."""
-    steps: int = 400
-    """Steps per target, warm-started from the anchor."""
+    steps: int = 300
+    """Steps per target, warm-started from the anchor (400 gave target F@0.02 0.998 on default; 300 for
+    issue 8's speed goal, the floor being 0.95). Route probe fits its hull's field with the same steps."""
     lr: float = 1e-4
     """Adam learning rate of the targets."""
     batch_points: int = 8192
@@ -228,9 +246,26 @@ class WeightAEConfig:
 
 
 @dataclass
+class ProbeConfig:
+    upsample: int = 2
+    """The probe draws each view at this many times render.resolution (a SIREN is continuous in its pixel
+    coordinates; on 20 cpu100 train objects the hull's median F@0.02 was 0.60 at 1x, 0.63 at 2x and 4x)."""
+    threshold: float = 0.15
+    """A point of a probed view is inside the object's outline where its brightness (mean RGB, views on
+    black) exceeds this. Chosen on 20 cpu100 train objects (hull median F@0.02: 0.10 -> 0.59, 0.15 -> 0.63,
+    0.20 -> 0.60); 0.06-0.10 reproduce 03's masks (alpha > 0.5) exactly, but the hull comes out dilated."""
+    resolution: int = 128
+    """Grid per axis over [-reconstruct.bound, reconstruct.bound]^3 on which the hull is carved and meshed."""
+    feature_resolution: int = 16
+    """The probed views at this resolution, flattened, are the route's input space (retrieval looks up
+    nearest neighbours in it)."""
+
+
+@dataclass
 class MapperConfig:
     route: Route = Route.latent
-    """latent: hypernet -> AE latent -> decoder; direct: hypernet -> shape-SIREN weights."""
+    """latent: hypernet -> AE latent -> decoder; direct: hypernet -> shape-SIREN weights; probe: the
+    hypernet's views drawn at the cameras -> visual hull -> a shape-SIREN fitted to its SDF (no training)."""
     sketch_dim: int = 1024
     """The whole hypernetwork residual is count-sketched to this size (memory-bounded at any N)."""
     hidden: int = 256
@@ -243,6 +278,8 @@ class MapperConfig:
     """Adam learning rate."""
     weight_decay: float = 1e-4
     """AdamW weight decay."""
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    """route=probe: how the hypernetwork is probed and its hull carved."""
 
 
 @dataclass

@@ -74,6 +74,12 @@ def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)):
     return pose
 
 
+def camera_poses(distance, elevations_deg=None, per_ring=None):
+    """Camera-to-world poses [V, 4, 4] of the cameras of camera_directions, `distance` from the origin,
+    looking at it."""
+    return np.stack([look_at(distance * d) for d in camera_directions(elevations_deg, per_ring)])
+
+
 def intrinsics(resolution, yfov_deg):
     """Pinhole K (3x3) of pyrender's PerspectiveCamera(yfov, aspectRatio=1) drawn at resolution×resolution."""
     f = (resolution / 2.0) / np.tan(np.radians(yfov_deg) / 2.0)
@@ -95,7 +101,7 @@ def render_views(mesh, resolution, yfov_deg, distance, color=(0.7, 0.7, 0.75), e
     """
     pyrender = import_pyrender()
     directions = camera_directions(elevations_deg, per_ring)
-    poses = np.stack([look_at(distance * d) for d in directions])
+    poses = camera_poses(distance, elevations_deg, per_ring)
 
     scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[0.25, 0.25, 0.25])
     material = pyrender.MetallicRoughnessMaterial(

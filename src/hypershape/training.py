@@ -72,3 +72,30 @@ def fit_flat(
 def sdf_l1(spec: SirenSpec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor) -> torch.Tensor:
     """Mean |f(x) − sdf(x)| per SIREN: flat [B, P], points [B, N, 3], sdf [B, N] → [B]."""
     return (siren_forward(spec, flat, points)[..., 0] - sdf).abs().mean(-1)
+
+
+def sdf_l1_each(spec: SirenSpec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor) -> torch.Tensor:
+    """sdf_l1 [B] with every SIREN run as its own program, so a target is bitwise the same whichever objects
+    share its batch. One batched program is not: on CPU torch multiplies a batch of one matrix as a single
+    GEMM (GEMV for the 1-wide last layer) on all threads, and a larger batch by MKL's batched GEMM, one
+    thread per matrix, and the two sum in different orders."""
+    return torch.cat([sdf_l1(spec, flat[i : i + 1], points[i : i + 1], sdf[i : i + 1]) for i in range(len(flat))])
+
+
+def sdf_batch(data: list[tuple[torch.Tensor, torch.Tensor]], n: int, gens: list[torch.Generator], device):
+    """n random SDF samples of each object, drawn from that object's own generator in `gens`, so what an
+    object sees does not depend on which objects share its batch: points [B, n, 3], sdf [B, n]."""
+    idx = [torch.randint(len(x), (n,), generator=g) for (x, _), g in zip(data, gens)]
+    x = torch.stack([d[0][i] for d, i in zip(data, idx)]).to(device)
+    y = torch.stack([d[1][i] for d, i in zip(data, idx)]).to(device)
+    return x, y
+
+
+def fit_sdf(spec: SirenSpec, flat0: torch.Tensor, data: list, gens: list, c, desc: str):
+    """Shape-SIRENs [B, P] fitted from flat0 to each object's SDF samples (data: (points, sdf) per object),
+    c.batch_points drawn per step from each object's own generator, for c.steps at c.lr (cfg.shape_siren):
+    how 60 fits a target, and 80 the field the probe route reads off a hypernetwork."""
+    dev = flat0.device
+    return fit_flat(
+        flat0, lambda f, s: sdf_l1_each(spec, f, *sdf_batch(data, c.batch_points, gens, dev)), c.steps, c.lr, desc
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..config import Route
 from ..geometry.metrics import FLOOR_TORUS, fscore_key, sampling_floor
 from ..paths import Paths, paths_of
 from ..runtime import atomic_write, load_json, rng
@@ -38,7 +39,7 @@ def write_report(cfg) -> str:
         "## Conventions\n",
         conventions(cfg.reconstruct, sampling_floor(cfg.reconstruct, rng(cfg.seed, "floor"))),
     ]
-    for route in ("latent", "direct"):
+    for route in (r.value for r in Route):
         s = Paths(cfg.data_dir, cfg.name, route).summary_md
         if s.exists():
             parts += [

@@ -1,4 +1,4 @@
-"""Experiment 1: mapper.route=latent against mapper.route=direct, same objects, split and budget, per seed."""
+"""Experiment 1: the routes (mapper.route latent, direct, probe) on the same objects, split and budget, per seed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from ..paths import paths_of
 from ..pipeline import run_all
 from .common import mean_spread, run_from, save_figure, summary_rows, variant, write_result
 
+ROUTES = ("latent", "direct", "probe")
 METRICS = [
     ("CD-L1", "median_chamfer_l1"),
     ("F@0.01", "median_fscore_0.01"),
@@ -21,20 +22,22 @@ METRICS = [
 
 
 def runs(cfg):
-    """(seed, latent-route run, direct-route run) for every seed; seed == cfg.seed is cfg itself."""
+    """(seed, {route: run}) for every seed; seed == cfg.seed is cfg itself. The routes of a seed are one
+    run with one folder per route from 70 on."""
     out = []
     for seed in cfg.experiment.seeds:
-        latent = variant(cfg, None if seed == cfg.seed else f"seed{seed}", seed=seed, **{"mapper.route": "latent"})
-        out.append((seed, latent, variant(latent, None, **{"mapper.route": "direct"})))
+        first = variant(cfg, None if seed == cfg.seed else f"seed{seed}", seed=seed, **{"mapper.route": ROUTES[0]})
+        out.append((seed, {route: variant(first, None, **{"mapper.route": route}) for route in ROUTES}))
     return out
 
 
 def run(cfg) -> str:
     rows_by_key: dict[tuple, list[dict]] = {}
-    for _seed, latent, direct in runs(cfg):
-        run_all(latent)
-        run_from(direct, "70_mapper")  # same run, its own route folders: 01–60 are shared
-        for route, c in (("latent", latent), ("direct", direct)):
+    for _seed, by_route in runs(cfg):
+        run_all(by_route[ROUTES[0]])
+        for route in ROUTES[1:]:
+            run_from(by_route[route], "70_mapper")  # same run, its own route folders: 01–60 are shared
+        for route, c in by_route.items():
             for r in summary_rows(c):
                 rows_by_key.setdefault((route, r["split"], r["kind"]), []).append(r)
     table = []
@@ -42,7 +45,7 @@ def run(cfg) -> str:
     for (route, split, kind), rs in sorted(
         rows_by_key.items(), key=lambda kv: (kv[0][1] != "train", order[kv[0][2]], kv[0][0])
     ):
-        if kind == "target" and route == "direct":
+        if kind == "target" and route != ROUTES[0]:
             continue  # targets do not depend on the route: listed once, as the upper bound
         row = {"split": split, "SIREN": kind, "route": "—" if kind == "target" else route, "n": rs[0]["n"]}
         row.update({name: mean_spread([r[key] for r in rs]) for name, key in METRICS})
@@ -52,7 +55,7 @@ def run(cfg) -> str:
     return write_result(
         cfg,
         "routes",
-        "Experiment 1: latent vs direct route",
+        "Experiment 1: the routes",
         "Medians over objects (genus ok: share of objects), mean ± std over seeds. "
         "Target SIRENs are the upper bound; test objects never trained the AE or the mapper.",
         ["split", "SIREN", "route", "n"] + [m for m, _ in METRICS],
@@ -65,15 +68,15 @@ def figure(rows_by_key):
     for ax, split in zip(axes, ("train", "test")):
         labels, means, errs = [], [], []
         for kind in ("target", "predicted", "refined"):
-            for route in ("latent", "direct"):
+            for route in ROUTES:
                 rs = rows_by_key.get((route, split, kind))
-                if not rs or (kind == "target" and route == "direct"):
+                if not rs or (kind == "target" and route != ROUTES[0]):
                     continue
                 v = [r["median_fscore_0.02"] for r in rs]
                 labels.append(kind if kind == "target" else f"{kind}\n{route}")
                 means.append(sum(v) / len(v))
                 errs.append(0 if len(v) < 2 else float(np.std(v, ddof=1)))
-        ax.bar(range(len(means)), means, yerr=errs, color=["#777"] + ["#4c72b0", "#dd8452"] * 2)
+        ax.bar(range(len(means)), means, yerr=errs, color=["#777"] + ["#4c72b0", "#dd8452", "#55a868"] * 2)
         ax.set_xticks(range(len(means)), labels, fontsize=7)
         ax.set_title(f"{split} split")
         ax.set_ylim(0, 1)

@@ -1,13 +1,21 @@
-"""The inference API of a trained pipeline: the shape-SIREN weights an object's images give, through its
-hypernetwork's sketch, the mapper and (route=latent) the autoencoder's decoder. Stage 80 starts from it."""
+"""The inference API of a trained pipeline: the shape-SIREN weights an object's images give, read off its
+hypernetwork alone. Stage 80 starts from it. Routes latent and direct pass the hypernetwork's sketch
+through the trained mapper (and, for latent, the autoencoder's decoder); route probe draws the views the
+hypernetwork emits, carves their visual hull and fits a shape-SIREN to the hull's SDF."""
 
 from __future__ import annotations
 
 import torch
 
 from ..config import Route
-from ..runtime import load_torch
+from ..geometry.carve import visual_hull
+from ..geometry.sdf import sample_sdf
+from ..runtime import generator, load_torch, rng
+from ..training import fit_sdf
+from .hypernet import HyperNet
 from .mapper import load_mapper
+from .probe import probe_cameras, probe_images
+from .siren import SirenSpec
 from .standardise import Standardiser
 from .weight_ae import WeightAE
 
@@ -32,3 +40,59 @@ class ShapePredictor:
     def __call__(self, obj_id: str) -> torch.Tensor:
         y = self.out_norm.inverse(self.mapper(self.features[obj_id][None].to(self.device)))
         return (self.anchor + y)[0] if self.route == Route.direct else self.ae.decode(y)[0]
+
+
+class ProbePredictor:
+    """Route probe: the hypernetwork's views at the cameras' directions, drawn at mapper.probe.upsample
+    times the render resolution, thresholded into outlines; their visual hull on a grid; SDF samples of
+    the hull drawn as 02 draws them from a solid (cfg.data); a shape-SIREN fitted to them from the shape
+    anchor as 60 fits a target (cfg.shape_siren). Nothing is trained on other objects."""
+
+    def __init__(self, cfg, paths, device, image_spec: SirenSpec, shape_spec: SirenSpec, seed: int):
+        self.cfg, self.paths, self.device, self.seed = cfg, paths, device, seed
+        self.image_spec, self.shape_spec = image_spec, shape_spec
+        self.probe = cfg.mapper.probe
+        self.directions, self.poses = probe_cameras(cfg.render)
+        self.image_anchor = load_torch(paths.image_anchor)["flat"].to(device)
+        self.anchor = load_torch(paths.shape_anchor)["flat"].to(device)
+
+    def hull(self, obj_id: str):
+        """The visual hull (a trimesh; empty if the outlines share no point) of the object's hypernetwork."""
+        net = HyperNet.load(
+            load_torch(self.paths.hypernet(obj_id)),
+            self.cfg.hypernet,
+            self.image_spec,
+            self.image_anchor,
+            str(self.paths.hypernet(obj_id)),
+        )
+        images = probe_images(net, self.directions.to(self.device), self.probe.upsample * self.cfg.render.resolution)
+        rc = self.cfg.reconstruct
+        return visual_hull(
+            images.cpu(), self.poses, self.cfg.render.yfov_deg, self.probe.threshold, self.probe.resolution, rc.bound
+        )
+
+    def __call__(self, obj_id: str) -> torch.Tensor:
+        hull = self.hull(obj_id)
+        if len(hull.faces) == 0:
+            raise ValueError(f"{obj_id}: the probed outlines (threshold {self.probe.threshold}) share no point")
+        d, bound = self.cfg.data, self.cfg.reconstruct.bound
+        s = sample_sdf(
+            hull,
+            d.sdf_pool,
+            d.sdf_samples,
+            d.surface_samples,
+            d.beta,
+            rng(self.seed, "probe", obj_id),
+            d.uniform_samples,
+            bound,
+        )
+        data = [(torch.from_numpy(s["points"]), torch.from_numpy(s["sdf"]))]
+        flat, _ = fit_sdf(
+            self.shape_spec,
+            self.anchor[None],
+            data,
+            [generator(self.seed, "probe", obj_id)],
+            self.cfg.shape_siren,
+            f"{obj_id} (probe)",
+        )
+        return flat[0]

@@ -138,6 +138,13 @@ class Siren(nn.Module):
             p.copy_(v)
 
 
+def pixel_grid(resolution: int) -> torch.Tensor:
+    """Pixel-centre coordinates in [-1, 1]², row-major like the images: [H*W, 2] as (x, y)."""
+    t = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution * 2 - 1
+    yy, xx = torch.meshgrid(t, t, indexing="ij")
+    return torch.stack([xx, yy], -1).reshape(-1, 2)
+
+
 def psnr(pred: torch.Tensor, target: torch.Tensor, dims=(-2, -1)) -> torch.Tensor:
     """PSNR in dB for values in [0, 1], reduced over `dims`."""
     mse = ((pred.clamp(0, 1) - target) ** 2).mean(dim=dims)

@@ -8,12 +8,12 @@ import torch
 
 from ..config import section
 from ..nets.hypernet import HyperNet
-from ..nets.siren import psnr, siren_forward
+from ..nets.siren import pixel_grid, psnr, siren_forward
 from ..nets.standardise import Standardiser
 from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, generator, load_torch, save_torch
 from ..training import train
-from .common import image_spec, load_views, pixel_grid, shared_from_train, train_upstream
+from .common import image_spec, load_views, shared_from_train, train_upstream
 
 
 def hypernet_loss(net: HyperNet, dirs, targets, scale, rgb, coords, c, gen):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import torch
 
 from ..config import section
-from ..nets.siren import psnr, siren_forward
+from ..nets.siren import pixel_grid, psnr, siren_forward
 from ..render import view_count
 from ..runtime import Stage, device_of, load_torch, save_torch
 from ..training import fit_flat
-from .common import image_spec, load_views, pixel_grid, shared_from_train, train_upstream
+from .common import image_spec, load_views, shared_from_train, train_upstream
 
 
 def fit_images(

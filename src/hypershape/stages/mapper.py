@@ -2,19 +2,23 @@
 
 Input: each object's whole hypernetwork weight vector, as its residual from the anchor hypernetwork,
 every tensor divided by its RMS over the train split, then count-sketched (nets/mapper.py).
-Output: the standardised latent (route=latent) or standardised shape-SIREN residual (route=direct)."""
+Output: the standardised latent (route=latent) or standardised shape-SIREN residual (route=direct).
+Route probe trains nothing: its input space is the views each hypernetwork draws (nets/probe.py), kept
+here as every object's features (retrieval looks up neighbours in them); 80 carves and fits per object."""
 
 from __future__ import annotations
 
 import torch
 
 from ..config import Route, readout_seed, section
+from ..nets.hypernet import HyperNet
 from ..nets.mapper import Mapper, count_sketch
+from ..nets.probe import probe_cameras, probe_images
 from ..nets.standardise import Standardiser, per_element, tensor_rms
 from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, load_torch, save_torch, seed_of
 from ..training import train
-from .common import readout_train, shape_spec, split_key
+from .common import image_spec, readout_train, shape_spec, split_key
 
 
 def hypernet_vector(state: dict) -> tuple[torch.Tensor, list[int]]:
@@ -34,6 +38,18 @@ def hypernet_features(paths, ids: list[str], train_ids: list[str], dim: int, see
         r = (hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor) / full
         feats[i] = count_sketch(r[None], dim, seed)[0]
     return feats, scale
+
+
+def probe_features(cfg, paths, ids: list[str], device) -> dict:
+    """{id: the views its hypernetwork draws at mapper.probe.feature_resolution, flattened}."""
+    spec, res = image_spec(cfg), cfg.mapper.probe.feature_resolution
+    directions = probe_cameras(cfg.render)[0].to(device)
+    base = load_torch(paths.image_anchor)["flat"].to(device)
+    feats = {}
+    for i in ids:
+        net = HyperNet.load(load_torch(paths.hypernet(i)), cfg.hypernet, spec, base, str(paths.hypernet(i)))
+        feats[i] = probe_images(net, directions, res).reshape(-1).cpu()
+    return feats
 
 
 def run(cfg) -> dict:
@@ -64,12 +80,19 @@ def run(cfg) -> dict:
         raise RuntimeError("no training object has both a hypernetwork and a target: nothing to train the mapper on")
     up50, up60 = stage.upstream["50_hypernets"], stage.upstream["60_weight_ae"]
     conf = section(cfg, "mapper")
+    probe = c.route == Route.probe
     inputs = (
         split_key(objects),
-        up60.key("latents", shared=True),
+        None if probe else up60.key("latents", shared=True),  # the probe route reads no latent
         sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
         sorted(up50.key(o["id"]) for o in ok),
     )  # test objects' features are made here too
+
+    def make_probe():
+        feats = probe_features(cfg, p, [o["id"] for o in ok], dev)
+        save_torch(p.mapper, dict(route=c.route, features=feats, train_ids=train_ids, config=conf))
+        stage.log.info("probe route: the views of %d hypernetworks, nothing trained", len(feats))
+        return dict(train=len(train_ids), train_ids=train_ids)
 
     def make():
         seed = seed_of(cfg.seed, "sketch")
@@ -116,7 +139,7 @@ def run(cfg) -> dict:
         )
         return dict(loss_first=curve[0], loss_last=curve[-1], train=len(train_ids), train_ids=train_ids)
 
-    made = stage.shared("mapper", p.mapper, make, inputs=inputs)
+    made = stage.shared("mapper", p.mapper, make_probe if probe else make, inputs=inputs)
     for o in ok:  # per object, 70's output is its features and the mapper that reads them
         if not stage.manifest.is_current(o["id"], made["key"]):
             stage.manifest.done(

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import readout_seed
-from ..nets.predictor import ShapePredictor
+from ..config import Route, readout_seed
+from ..nets.predictor import ProbePredictor, ShapePredictor
 from ..nets.siren import siren_forward
 from ..nets.standardise import per_element, tensor_rms
 from ..paths import SCRIPTS
@@ -17,7 +17,7 @@ from ..provenance import object_config
 from ..render import camera_rays, sphere_interval
 from ..runtime import Stage, device_of, generator, save_torch
 from ..training import fit_flat
-from .common import evaluated, load_views, shape_spec
+from .common import evaluated, image_spec, load_views, shape_spec
 
 HARD_TEMPERATURE = 1e-6
 """soft_silhouette at this temperature is the hard silhouette: sigmoid(-min f / T) > 0.5 exactly where min f < 0."""
@@ -25,12 +25,28 @@ PROB_CLAMP = 1e-6
 """Occupancies are clamped to [PROB_CLAMP, 1 - PROB_CLAMP] in the BCE, so a saturated ray gives a finite loss."""
 
 
-def view_rays(views: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """All rays of all views, flattened: origins, dirs, t_near, t_far, mask."""
+def view_rays(views: dict) -> tuple[torch.Tensor, ...]:
+    """All rays of all views, flattened: origins, dirs, t_near, t_far, mask, and t_hit, the ray parameter
+    of the surface point 03's depth map gives (0 where the ray hits nothing)."""
     o, d = camera_rays(views["K"], views["cam_to_world"], views["resolution"])
     o, d = torch.from_numpy(o).reshape(-1, 3), torch.from_numpy(d).reshape(-1, 3)
     near, far = sphere_interval(o, d, 1.0)
-    return o, d, near, far, views["mask"].reshape(-1)
+    # depth is measured along the camera's -Z axis: t = depth / cos(ray, axis)
+    axis = -torch.from_numpy(np.asarray(views["cam_to_world"])[:, :3, 2]).float()
+    per_view = len(o) // len(axis)
+    cos = (d * axis.repeat_interleave(per_view, 0)).sum(-1)
+    return o, d, near, far, views["mask"].reshape(-1), views["depth"].reshape(-1) / cos
+
+
+def ray_points(o, d, near, far, samples: int, gen=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`samples` stratified points per ray in [near, far] (random offsets drawn from `gen`, or the
+    midpoints without it): ray parameters [R, S] and points [R, S, 3]."""
+    u = (
+        torch.arange(samples, device=o.device)
+        + (torch.rand(len(o), samples, generator=gen).to(o.device) if gen is not None else 0.5)
+    ) / samples
+    t = near[:, None] + (far - near)[:, None] * u
+    return t, o[:, None] + t[..., None] * d[:, None]
 
 
 def soft_silhouette(spec, flat, o, d, near, far, samples: int, temperature: float, gen=None) -> torch.Tensor:
@@ -40,43 +56,72 @@ def soft_silhouette(spec, flat, o, d, near, far, samples: int, temperature: floa
 
 def field_silhouette(field, o, d, near, far, samples: int, temperature: float, gen=None) -> torch.Tensor:
     """Occupancy of each ray under a signed distance field (points [N, 3] -> values, N or [N, 1]):
-    sigmoid(−min_t f(o + t d) / T) over `samples` stratified points in [near, far] (random offsets drawn
-    from `gen`, or the midpoints without it). The hard silhouette is where the minimum is negative."""
-    u = (
-        torch.arange(samples, device=o.device)
-        + (torch.rand(len(o), samples, generator=gen).to(o.device) if gen is not None else 0.5)
-    ) / samples
-    t = near[:, None] + (far - near)[:, None] * u
-    pts = o[:, None] + t[..., None] * d[:, None]
+    sigmoid(−min_t f(o + t d) / T) over ray_points. The hard silhouette is where the minimum is negative."""
+    _, pts = ray_points(o, d, near, far, samples, gen)
     f = field(pts.reshape(-1, 3)).reshape(len(o), samples)
     return torch.sigmoid(-f.min(dim=1).values / temperature)
 
 
-def silhouette_iou(spec, flat, rays, samples: int, max_rays: int) -> float:
-    """IoU of the hard silhouettes (minimum of f along the ray < 0) against the masks, on at most
-    `max_rays` rays evenly spaced over all views."""
-    o, d, near, far, mask = rays
+def view_agreement(spec, flat, rays, samples: int, max_rays: int) -> dict:
+    """How well a field agrees with the object's own views, on at most `max_rays` rays evenly spaced over
+    all of them: the IoU of its hard silhouettes (minimum of f along the ray < 0) with the masks, and the
+    median |f| at the surface points the depth maps give (0 for a field whose zero set passes through them)."""
+    o, d, near, far, mask, t_hit = rays
     idx = torch.linspace(0, len(o) - 1, min(len(o), max_rays)).long()
+    dev = flat.device
+    o, d, near, far, t_hit = (x[idx].to(dev) for x in (o, d, near, far, t_hit))
     with torch.no_grad():
-        occ = soft_silhouette(spec, flat, o[idx], d[idx], near[idx], far[idx], samples, HARD_TEMPERATURE) > 0.5
-    m = mask[idx].to(occ.device) > 0.5
+        occ = soft_silhouette(spec, flat, o, d, near, far, samples, HARD_TEMPERATURE) > 0.5
+        hit = t_hit > 0
+        surf = siren_forward(spec, flat, o[hit] + t_hit[hit, None] * d[hit])[:, 0].abs()
+    m = mask[idx].to(dev) > 0.5
     union = (occ | m).sum()
-    return float((occ & m).sum() / union) if union else 1.0
+    return dict(
+        silhouette_iou=float((occ & m).sum() / union) if union else 1.0,
+        depth_error=float(surf.median()) if len(surf) else 0.0,
+    )
 
 
 def refine(spec, flat0: torch.Tensor, rays, r, gen) -> tuple[torch.Tensor, list[float]]:
-    """Adam on the silhouette BCE against the masks, with a pull towards the starting weights."""
-    o, d, near, far, mask = (t.to(flat0.device) for t in rays)
+    """Adam on the silhouette BCE against the masks; with r.depth_weight, |f| at the depth maps' surface
+    points and max(0, −f) at ray samples in front of them (free space: carves what no silhouette shows);
+    with r.eikonal_weight, (|∇f| − 1)² at the ray samples (keeps the field a distance field); and a pull
+    towards the starting weights."""
+    o, d, near, far, mask, t_hit = (t.to(flat0.device) for t in rays)
     scale = per_element(tensor_rms(flat0, spec.sizes), spec.sizes)
 
     def loss(f, step):
         idx = torch.randint(len(o), (r.rays,), generator=gen).to(o.device)
-        occ = soft_silhouette(spec, f[0], o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, r.temperature, gen)
-        bce = F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask[idx])
-        return bce + r.weight_reg * (((f[0] - flat0) / scale) ** 2).mean()
+        t, pts = ray_points(o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, gen)
+        pts = pts.reshape(-1, 3).requires_grad_(r.eikonal_weight > 0)
+        values = siren_forward(spec, f[0], pts)[:, 0]
+        occ = torch.sigmoid(-values.reshape(len(idx), -1).min(dim=1).values / r.temperature)
+        total = F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask[idx])
+        if r.depth_weight > 0:
+            th = t_hit[idx]
+            hit = th > 0
+            surface = siren_forward(spec, f[0], o[idx][hit] + th[hit, None] * d[idx][hit])[:, 0]
+            free = (t < (th - r.free_margin)[:, None]) & hit[:, None]  # in front of the observed surface
+            carve = torch.relu(-values.reshape(len(idx), -1))[free]
+            total = total + r.depth_weight * (surface.abs().mean() + (carve.mean() if len(carve) else 0.0))
+        if r.eikonal_weight > 0:
+            (grad,) = torch.autograd.grad(values.sum(), pts, create_graph=True)
+            total = total + r.eikonal_weight * ((grad.norm(dim=-1) - 1) ** 2).mean()
+        return total + r.weight_reg * (((f[0] - flat0) / scale) ** 2).mean()
 
     flat, curve = fit_flat(flat0[None], loss, r.steps, r.lr, "refine")
     return flat[0], curve
+
+
+def accepted(before: dict, after: dict, depth_slack: float | None) -> bool:
+    """Whether a refinement agrees better with the object's own views: silhouette IoU no lower and, when
+    refinement reads the depth maps (depth_slack not None), depth error no more than depth_slack higher
+    (a median over rays moves by a few 1e-5 when nothing changed); strictly better in one of the two."""
+    iou = after["silhouette_iou"] - before["silhouette_iou"]
+    if depth_slack is None:
+        return iou > 0
+    depth = before["depth_error"] - after["depth_error"]
+    return iou >= 0 and depth >= -depth_slack and (iou > 0 or depth > 0)
 
 
 def run(cfg) -> dict:
@@ -86,7 +131,11 @@ def run(cfg) -> dict:
     dev = device_of(cfg)
     spec = shape_spec(cfg)
     stage.wait_for("the mapper", lambda: stage.unrecorded("70_mapper", [], ("mapper",)), SCRIPTS["70_mapper"])
-    predictor = ShapePredictor(cfg, p, dev)
+    predictor = (
+        ProbePredictor(cfg, p, dev, image_spec(cfg), spec, readout_seed(cfg))
+        if cfg.mapper.route == Route.probe
+        else ShapePredictor(cfg, p, dev)
+    )
     conf = object_config(cfg, stage.name)["refine"]
 
     def work(objs):
@@ -98,12 +147,21 @@ def run(cfg) -> dict:
             if r.steps > 0
             else (pred, [float("nan")])
         )
+        before = view_agreement(spec, pred, rays, r.samples_per_ray, r.eval_rays)
+        after = view_agreement(spec, refined, rays, r.samples_per_ray, r.eval_rays)
+        slack = r.depth_slack if r.depth_weight > 0 else None
+        keep = r.steps > 0 and (not r.accept_if_better or accepted(before, after, slack))
+        if not keep:  # refined is what 90 scores: the prediction, where refining did not help the views
+            refined, after = pred, before
         info = dict(
             split=o["split"],
             refine_loss_first=curve[0],
             refine_loss_last=curve[-1],
-            silhouette_iou_predicted=silhouette_iou(spec, pred, rays, r.samples_per_ray, r.eval_rays),
-            silhouette_iou_refined=silhouette_iou(spec, refined, rays, r.samples_per_ray, r.eval_rays),
+            refine_accepted=keep,
+            silhouette_iou_predicted=before["silhouette_iou"],
+            silhouette_iou_refined=after["silhouette_iou"],
+            depth_error_predicted=before["depth_error"],
+            depth_error_refined=after["depth_error"],
         )
         save_torch(
             p.shape_sirens(o["id"]),
@@ -123,8 +181,13 @@ def run(cfg) -> dict:
     done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
     if done:
         stage.log.info(
-            "median silhouette IoU: predicted %.3f, refined %.3f",
+            "median silhouette IoU: predicted %.3f, refined %.3f; depth error %.4f -> %.4f; refinement kept "
+            "for %d of %d objects",
             np.median([e["silhouette_iou_predicted"] for e in done]),
             np.median([e["silhouette_iou_refined"] for e in done]),
+            np.median([e["depth_error_predicted"] for e in done]),
+            np.median([e["depth_error_refined"] for e in done]),
+            sum(bool(e["refine_accepted"]) for e in done),
+            len(done),
         )
     return stage.finish()

@@ -15,8 +15,8 @@ from ..geometry.metrics import surface_error
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..runtime import Stage, device_of, generator, load_torch, save_json, save_torch
-from ..training import fit_flat, sdf_l1, train
-from .common import load_samples, readout_train, sdf_batch, shape_spec, shared_from_train
+from ..training import fit_flat, fit_sdf, sdf_batch, sdf_l1, train
+from .common import load_samples, readout_train, shape_spec, shared_from_train
 
 SHELL_STD = 0.05
 """Half of the anchor's SDF samples lie within about this distance of its sphere (Gaussian spread), where
@@ -31,14 +31,6 @@ def sphere_batch(n: int, radius: float, gen: torch.Generator) -> tuple[torch.Ten
     )
     x = d * r[:, None]
     return x, x.norm(dim=-1) - radius
-
-
-def sdf_l1_each(spec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor) -> torch.Tensor:
-    """sdf_l1 [B] with every SIREN run as its own program, so a target is bitwise the same whichever objects
-    share its batch. One batched program is not: on CPU torch multiplies a batch of one matrix as a single
-    GEMM (GEMV for the 1-wide last layer) on all threads, and a larger batch by MKL's batched GEMM, one
-    thread per matrix, and the two sum in different orders."""
-    return torch.cat([sdf_l1(spec, flat[i : i + 1], points[i : i + 1], sdf[i : i + 1]) for i in range(len(flat))])
 
 
 def mean_pairwise_cosine(x: torch.Tensor) -> float:
@@ -89,11 +81,7 @@ def run(cfg) -> dict:
         else:  # the ablation: every target from its own random init
             flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
         gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
-
-        def loss(f, s):
-            return sdf_l1_each(spec, f, *sdf_batch(data, c.batch_points, gens, dev))
-
-        flats, curve = fit_flat(flat0, loss, c.steps, c.lr, "+".join(o["id"] for o in objs))
+        flats, curve = fit_sdf(spec, flat0, data, gens, c, "+".join(o["id"] for o in objs))
         out = {}
         for o, flat in zip(objs, flats):
             out[o["id"]] = dict(

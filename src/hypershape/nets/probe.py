@@ -1,0 +1,28 @@
+"""Reading a hypernetwork by what it draws: the image-SIRENs it emits at the cameras' directions,
+evaluated at chosen pixels. The views are what the hypernetwork was fitted to reproduce, so its probed
+outlines are the object's silhouettes as the weights hold them."""
+
+from __future__ import annotations
+
+import torch
+
+from ..render import camera_directions, camera_poses
+from .hypernet import HyperNet
+from .siren import pixel_grid, siren_forward
+
+
+def probe_cameras(render) -> tuple[torch.Tensor, torch.Tensor]:
+    """Directions [V, 3] and camera-to-world poses [V, 4, 4] of the views (cfg.render), as 03 renders them."""
+    dirs = camera_directions(render.elevations_deg, render.per_ring)
+    poses = camera_poses(render.distance, render.elevations_deg, render.per_ring)
+    return torch.from_numpy(dirs).float(), torch.from_numpy(poses).float()
+
+
+@torch.no_grad()
+def probe_images(net: HyperNet, directions: torch.Tensor, resolution: int) -> torch.Tensor:
+    """The brightness (mean of RGB; views are drawn on black) [V, R, R] of the image each SIREN the
+    hypernetwork emits at `directions` draws at resolution × resolution pixel centres (any resolution: a
+    SIREN is a function of continuous pixel coordinates)."""
+    coords = pixel_grid(resolution).to(directions.device)
+    rgb = siren_forward(net.target, net(directions), coords)  # [V, R*R, 3]
+    return rgb.mean(-1).reshape(len(directions), resolution, resolution)

@@ -1,0 +1,87 @@
+"""Route probe on the tiny preset: it runs end to end, reads each object off its own hypernetwork alone,
+and the refinement that follows never leaves a field agreeing worse with the object's own views."""
+
+import pytest
+import torch
+from conftest import make_cfg
+
+from hypershape.experiments.common import variant
+from hypershape.paths import paths_of
+from hypershape.pipeline import run_all
+from hypershape.runtime import Manifest, load_json, load_torch
+from hypershape.stages.shape_sirens import accepted
+
+
+@pytest.fixture(scope="module")
+def probe_run(tmp_path_factory):
+    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('probe')}", "mapper=probe")
+    run_all(cfg)
+    return cfg
+
+
+def records(cfg, stage):
+    p = paths_of(cfg)
+    return {o["id"]: Manifest(p.manifest(stage), p.root).get(o["id"]) for o in load_json(p.objects)}
+
+
+@pytest.mark.slow
+def test_probe_route_scores_every_object(probe_run):
+    s = load_json(paths_of(probe_run).summary_json)
+    assert s["route"] == "probe" and not s["failed"]
+    ids = {o["id"] for o in load_json(paths_of(probe_run).objects)}
+    for kind in ("predicted", "refined"):
+        assert {r["id"] for r in s["rows"] if r["kind"] == kind} == ids
+
+
+@pytest.mark.slow
+def test_probe_prediction_reads_the_objects_own_hypernetwork_only(probe_run):
+    """Fewer training objects for the readout change nothing the probe route predicts: it learns from none."""
+    fewer = variant(probe_run, "fewer", **{"data.train_limit": 1})
+    run_all(fewer)
+    a, b = paths_of(probe_run), paths_of(fewer)
+    assert load_torch(b.mapper)["train_ids"] != load_torch(a.mapper)["train_ids"]
+    for o in load_json(a.objects):
+        torch.testing.assert_close(
+            load_torch(b.shape_sirens(o["id"]))["predicted"],
+            load_torch(a.shape_sirens(o["id"]))["predicted"],
+            rtol=0,
+            atol=0,
+        )
+
+
+@pytest.mark.slow
+def test_refined_never_agrees_worse_with_the_views_than_predicted(probe_run):
+    p = paths_of(probe_run)
+    recs = records(probe_run, "80_shape_sirens")
+    for i, r in recs.items():
+        assert r["silhouette_iou_refined"] >= r["silhouette_iou_predicted"], i
+        assert r["depth_error_refined"] <= r["depth_error_predicted"] + probe_run.shape_siren.refine.depth_slack, i
+        saved = load_torch(p.shape_sirens(i))
+        if not r["refine_accepted"]:
+            assert torch.equal(saved["refined"], saved["predicted"]), i
+
+
+@pytest.mark.slow
+def test_without_the_check_refinement_is_kept_whatever_it_does(probe_run):
+    """The check is what holds the property above: switched off, every refinement is kept."""
+    cfg = variant(probe_run, "keep-all", **{"shape_siren.refine.accept_if_better": False})
+    run_all(cfg)
+    recs = records(cfg, "80_shape_sirens")
+    assert all(r["refine_accepted"] for r in recs.values())
+
+
+@pytest.mark.parametrize(
+    "iou, depth, slack, kept",
+    [
+        ((0.80, 0.85), (0.010, 0.008), 0.001, True),  # both better
+        ((0.80, 0.85), (0.010, 0.0105), 0.001, True),  # silhouettes better, depth within the slack
+        ((0.80, 0.85), (0.010, 0.012), 0.001, False),  # silhouettes better, depth worse beyond it
+        ((0.80, 0.79), (0.010, 0.005), 0.001, False),  # silhouettes worse
+        ((0.80, 0.80), (0.010, 0.010), 0.001, False),  # nothing better
+        ((0.80, 0.81), (0.010, 0.050), None, True),  # no depth maps read: silhouettes decide
+    ],
+)
+def test_a_refinement_is_kept_only_when_the_views_agree_better(iou, depth, slack, kept):
+    before = dict(silhouette_iou=iou[0], depth_error=depth[0])
+    after = dict(silhouette_iou=iou[1], depth_error=depth[1])
+    assert accepted(before, after, slack) is kept
