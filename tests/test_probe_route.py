@@ -40,6 +40,8 @@ def test_probe_prediction_reads_the_objects_own_hypernetwork_only(probe_run):
     run_all(fewer)
     a, b = paths_of(probe_run), paths_of(fewer)
     assert load_torch(b.mapper)["train_ids"] != load_torch(a.mapper)["train_ids"]
+    preds = [load_torch(a.shape_sirens(o["id"]))["predicted"] for o in load_json(a.objects)]
+    assert not any(torch.equal(preds[0], q) for q in preds[1:])  # each read off its own hypernetwork
     for o in load_json(a.objects):
         torch.testing.assert_close(
             load_torch(b.shape_sirens(o["id"]))["predicted"],

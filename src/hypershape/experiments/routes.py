@@ -5,11 +5,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..config import Route
 from ..paths import paths_of
 from ..pipeline import run_all
 from .common import mean_spread, run_from, save_figure, summary_rows, variant, write_result
 
-ROUTES = ("latent", "direct", "probe")
+ROUTES = tuple(r.value for r in Route)  # the first is the base run
 METRICS = [
     ("CD-L1", "median_chamfer_l1"),
     ("F@0.01", "median_fscore_0.01"),

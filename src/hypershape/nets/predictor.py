@@ -12,9 +12,8 @@ from ..geometry.carve import visual_hull
 from ..geometry.sdf import sample_sdf
 from ..runtime import generator, load_torch, rng
 from ..training import fit_sdf
-from .hypernet import HyperNet
 from .mapper import load_mapper
-from .probe import probe_cameras, probe_images
+from .probe import Prober
 from .siren import SirenSpec
 from .standardise import Standardiser
 from .weight_ae import WeightAE
@@ -49,26 +48,21 @@ class ProbePredictor:
     anchor as 60 fits a target (cfg.shape_siren). Nothing is trained on other objects."""
 
     def __init__(self, cfg, paths, device, image_spec: SirenSpec, shape_spec: SirenSpec, seed: int):
-        self.cfg, self.paths, self.device, self.seed = cfg, paths, device, seed
-        self.image_spec, self.shape_spec = image_spec, shape_spec
+        self.cfg, self.seed, self.shape_spec = cfg, seed, shape_spec
         self.probe = cfg.mapper.probe
-        self.directions, self.poses = probe_cameras(cfg.render)
-        self.image_anchor = load_torch(paths.image_anchor)["flat"].to(device)
+        self.prober = Prober(cfg, paths, image_spec, device)
         self.anchor = load_torch(paths.shape_anchor)["flat"].to(device)
 
     def hull(self, obj_id: str):
         """The visual hull (a trimesh; empty if the outlines share no point) of the object's hypernetwork."""
-        net = HyperNet.load(
-            load_torch(self.paths.hypernet(obj_id)),
-            self.cfg.hypernet,
-            self.image_spec,
-            self.image_anchor,
-            str(self.paths.hypernet(obj_id)),
-        )
-        images = probe_images(net, self.directions.to(self.device), self.probe.upsample * self.cfg.render.resolution)
-        rc = self.cfg.reconstruct
+        images = self.prober.images(obj_id, self.probe.upsample * self.cfg.render.resolution)
         return visual_hull(
-            images.cpu(), self.poses, self.cfg.render.yfov_deg, self.probe.threshold, self.probe.resolution, rc.bound
+            images.cpu(),
+            self.prober.poses,
+            self.cfg.render.yfov_deg,
+            self.probe.threshold,
+            self.probe.resolution,
+            self.cfg.reconstruct.bound,
         )
 
     def __call__(self, obj_id: str) -> torch.Tensor:

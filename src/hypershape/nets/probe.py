@@ -7,8 +7,9 @@ from __future__ import annotations
 import torch
 
 from ..render import camera_directions, camera_poses
+from ..runtime import load_torch
 from .hypernet import HyperNet
-from .siren import pixel_grid, siren_forward
+from .siren import SirenSpec, pixel_grid, siren_forward
 
 
 def probe_cameras(render) -> tuple[torch.Tensor, torch.Tensor]:
@@ -26,3 +27,20 @@ def probe_images(net: HyperNet, directions: torch.Tensor, resolution: int) -> to
     coords = pixel_grid(resolution).to(directions.device)
     rgb = siren_forward(net.target, net(directions), coords)  # [V, R*R, 3]
     return rgb.mean(-1).reshape(len(directions), resolution, resolution)
+
+
+class Prober:
+    """Loads each object's hypernetwork (on the image anchor it was built on) and draws its views at the
+    cameras' directions: what 70 keeps as the probe route's features and 80 carves."""
+
+    def __init__(self, cfg, paths, image_spec: SirenSpec, device):
+        self.cfg, self.paths, self.spec = cfg, paths, image_spec
+        directions, self.poses = probe_cameras(cfg.render)
+        self.directions = directions.to(device)
+        self.base = load_torch(paths.image_anchor)["flat"].to(device)
+
+    def images(self, obj_id: str, resolution: int) -> torch.Tensor:
+        """probe_images of the object's hypernetwork at resolution × resolution."""
+        path = self.paths.hypernet(obj_id)
+        net = HyperNet.load(load_torch(path), self.cfg.hypernet, self.spec, self.base, str(path))
+        return probe_images(net, self.directions, resolution)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import torch
 
 from ..config import Route, readout_seed, section
-from ..nets.hypernet import HyperNet
 from ..nets.mapper import Mapper, count_sketch
-from ..nets.probe import probe_cameras, probe_images
+from ..nets.probe import Prober
 from ..nets.standardise import Standardiser, per_element, tensor_rms
 from ..paths import SCRIPTS
 from ..runtime import Stage, device_of, load_torch, save_torch, seed_of
@@ -42,14 +41,8 @@ def hypernet_features(paths, ids: list[str], train_ids: list[str], dim: int, see
 
 def probe_features(cfg, paths, ids: list[str], device) -> dict:
     """{id: the views its hypernetwork draws at mapper.probe.feature_resolution, flattened}."""
-    spec, res = image_spec(cfg), cfg.mapper.probe.feature_resolution
-    directions = probe_cameras(cfg.render)[0].to(device)
-    base = load_torch(paths.image_anchor)["flat"].to(device)
-    feats = {}
-    for i in ids:
-        net = HyperNet.load(load_torch(paths.hypernet(i)), cfg.hypernet, spec, base, str(paths.hypernet(i)))
-        feats[i] = probe_images(net, directions, res).reshape(-1).cpu()
-    return feats
+    prober = Prober(cfg, paths, image_spec(cfg), device)
+    return {i: prober.images(i, cfg.mapper.probe.feature_resolution).reshape(-1).cpu() for i in ids}
 
 
 def run(cfg) -> dict:
@@ -81,12 +74,16 @@ def run(cfg) -> dict:
     up50, up60 = stage.upstream["50_hypernets"], stage.upstream["60_weight_ae"]
     conf = section(cfg, "mapper")
     probe = c.route == Route.probe
-    inputs = (
-        split_key(objects),
-        None if probe else up60.key("latents", shared=True),  # the probe route reads no latent
-        sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
-        sorted(up50.key(o["id"]) for o in ok),
-    )  # test objects' features are made here too
+    hypernets = sorted(up50.key(o["id"]) for o in ok)  # test objects' features are made here too
+    if probe:  # the probed views read no latent and no target
+        inputs = (split_key(objects), sorted(train_ids), hypernets)
+    else:
+        inputs = (
+            split_key(objects),
+            up60.key("latents", shared=True),
+            sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
+            hypernets,
+        )
 
     def make_probe():
         feats = probe_features(cfg, p, [o["id"] for o in ok], dev)

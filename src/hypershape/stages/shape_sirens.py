@@ -149,7 +149,7 @@ def run(cfg) -> dict:
             else (pred, [float("nan")])
         )
         before = view_agreement(spec, pred, rays, r.samples_per_ray, r.eval_rays)
-        after = view_agreement(spec, refined, rays, r.samples_per_ray, r.eval_rays)
+        after = view_agreement(spec, refined, rays, r.samples_per_ray, r.eval_rays) if r.steps > 0 else before
         slack = r.depth_slack if r.depth_weight > 0 else None
         keep = r.steps > 0 and (not r.accept_if_better or accepted(before, after, slack))
         if not keep:  # refined is what 90 scores: the prediction, where refining did not help the views
