@@ -8,7 +8,7 @@ from hypershape.config import Heads, Route
 from hypershape.nets.heads import num_params
 from hypershape.nets.hypernet import HyperNet
 from hypershape.nets.mapper import Mapper, count_sketch
-from hypershape.nets.siren import Siren, SirenSpec, siren_forward
+from hypershape.nets.siren import Siren, SirenSpec, siren_eval, siren_forward
 from hypershape.nets.weight_ae import WeightAE
 from hypershape.stages.common import image_spec, shape_spec
 
@@ -22,6 +22,17 @@ def test_siren_init_bounds():
         assert w.abs().max() <= bound
         assert w.abs().max() > 0.9 * bound  # uniform over the whole range, not a narrower one
         assert params[2 * i + 1].abs().max() <= 1 / math.sqrt(fi)
+
+
+@pytest.mark.parametrize("chunk", [None, 1000, 4096, 5000])
+def test_siren_eval_in_chunks_is_the_whole_forward(chunk):
+    # 4,097 points: the last chunk is a ragged one (or a single point) and must not be dropped or repeated
+    spec = SirenSpec(3, 32, 3, 1)
+    flat = spec.init(torch.Generator().manual_seed(0)).requires_grad_()
+    x = torch.rand(4097, 3, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    got = siren_eval(spec, flat, x, chunk)
+    assert got.shape == (4097, 1) and not got.requires_grad
+    assert torch.allclose(got, siren_forward(spec, flat, x), atol=1e-6)
 
 
 def test_siren_activations_keep_their_spread_through_depth():

@@ -61,7 +61,10 @@ def retrieval_rows(cfg, split_of: dict[str, str]) -> list[dict]:
         nn = nearest_train(ckpt["features"], ckpt["train_ids"], o)
         gen = rng(cfg.seed, "90", o)  # the same draws as 90_reconstruct, so numbers are comparable
         m, _ = score_field(
-            siren_field(spec, load_torch(p.target(nn))["flat"], dev), ground_truth(p, o, rc, gen), rc, gen
+            siren_field(spec, load_torch(p.target(nn))["flat"], dev, cfg.device.eval_chunk),
+            ground_truth(p, o, rc, gen),
+            rc,
+            gen,
         )
         retrieved.append(dict(id=o, split=split_of[o], kind="retrieval", neighbour=nn, **m))
     return retrieved

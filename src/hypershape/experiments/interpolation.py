@@ -54,7 +54,9 @@ class PathMeshes:
 
     def siren_mesh(self, flat: torch.Tensor) -> trimesh.Trimesh:
         return mesh_from_sdf(
-            siren_field(self.spec, flat, self.dev), self.cfg.experiment.resolution, self.cfg.reconstruct.bound
+            siren_field(self.spec, flat, self.dev, self.cfg.device.eval_chunk),
+            self.cfg.experiment.resolution,
+            self.cfg.reconstruct.bound,
         )
 
     def meshes(self, a: str, b: str, mode: str) -> list[trimesh.Trimesh]:

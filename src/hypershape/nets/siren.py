@@ -95,15 +95,26 @@ def _siren_forward(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor) -> torc
 _FORWARD = {"fn": _siren_forward}
 
 
-def siren_field(spec: SirenSpec, flat: torch.Tensor, device) -> Callable[[np.ndarray], np.ndarray]:
+def siren_eval(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """siren_forward of one SIREN [P] at points [N, in] without gradients, `chunk` points at a time (None:
+    all at once). On a CPU a chunk whose activations stay in cache is ~2x faster than 65,536 points at once
+    (benchmarks/eval_chunk.py); the values are the same up to float summation order."""
+    with torch.no_grad():
+        if not chunk or len(x) <= chunk:
+            return siren_forward(spec, flat, x)
+        return torch.cat([siren_forward(spec, flat, part) for part in x.split(chunk)])
+
+
+def siren_field(
+    spec: SirenSpec, flat: torch.Tensor, device, chunk: int | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
     """One shape-SIREN as a field on numpy points [n, 3] -> [n], exactly as fitted (no clipping: what
-    the network does anywhere in the scored cube is what gets scored)."""
+    the network does anywhere in the scored cube is what gets scored), evaluated `chunk` points at a time."""
     flat = flat.to(device)
 
     def f(points: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            x = torch.as_tensor(np.asarray(points, dtype=np.float32), device=device)
-            return siren_forward(spec, flat, x)[:, 0].cpu().numpy()
+        x = torch.as_tensor(np.asarray(points, dtype=np.float32), device=device)
+        return siren_eval(spec, flat, x, chunk)[:, 0].cpu().numpy()
 
     return f
 

@@ -173,7 +173,7 @@ def run(cfg) -> dict:
         )
         rows = []
         for kind in KINDS:
-            m, mesh = score_field(siren_field(spec, flats[kind], dev), truth, rc, gen)
+            m, mesh = score_field(siren_field(spec, flats[kind], dev, cfg.device.eval_chunk), truth, rc, gen)
             save_mesh(p.mesh(o["id"], kind), mesh)
             rows.append(dict(id=o["id"], split=o["split"], kind=kind, gt_genus=truth["genus"], **m))
         return {o["id"]: dict(rows=rows)}

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..config import Route, readout_seed
 from ..nets.predictor import ProbePredictor, ShapePredictor
-from ..nets.siren import siren_forward
+from ..nets.siren import siren_eval, siren_forward
 from ..nets.standardise import per_element, tensor_rms
 from ..paths import SCRIPTS
 from ..provenance import object_config
@@ -63,7 +63,7 @@ def field_silhouette(field, o, d, near, far, samples: int, temperature: float, g
     return torch.sigmoid(-f.min(dim=1).values / temperature)
 
 
-def view_agreement(spec, flat, rays, samples: int, max_rays: int) -> dict:
+def view_agreement(spec, flat, rays, samples: int, max_rays: int, chunk: int | None = None) -> dict:
     """How well a field agrees with the object's own views, on at most `max_rays` rays evenly spaced over
     all of them: the IoU of its hard silhouettes (minimum of f along the ray < 0) with the masks, and the
     median |f| at the surface points the depth maps give (0 for a field whose zero set passes through them)."""
@@ -71,10 +71,13 @@ def view_agreement(spec, flat, rays, samples: int, max_rays: int) -> dict:
     idx = torch.linspace(0, len(o) - 1, min(len(o), max_rays)).long()
     dev = flat.device
     o, d, near, far, t_hit = (x[idx].to(dev) for x in (o, d, near, far, t_hit))
-    with torch.no_grad():
-        occ = soft_silhouette(spec, flat, o, d, near, far, samples, HARD_TEMPERATURE) > 0.5
-        hit = t_hit > 0
-        surf = siren_forward(spec, flat, o[hit] + t_hit[hit, None] * d[hit])[:, 0].abs()
+
+    def field(x):
+        return siren_eval(spec, flat, x, chunk)
+
+    occ = field_silhouette(field, o, d, near, far, samples, HARD_TEMPERATURE) > 0.5
+    hit = t_hit > 0
+    surf = field(o[hit] + t_hit[hit, None] * d[hit])[:, 0].abs()
     m = mask[idx].to(dev) > 0.5
     union = (occ | m).sum()
     return dict(
@@ -148,8 +151,12 @@ def run(cfg) -> dict:
             if r.steps > 0
             else (pred, [float("nan")])
         )
-        before = view_agreement(spec, pred, rays, r.samples_per_ray, r.eval_rays)
-        after = view_agreement(spec, refined, rays, r.samples_per_ray, r.eval_rays) if r.steps > 0 else before
+        before = view_agreement(spec, pred, rays, r.samples_per_ray, r.eval_rays, cfg.device.eval_chunk)
+        after = (
+            view_agreement(spec, refined, rays, r.samples_per_ray, r.eval_rays, cfg.device.eval_chunk)
+            if r.steps > 0
+            else before
+        )
         slack = r.depth_slack if r.depth_weight > 0 else None
         keep = r.steps > 0 and (not r.accept_if_better or accepted(before, after, slack))
         if not keep:  # refined is what 90 scores: the prediction, where refining did not help the views

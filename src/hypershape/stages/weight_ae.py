@@ -86,7 +86,7 @@ def run(cfg) -> dict:
         for o, flat in zip(objs, flats):
             out[o["id"]] = dict(
                 surface_error=surface_error(
-                    siren_field(spec, flat, flat.device), np.load(p.surface(o["id"]))["points"]
+                    siren_field(spec, flat, flat.device, cfg.device.eval_chunk), np.load(p.surface(o["id"]))["points"]
                 ),
                 loss_last=curve[-1],
             )
@@ -178,7 +178,8 @@ def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, 
                 ae_trained=o["id"] in ckpt["train_ids"],
                 target_surface_error=stage.manifest.get(o["id"])["surface_error"],
                 ae_surface_error=surface_error(
-                    siren_field(spec, rec, rec.device), np.load(p.surface(o["id"]))["points"]
+                    siren_field(spec, rec, rec.device, stage.cfg.device.eval_chunk),
+                    np.load(p.surface(o["id"]))["points"],
                 ),
                 ae_weight_mse=float(((rec - flats[o["id"]]) ** 2).mean()),
             )
