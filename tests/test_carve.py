@@ -57,3 +57,24 @@ def test_no_outline_gives_an_empty_hull():
     poses = torch.from_numpy(render.camera_poses(DIST)).float()
     hull = visual_hull(torch.zeros(24, RES, RES), poses, YFOV, 0.15, 32, 1.0)
     assert len(hull.faces) == 0
+
+
+def test_shading_tells_a_cup_from_the_filled_cylinder_its_outlines_give():
+    """What route hybrid chooses by: a cup and the solid cylinder around it have the same outlines from
+    every camera, but only the cup draws the cup's views (its inside is seen from the upper ring), also
+    through noise like the hypernetworks' own (40 dB)."""
+    from dataclasses import replace
+
+    from hypershape.config import RenderConfig
+    from hypershape.nets.probe import view_error
+
+    cfg = replace(RenderConfig(), resolution=RES)
+    body = trimesh.creation.cylinder(radius=0.5, height=0.8)
+    cavity = trimesh.creation.cylinder(radius=0.42, height=0.8)
+    cavity.apply_translation((0, 0, 0.1))
+    cup = body.difference(cavity)
+    clean = brightness(render.render_like(cup, cfg))
+    assert view_error(cup, clean, cfg) == 0.0 < view_error(body, clean, cfg)
+    images = clean + 0.01 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+    assert view_error(cup, images, cfg) < view_error(body, images, cfg)
+    assert view_error(trimesh.Trimesh(), images, cfg) == pytest.approx(float((images**2).mean()))

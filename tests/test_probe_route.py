@@ -1,14 +1,19 @@
-"""Route probe on the tiny preset: it runs end to end, reads each object off its own hypernetwork alone,
-and the refinement that follows never leaves a field agreeing worse with the object's own views."""
+"""Routes probe and hybrid on the tiny preset: they run end to end, probe reads each object off its own
+hypernetwork alone, hybrid keeps whichever of latent's and probe's predictions draws closer to the
+hypernetwork's views, and the refinement that follows never leaves a field agreeing worse with the
+object's own views."""
 
 import pytest
 import torch
 from conftest import make_cfg
 
+from hypershape.config import Route, readout_seed
 from hypershape.experiments.common import variant
+from hypershape.nets.predictor import make_predictor
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all
 from hypershape.runtime import Manifest, load_json, load_torch
+from hypershape.stages.common import image_spec, shape_spec
 from hypershape.stages.shape_sirens import accepted
 
 
@@ -70,6 +75,30 @@ def test_without_the_check_refinement_is_kept_whatever_it_does(probe_run):
     run_all(cfg)
     recs = records(cfg, "80_shape_sirens")
     assert all(r["refine_accepted"] for r in recs.values())
+
+
+@pytest.fixture(scope="module")
+def hybrid_run(tmp_path_factory):
+    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('hybrid')}", "mapper=hybrid")
+    run_all(cfg)
+    return cfg
+
+
+@pytest.mark.slow
+def test_hybrid_keeps_the_candidate_that_draws_closer_to_the_views(hybrid_run):
+    p = paths_of(hybrid_run)
+    s = load_json(p.summary_json)
+    assert s["route"] == "hybrid" and not s["failed"]
+    assert load_torch(p.mapper)["route"] == Route.latent  # it reads with latent's mapper and decoder
+    predictor = make_predictor(
+        hybrid_run, p, "cpu", image_spec(hybrid_run), shape_spec(hybrid_run), readout_seed(hybrid_run)
+    )
+    for i, r in records(hybrid_run, "80_shape_sirens").items():
+        errors = {k: r[f"view_error_{k}"] for k in ("latent", "probe")}
+        assert r["prediction"] == min(errors, key=errors.get), i
+        # what was saved is that candidate, made again from the hypernetwork alone
+        again = predictor.candidates[r["prediction"]](i)
+        assert torch.equal(load_torch(p.shape_sirens(i))["predicted"].cpu(), again.cpu()), i
 
 
 @pytest.mark.parametrize(

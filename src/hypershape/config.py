@@ -21,6 +21,12 @@ class Route(Enum):
     latent = "latent"
     direct = "direct"
     probe = "probe"
+    hybrid = "hybrid"
+
+    @property
+    def learned(self) -> Route | None:
+        """The route whose trained mapper this route reads with: hybrid reads with latent's, probe trains none."""
+        return {Route.hybrid: Route.latent, Route.probe: None}.get(self, self)
 
 
 class Split(Enum):
@@ -265,7 +271,8 @@ class ProbeConfig:
 class MapperConfig:
     route: Route = Route.latent
     """latent: hypernet -> AE latent -> decoder; direct: hypernet -> shape-SIREN weights; probe: the
-    hypernet's views drawn at the cameras -> visual hull -> a shape-SIREN fitted to its SDF (no training)."""
+    hypernet's views drawn at the cameras -> visual hull -> a shape-SIREN fitted to its SDF (no training);
+    hybrid: latent's prediction or probe's, whichever draws views closer to those the hypernet draws."""
     sketch_dim: int = 1024
     """The whole hypernetwork residual is count-sketched to this size (memory-bounded at any N)."""
     hidden: int = 256
@@ -279,7 +286,7 @@ class MapperConfig:
     weight_decay: float = 1e-4
     """AdamW weight decay."""
     probe: ProbeConfig = field(default_factory=ProbeConfig)
-    """route=probe: how the hypernetwork is probed and its hull carved."""
+    """route=probe and hybrid: how the hypernetwork is probed and its hull carved."""
 
 
 @dataclass

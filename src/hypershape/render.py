@@ -195,6 +195,25 @@ def sphere_interval(origins, dirs, radius=1.0):
     return (-b - half).clip(min=0), (-b + half).clip(min=0)
 
 
+def rgb_on_black(rgba: np.ndarray) -> np.ndarray:
+    """RGBA uint8 [..., 4] as RGB in [0, 1] over a black background (colour times coverage): what the
+    image-SIRENs are fitted to."""
+    rgba = np.asarray(rgba, dtype=np.float32) / 255.0
+    return rgba[..., :3] * rgba[..., 3:]
+
+
+def render_like(mesh, render) -> dict:
+    """render_views of a mesh with the cameras of `render` (cfg.render), as 03 renders every object."""
+    return render_views(
+        mesh,
+        render.resolution,
+        render.yfov_deg,
+        render.distance,
+        elevations_deg=tuple(render.elevations_deg),
+        per_ring=render.per_ring,
+    )
+
+
 def thumbnail(mesh, resolution: int = 128) -> np.ndarray:
     """One RGBA picture of a mesh from a fixed three-quarter view (for figures); blank if it is empty."""
     if len(mesh.faces) == 0:

@@ -37,7 +37,7 @@ class Mapper(nn.Module):
 
     def __init__(self, route: Route, sketch_dim: int, hidden: int, out_sizes: list[int], heads: Heads):
         super().__init__()
-        self.route = Route(route)
+        self.route = Route(route).learned
         self.register_buffer("in_mean", torch.zeros(sketch_dim))
         self.register_buffer("in_std", torch.ones(sketch_dim))
         if self.route == Route.latent:

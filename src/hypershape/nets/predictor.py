@@ -1,7 +1,9 @@
 """The inference API of a trained pipeline: the shape-SIREN weights an object's images give, read off its
 hypernetwork alone. Stage 80 starts from it. Routes latent and direct pass the hypernetwork's sketch
 through the trained mapper (and, for latent, the autoencoder's decoder); route probe draws the views the
-hypernetwork emits, carves their visual hull and fits a shape-SIREN to the hull's SDF."""
+hypernetwork emits, carves their visual hull and fits a shape-SIREN to the hull's SDF; route hybrid makes
+both latent's and probe's predictions and keeps the one whose rendered views are closer to the views the
+hypernetwork draws."""
 
 from __future__ import annotations
 
@@ -9,17 +11,29 @@ import torch
 
 from ..config import Route
 from ..geometry.carve import visual_hull
+from ..geometry.marching import mesh_from_sdf
 from ..geometry.sdf import sample_sdf
 from ..runtime import generator, load_torch, rng
 from ..training import fit_sdf
 from .mapper import load_mapper
-from .probe import Prober
-from .siren import SirenSpec
+from .probe import Prober, view_error
+from .siren import SirenSpec, siren_field
 from .standardise import Standardiser
 from .weight_ae import WeightAE
 
 
-class ShapePredictor:
+class Predictor:
+    """What 80 starts from: predict(obj_id) gives the shape-SIREN weights [P] read off the object's
+    hypernetwork alone, and what the route records about how (a dict, may be empty)."""
+
+    def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
+        raise NotImplementedError
+
+    def __call__(self, obj_id: str) -> torch.Tensor:
+        return self.predict(obj_id)[0]
+
+
+class ShapePredictor(Predictor):
     """The shape-SIREN weights the trained mapper (and, for route=latent, the decoder) gives an object
     from its hypernetwork alone. Every network is rebuilt from its own checkpoint's config, checked
     against the live `cfg`."""
@@ -36,12 +50,12 @@ class ShapePredictor:
             self.ae = WeightAE.load(load_torch(paths.weight_ae), cfg.weight_ae, self.anchor)
 
     @torch.no_grad()
-    def __call__(self, obj_id: str) -> torch.Tensor:
+    def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
         y = self.out_norm.inverse(self.mapper(self.features[obj_id][None].to(self.device)))
-        return (self.anchor + y)[0] if self.route == Route.direct else self.ae.decode(y)[0]
+        return ((self.anchor + y)[0] if self.route == Route.direct else self.ae.decode(y)[0]), {}
 
 
-class ProbePredictor:
+class ProbePredictor(Predictor):
     """Route probe: the hypernetwork's views at the cameras' directions, drawn at mapper.probe.upsample
     times the render resolution, thresholded into outlines; their visual hull on a grid; SDF samples of
     the hull drawn as 02 draws them from a solid (cfg.data); a shape-SIREN fitted to them from the shape
@@ -65,7 +79,7 @@ class ProbePredictor:
             self.cfg.reconstruct.bound,
         )
 
-    def __call__(self, obj_id: str) -> torch.Tensor:
+    def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
         hull = self.hull(obj_id)
         if len(hull.faces) == 0:
             raise ValueError(f"{obj_id}: the probed outlines (threshold {self.probe.threshold}) share no point")
@@ -89,4 +103,50 @@ class ProbePredictor:
             self.cfg.shape_siren,
             f"{obj_id} (probe)",
         )
-        return flat[0]
+        return flat[0], {}
+
+
+class HybridPredictor(Predictor):
+    """Route hybrid: latent's prediction (the trained mapper and decoder) and probe's (the hull's fit), each
+    marched at mapper.probe.resolution and rendered from the 24 cameras as 03 renders; the prediction is the
+    one whose brightness is closer (mean |difference|, nets/probe.view_error) to the views the hypernetwork
+    draws. Where the mapper reads an object like those it was trained on, its shape draws the views back
+    (concavities included); where it does not, the hull's outlines win. Nothing but the hypernetwork is read.
+    Records which was chosen and both view errors; if the outlines share no point, latent's is kept."""
+
+    def __init__(self, cfg, paths, device, image_spec: SirenSpec, shape_spec: SirenSpec, seed: int):
+        self.cfg, self.shape_spec, self.device = cfg, shape_spec, device
+        self.candidates = dict(
+            latent=ShapePredictor(cfg, paths, device),
+            probe=ProbePredictor(cfg, paths, device, image_spec, shape_spec, seed),
+        )
+
+    def view_error(self, flat: torch.Tensor, images: torch.Tensor) -> float:
+        c = self.cfg
+        field = siren_field(self.shape_spec, flat, self.device, c.device.eval_chunk)
+        return view_error(mesh_from_sdf(field, c.mapper.probe.resolution, c.reconstruct.bound), images, c.render)
+
+    def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
+        images = self.candidates["probe"].prober.images(obj_id, self.cfg.render.resolution)
+        flats, info = {}, {}
+        for name, predictor in self.candidates.items():
+            try:
+                flats[name] = predictor(obj_id)
+            except ValueError as e:  # the hull is empty: latent's prediction is all there is
+                info[f"{name}_failed"] = str(e)
+                continue
+            info[f"view_error_{name}"] = self.view_error(flats[name], images)
+        if not flats:
+            raise ValueError("; ".join(info.values()))
+        chosen = min(flats, key=lambda k: info[f"view_error_{k}"])
+        return flats[chosen], dict(info, prediction=chosen)
+
+
+def make_predictor(cfg, paths, device, image_spec: SirenSpec, shape_spec: SirenSpec, seed: int) -> Predictor:
+    """The predictor of cfg.mapper.route."""
+    route = cfg.mapper.route
+    if route == Route.probe:
+        return ProbePredictor(cfg, paths, device, image_spec, shape_spec, seed)
+    if route == Route.hybrid:
+        return HybridPredictor(cfg, paths, device, image_spec, shape_spec, seed)
+    return ShapePredictor(cfg, paths, device)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from ..render import camera_directions, camera_poses
+from ..render import camera_directions, camera_poses, render_like, rgb_on_black
 from ..runtime import load_torch
 from .hypernet import HyperNet
 from .siren import SirenSpec, pixel_grid, siren_forward
@@ -44,3 +44,15 @@ class Prober:
         path = self.paths.hypernet(obj_id)
         net = HyperNet.load(load_torch(path), self.cfg.hypernet, self.spec, self.base, str(path))
         return probe_images(net, self.directions, resolution)
+
+
+def view_error(mesh, images: torch.Tensor, render) -> float:
+    """Mean squared brightness difference between the views of `mesh` rendered as 03 renders (cfg.render)
+    and `images` [V, R, R] (probe_images at render.resolution): how far a candidate shape draws from what
+    the hypernetwork draws. Shading tells a filled concavity from a hollow one where outlines cannot. Squared,
+    because the hypernetwork's own error (~40 dB) then adds the same constant to every candidate's. An
+    empty mesh draws black."""
+    drawn = torch.zeros_like(images.cpu())
+    if len(mesh.faces):
+        drawn = torch.from_numpy(rgb_on_black(render_like(mesh, render)["rgba"]).mean(-1))
+    return float(((drawn - images.cpu()) ** 2).mean())

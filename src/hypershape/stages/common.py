@@ -7,17 +7,18 @@ import torch
 
 from ..nets.siren import SirenSpec
 from ..paths import SCRIPTS
+from ..render import rgb_on_black
 from ..runtime import Stage, fingerprint, seed_of
 
 
 def load_views(path) -> dict:
     """A 03 npz as tensors: rgb on black [24, H*W, 3], mask and depth [24, H, W], and the cameras."""
     v = np.load(path)
-    rgba = torch.from_numpy(v["rgba"]).float() / 255.0
-    rgb = rgba[..., :3] * rgba[..., 3:]
+    rgba = v["rgba"]
+    rgb = torch.from_numpy(rgb_on_black(rgba))
     return dict(
         rgb=rgb.reshape(rgb.shape[0], -1, 3),
-        mask=rgba[..., 3],
+        mask=torch.from_numpy(rgba[..., 3]).float() / 255.0,
         depth=torch.from_numpy(v["depth"]).float(),
         K=v["K"],
         cam_to_world=v["cam_to_world"],

@@ -2,7 +2,8 @@
 
 Input: each object's whole hypernetwork weight vector, as its residual from the anchor hypernetwork,
 every tensor divided by its RMS over the train split, then count-sketched (nets/mapper.py).
-Output: the standardised latent (route=latent) or standardised shape-SIREN residual (route=direct).
+Output: the standardised latent (route=latent, and hybrid, which reads with latent's mapper) or the
+standardised shape-SIREN residual (route=direct).
 Route probe trains nothing: its input space is the views each hypernetwork draws (nets/probe.py), kept
 here as every object's features (retrieval looks up neighbours in them); 80 carves and fits per object."""
 
@@ -96,7 +97,8 @@ def run(cfg) -> dict:
         feats, hyper_scale = hypernet_features(p, [o["id"] for o in ok], train_ids, c.sketch_dim, seed)
         x = torch.stack([feats[i] for i in train_ids]).to(dev)
         anchor = load_torch(p.shape_anchor)["flat"].to(dev)
-        if c.route == Route.latent:
+        learned = c.route.learned
+        if learned == Route.latent:
             lat = load_torch(p.latents)["latents"]
             y_raw = torch.stack([lat[i] for i in train_ids]).to(dev)
             out_norm = Standardiser([y_raw.shape[1]]).to(dev).fit(y_raw, per_element_scale=True)
@@ -107,7 +109,7 @@ def run(cfg) -> dict:
             out_sizes = spec.sizes
         y = out_norm(y_raw)
         torch.manual_seed(readout_seed(cfg))
-        mapper = Mapper(c.route, c.sketch_dim, c.hidden, out_sizes, c.heads).to(dev)
+        mapper = Mapper(learned, c.sketch_dim, c.hidden, out_sizes, c.heads).to(dev)
         mapper.fit_input(x)
         curve = train(
             mapper.parameters(),
@@ -115,13 +117,13 @@ def run(cfg) -> dict:
             c.steps,
             c.lr,
             weight_decay=c.weight_decay,
-            desc=f"mapper ({c.route.value})",
+            desc=f"mapper ({learned.value})",
         )
         save_torch(
             p.mapper,
             dict(
                 state=mapper.state_dict(),
-                route=c.route,
+                route=learned,
                 out_sizes=out_sizes,
                 out_norm=out_norm.state_dict(),
                 hyper_scale=hyper_scale,
@@ -132,7 +134,7 @@ def run(cfg) -> dict:
             ),
         )
         stage.log.info(
-            "mapper (%s) on %d train objects: loss %.4g -> %.4g", c.route.value, len(train_ids), curve[0], curve[-1]
+            "mapper (%s) on %d train objects: loss %.4g -> %.4g", learned.value, len(train_ids), curve[0], curve[-1]
         )
         return dict(loss_first=curve[0], loss_last=curve[-1], train=len(train_ids), train_ids=train_ids)
 

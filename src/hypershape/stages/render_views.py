@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import trimesh
 
-from ..render import render_views
+from ..render import render_like
 from ..runtime import Stage, save_npz
 
 
 def run(cfg) -> dict:
     stage = Stage(cfg, "03_render_views", upstream=("02_watertight",))
-    p, r = stage.paths, cfg.render
+    p = stage.paths
 
     def work(objs):
         (o,) = objs
         mesh = trimesh.load(p.solid(o["id"]), force="mesh", process=False)
-        v = render_views(
-            mesh, r.resolution, r.yfov_deg, r.distance, elevations_deg=tuple(r.elevations_deg), per_ring=r.per_ring
-        )
+        v = render_like(mesh, cfg.render)
         coverage = float((v["rgba"][..., 3] > 0).mean())
         if coverage == 0:  # checked before writing: a blank object leaves no views for 40 to read
             raise ValueError("every view is blank")

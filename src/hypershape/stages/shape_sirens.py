@@ -9,8 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import Route, readout_seed
-from ..nets.predictor import ProbePredictor, ShapePredictor
+from ..config import readout_seed
+from ..nets.predictor import make_predictor
 from ..nets.siren import siren_eval, siren_forward
 from ..nets.standardise import per_element, tensor_rms
 from ..paths import SCRIPTS
@@ -135,17 +135,13 @@ def run(cfg) -> dict:
     dev = device_of(cfg)
     spec = shape_spec(cfg)
     stage.wait_for("the mapper", lambda: stage.unrecorded("70_mapper", [], ("mapper",)), SCRIPTS["70_mapper"])
-    predictor = (
-        ProbePredictor(cfg, p, dev, image_spec(cfg), spec, readout_seed(cfg))
-        if cfg.mapper.route == Route.probe
-        else ShapePredictor(cfg, p, dev)
-    )
+    predictor = make_predictor(cfg, p, dev, image_spec(cfg), spec, readout_seed(cfg))
     conf = object_config(cfg, stage.name)["refine"]
 
     def work(objs):
         (o,) = objs
         rays = view_rays(load_views(p.views(o["id"])))
-        pred = predictor(o["id"])
+        pred, how = predictor.predict(o["id"])
         refined, curve = (
             refine(spec, pred, rays, r, generator(readout_seed(cfg), "80", o["id"]))
             if r.steps > 0
@@ -162,6 +158,7 @@ def run(cfg) -> dict:
         if not keep:  # refined is what 90 scores: the prediction, where refining did not help the views
             refined, after = pred, before
         info = dict(
+            how,
             split=o["split"],
             refine_loss_first=curve[0],
             refine_loss_last=curve[-1],
@@ -198,4 +195,7 @@ def run(cfg) -> dict:
             sum(bool(e["refine_accepted"]) for e in done),
             len(done),
         )
+        chosen = [e["prediction"] for e in done if "prediction" in e]
+        if chosen:  # route hybrid
+            stage.log.info("hybrid predictions: %s", {k: chosen.count(k) for k in sorted(set(chosen))})
     return stage.finish()
