@@ -93,9 +93,12 @@ def test_hybrid_keeps_the_candidate_that_draws_closer_to_the_views(hybrid_run):
     predictor = make_predictor(
         hybrid_run, p, "cpu", image_spec(hybrid_run), shape_spec(hybrid_run), readout_seed(hybrid_run)
     )
+    train_ids = load_torch(p.mapper)["train_ids"]
     for i, r in records(hybrid_run, "80_shape_sirens").items():
-        errors = {k: r[f"view_error_{k}"] for k in ("latent", "probe")}
+        errors = {k: r[f"view_error_{k}"] for k in ("latent", "probe", "retrieval")}
         assert r["prediction"] == min(errors, key=errors.get), i
+        # retrieval looks up the training set: a training object finds itself, a test object another
+        assert r["retrieved"] in train_ids and (r["retrieved"] == i) == (i in train_ids), i
         # what was saved is that candidate, made again from the hypernetwork alone
         again = predictor.candidates[r["prediction"]](i)
         assert torch.equal(load_torch(p.shape_sirens(i))["predicted"].cpu(), again.cpu()), i

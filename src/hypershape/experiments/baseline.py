@@ -5,8 +5,8 @@ split has learned nothing beyond lookup."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from ..nets.predictor import nearest_train
 from ..nets.siren import siren_field
 from ..paths import paths_of
 from ..pipeline import run_all
@@ -16,14 +16,6 @@ from ..stages.reconstruct import ground_truth, score_field
 from .common import object_rows, write_result
 
 COLUMNS = ("chamfer_l1", "fscore_0.01", "fscore_0.02", "normal_consistency", "iou", "genus_match")
-
-
-def nearest_train(features: dict, train_ids: list[str], obj_id: str) -> str:
-    """The train object (other than obj_id) whose hypernetwork sketch is nearest to obj_id's."""
-    cands = [i for i in train_ids if i != obj_id]
-    x = features[obj_id]
-    d = torch.stack([(features[i] - x).norm() for i in cands])
-    return cands[int(d.argmin())]
 
 
 def verdict_of(pred: dict | None, retr: dict | None) -> str:

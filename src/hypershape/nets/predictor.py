@@ -55,6 +55,29 @@ class ShapePredictor(Predictor):
         return ((self.anchor + y)[0] if self.route == Route.direct else self.ae.decode(y)[0]), {}
 
 
+def nearest_train(features: dict, train_ids: list[str], obj_id: str, include_self: bool = False) -> str:
+    """The train object whose features (e.g. hypernetwork sketch) are nearest to obj_id's; obj_id itself
+    only with include_self (a lookup over the training set returns a training object's own entry)."""
+    cands = [i for i in train_ids if include_self or i != obj_id]
+    x = features[obj_id]
+    d = torch.stack([(features[i] - x).norm() for i in cands])
+    return cands[int(d.argmin())]
+
+
+class RetrievalPredictor(Predictor):
+    """The target shape-SIREN of the training object nearest in the trained mapper's input space (the
+    hypernetwork sketch), the object itself included: a lookup over the training set. Records its id."""
+
+    def __init__(self, paths, device):
+        ckpt = load_torch(paths.mapper)
+        self.features, self.train_ids = ckpt["features"], ckpt["train_ids"]
+        self.paths, self.device = paths, device
+
+    def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
+        nn = nearest_train(self.features, self.train_ids, obj_id, include_self=True)
+        return load_torch(self.paths.target(nn))["flat"].to(self.device), dict(retrieved=nn)
+
+
 class ProbePredictor(Predictor):
     """Route probe: the hypernetwork's views at the cameras' directions, drawn at mapper.probe.upsample
     times the render resolution, thresholded into outlines; their visual hull on a grid; SDF samples of
@@ -107,18 +130,21 @@ class ProbePredictor(Predictor):
 
 
 class HybridPredictor(Predictor):
-    """Route hybrid: latent's prediction (the trained mapper and decoder) and probe's (the hull's fit), each
-    marched at mapper.probe.resolution and rendered from the 24 cameras as 03 renders; the prediction is the
-    one whose brightness is closer (mean |difference|, nets/probe.view_error) to the views the hypernetwork
-    draws. Where the mapper reads an object like those it was trained on, its shape draws the views back
-    (concavities included); where it does not, the hull's outlines win. Nothing but the hypernetwork is read.
-    Records which was chosen and both view errors; if the outlines share no point, latent's is kept."""
+    """Route hybrid: three candidates, each marched at mapper.probe.resolution and rendered from the 24
+    cameras as 03 renders; the prediction is the one whose brightness is closest (mean |difference|,
+    nets/probe.view_error) to the views the hypernetwork draws. latent: the trained mapper and decoder;
+    probe: the hull's fit; retrieval: the nearest training object's target (on a training object, its own:
+    memory, not reading). Where an object is like a training object its shape draws the views back,
+    concavities included; where none is, the hull's outlines win. Of the object only its hypernetwork is
+    read. Records the choice and every view error; a candidate that cannot be made (outlines that share no
+    point) is left out."""
 
     def __init__(self, cfg, paths, device, image_spec: SirenSpec, shape_spec: SirenSpec, seed: int):
         self.cfg, self.shape_spec, self.device = cfg, shape_spec, device
         self.candidates = dict(
             latent=ShapePredictor(cfg, paths, device),
             probe=ProbePredictor(cfg, paths, device, image_spec, shape_spec, seed),
+            retrieval=RetrievalPredictor(paths, device),
         )
 
     def view_error(self, flat: torch.Tensor, images: torch.Tensor) -> float:
@@ -131,10 +157,11 @@ class HybridPredictor(Predictor):
         flats, info = {}, {}
         for name, predictor in self.candidates.items():
             try:
-                flats[name] = predictor(obj_id)
-            except ValueError as e:  # the hull is empty: latent's prediction is all there is
+                flats[name], how = predictor.predict(obj_id)
+            except ValueError as e:  # the hull is empty: the other candidates remain
                 info[f"{name}_failed"] = str(e)
                 continue
+            info.update(how)
             info[f"view_error_{name}"] = self.view_error(flats[name], images)
         if not flats:
             raise ValueError("; ".join(info.values()))

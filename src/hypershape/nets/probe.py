@@ -47,12 +47,13 @@ class Prober:
 
 
 def view_error(mesh, images: torch.Tensor, render) -> float:
-    """Mean squared brightness difference between the views of `mesh` rendered as 03 renders (cfg.render)
-    and `images` [V, R, R] (probe_images at render.resolution): how far a candidate shape draws from what
-    the hypernetwork draws. Shading tells a filled concavity from a hollow one where outlines cannot. Squared,
-    because the hypernetwork's own error (~40 dB) then adds the same constant to every candidate's. An
+    """Mean |brightness difference| between the views of `mesh` rendered as 03 renders (cfg.render) and
+    `images` [V, R, R] (probe_images at render.resolution): how far a candidate shape draws from what the
+    hypernetwork draws. Shading tells a filled concavity from a hollow one where outlines cannot. Absolute,
+    not squared: choosing between hull and latent on 20 cpu100 train objects, |.| picked the better one
+    every time (median F@0.02 0.897), squares 0.751 (a dilated outline's rim outweighed a cup's inside). An
     empty mesh draws black."""
     drawn = torch.zeros_like(images.cpu())
     if len(mesh.faces):
         drawn = torch.from_numpy(rgb_on_black(render_like(mesh, render)["rgba"]).mean(-1))
-    return float(((drawn - images.cpu()) ** 2).mean())
+    return float((drawn - images.cpu()).abs().mean())
