@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import make_cfg
 
-from hypershape.experiments import EXPERIMENTS, heads, run_experiment
+from hypershape.config import Route, section
+from hypershape.experiments import EXPERIMENTS, heads, readout, run_experiment
 from hypershape.experiments.report import write_report
 from hypershape.paths import Paths, paths_of
 from hypershape.pipeline import run_all
@@ -42,10 +43,7 @@ def test_routes_has_every_route_for_every_split_and_kind_with_spread_over_seeds(
     t = table(base, "routes")
     keys = {(r["split"], r["SIREN"], r["route"]) for r in t["rows"]}
     expected = {(s, "target", "—") for s in ("train", "test")} | {
-        (s, k, route)
-        for s in ("train", "test")
-        for k in ("predicted", "refined")
-        for route in ("latent", "direct", "probe")
+        (s, k, route) for s in ("train", "test") for k in ("predicted", "refined") for route in (r.value for r in Route)
     }
     assert keys == expected
     assert all("±" in r["F@0.02"] for r in t["rows"])  # two seeds: mean ± std
@@ -154,3 +152,79 @@ def test_baseline_and_ood_and_report(base):
         md = paths_of(base).experiment(name) / "table.md"
         assert (md.read_text() if md.exists() else f"`python experiment.py experiment={name} ") in text, name
     assert b["verdict"] in text
+
+
+@pytest.fixture(scope="module")
+def readout_run(tmp_path_factory):
+    cfg = make_cfg(
+        "preset=tiny",
+        f"data_dir={tmp_path_factory.mktemp('readout')}",
+        "experiment=readout",
+        "experiment.seeds=[0,1]",
+        "experiment.ood=false",  # the ood repeat costs a second run of 40/50; its plan is tested below
+    )
+    run_experiment(cfg)
+    return cfg, load_json(paths_of(cfg).experiment("readout") / "table.json")
+
+
+def test_readout_has_hybrid_on_train_and_every_route_and_retrieval_on_test(readout_run):
+    cfg, t = readout_run
+    seeds = {(r["split"], r["method"]): r["seeds"] for r in t["rows"]}
+    kinds = ("predicted", "refined")
+    expected = {("train", f"hybrid {k}"): 1 for k in kinds}  # later seeds score test objects only
+    expected |= {("test", f"{route} {k}"): 2 for route in readout.ROUTES for k in kinds}
+    expected |= {("test", f"retrieval ({s})"): 1 for s, _ in readout.SPACES}
+    expected |= {("train", f"retrieval ({s})"): 1 for s, _ in readout.SPACES}
+    assert seeds == expected
+    assert (paths_of(cfg).experiment("readout") / "test_objects.png").exists()
+
+
+def test_readout_retrieval_looks_up_the_nearest_other_training_object_in_each_space(readout_run):
+    cfg, t = readout_run
+    for space, route in readout.SPACES:
+        ckpt = load_torch(Paths(cfg.data_dir, cfg.name, route).mapper)
+        feats, train = ckpt["features"], ckpt["train_ids"]
+        rows = [r for r in t["retrieved"] if r["space"] == space]
+        assert {r["id"] for r in rows} == set(feats)
+        for r in rows:
+            others = [i for i in train if i != r["id"]]
+            assert r["neighbour"] == min(others, key=lambda i: float((feats[i] - feats[r["id"]]).norm()))
+
+
+def test_readout_verdict_quotes_its_own_numbers(readout_run):
+    cfg, t = readout_run
+    mean = {
+        (p["split"], p["method"]): np.mean(
+            [q["fscore_0.02"] for q in t["points"] if q["split"] == p["split"] and q["method"] == p["method"]]
+        )
+        for p in t["points"]
+    }
+    retr = max(mean[("test", f"retrieval ({s})")] for s, _ in readout.SPACES)
+    assert f"hybrid predicted F@0.02 {mean[('test', 'hybrid predicted')]:.3f} vs retrieval {retr:.3f}" in t["verdict"]
+    assert f"train: {mean[('train', 'hybrid predicted')]:.3f}" in t["verdict"]
+
+
+def test_readout_plan_repeats_every_seed_on_the_ood_split():
+    cfg = make_cfg("preset=tiny", "experiment=readout", "experiment.seeds=[0,1]", "experiment.ood=true")
+    got = [
+        (held, s, route, c.name, c.branch_from, c.readout_seed, list(c.eval_splits), section(c, "data")["split"])
+        for held, s, runs in readout.plan(cfg)
+        for route, c in runs.items()
+    ]
+    both, test = ["train", "test"], ["test"]
+    n, first = cfg.name, section(cfg, "data")["split"]
+    assert first != "ood"
+    assert got == [
+        (first, 0, "hybrid", n, None, None, both, first),
+        (first, 0, "probe", n, None, None, test, first),
+        (first, 0, "latent", n, None, None, test, first),
+        (first, 1, "hybrid", f"{n}-r1", n, 1, test, first),
+        (first, 1, "probe", f"{n}-r1", n, 1, test, first),
+        (first, 1, "latent", f"{n}-r1", n, 1, test, first),
+        ("ood", 0, "hybrid", f"{n}-ood", n, None, both, "ood"),
+        ("ood", 0, "probe", f"{n}-ood", n, None, test, "ood"),
+        ("ood", 0, "latent", f"{n}-ood", n, None, test, "ood"),
+        ("ood", 1, "hybrid", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
+        ("ood", 1, "probe", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
+        ("ood", 1, "latent", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
+    ]

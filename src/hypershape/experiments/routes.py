@@ -1,4 +1,5 @@
-"""Experiment 1: the routes (mapper.route latent, direct, probe) on the same objects, split and budget, per seed."""
+"""Experiment 1: the routes (every mapper.route: latent, direct, probe, hybrid) on the same objects, split and
+budget, per seed."""
 
 from __future__ import annotations
 
