@@ -285,6 +285,13 @@ class MapperConfig:
     """Adam learning rate."""
     weight_decay: float = 1e-4
     """AdamW weight decay."""
+    function_weight: float = 0.0
+    """Routes latent and direct (and hybrid's latent mapper): weight of a function-space term added to the
+    weight error, the mean |f - sdf| of the predicted shape-SIREN at the training object's own SDF samples
+    (0 = weight error only)."""
+    function_points: int = 2048
+    """SDF samples per training object the function-space term is evaluated at: a fixed, seeded subset of
+    the object's 02 samples, drawn once."""
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     """route=probe and hybrid: how the hypernetwork is probed and its hull carved."""
 

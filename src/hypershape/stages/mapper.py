@@ -3,7 +3,9 @@
 Input: each object's whole hypernetwork weight vector, as its residual from the anchor hypernetwork,
 every tensor divided by its RMS over the train split, then count-sketched (nets/mapper.py).
 Output: the standardised latent (route=latent, and hybrid, which reads with latent's mapper) or the
-standardised shape-SIREN residual (route=direct).
+standardised shape-SIREN residual (route=direct). Loss: the squared error of that output, plus, with
+mapper.function_weight > 0, that weight times the mean |f - sdf| of the predicted shape-SIREN (through the
+frozen decoder for latent) at a fixed subset of each training object's own 02 SDF samples.
 Route probe trains nothing: its input space is the views each hypernetwork draws (nets/probe.py), kept
 here as every object's features (retrieval looks up neighbours in them); 80 carves and fits per object."""
 
@@ -15,10 +17,11 @@ from ..config import Route, readout_seed, section
 from ..nets.mapper import Mapper, count_sketch
 from ..nets.probe import Prober
 from ..nets.standardise import Standardiser, per_element, tensor_rms
+from ..nets.weight_ae import WeightAE
 from ..paths import SCRIPTS
-from ..runtime import Stage, device_of, load_torch, save_torch, seed_of
-from ..training import train
-from .common import image_spec, readout_train, shape_spec, split_key
+from ..runtime import Stage, device_of, generator, load_torch, save_torch, seed_of
+from ..training import sdf_l1, train
+from .common import image_spec, load_samples, readout_train, shape_spec, split_key
 
 
 def hypernet_vector(state: dict) -> tuple[torch.Tensor, list[int]]:
@@ -40,6 +43,25 @@ def hypernet_features(paths, ids: list[str], train_ids: list[str], dim: int, see
     return feats, scale
 
 
+def function_samples(cfg, paths, ids: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The SDF samples the function-space term reads: mapper.function_points of each object's 02 samples,
+    drawn once without replacement from the object's own generator: points [B, N, 3], sdf [B, N]."""
+    points, sdf = [], []
+    for i in ids:
+        x, y = load_samples(paths, i)
+        pick = torch.randperm(len(x), generator=generator(cfg.seed, "mapper-function", i))[: cfg.mapper.function_points]
+        points.append(x[pick])
+        sdf.append(y[pick])
+    return torch.stack(points).to(device), torch.stack(sdf).to(device)
+
+
+def decoded(out: torch.Tensor, out_norm: Standardiser, anchor: torch.Tensor, ae=None) -> torch.Tensor:
+    """The shape-SIREN weights [B, P] a mapper output (standardised) stands for, differentiably: the anchor
+    plus the residual (route direct), or the decoder's weights from the latent (route latent: ae given)."""
+    y = out_norm.inverse(out)
+    return anchor + y if ae is None else ae.decode(y)
+
+
 def probe_features(cfg, paths, ids: list[str], device) -> dict:
     """{id: the views its hypernetwork draws at mapper.probe.feature_resolution, flattened}."""
     prober = Prober(cfg, paths, image_spec(cfg), device)
@@ -47,7 +69,7 @@ def probe_features(cfg, paths, ids: list[str], device) -> dict:
 
 
 def run(cfg) -> dict:
-    stage = Stage(cfg, "70_mapper", upstream=("50_hypernets", "60_weight_ae"))
+    stage = Stage(cfg, "70_mapper", upstream=("50_hypernets", "60_weight_ae", "02_watertight"))
     p, c = stage.paths, cfg.mapper
     dev = device_of(cfg)
     spec = shape_spec(cfg)
@@ -85,6 +107,8 @@ def run(cfg) -> dict:
             sorted((i, up50.key(i), up60.key(i)) for i in train_ids),
             hypernets,
         )
+        if c.function_weight > 0:  # the term reads the training objects' SDF samples
+            inputs += (sorted((i, ups_of[i]["02_watertight"]) for i in train_ids),)
 
     def make_probe():
         feats = probe_features(cfg, p, [o["id"] for o in ok], dev)
@@ -111,9 +135,24 @@ def run(cfg) -> dict:
         torch.manual_seed(readout_seed(cfg))
         mapper = Mapper(learned, c.sketch_dim, c.hidden, out_sizes, c.heads).to(dev)
         mapper.fit_input(x)
+        function = None
+        if c.function_weight > 0:  # the predicted shape-SIRENs' mean |f - sdf| at the objects' own samples
+            ae = None
+            if learned == Route.latent:  # the decoder is frozen: only the mapper learns
+                ae = WeightAE.load(load_torch(p.weight_ae), cfg.weight_ae, anchor).requires_grad_(False)
+            points, sdf = function_samples(cfg, p, train_ids, dev)
+
+            def function(out):
+                return sdf_l1(spec, decoded(out, out_norm, anchor, ae), points, sdf).mean()
+
+        def loss(s):
+            out = mapper(x)
+            total = ((out - y) ** 2).mean()
+            return total + c.function_weight * function(out) if function else total
+
         curve = train(
             mapper.parameters(),
-            lambda s: ((mapper(x) - y) ** 2).mean(),
+            loss,
             c.steps,
             c.lr,
             weight_decay=c.weight_decay,
@@ -133,10 +172,21 @@ def run(cfg) -> dict:
                 config=conf,
             ),
         )
+        info = dict(loss_first=curve[0], loss_last=curve[-1], train=len(train_ids), train_ids=train_ids)
+        said = ""
+        if function:
+            with torch.no_grad():
+                info["sdf_l1_last"] = float(function(mapper(x)))
+            said = f"; sdf L1 at their samples {info['sdf_l1_last']:.4g} (x function_weight {c.function_weight:g})"
         stage.log.info(
-            "mapper (%s) on %d train objects: loss %.4g -> %.4g", learned.value, len(train_ids), curve[0], curve[-1]
+            "mapper (%s) on %d train objects: loss %.4g -> %.4g%s",
+            learned.value,
+            len(train_ids),
+            curve[0],
+            curve[-1],
+            said,
         )
-        return dict(loss_first=curve[0], loss_last=curve[-1], train=len(train_ids), train_ids=train_ids)
+        return info
 
     made = stage.shared("mapper", p.mapper, make_probe if probe else make, inputs=inputs)
     for o in ok:  # per object, 70's output is its features and the mapper that reads them
