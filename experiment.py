@@ -1,5 +1,6 @@
 """Run one experiment of issue 3 on a preset: python experiment.py experiment=routes [preset=default]
-Experiments: routes, heads, anchor, interpolation, baseline, ood (see src/hypershape/experiments/)."""
+Experiments: routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout
+(see src/hypershape/experiments/)."""
 
 import hydra
 

@@ -353,7 +353,8 @@ class ShardConfig:
 @dataclass
 class ExperimentConfig:
     name: Optional[str] = None
-    """Which experiment experiment.py runs: routes, heads, anchor, interpolation, baseline, ood, learning_curve."""
+    """Which experiment experiment.py runs: routes, heads, anchor, interpolation, baseline, ood, learning_curve,
+    readout."""
     seeds: List[int] = field(default_factory=lambda: [0])
     """Seeds to repeat the experiment over (tables give mean ± std)."""
     pairs: int = 10
@@ -368,7 +369,7 @@ class ExperimentConfig:
     """Learning curve: numbers of training objects the readout learns from (data.train_limit of each variant);
     experiment.seeds are repeated at the largest only."""
     ood: bool = False
-    """Learning curve: repeat the largest size with data.split=ood."""
+    """Learning curve: repeat the largest size with data.split=ood; readout: repeat every run with it."""
 
 
 @dataclass
