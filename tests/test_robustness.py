@@ -110,7 +110,7 @@ def test_blank_views_leave_no_views_file(tiny_cfg, monkeypatch):
     p = paths_of(cfg)
     ids = [o["id"] for o in load_json(p.objects)]
     victim = trimesh.load(p.solid(ids[0]), force="mesh", process=False)
-    real = stage03.render_views
+    real = stage03.render_like
 
     def blank_for_victim(mesh, *args, **kwargs):
         v = real(mesh, *args, **kwargs)
@@ -118,7 +118,7 @@ def test_blank_views_leave_no_views_file(tiny_cfg, monkeypatch):
             v["rgba"][...] = 0
         return v
 
-    monkeypatch.setattr(stage03, "render_views", blank_for_victim)
+    monkeypatch.setattr(stage03, "render_like", blank_for_victim)
     cfg.render.yfov_deg += 1.0  # every object is redone; the victim's earlier views exist until then
     r = run_stage("03_render_views", cfg)
     assert r["done"] == 3 and "blank" in r["failures"][ids[0]]
