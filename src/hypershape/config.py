@@ -171,6 +171,10 @@ class HypernetConfig:
     """Weight of the loss on the views the generated SIRENs draw (beside weight MSE)."""
     pixels_per_step: int = 256
     """Pixels per view in the image loss of one step (the image loss is most of a step's cost)."""
+    copies: int = 1
+    """Hypernetworks fitted per object, all from the anchor, each with its own seed for the pixels its steps
+    draw. The first is the object's hypernetwork everywhere; the others are more training examples for the
+    learned mappers (augmentation, 70). Each copy costs one more fit per object in 50."""
 
 
 @dataclass

@@ -149,8 +149,9 @@ class Paths:
     def hypernet_anchor(self) -> Path:
         return self.shared_dir("50_hypernets") / "anchor.pt"
 
-    def hypernet(self, obj_id: str) -> Path:
-        return self.objects_dir("50_hypernets") / f"{obj_id}.pt"
+    def hypernet(self, obj_id: str, copy: int = 0) -> Path:
+        """The object's hypernetwork (copy 0), or another one fitted with another seed (hypernet.copies)."""
+        return self.objects_dir("50_hypernets") / (f"{obj_id}.pt" if copy == 0 else f"{obj_id}.copy{copy}.pt")
 
     # 60
     @property

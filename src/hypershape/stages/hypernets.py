@@ -99,20 +99,29 @@ def run(cfg) -> dict:
     def work(objs):
         (o,) = objs
         dirs, targets, rgb = data(o["id"])
-        net = HyperNet.load(anchor, c, spec, anchor_img, str(p.hypernet_anchor))
-        gen = generator(cfg.seed, "50", o["id"])
-        curve = train(
-            net.parameters(),
-            lambda s: hypernet_loss(net, dirs, targets, scale, rgb, coords, c, gen),
-            c.steps,
-            c.lr,
-            desc=o["id"],
-        )
-        ev = score_hypernet(net, dirs, targets, rgb, coords)
-        save_torch(p.hypernet(o["id"]), dict(state=net.state_dict(), config=conf, **ev))
-        return {o["id"]: dict(loss_first=curve[0], loss_last=curve[-1], **ev)}
+        record = {}
+        for k in range(c.copies):  # copy 0 draws as it always has; the others from their own seeds
+            net = HyperNet.load(anchor, c, spec, anchor_img, str(p.hypernet_anchor))
+            gen = generator(cfg.seed, "50", o["id"], *((f"copy{k}",) if k else ()))
+            curve = train(
+                net.parameters(),
+                lambda s, net=net, gen=gen: hypernet_loss(net, dirs, targets, scale, rgb, coords, c, gen),
+                c.steps,
+                c.lr,
+                desc=o["id"] + (f" (copy {k})" if k else ""),
+            )
+            ev = score_hypernet(net, dirs, targets, rgb, coords)
+            save_torch(p.hypernet(o["id"], k), dict(state=net.state_dict(), config=conf, **ev))
+            if k == 0:
+                record.update(loss_first=curve[0], loss_last=curve[-1], **ev)
+            else:
+                record[f"psnr_mean_copy{k}"] = ev["psnr_mean"]
+        return {o["id"]: record}
 
-    stage.run_objects(objects, outputs=lambda o: [p.hypernet(o["id"])], work=work, shared={"anchor": anchor_key})
+    def outputs(o):
+        return [p.hypernet(o["id"], k) for k in range(c.copies)]
+
+    stage.run_objects(objects, outputs=outputs, work=work, shared={"anchor": anchor_key})
     done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
     if done:
         stage.log.info(

@@ -30,17 +30,22 @@ def hypernet_vector(state: dict) -> tuple[torch.Tensor, list[int]]:
     return torch.cat(tensors), [t.numel() for t in tensors]
 
 
-def hypernet_features(paths, ids: list[str], train_ids: list[str], dim: int, seed: int) -> tuple[dict, torch.Tensor]:
+def hypernet_features(
+    paths, ids: list[str], train_ids: list[str], dim: int, seed: int, copies: int = 1
+) -> tuple[dict, torch.Tensor, list[tuple[str, torch.Tensor]]]:
     """Sketches of every object's hypernetwork residual; one object in memory at a time (an N=100
-    hypernetwork is 72 MB). Returns {id: sketch} and the per-tensor scales (fitted on train_ids)."""
+    hypernetwork is 72 MB). Returns {id: sketch}, the per-tensor scales (fitted on train_ids' first copies)
+    and [(id, sketch)] of the train objects' other copies (hypernet.copies: more training examples)."""
     anchor, sizes = hypernet_vector(load_torch(paths.hypernet_anchor)["state"])
     scale = tensor_rms((hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor for i in train_ids), sizes)
     full = per_element(scale, sizes)
-    feats = {}
-    for i in ids:
-        r = (hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor) / full
-        feats[i] = count_sketch(r[None], dim, seed)[0]
-    return feats, scale
+
+    def sketch(path):
+        return count_sketch(((hypernet_vector(load_torch(path)["state"])[0] - anchor) / full)[None], dim, seed)[0]
+
+    feats = {i: sketch(paths.hypernet(i)) for i in ids}
+    extra = [(i, sketch(paths.hypernet(i, k))) for i in train_ids for k in range(1, copies)]
+    return feats, scale, extra
 
 
 def function_samples(cfg, paths, ids: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,17 +123,21 @@ def run(cfg) -> dict:
 
     def make():
         seed = seed_of(cfg.seed, "sketch")
-        feats, hyper_scale = hypernet_features(p, [o["id"] for o in ok], train_ids, c.sketch_dim, seed)
-        x = torch.stack([feats[i] for i in train_ids]).to(dev)
+        feats, hyper_scale, extra = hypernet_features(
+            p, [o["id"] for o in ok], train_ids, c.sketch_dim, seed, cfg.hypernet.copies
+        )
+        examples = train_ids + [i for i, _ in extra]  # an object's other hypernetworks map to its same target
+        x = torch.stack([feats[i] for i in train_ids] + [f for _, f in extra]).to(dev)
         anchor = load_torch(p.shape_anchor)["flat"].to(dev)
         learned = c.route.learned
         if learned == Route.latent:
             lat = load_torch(p.latents)["latents"]
-            y_raw = torch.stack([lat[i] for i in train_ids]).to(dev)
+            y_raw = torch.stack([lat[i] for i in examples]).to(dev)
             out_norm = Standardiser([y_raw.shape[1]]).to(dev).fit(y_raw, per_element_scale=True)
             out_sizes = [y_raw.shape[1]]
         else:
-            y_raw = torch.stack([load_torch(p.target(i))["flat"] for i in train_ids]).to(dev) - anchor
+            targets = {i: load_torch(p.target(i))["flat"] for i in train_ids}
+            y_raw = torch.stack([targets[i] for i in examples]).to(dev) - anchor
             out_norm = Standardiser(spec.sizes).to(dev).fit(y_raw)
             out_sizes = spec.sizes
         y = out_norm(y_raw)
@@ -140,7 +149,7 @@ def run(cfg) -> dict:
             ae = None
             if learned == Route.latent:  # the decoder is frozen: only the mapper learns
                 ae = WeightAE.load(load_torch(p.weight_ae), cfg.weight_ae, anchor).requires_grad_(False)
-            points, sdf = function_samples(cfg, p, train_ids, dev)
+            points, sdf = function_samples(cfg, p, examples, dev)
 
             def function(out):
                 return sdf_l1(spec, decoded(out, out_norm, anchor, ae), points, sdf).mean()
@@ -172,16 +181,19 @@ def run(cfg) -> dict:
                 config=conf,
             ),
         )
-        info = dict(loss_first=curve[0], loss_last=curve[-1], train=len(train_ids), train_ids=train_ids)
+        info = dict(
+            loss_first=curve[0], loss_last=curve[-1], train=len(train_ids), examples=len(examples), train_ids=train_ids
+        )
         said = ""
         if function:
             with torch.no_grad():
                 info["sdf_l1_last"] = float(function(mapper(x)))
             said = f"; sdf L1 at their samples {info['sdf_l1_last']:.4g} (x function_weight {c.function_weight:g})"
         stage.log.info(
-            "mapper (%s) on %d train objects: loss %.4g -> %.4g%s",
+            "mapper (%s) on %d train objects (%d hypernetworks): loss %.4g -> %.4g%s",
             learned.value,
             len(train_ids),
+            len(examples),
             curve[0],
             curve[-1],
             said,
