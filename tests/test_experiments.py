@@ -193,12 +193,10 @@ def test_readout_retrieval_looks_up_the_nearest_other_training_object_in_each_sp
 
 def test_readout_verdict_quotes_its_own_numbers(readout_run):
     cfg, t = readout_run
-    mean = {
-        (p["split"], p["method"]): np.mean(
-            [q["fscore_0.02"] for q in t["points"] if q["split"] == p["split"] and q["method"] == p["method"]]
-        )
-        for p in t["points"]
-    }
+    by_method: dict[tuple, list[float]] = {}
+    for p in t["points"]:
+        by_method.setdefault((p["split"], p["method"]), []).append(p["fscore_0.02"])
+    mean = {k: np.mean(v) for k, v in by_method.items()}
     retr = max(mean[("test", f"retrieval ({s})")] for s, _ in readout.SPACES)
     assert f"hybrid predicted F@0.02 {mean[('test', 'hybrid predicted')]:.3f} vs retrieval {retr:.3f}" in t["verdict"]
     assert f"train: {mean[('train', 'hybrid predicted')]:.3f}" in t["verdict"]

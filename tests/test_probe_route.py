@@ -102,6 +102,9 @@ def test_hybrid_keeps_the_candidate_that_draws_closer_to_the_views(hybrid_run):
         # what was saved is that candidate, made again from the hypernetwork alone
         again = predictor.candidates[r["prediction"]](i)
         assert torch.equal(load_torch(p.shape_sirens(i))["predicted"].cpu(), again.cpu()), i
+        # and its recorded view error is the one its shape draws (not a stand-in number)
+        images = predictor.candidates["probe"].prober.images(i, hybrid_run.render.resolution)
+        assert predictor.view_error(again, images) == pytest.approx(r[f"view_error_{r['prediction']}"], rel=1e-6), i
 
 
 @pytest.mark.parametrize(

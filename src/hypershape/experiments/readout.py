@@ -26,10 +26,10 @@ from ..runtime import device_of, load_torch
 from ..stages.common import shape_spec
 from .baseline import retrieval_rows
 from .common import mean_spread, object_rows, run_from, save_figure, variant, write_result
+from .learning_curve import METRICS, scores
 
 ROUTES = ("hybrid", "probe", "latent")  # hybrid and its learned and probed candidates alone
 SPACES = (("sketch", "latent"), ("probe", "probe"))  # retrieval: (input space, the route whose 70 keeps it)
-METRICS = (("F@0.02", "fscore_0.02", "median"), ("CD-L1", "chamfer_l1", "median"), ("genus ok", "genus_match", "mean"))
 COLUMNS = ["held out", "split", "method", "seeds", "n", *(name for name, _, _ in METRICS)]
 
 
@@ -56,10 +56,6 @@ def plan(cfg) -> list[tuple[str, int, dict]]:
                 runs[route] = variant(first, None, **{"mapper.route": route, "eval_splits": ["test"]})
             out.append((held, s, runs))
     return out
-
-
-def scores(rows: list[dict]) -> dict:
-    return {key: float(getattr(np, how)([float(r[key]) for r in rows])) for _, key, how in METRICS}
 
 
 def run(cfg) -> str:

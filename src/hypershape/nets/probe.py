@@ -38,12 +38,14 @@ class Prober:
         directions, self.poses = probe_cameras(cfg.render)
         self.directions = directions.to(device)
         self.base = load_torch(paths.image_anchor)["flat"].to(device)
+        self.last: tuple[str, HyperNet] | None = None  # route hybrid draws one object twice: load it once
 
     def images(self, obj_id: str, resolution: int) -> torch.Tensor:
         """probe_images of the object's hypernetwork at resolution × resolution."""
-        path = self.paths.hypernet(obj_id)
-        net = HyperNet.load(load_torch(path), self.cfg.hypernet, self.spec, self.base, str(path))
-        return probe_images(net, self.directions, resolution)
+        if self.last is None or self.last[0] != obj_id:
+            path = self.paths.hypernet(obj_id)
+            self.last = (obj_id, HyperNet.load(load_torch(path), self.cfg.hypernet, self.spec, self.base, str(path)))
+        return probe_images(self.last[1], self.directions, resolution)
 
 
 def view_error(mesh, images: torch.Tensor, render) -> float:

@@ -149,7 +149,9 @@ def run(cfg) -> dict:
             ae = None
             if learned == Route.latent:  # the decoder is frozen: only the mapper learns
                 ae = WeightAE.load(load_torch(p.weight_ae), cfg.weight_ae, anchor).requires_grad_(False)
-            points, sdf = function_samples(cfg, p, examples, dev)
+            points, sdf = function_samples(cfg, p, train_ids, dev)
+            row = torch.tensor([train_ids.index(i) for i in examples], device=dev)  # copies share samples
+            points, sdf = points[row], sdf[row]
 
             def function(out):
                 return sdf_l1(spec, decoded(out, out_norm, anchor, ae), points, sdf).mean()

@@ -1,7 +1,8 @@
-"""80_train_shape_sirens: per object, the shape-SIREN predicted from its hypernetwork alone (nets/predictor.py:
-the mapper [→ decoder], or route probe's visual hull), then refined so that its soft silhouettes match the
-object's own 24 masks and its zero set passes through the points of 03's depth maps; the refinement is kept
-only where the views agree better. No SDF of the object is used here."""
+"""80_train_shape_sirens: per object, the shape-SIREN predicted from its hypernetwork alone
+(nets/predictor.py: the mapper [→ decoder], route probe's visual hull, or route hybrid's choice among them),
+then refined so that its soft silhouettes match the object's own 24 masks and its zero set passes through the
+points of 03's depth maps; the refinement is kept only where the views agree better. No SDF of the object is
+used here."""
 
 from __future__ import annotations
 
