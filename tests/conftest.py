@@ -7,6 +7,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 import hypershape.config  # noqa: F401  (registers the schema)
+from hypershape.paths import paths_of
+from hypershape.runtime import Manifest, load_json
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
@@ -15,6 +17,13 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 def make_cfg(*overrides: str):
     with initialize_config_dir(str(ROOT / "configs"), version_base=None):
         return compose("config", overrides=list(overrides))
+
+
+def records(cfg, stage: str, split: str | None = None) -> dict:
+    """{object id: its record in the stage's manifest} of a run's objects (of one split, if given)."""
+    p = paths_of(cfg)
+    objects = [o for o in load_json(p.objects) if split in (None, o.get("split"))]
+    return {o["id"]: Manifest(p.manifest(stage), p.root).get(o["id"]) for o in objects}
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ import re
 
 import numpy as np
 import pytest
-from conftest import make_cfg
+import torch
+from conftest import make_cfg, records
+from omegaconf import OmegaConf
 
 from hypershape.config import Route, section
 from hypershape.experiments import EXPERIMENTS, heads, readout, run_experiment
@@ -163,6 +165,10 @@ def readout_run(tmp_path_factory):
         "experiment.seeds=[0,1]",
         "experiment.ood=false",  # the ood repeat costs a second run of 40/50; its plan is tested below
     )
+    # one cheap ingredient (80 on): every refinement of route latent kept
+    cfg.experiment.ingredients = {
+        "keep-all": dict(route="latent", overrides={"shape_siren.refine.accept_if_better": False})
+    }
     run_experiment(cfg)
     return cfg, load_json(paths_of(cfg).experiment("readout") / "table.json")
 
@@ -172,11 +178,23 @@ def test_readout_has_hybrid_on_train_and_every_route_and_retrieval_on_test(reado
     seeds = {(r["split"], r["method"]): r["seeds"] for r in t["rows"]}
     kinds = ("predicted", "refined")
     expected = {("train", f"hybrid {k}"): 1 for k in kinds}  # later seeds score test objects only
-    expected |= {("test", f"{route} {k}"): 2 for route in readout.ROUTES for k in kinds}
+    expected |= {("test", f"{route} {k}"): 2 for route in (*readout.ROUTES, "latent, keep-all") for k in kinds}
     expected |= {("test", f"retrieval ({s})"): 1 for s, _ in readout.SPACES}
     expected |= {("train", f"retrieval ({s})"): 1 for s, _ in readout.SPACES}
     assert seeds == expected
     assert (paths_of(cfg).experiment("readout") / "test_objects.png").exists()
+
+
+def test_readout_ingredient_reruns_its_own_seeds_route_run_with_the_overrides(readout_run):
+    cfg, t = readout_run
+    for _, seed, runs in readout.plan(cfg):
+        route, ing = runs["latent"], runs["latent, keep-all"]
+        assert ing.shape_siren.refine.accept_if_better is False and route.shape_siren.refine.accept_if_better
+        recs = records(ing, "80_shape_sirens", "test")
+        assert recs and all(r["refine_accepted"] for r in recs.values()), seed
+        for i in recs:  # same seed's mapper: the same prediction, bitwise; only the refinement differs
+            a, b = (load_torch(paths_of(c).shape_sirens(i))["predicted"] for c in (route, ing))
+            assert torch.equal(a, b), (seed, i)
 
 
 def test_readout_retrieval_looks_up_the_nearest_other_training_object_in_each_space(readout_run):
@@ -204,6 +222,7 @@ def test_readout_verdict_quotes_its_own_numbers(readout_run):
 
 def test_readout_plan_repeats_every_seed_on_the_ood_split():
     cfg = make_cfg("preset=tiny", "experiment=readout", "experiment.seeds=[0,1]", "experiment.ood=true")
+    cfg.experiment.ingredients = {}  # tested below
     got = [
         (held, s, route, c.name, c.branch_from, c.readout_seed, list(c.eval_splits), section(c, "data")["split"])
         for held, s, runs in readout.plan(cfg)
@@ -226,3 +245,20 @@ def test_readout_plan_repeats_every_seed_on_the_ood_split():
         ("ood", 1, "probe", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
         ("ood", 1, "latent", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
     ]
+
+
+def test_readout_plan_branches_each_ingredient_from_its_route_run_of_every_seed_and_split():
+    cfg = make_cfg("preset=tiny", "experiment=readout", "experiment.seeds=[0,1]", "experiment.ood=true")
+    ingredients = cfg.experiment.ingredients
+    assert ingredients, "readout.yaml names the ablation's ingredients"
+    for held, _, runs in readout.plan(cfg):
+        for name, ing in ingredients.items():
+            route, c = runs[ing.route], runs[f"{ing.route}, {name}"]
+            assert (c.name, c.branch_from, list(c.eval_splits)) == (f"{route.name}-{name}", route.name, ["test"])
+            assert (c.readout_seed, section(c, "data")["split"]) == (route.readout_seed, held)
+            for key, value in ing.overrides.items():
+                assert OmegaConf.select(c, key) == value != OmegaConf.select(route, key), (name, key)
+    bad = make_cfg("preset=tiny", "experiment=readout")
+    bad.experiment.ingredients = {"x": dict(route="nope", overrides={})}
+    with pytest.raises(ValueError, match="route must be one of"):
+        readout.plan(bad)

@@ -5,14 +5,14 @@ object's own views."""
 
 import pytest
 import torch
-from conftest import make_cfg
+from conftest import make_cfg, records
 
 from hypershape.config import Route, readout_seed
 from hypershape.experiments.common import variant
 from hypershape.nets.predictor import make_predictor
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all
-from hypershape.runtime import Manifest, load_json, load_torch
+from hypershape.runtime import load_json, load_torch
 from hypershape.stages.common import image_spec, shape_spec
 from hypershape.stages.shape_sirens import accepted
 
@@ -22,11 +22,6 @@ def probe_run(tmp_path_factory):
     cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('probe')}", "mapper=probe")
     run_all(cfg)
     return cfg
-
-
-def records(cfg, stage):
-    p = paths_of(cfg)
-    return {o["id"]: Manifest(p.manifest(stage), p.root).get(o["id"]) for o in load_json(p.objects)}
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
@@ -374,6 +374,10 @@ class ExperimentConfig:
     experiment.seeds are repeated at the largest only."""
     ood: bool = False
     """Learning curve: repeat the largest size with data.split=ood; readout: repeat every run with it."""
+    ingredients: Dict[str, Any] = field(default_factory=dict)
+    """Readout: ablation rows, {name: {route: hybrid|probe|latent, overrides: {dotted key: value}}}: that
+    route's run of every seed and held-out split repeated with the overrides (run `<run>-<name>`, scored on
+    test objects)."""
 
 
 @dataclass

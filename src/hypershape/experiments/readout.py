@@ -8,7 +8,8 @@ branched from the base run, all three routes on the test objects; the per-object
 is shared. Retrieval, once (it has no readout seed): the nearest training object's target in the
 hypernetwork sketch (the learned mappers' input space: hypernetwork weights, count-sketched) and in the
 probe's space (the views each hypernetwork draws), for every object (train objects look up another one).
-With experiment.ood the same is repeated on data.split=ood (`<name>-ood`, `<name>-ood-r<s>`)."""
+With experiment.ood the same is repeated on data.split=ood (`<name>-ood`, `<name>-ood-r<s>`). Each of
+experiment.ingredients (the ablation) repeats one route's runs with some settings changed, on test objects."""
 
 from __future__ import annotations
 
@@ -34,10 +35,16 @@ COLUMNS = ["held out", "split", "method", "seeds", "n", *(name for name, _, _ in
 
 
 def plan(cfg) -> list[tuple[str, int, dict]]:
-    """(held-out split, readout seed, {route: run}) of every run; the first is the base run (hybrid on all)."""
+    """(held-out split, readout seed, {route or "route, ingredient": run}) of every run; the first is the base
+    run (hybrid on all). An ingredient's run is its route's run of that seed with the overrides, branched from
+    it (`<run>-<ingredient>`), so it redoes only the stages they change."""
     seeds = list(cfg.experiment.seeds)
     if not seeds:
         raise ValueError("experiment.seeds must name at least one readout seed")
+    ingredients = {name: dict(ing) for name, ing in cfg.experiment.ingredients.items()}
+    for name, ing in ingredients.items():
+        if ing.get("route") not in ROUTES:
+            raise ValueError(f"experiment.ingredients.{name}.route must be one of {', '.join(ROUTES)}")
     base = variant(cfg, None, **{"mapper.route": "hybrid"})
     if seeds[0] != readout_seed(cfg):
         base.readout_seed = seeds[0]
@@ -54,6 +61,10 @@ def plan(cfg) -> list[tuple[str, int, dict]]:
             runs = {"hybrid": first}
             for route in ROUTES[1:]:
                 runs[route] = variant(first, None, **{"mapper.route": route, "eval_splits": ["test"]})
+            for name, ing in ingredients.items():
+                runs[f"{ing['route']}, {name}"] = variant(
+                    runs[ing["route"]], name, **ing.get("overrides", {}), eval_splits=["test"]
+                )
             out.append((held, s, runs))
     return out
 
@@ -65,6 +76,9 @@ def run(cfg) -> str:
         run_all(by_route["hybrid"])
         for route in ROUTES[1:]:
             run_from(by_route[route], "70_mapper")
+        for key, c in by_route.items():
+            if key not in ROUTES:  # an ingredient may change any stage (hypernet.copies: 50 on)
+                run_all(c)
         for route, c in by_route.items():
             for split, rows in by_split(object_rows(c)).items():
                 for kind in ("predicted", "refined"):
@@ -90,7 +104,8 @@ def run(cfg) -> str:
         "views closest to the hypernetwork's; on a train object its retrieval candidate is the object's own "
         "target (memory). Routes probe and latent, and seeds after the first, are scored on test objects only. "
         "Retrieval looks up another training object in the sketch of the hypernetwork weights or in the probe's "
-        "views. " + verdict
+        "views. Rows 'route, ingredient' are that route's runs with the ingredient's settings changed "
+        "(experiment.ingredients), on test objects. " + verdict
     )
     return write_result(
         cfg,
