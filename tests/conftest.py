@@ -22,8 +22,8 @@ def make_cfg(*overrides: str):
 def records(cfg, stage: str, split: str | None = None) -> dict:
     """{object id: its record in the stage's manifest} of a run's objects (of one split, if given)."""
     p = paths_of(cfg)
-    objects = [o for o in load_json(p.objects) if split in (None, o.get("split"))]
-    return {o["id"]: Manifest(p.manifest(stage), p.root).get(o["id"]) for o in objects}
+    manifest = Manifest(p.manifest(stage), p.root)
+    return {o["id"]: manifest.get(o["id"]) for o in load_json(p.objects) if split in (None, o.get("split"))}
 
 
 @pytest.fixture
