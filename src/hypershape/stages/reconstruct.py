@@ -16,6 +16,7 @@ from ..geometry.sdf import sample_surface, uniform_cube_points
 from ..geometry.topology import genus_match
 from ..geometry.winding import winding_number
 from ..nets.siren import siren_field
+from ..page import write_page
 from ..runtime import Stage, atomic_write, device_of, load_json, load_torch, rng, save_json, save_mesh
 from .common import evaluated, shape_spec
 
@@ -201,6 +202,7 @@ def run(cfg) -> dict:
     )
     print("\n" + p.summary_md.read_text())
     stage.log.info("summary: %s, %s, %s, %s", p.summary_md, p.summary_json, p.metrics_csv, p.summary_png)
+    stage.log.info("results page: %s", write_page(p))  # every run, so it shows pictures made since
     return stage.finish()
 
 
