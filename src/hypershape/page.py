@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import html
 import json
 import re
@@ -28,6 +29,7 @@ ASSETS = Path(__file__).parent / "page_assets"
 FACE_BUDGET = 15000
 # the page's names of the four meshes, in the order they are shown
 VIEWS = ("ground truth", "target", "predicted", "refined")
+PICTURE_CAPTIONS = ("ground truth, target, predicted and refined meshes", "loss curves")
 
 
 def b64(array: np.ndarray) -> str:
@@ -160,14 +162,25 @@ def page_html(paths, summary: dict) -> str:
         "@TITLE@": html.escape(f"hypershape: {paths.root.name}, route {route}"),
         "@SUMMARY@": markdown_html(paths.summary_md.read_text()),
         "@METRICS@": metrics_html(paths.metrics_csv.read_text()),
-        "@PICTURES@": picture_html(paths.summary_png, "ground truth, target, predicted, refined")
-        + picture_html(paths.summary_png.with_name("curves.png"), "loss curves"),
+        "@PICTURES@": "".join(map(picture_html, pictures(paths), PICTURE_CAPTIONS)),
         "@THREE@": inline_script((ASSETS / "three-viewer.min.js").read_text()),
         "@VIEWER@": inline_script((ASSETS / "viewer.js").read_text()),
         "@DATA@": inline_script(json.dumps(data, separators=(",", ":"))),
     }
     # one pass, so a marker-like string inside an inserted text is left alone
     return re.sub(r"@[A-Z]+@", lambda m: fields[m.group()], (ASSETS / "page.html").read_text())
+
+
+def pictures(paths) -> list[Path]:
+    """The pictures the page shows where they exist: 90's summary and the convergence figure."""
+    return [paths.summary_png, paths.summary_png.with_name("curves.png")]
+
+
+def page_inputs(paths) -> list:
+    """What the page depends on besides 90's summary and meshes: its pictures (one may be made after
+    the page) and its template, script and viewer bundle (not Python, so not in the code version)."""
+    files = [f for f in pictures(paths) if f.exists()] + sorted(ASSETS.iterdir())
+    return [(f.name, hashlib.sha1(f.read_bytes()).hexdigest()) for f in files]
 
 
 def write_page(paths) -> Path:

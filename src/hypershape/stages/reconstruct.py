@@ -16,7 +16,7 @@ from ..geometry.sdf import sample_surface, uniform_cube_points
 from ..geometry.topology import genus_match
 from ..geometry.winding import winding_number
 from ..nets.siren import siren_field
-from ..page import write_page
+from ..page import page_inputs, write_page
 from ..runtime import Stage, atomic_write, device_of, load_json, load_torch, rng, save_json, save_mesh
 from .common import evaluated, shape_spec
 
@@ -202,7 +202,9 @@ def run(cfg) -> dict:
     )
     print("\n" + p.summary_md.read_text())
     stage.log.info("summary: %s, %s, %s, %s", p.summary_md, p.summary_json, p.metrics_csv, p.summary_png)
-    stage.log.info("results page: %s", write_page(p))  # every run, so it shows pictures made since
+    inputs = (stage.manifest.get("summary", shared=True)["key"], page_inputs(p))  # remade when a picture comes
+    stage.shared("page", [p.index_html], lambda: dict(bytes=write_page(p).stat().st_size), inputs=inputs)
+    stage.log.info("results page: %s", p.index_html)
     return stage.finish()
 
 
