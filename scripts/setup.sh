@@ -12,7 +12,7 @@ if ! ldconfig -p | grep -q libEGL_mesa; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 >/dev/null
 fi
 # Chromium: the results page's browser test (tests/test_page.py) drives it headless with playwright.
-if ! command -v chromium >/dev/null; then
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
   echo "setup: installing chromium for the results page's browser test"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq

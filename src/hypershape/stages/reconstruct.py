@@ -204,7 +204,7 @@ def run(cfg) -> dict:
     stage.log.info("summary: %s, %s, %s, %s", p.summary_md, p.summary_json, p.metrics_csv, p.summary_png)
     inputs = (stage.manifest.get("summary", shared=True)["key"], page_inputs(p))  # remade when a picture comes
     stage.shared("page", [p.index_html], lambda: dict(bytes=write_page(p).stat().st_size), inputs=inputs)
-    stage.log.info("results page: %s", p.index_html)
+    stage.log.info("results page: %s (%.1f MB)", p.index_html, p.index_html.stat().st_size / 1e6)
     return stage.finish()
 
 
