@@ -11,6 +11,13 @@ if ! ldconfig -p | grep -q libEGL_mesa; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 >/dev/null
 fi
+# Chromium: the results page's browser test (tests/test_page.py) drives it headless with playwright.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  echo "setup: installing chromium for the results page's browser test"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 
 # torch first and pinned: an unpinned resolve would pull the multi-GB CUDA build on a CPU machine.
 if ! $PY -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null; then
@@ -18,7 +25,7 @@ if ! $PY -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13
 fi
 # Reinstall unless everything imports and `hypershape` is this checkout (not another clone's editable install).
 here=$(pwd -P)/src/hypershape
-if ! $PY -c "import sys, os, hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage, pytest, ruff, submitit
+if ! $PY -c "import sys, os, hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage, pytest, ruff, submitit, playwright, fast_simplification
 import hydra_plugins.hydra_joblib_launcher, hydra_plugins.hydra_submitit_launcher
 sys.exit(0 if os.path.realpath(os.path.dirname(hypershape.__file__)) == '$here' else 1)" 2>/dev/null; then
   $PY -m pip install -q -e ".[test]"

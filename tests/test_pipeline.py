@@ -55,6 +55,7 @@ def test_all_nine_stages_run_and_write_what_design_md_lists(tiny_run):
         p.summary_json,
         p.summary_md,
         p.summary_png,
+        p.index_html,
     ):
         assert f.exists(), f
     views = np.load(p.views(o))

@@ -13,7 +13,8 @@ layout below is the whole truth:
                         objects/<id>.pt        (the target shape-SIRENs)
       70_mapper/<route>/        shared/mapper.pt
       80_shape_sirens/<route>/  objects/<id>.pt          (predicted and refined)
-      90_reconstruct/<route>/   meshes/<id>_<kind>.ply, metrics.csv, summary.json, summary.md, summary.png
+      90_reconstruct/<route>/   meshes/<id>_<kind>.ply, metrics.csv, summary.json, summary.md, summary.png,
+                                index.html             (the results page: page.py)
       experiments/<experiment>/ table.md, table.json, *.png   (experiment.py; variants are sibling runs)
       report.md                                                (report.py)
     every stage folder also holds manifest/ (one record per object and per shared artifact: what is done,
@@ -200,6 +201,10 @@ class Paths:
     @property
     def summary_png(self) -> Path:
         return self.stage("90_reconstruct") / "summary.png"
+
+    @property
+    def index_html(self) -> Path:
+        return self.stage("90_reconstruct") / "index.html"
 
     # experiments
     def experiment(self, name: str) -> Path:

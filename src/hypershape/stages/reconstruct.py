@@ -16,6 +16,7 @@ from ..geometry.sdf import sample_surface, uniform_cube_points
 from ..geometry.topology import genus_match
 from ..geometry.winding import winding_number
 from ..nets.siren import siren_field
+from ..page import page_inputs, write_page
 from ..runtime import Stage, atomic_write, device_of, load_json, load_torch, rng, save_json, save_mesh
 from .common import evaluated, shape_spec
 
@@ -201,6 +202,9 @@ def run(cfg) -> dict:
     )
     print("\n" + p.summary_md.read_text())
     stage.log.info("summary: %s, %s, %s, %s", p.summary_md, p.summary_json, p.metrics_csv, p.summary_png)
+    inputs = (stage.manifest.get("summary", shared=True)["key"], page_inputs(p))  # remade when a picture comes
+    stage.shared("page", [p.index_html], lambda: dict(bytes=write_page(p).stat().st_size), inputs=inputs)
+    stage.log.info("results page: %s (%.1f MB)", p.index_html, p.index_html.stat().st_size / 1e6)
     return stage.finish()
 
 
