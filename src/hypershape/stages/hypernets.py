@@ -11,36 +11,38 @@ from ..nets.hypernet import HyperNet
 from ..nets.siren import pixel_grid, psnr, siren_forward
 from ..nets.standardise import Standardiser
 from ..paths import SCRIPTS
-from ..runtime import Stage, device_of, generator, load_torch, save_torch
+from ..runtime import Stage, generator, load_torch, numerics_of, save_torch
 from ..training import train
 from .common import image_spec, load_views, shared_from_train, train_upstream
 
 
-def hypernet_loss(net: HyperNet, dirs, targets, scale, rgb, coords, c, gen):
-    """Weight MSE (per-tensor standardised) + image loss of the views the emitted SIRENs draw."""
+def hypernet_loss(net: HyperNet, dirs, targets, scale, rgb, coords, c, gen, compiled: bool = False):
+    """Weight MSE (per-tensor standardised) + image loss of the views the emitted SIRENs draw (their forward
+    compiled where the device's numerics say so)."""
     pred = net(dirs)
     loss = (((pred - targets) / scale) ** 2).mean()
     if c.image_loss_weight > 0:
         n = min(c.pixels_per_step, coords.shape[0])
         idx = torch.randint(coords.shape[0], (n,), generator=gen).to(coords.device)
-        img = siren_forward(net.target, pred, coords[idx])
+        img = siren_forward(net.target, pred, coords[idx], compiled)
         loss = loss + c.image_loss_weight * ((img - rgb[:, idx]) ** 2).mean()
     return loss
 
 
-def score_hypernet(net: HyperNet, dirs, targets, rgb, coords) -> dict:
+def score_hypernet(net: HyperNet, dirs, targets, rgb, coords, compiled: bool = False) -> dict:
     """How well a hypernetwork emits an object's SIRENs: weight MSE against them, and the PSNR of the views
     the emitted SIRENs draw (mean and worst view)."""
     with torch.no_grad():
         pred = net(dirs)
-        q = psnr(siren_forward(net.target, pred, coords), rgb)
+        q = psnr(siren_forward(net.target, pred, coords, compiled), rgb)
     return dict(weight_mse=float(((pred - targets) ** 2).mean()), psnr_mean=float(q.mean()), psnr_min=float(q.min()))
 
 
 def run(cfg) -> dict:
-    stage = Stage(cfg, "50_hypernets", upstream=("40_image_sirens", "03_render_views"))
+    stage = Stage(cfg, "50_hypernets")
     p, c = stage.paths, cfg.hypernet
-    dev = device_of(cfg)
+    num = numerics_of(cfg)
+    dev = num.device
     spec = image_spec(cfg)
     coords = pixel_grid(cfg.render.resolution).to(dev)
     objects = stage.objects()
@@ -68,12 +70,13 @@ def run(cfg) -> dict:
         gen = generator(cfg.seed, "50", "anchor")
         curve = train(
             net.parameters(),
-            lambda s: hypernet_loss(net, dirs, targets, norm.scale, rgb, coords, c, gen),
+            lambda s: hypernet_loss(net, dirs, targets, norm.scale, rgb, coords, c, gen, num.compile),
             c.anchor_steps,
             c.lr,
             desc="anchor hypernet",
+            numerics=num,
         )
-        ev = score_hypernet(net, dirs, targets, rgb, coords)
+        ev = score_hypernet(net, dirs, targets, rgb, coords, num.compile)
         save_torch(p.hypernet_anchor, dict(state=net.state_dict(), scale=norm.scale.cpu(), config=conf, **ev))
         stage.log.info(
             "anchor hypernetwork (%s heads): loss %.4g -> %.4g, PSNR on mean views %.2f dB",
@@ -105,12 +108,13 @@ def run(cfg) -> dict:
             gen = generator(cfg.seed, "50", o["id"], *((f"copy{k}",) if k else ()))
             curve = train(
                 net.parameters(),
-                lambda s, net=net, gen=gen: hypernet_loss(net, dirs, targets, scale, rgb, coords, c, gen),
+                lambda s, net=net, gen=gen: hypernet_loss(net, dirs, targets, scale, rgb, coords, c, gen, num.compile),
                 c.steps,
                 c.lr,
                 desc=o["id"] + (f" (copy {k})" if k else ""),
+                numerics=num,
             )
-            ev = score_hypernet(net, dirs, targets, rgb, coords)
+            ev = score_hypernet(net, dirs, targets, rgb, coords, num.compile)
             save_torch(p.hypernet(o["id"], k), dict(state=net.state_dict(), config=conf, **ev))
             if k == 0:
                 record.update(loss_first=curve[0], loss_last=curve[-1], **ev)

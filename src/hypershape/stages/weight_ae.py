@@ -14,7 +14,7 @@ from ..config import readout_seed, section
 from ..geometry.metrics import surface_error
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
-from ..runtime import Stage, device_of, generator, load_torch, save_json, save_torch
+from ..runtime import Numerics, Stage, generator, load_torch, numerics_of, save_json, save_torch
 from ..training import fit_flat, fit_sdf, sdf_batch, sdf_l1, train
 from .common import load_samples, readout_train, shape_spec, shared_from_train
 
@@ -43,9 +43,10 @@ def mean_pairwise_cosine(x: torch.Tensor) -> float:
 
 
 def run(cfg) -> dict:
-    stage = Stage(cfg, "60_weight_ae", upstream=("02_watertight",))
+    stage = Stage(cfg, "60_weight_ae")
     p, c, a = stage.paths, cfg.shape_siren, cfg.weight_ae
-    dev = device_of(cfg)
+    num = numerics_of(cfg)
+    dev = num.device
     spec = shape_spec(cfg)
     objects = stage.objects()
     shape_conf = {k: v for k, v in section(cfg, "shape_siren").items() if k != "refine"}
@@ -56,7 +57,7 @@ def run(cfg) -> dict:
 
         def loss(f, s):
             x, y = sphere_batch(c.batch_points, c.anchor_radius, gen)
-            return sdf_l1(spec, f, x[None].to(dev), y[None].to(dev))
+            return sdf_l1(spec, f, x[None].to(dev), y[None].to(dev), num.compile)
 
         flat, curve = fit_flat(
             spec.init(generator(cfg.seed, "60", "init"))[None].to(dev),
@@ -64,6 +65,7 @@ def run(cfg) -> dict:
             c.anchor_steps,
             c.anchor_lr,
             "anchor shape-SIREN",
+            numerics=num,
         )
         save_torch(p.shape_anchor, dict(flat=flat[0].cpu(), spec=spec, config=shape_conf, loss=curve[-1]))
         stage.log.info(
@@ -81,12 +83,13 @@ def run(cfg) -> dict:
         else:  # the ablation: every target from its own random init
             flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
         gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
-        flats, curve = fit_sdf(spec, flat0, data, gens, c, "+".join(o["id"] for o in objs))
+        flats, curve = fit_sdf(spec, flat0, data, gens, c, "+".join(o["id"] for o in objs), num)
         out = {}
         for o, flat in zip(objs, flats):
             out[o["id"]] = dict(
                 surface_error=surface_error(
-                    siren_field(spec, flat, flat.device, cfg.device.eval_chunk), np.load(p.surface(o["id"]))["points"]
+                    siren_field(spec, flat, dev, cfg.device.eval_chunk, num.compile),
+                    np.load(p.surface(o["id"]))["points"],
                 ),
                 loss_last=curve[-1],
             )
@@ -134,10 +137,10 @@ def run(cfg) -> dict:
             total = ((ae.norm(rec - ae.anchor) - ae.norm(w[rows] - ae.anchor)) ** 2).mean()
             if a.sdf_loss_weight > 0:
                 points, sdf = sdf_batch([data[i] for i in rows], a.sdf_points, [gens[i] for i in rows], dev)
-                total = total + a.sdf_loss_weight * sdf_l1(spec, rec, points, sdf).mean()
+                total = total + a.sdf_loss_weight * sdf_l1(spec, rec, points, sdf, num.compile).mean()
             return total
 
-        curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
+        curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder", numerics=num)
         save_torch(
             p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=ae_conf, train_ids=[o["id"] for o in train_objs])
         )
@@ -155,13 +158,15 @@ def run(cfg) -> dict:
     stage.shared(
         "latents",
         [p.latents, p.ae_diagnostics],
-        lambda: latents_and_diagnostics(stage, spec, anchor, done, flats, ae_key),
+        lambda: latents_and_diagnostics(stage, spec, anchor, done, flats, ae_key, num),
         inputs=(ae_key, sorted(stage.manifest.key(o["id"]) for o in done)),
     )
     return stage.finish()
 
 
-def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, ae_key: str) -> dict:
+def latents_and_diagnostics(
+    stage, spec, anchor, done: list[dict], flats: dict, ae_key: str, numerics: Numerics
+) -> dict:
     """Every object's latent, and the diagnostics of the targets and the autoencoder."""
     p = stage.paths
     ckpt = load_torch(p.weight_ae)
@@ -178,7 +183,7 @@ def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, 
                 ae_trained=o["id"] in ckpt["train_ids"],
                 target_surface_error=stage.manifest.get(o["id"])["surface_error"],
                 ae_surface_error=surface_error(
-                    siren_field(spec, rec, rec.device, stage.cfg.device.eval_chunk),
+                    siren_field(spec, rec, rec.device, stage.cfg.device.eval_chunk, numerics.compile),
                     np.load(p.surface(o["id"]))["points"],
                 ),
                 ae_weight_mse=float(((rec - flats[o["id"]]) ** 2).mean()),
