@@ -354,6 +354,16 @@ class Stage:
         mine = self.mine(objects)
         for up in self.upstream:  # sharded: the upstream stage may still be running for these objects
             self.wait_for(f"{up}'s records", lambda up=up: self.unrecorded(up, mine), SCRIPTS[up])
+        todo = self._todo(mine, outputs, shared, config)
+        bar = tqdm(total=len(todo), desc=desc or self.name, unit="obj", dynamic_ncols=True)
+        for i in range(0, len(todo), batch):
+            self._run_batch(todo[i : i + batch], outputs, work)
+            bar.update(len(todo[i : i + batch]))
+        bar.close()
+
+    def _todo(self, mine: list[dict], outputs, shared: dict[str, str] | None, config: dict | None) -> list[tuple]:
+        """(object, key, parts) of each of `mine` that is not up to date; an object whose upstream failed
+        is recorded as failed here."""
         todo = []
         for o in mine:
             ups = self.upstream_keys(o["id"])
@@ -374,39 +384,39 @@ class Stage:
             todo.append((o, key, parts))
         if self.counts["skipped"]:
             self.log.info("%d objects up to date, %d to do", self.counts["skipped"], len(todo))
-        bar = tqdm(total=len(todo), desc=desc or self.name, unit="obj", dynamic_ncols=True)
-        for i in range(0, len(todo), batch):
-            chunk = []
-            for o, key, parts in todo[i : i + batch]:
-                claim = self.claim(o["id"])
-                if claim is None:
-                    self.counts["busy"] += 1
-                    self.log.info("%s is being made by another job right now: left to it", o["id"])
-                elif self.manifest.is_current(o["id"], key):  # made by another job while we queued it
-                    claim.release()
-                    self.counts["skipped"] += 1
-                else:
-                    remove_temporaries(outputs(o))  # a killed job's half-written files
-                    chunk.append((o, key, parts, claim))
-            results = None  # stays None if the job is interrupted: nothing is recorded then
-            began = time.perf_counter()
-            try:
-                results = work([o for o, *_ in chunk]) if chunk else {}
-            except Exception as e:  # one bad batch must not stop the others
-                self.log.exception("batch %s failed", [o["id"] for o, *_ in chunk])
-                results = {o["id"]: e for o, *_ in chunk}
-            finally:
-                # a batch's time is shared evenly by its objects (what benchmarks/stage_costs.py reads)
-                seconds = round((time.perf_counter() - began) / max(1, len(chunk)), 3)
-                for o, key, parts, claim in chunk:
-                    if results is not None:
-                        result = results.get(o["id"], RuntimeError("no result"))
-                        if isinstance(result, dict):
-                            result = dict(result, seconds=seconds)
-                        self._record(o, key, parts, claim, result, outputs(o))
-                    claim.release()
-            bar.update(len(todo[i : i + batch]))
-        bar.close()
+        return todo
+
+    def _run_batch(self, batch: list[tuple], outputs, work) -> None:
+        """Claim the objects of one batch that no other job has, run `work` on them, record each result."""
+        chunk = []
+        for o, key, parts in batch:
+            claim = self.claim(o["id"])
+            if claim is None:
+                self.counts["busy"] += 1
+                self.log.info("%s is being made by another job right now: left to it", o["id"])
+            elif self.manifest.is_current(o["id"], key):  # made by another job while we queued it
+                claim.release()
+                self.counts["skipped"] += 1
+            else:
+                remove_temporaries(outputs(o))  # a killed job's half-written files
+                chunk.append((o, key, parts, claim))
+        results = None  # stays None if the job is interrupted: nothing is recorded then
+        began = time.perf_counter()
+        try:
+            results = work([o for o, *_ in chunk]) if chunk else {}
+        except Exception as e:  # one bad batch must not stop the others
+            self.log.exception("batch %s failed", [o["id"] for o, *_ in chunk])
+            results = {o["id"]: e for o, *_ in chunk}
+        finally:
+            # a batch's time is shared evenly by its objects (what benchmarks/stage_costs.py reads)
+            seconds = round((time.perf_counter() - began) / max(1, len(chunk)), 3)
+            for o, key, parts, claim in chunk:
+                if results is not None:
+                    result = results.get(o["id"], RuntimeError("no result"))
+                    if isinstance(result, dict):
+                        result = dict(result, seconds=seconds)
+                    self._record(o, key, parts, claim, result, outputs(o))
+                claim.release()
 
     def _record(self, o: dict, key: str, parts: dict, claim: Claim, result, outputs: list[Path]) -> None:
         if not claim.held():  # another job broke our claim (it thought us dead): its record stands
