@@ -92,3 +92,21 @@ def test_a_saved_slice_of_a_batch_does_not_carry_the_batch(tmp_path):
     save_torch(eight, dict(flat=batch))
     assert one.stat().st_size < eight.stat().st_size / 6
     assert torch.equal(torch.load(one)["flat"], batch[3])
+
+
+def test_a_stage_stopped_by_a_checkpoint_mismatch_says_which_script_remakes_it(tiny_cfg, tmp_path, monkeypatch):
+    """A mismatch raised while a stage runs (here: 80 loading a mapper built with another width) reaches
+    the user with the script of the stage that makes that network."""
+    from hypershape.pipeline import run_stage
+    from hypershape.stages import shape_sirens
+
+    _, ckpt = mapper_ckpt(tiny_cfg(), tmp_path)
+
+    def run(cfg):
+        return load_mapper(ckpt, cfg.mapper, "cpu")
+
+    monkeypatch.setattr(shape_sirens, "run", run)
+    with pytest.raises(CheckpointMismatch) as e:
+        run_stage("80_train_shape_sirens", tiny_cfg("mapper.hidden=64"))
+    assert str(e.value) == "mapper.pt was built with mapper.hidden=32, the config says 64: rerun 70_train_mapper.py"
+    assert e.value.section == "mapper"
