@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .stage_specs import STAGES
 
-# Views of the stage table (stage_specs.py) for scripts and tests that walk the stages in running order.
+# Views of the stage table (stage_specs.py): the stage folders in running order, and the script of each.
 STAGE_DIRS = tuple(STAGES)
 SCRIPTS = {folder: spec.script for folder, spec in STAGES.items()}
 
