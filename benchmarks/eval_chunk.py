@@ -13,7 +13,7 @@ import torch
 import hypershape.config  # noqa: F401
 from hypershape.geometry.marching import grid_points
 from hypershape.nets.siren import siren_eval
-from hypershape.runtime import device_of
+from hypershape.runtime import numerics_of
 from hypershape.stages.common import shape_spec
 
 
@@ -31,7 +31,8 @@ def seconds(fn, repeats: int = 3) -> float:
 
 @hydra.main(config_path="../configs", config_name="config", version_base=None)
 def main(cfg) -> None:
-    dev = device_of(cfg)
+    num = numerics_of(cfg)
+    dev = num.device
     spec = shape_spec(cfg)
     flat = spec.init(torch.Generator().manual_seed(cfg.seed)).to(dev)
     rc, r = cfg.reconstruct, cfg.shape_siren.refine
@@ -43,8 +44,8 @@ def main(cfg) -> None:
     )
     print("| chunk | grid s | view check s |\n|---|---|---|")
     for chunk in cfg.get("chunks", [4096, 8192, 16384, 32768, 65536, 0]):
-        g = seconds(lambda c=chunk: siren_eval(spec, flat, grid, c))
-        v = seconds(lambda c=chunk: siren_eval(spec, flat, rays, c))
+        g = seconds(lambda c=chunk: siren_eval(spec, flat, grid, c, num.compile))
+        v = seconds(lambda c=chunk: siren_eval(spec, flat, rays, c, num.compile))
         print(f"| {chunk or 'all'} | {g:.3f} | {v:.3f} |")
 
 

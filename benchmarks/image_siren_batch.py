@@ -11,14 +11,15 @@ import torch
 
 import hypershape.config  # noqa: F401
 from hypershape.nets.siren import pixel_grid, siren_forward
-from hypershape.runtime import device_of
+from hypershape.runtime import numerics_of
 from hypershape.stages.common import image_spec
 from hypershape.training import fit_flat
 
 
 @hydra.main(config_path="../configs", config_name="config", version_base=None)
 def main(cfg) -> None:
-    dev = device_of(cfg)
+    num = numerics_of(cfg)
+    dev = num.device
     spec = image_spec(cfg)
     coords = pixel_grid(cfg.render.resolution).to(dev)
     steps = 30
@@ -30,12 +31,12 @@ def main(cfg) -> None:
     for batch in cfg.get("batches", [1, 4, 8, 24, 48]):
         images = torch.rand(batch, coords.shape[0], 3, device=dev)
         flat0 = spec.init(torch.Generator().manual_seed(0)).to(dev).expand(batch, -1)
-        loss = lambda f, s, images=images: ((siren_forward(spec, f, coords) - images) ** 2).mean((1, 2))
-        fit_flat(flat0, loss, 3, 1e-3, "warmup")
+        loss = lambda f, s, images=images: ((siren_forward(spec, f, coords, num.compile) - images) ** 2).mean((1, 2))
+        fit_flat(flat0, loss, 3, 1e-3, "warmup", numerics=num)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        fit_flat(flat0, loss, steps, 1e-3, "bench")
+        fit_flat(flat0, loss, steps, 1e-3, "bench", numerics=num)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         rate = batch * steps / (time.perf_counter() - t)

@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 
 import hypershape.config  # noqa: F401  (registers the schema)
 from hypershape.paths import STAGE_DIRS, paths_of
-from hypershape.provenance import DEVICE_STAGES, numerics, object_config, stage_code
+from hypershape.provenance import object_config, stage_code, stage_numerics
 from hypershape.records import Manifest, fingerprint, save_json
 from hypershape.status import run_status
 
@@ -24,7 +24,7 @@ def fake_run(cfg, n: int) -> None:
     previous = None
     for stage in STAGE_DIRS:
         m = Manifest(p.manifest(stage), p.root)
-        parts = dict(code=stage_code(stage), numerics=numerics(cfg) if stage in DEVICE_STAGES else None)
+        parts = dict(code=stage_code(stage), numerics=stage_numerics(cfg, stage))
         if stage != "01_download":
             parts["config"] = fingerprint(object_config(cfg, stage))
         for i in ids:

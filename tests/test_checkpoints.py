@@ -9,7 +9,7 @@ from hypershape.nets.checkpoint import CheckpointMismatch
 from hypershape.nets.hypernet import HyperNet
 from hypershape.nets.mapper import Mapper, load_mapper
 from hypershape.nets.weight_ae import WeightAE
-from hypershape.runtime import save_torch
+from hypershape.runtime import failure_message, save_torch
 from hypershape.stages.common import image_spec, shape_spec
 
 
@@ -43,7 +43,11 @@ def test_mapper_of_another_width_is_a_clear_error(tiny_cfg, tmp_path):
     _, ckpt = mapper_ckpt(built, tmp_path)
     with pytest.raises(CheckpointMismatch) as e:
         load_mapper(ckpt, tiny_cfg("mapper.hidden=64").mapper, "cpu")
-    assert str(e.value) == "mapper.pt was built with mapper.hidden=32, the config says 64: rerun 70_train_mapper.py"
+    # nets/ names the config section; what a user reads adds the script the stage table says makes it
+    assert str(e.value) == "mapper.pt was built with mapper.hidden=32, the config says 64"
+    assert failure_message(e.value) == (
+        "mapper.pt was built with mapper.hidden=32, the config says 64: rerun 70_train_mapper.py"
+    )
 
 
 def test_weight_ae_is_rebuilt_from_its_checkpoint_and_checked(tiny_cfg, tmp_path):
@@ -57,12 +61,11 @@ def test_weight_ae_is_rebuilt_from_its_checkpoint_and_checked(tiny_cfg, tmp_path
     with torch.no_grad():
         again = WeightAE.load(ckpt, tiny_cfg("weight_ae.steps=3").weight_ae, ae.anchor)
         assert torch.equal(again.decode(z), ae.decode(z))
-    with pytest.raises(
-        CheckpointMismatch,
-        match=r"weight_ae\.pt was built with weight_ae\.latent=8, the config "
-        r"says 16: rerun 60_train_weight_ae\.py",
-    ):
+    with pytest.raises(CheckpointMismatch) as e:
         WeightAE.load(ckpt, tiny_cfg("weight_ae.latent=16").weight_ae, ae.anchor)
+    assert failure_message(e.value) == (
+        "weight_ae.pt was built with weight_ae.latent=8, the config says 16: rerun 60_train_weight_ae.py"
+    )
 
 
 def test_hypernet_heads_mismatch_and_missing_config(tiny_cfg, tmp_path):
@@ -70,14 +73,14 @@ def test_hypernet_heads_mismatch_and_missing_config(tiny_cfg, tmp_path):
     spec = image_spec(built)
     net = HyperNet.of(built.hypernet, spec, spec.init())
     ckpt = saved(tmp_path, "anchor.pt", state=net.state_dict(), config=section(built, "hypernet"))
-    with pytest.raises(
-        CheckpointMismatch,
-        match="anchor.pt was built with hypernet.heads=per_layer, the config "
-        "says monolithic: rerun 50_train_hypernets.py",
-    ):
+    with pytest.raises(CheckpointMismatch) as e:
         HyperNet.load(ckpt, tiny_cfg("hypernet=monolithic").hypernet, spec, net.base, "anchor.pt")
-    with pytest.raises(CheckpointMismatch, match="carries no config"):
+    assert failure_message(e.value) == (
+        "anchor.pt was built with hypernet.heads=per_layer, the config says monolithic: rerun 50_train_hypernets.py"
+    )
+    with pytest.raises(CheckpointMismatch) as e:
         HyperNet.load(dict(state=net.state_dict()), built.hypernet, spec, net.base, "anchor.pt")
+    assert failure_message(e.value) == "anchor.pt carries no config (made by older code): rerun 50_train_hypernets.py"
 
 
 def test_a_saved_slice_of_a_batch_does_not_carry_the_batch(tmp_path):
@@ -89,3 +92,21 @@ def test_a_saved_slice_of_a_batch_does_not_carry_the_batch(tmp_path):
     save_torch(eight, dict(flat=batch))
     assert one.stat().st_size < eight.stat().st_size / 6
     assert torch.equal(torch.load(one)["flat"], batch[3])
+
+
+def test_a_stage_stopped_by_a_checkpoint_mismatch_says_which_script_remakes_it(tiny_cfg, tmp_path, monkeypatch):
+    """A mismatch raised while a stage runs (here: 80 loading a mapper built with another width) reaches
+    the user with the script of the stage that makes that network."""
+    from hypershape.pipeline import run_stage
+    from hypershape.stages import shape_sirens
+
+    _, ckpt = mapper_ckpt(tiny_cfg(), tmp_path)
+
+    def run(cfg):
+        return load_mapper(ckpt, cfg.mapper, "cpu")
+
+    monkeypatch.setattr(shape_sirens, "run", run)
+    with pytest.raises(CheckpointMismatch) as e:
+        run_stage("80_train_shape_sirens", tiny_cfg("mapper.hidden=64"))
+    assert str(e.value) == "mapper.pt was built with mapper.hidden=32, the config says 64: rerun 70_train_mapper.py"
+    assert e.value.section == "mapper"

@@ -29,51 +29,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# stage folder -> script at the repository root -> module in hypershape.stages, in running order
-STAGE_DIRS = (
-    "01_download",
-    "02_watertight",
-    "03_render_views",
-    "40_image_sirens",
-    "50_hypernets",
-    "60_weight_ae",
-    "70_mapper",
-    "80_shape_sirens",
-    "90_reconstruct",
-)
-SCRIPTS = dict(
-    zip(
-        STAGE_DIRS,
-        (
-            "01_download",
-            "02_watertight",
-            "03_render_views",
-            "40_train_image_sirens",
-            "50_train_hypernets",
-            "60_train_weight_ae",
-            "70_train_mapper",
-            "80_train_shape_sirens",
-            "90_reconstruct",
-        ),
-    )
-)
-MODULES = dict(
-    zip(
-        STAGE_DIRS,
-        (
-            "download",
-            "watertight",
-            "render_views",
-            "image_sirens",
-            "hypernets",
-            "weight_ae",
-            "mapper",
-            "shape_sirens",
-            "reconstruct",
-        ),
-    )
-)
-ROUTED = ("70_mapper", "80_shape_sirens", "90_reconstruct")
+from .stage_specs import STAGES
+
+# Views of the stage table (stage_specs.py): the stage folders in running order, and the script of each.
+STAGE_DIRS = tuple(STAGES)
+SCRIPTS = {folder: spec.script for folder, spec in STAGES.items()}
 
 
 class Paths:
@@ -84,9 +44,8 @@ class Paths:
         self.route = route
 
     def stage(self, stage: str) -> Path:
-        assert stage in STAGE_DIRS, stage
         d = self.root / stage
-        return d / self.route if stage in ROUTED else d
+        return d / self.route if STAGES[stage].routed else d
 
     def objects_dir(self, stage: str) -> Path:
         return self.stage(stage) / "objects"

@@ -8,11 +8,12 @@ import logging
 import re
 import sys
 
-from .paths import MODULES, SCRIPTS, STAGE_DIRS
-from .runtime import MissingUpstream, SharedArtifactBusy
+from .nets.checkpoint import CheckpointMismatch
+from .runtime import MissingUpstream, SharedArtifactBusy, failure_message
+from .stage_specs import STAGES
 
-# script name -> stage folder, in running order
-STAGE_OF_SCRIPT = {SCRIPTS[d]: d for d in STAGE_DIRS}
+# script name -> its stage, in running order
+STAGE_OF_SCRIPT = {spec.script: spec for spec in STAGES.values()}
 
 # Overrides that choose where or how a job runs, not what it computes: a sweep over them stays one run.
 NOT_A_BRANCH = ("shard.", "hydra", "name", "data_dir", "preset", "branch_from", "device.threads", "device.index")
@@ -20,8 +21,11 @@ NOT_A_BRANCH = ("shard.", "hydra", "name", "data_dir", "preset", "branch_from", 
 
 def run_stage(script: str, cfg) -> dict:
     """Run one stage by its script name on a composed config."""
-    module = importlib.import_module(f"hypershape.stages.{MODULES[STAGE_OF_SCRIPT[script]]}")
-    return module.run(cfg)
+    module = importlib.import_module(f"hypershape.stages.{STAGE_OF_SCRIPT[script].module}")
+    try:
+        return module.run(cfg)
+    except CheckpointMismatch as e:  # the same error, told which script remakes the checkpoint
+        raise CheckpointMismatch(e.section, failure_message(e)).with_traceback(e.__traceback__) from None
 
 
 def run_all(cfg, until: str | None = None) -> dict:

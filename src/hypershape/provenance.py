@@ -10,76 +10,25 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from .config import readout_seed, section
+from .stage_specs import STAGES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-# Stages whose numbers depend on the torch device's numerics (TF32, autocast, compile, CPU vs CUDA).
-DEVICE_STAGES = ("40_image_sirens", "50_hypernets", "60_weight_ae", "70_mapper", "80_shape_sirens", "90_reconstruct")
-
-
-def _without(d: dict, *keys: str) -> dict:
-    return {k: v for k, v in d.items() if k not in keys}
-
 
 def object_config(cfg, stage: str) -> dict:
-    """The part of cfg that one object's output of `stage` depends on (shared artifacts such as anchors
-    enter the object's key through their own keys). Fields that only change speed are left out."""
-    if stage == "01_download":
-        return dict(data=_without(section(cfg, "data"), "download_timeout_s", "train_limit"), seed=cfg.seed)
-    if stage == "02_watertight":
-        d = section(cfg, "data")
-        return dict(
-            data=_without(
-                d,
-                "source",
-                "num_objects",
-                "test_fraction",
-                "local_dir",
-                "objaverse_uids",
-                "objaverse_lvis",
-                "objaverse_cache",
-                "download_timeout_s",
-                "test_genus",
-                "split",  # these three only choose objects and splits; an object's own entry is upstream
-                "catalogue_seed",
-                "families",
-                "faithfulness_bar",
-                "train_limit",  # the readout's, not the objects'
-            ),
-            bound=cfg.reconstruct.bound,
-            seed=cfg.seed,
-        )
-    if stage == "03_render_views":
-        return dict(render=section(cfg, "render"))
-    if stage == "40_image_sirens":
-        return dict(image_siren=_without(section(cfg, "image_siren"), "pixel_chunk"), seed=cfg.seed)
-    if stage == "50_hypernets":
-        return dict(hypernet=section(cfg, "hypernet"), seed=cfg.seed)
-    if stage == "60_weight_ae":
-        return dict(
-            shape_siren=_without(section(cfg, "shape_siren"), "refine"),
-            shared_anchor=cfg.weight_ae.shared_anchor,
-            seed=cfg.seed,
-        )
-    if stage == "70_mapper":  # seed: the sketch; readout_seed: the mapper's init (its train subset is an input)
-        return dict(mapper=section(cfg, "mapper"), seed=cfg.seed, readout_seed=readout_seed(cfg))
-    if stage == "80_shape_sirens":
-        return dict(refine=section(cfg, "shape_siren")["refine"], readout_seed=readout_seed(cfg))
-    if stage == "90_reconstruct":
-        return dict(reconstruct=_without(section(cfg, "reconstruct"), "picture_objects"), seed=cfg.seed)
-    raise KeyError(stage)
+    """The part of cfg that one object's output of `stage` depends on (stage_specs.py)."""
+    return STAGES[stage].object_config(cfg)
 
 
 def shared_config(cfg, stage: str, artifact: str) -> dict:
     """The part of cfg a shared artifact of `stage` depends on (its inputs enter its key separately)."""
-    if stage == "60_weight_ae" and artifact == "anchor":
-        return dict(shape_siren=_without(section(cfg, "shape_siren"), "refine"), seed=cfg.seed)
-    if stage == "60_weight_ae":  # the autoencoder and the latents it gives (its train subset is an input)
-        return dict(weight_ae=section(cfg, "weight_ae"), readout_seed=readout_seed(cfg))
-    if stage == "90_reconstruct":  # the summary and its picture
-        return dict(reconstruct=section(cfg, "reconstruct"), seed=cfg.seed)
-    return object_config(cfg, stage)
+    spec = STAGES[stage]
+    return spec.object_config(cfg) if spec.shared_config is None else spec.shared_config(cfg, artifact)
+
+
+def stage_numerics(cfg, stage: str) -> dict | None:
+    """The numerics part of a stage's key: the device's, for a stage whose numbers depend on it."""
+    return numerics(cfg) if STAGES[stage].device_dependent else None
 
 
 def numerics(cfg) -> dict:
@@ -144,9 +93,7 @@ def code_version(module: str) -> str:
 
 
 def stage_code(stage: str) -> str:
-    from .paths import MODULES
-
-    return code_version(f"{PACKAGE_DIR.name}.stages.{MODULES[stage]}")
+    return code_version(f"{PACKAGE_DIR.name}.stages.{STAGES[stage].module}")
 
 
 @lru_cache(maxsize=1)

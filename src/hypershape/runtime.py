@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -18,8 +19,9 @@ import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
+from .nets.checkpoint import CheckpointMismatch
 from .paths import SCRIPTS, STAGE_DIRS, Paths, paths_of
-from .provenance import DEVICE_STAGES, git_version, numerics, object_config, shared_config, stage_code
+from .provenance import git_version, object_config, shared_config, stage_code, stage_numerics
 from .records import (  # noqa: F401
     Claim,
     Manifest,
@@ -32,12 +34,21 @@ from .records import (  # noqa: F401
     shard_of,
     stale_reasons,
 )
+from .stage_specs import STAGES, made_by
 
 log = logging.getLogger("hypershape")
 
 
 class MissingUpstream(RuntimeError):
     """A stage was run before the stage it reads from."""
+
+
+def failure_message(e: Exception) -> str:
+    """What a user reads of a failure: its message, and for a checkpoint of another architecture the script
+    that remakes it (nets/ names the config section of the network; the stage table knows its stage)."""
+    if isinstance(e, CheckpointMismatch):
+        return f"{e}: rerun {made_by(e.section).script}.py"
+    return str(e)
 
 
 class TrainingDiverged(RuntimeError):
@@ -95,37 +106,43 @@ def rng(seed: int, *parts: Any) -> np.random.Generator:
     return np.random.default_rng(seed_of(seed, *parts))
 
 
-AUTOCAST: dict = {"dtype": None}  # set by device_of; read by training.train
+@dataclass(frozen=True)
+class Numerics:
+    """How a stage computes on its device: the device, the autocast dtype of training steps (None: full
+    precision) and whether SIREN forwards are torch.compile'd. Passed to what trains and evaluates, so no
+    module holds device settings of its own."""
+
+    device: torch.device
+    autocast: torch.dtype | None = None
+    compile: bool = False
+
+    def autocast_context(self):
+        """Mixed precision where asked for (CUDA only); a no-op context otherwise."""
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast)
 
 
-def device_of(cfg) -> torch.device:
-    """The torch device of cfg.device, with its global settings applied (threads, TF32, autocast dtype,
-    torch.compile of the batched SIREN forward)."""
-    from .nets import siren
-
+def numerics_of(cfg) -> Numerics:
+    """The Numerics of cfg.device, with torch's process-wide settings applied (threads, TF32)."""
     d = cfg.device
     if d.threads:
         torch.set_num_threads(d.threads)
-    siren.use_compiled(d.compile)
-    AUTOCAST["dtype"] = None
     if d.kind == "cuda":
         if not torch.cuda.is_available():
             raise RuntimeError("device=cuda was asked for but torch sees no CUDA device; use device=cpu")
         torch.backends.cuda.matmul.allow_tf32 = d.tf32
         torch.backends.cudnn.allow_tf32 = d.tf32
-        if d.autocast:
-            AUTOCAST["dtype"] = {"bf16": torch.bfloat16, "fp16": torch.float16}[d.autocast]
-        return torch.device("cuda", d.index)
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[d.autocast] if d.autocast else None
+        return Numerics(torch.device("cuda", d.index), dtype, d.compile)
     if d.kind != "cpu":
         raise ValueError(f"device.kind must be cpu or cuda, got {d.kind!r}")
-    return torch.device("cpu")
+    return Numerics(torch.device("cpu"), None, d.compile)
 
 
-def autocast():
-    """Mixed precision where device_of was told to use it (CUDA only); a no-op context otherwise."""
-    if AUTOCAST["dtype"] is None:
-        return contextlib.nullcontext()
-    return torch.autocast("cuda", dtype=AUTOCAST["dtype"])
+def device_of(cfg) -> torch.device:
+    """The torch device of cfg.device (numerics_of, for callers that need the device alone)."""
+    return numerics_of(cfg).device
 
 
 # ---------------------------------------------------------------- runs
@@ -175,7 +192,7 @@ class Stage:
     anchor, the autoencoder) exactly once across all jobs; `finish` says what was done, skipped and
     failed, by this job and by all shards together."""
 
-    def __init__(self, cfg, name: str, upstream: tuple[str, ...] = ()):
+    def __init__(self, cfg, name: str):
         self.cfg = cfg
         self.name = name
         self.paths: Paths = paths_of(cfg)
@@ -185,7 +202,7 @@ class Stage:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log = _stage_logger(name, self.paths.log(name))
         self.upstream: dict[str, Manifest] = {}
-        for up in upstream:
+        for up in STAGES[name].upstream:
             m = Manifest(self.paths.manifest(up), self.paths.root)
             if not m.exists():
                 raise MissingUpstream(
@@ -198,7 +215,7 @@ class Stage:
         if not 0 <= self.shard.index < self.shard.count:
             raise ValueError(f"shard.index must be in [0, shard.count={self.shard.count}), got {self.shard.index}")
         self.code = stage_code(name)
-        self.numerics = numerics(cfg) if name in DEVICE_STAGES else None
+        self.numerics = stage_numerics(cfg, name)
         self.counts = {"done": 0, "skipped": 0, "failed": 0, "busy": 0}
         self.failures: dict[str, str] = {}
         self.started = time.time()
@@ -337,6 +354,16 @@ class Stage:
         mine = self.mine(objects)
         for up in self.upstream:  # sharded: the upstream stage may still be running for these objects
             self.wait_for(f"{up}'s records", lambda up=up: self.unrecorded(up, mine), SCRIPTS[up])
+        todo = self._todo(mine, outputs, shared, config)
+        bar = tqdm(total=len(todo), desc=desc or self.name, unit="obj", dynamic_ncols=True)
+        for i in range(0, len(todo), batch):
+            self._run_batch(todo[i : i + batch], outputs, work)
+            bar.update(len(todo[i : i + batch]))
+        bar.close()
+
+    def _todo(self, mine: list[dict], outputs, shared: dict[str, str] | None, config: dict | None) -> list[tuple]:
+        """(object, key, parts) of each of `mine` that is not up to date; an object whose upstream failed
+        is recorded as failed here."""
         todo = []
         for o in mine:
             ups = self.upstream_keys(o["id"])
@@ -357,45 +384,45 @@ class Stage:
             todo.append((o, key, parts))
         if self.counts["skipped"]:
             self.log.info("%d objects up to date, %d to do", self.counts["skipped"], len(todo))
-        bar = tqdm(total=len(todo), desc=desc or self.name, unit="obj", dynamic_ncols=True)
-        for i in range(0, len(todo), batch):
-            chunk = []
-            for o, key, parts in todo[i : i + batch]:
-                claim = self.claim(o["id"])
-                if claim is None:
-                    self.counts["busy"] += 1
-                    self.log.info("%s is being made by another job right now: left to it", o["id"])
-                elif self.manifest.is_current(o["id"], key):  # made by another job while we queued it
-                    claim.release()
-                    self.counts["skipped"] += 1
-                else:
-                    remove_temporaries(outputs(o))  # a killed job's half-written files
-                    chunk.append((o, key, parts, claim))
-            results = None  # stays None if the job is interrupted: nothing is recorded then
-            began = time.perf_counter()
-            try:
-                results = work([o for o, *_ in chunk]) if chunk else {}
-            except Exception as e:  # one bad batch must not stop the others
-                self.log.exception("batch %s failed", [o["id"] for o, *_ in chunk])
-                results = {o["id"]: e for o, *_ in chunk}
-            finally:
-                # a batch's time is shared evenly by its objects (what benchmarks/stage_costs.py reads)
-                seconds = round((time.perf_counter() - began) / max(1, len(chunk)), 3)
-                for o, key, parts, claim in chunk:
-                    if results is not None:
-                        result = results.get(o["id"], RuntimeError("no result"))
-                        if isinstance(result, dict):
-                            result = dict(result, seconds=seconds)
-                        self._record(o, key, parts, claim, result, outputs(o))
-                    claim.release()
-            bar.update(len(todo[i : i + batch]))
-        bar.close()
+        return todo
+
+    def _run_batch(self, batch: list[tuple], outputs, work) -> None:
+        """Claim the objects of one batch that no other job has, run `work` on them, record each result."""
+        chunk = []
+        for o, key, parts in batch:
+            claim = self.claim(o["id"])
+            if claim is None:
+                self.counts["busy"] += 1
+                self.log.info("%s is being made by another job right now: left to it", o["id"])
+            elif self.manifest.is_current(o["id"], key):  # made by another job while we queued it
+                claim.release()
+                self.counts["skipped"] += 1
+            else:
+                remove_temporaries(outputs(o))  # a killed job's half-written files
+                chunk.append((o, key, parts, claim))
+        results = None  # stays None if the job is interrupted: nothing is recorded then
+        began = time.perf_counter()
+        try:
+            results = work([o for o, *_ in chunk]) if chunk else {}
+        except Exception as e:  # one bad batch must not stop the others
+            self.log.exception("batch %s failed", [o["id"] for o, *_ in chunk])
+            results = {o["id"]: e for o, *_ in chunk}
+        finally:
+            # a batch's time is shared evenly by its objects (what benchmarks/stage_costs.py reads)
+            seconds = round((time.perf_counter() - began) / max(1, len(chunk)), 3)
+            for o, key, parts, claim in chunk:
+                if results is not None:
+                    result = results.get(o["id"], RuntimeError("no result"))
+                    if isinstance(result, dict):
+                        result = dict(result, seconds=seconds)
+                    self._record(o, key, parts, claim, result, outputs(o))
+                claim.release()
 
     def _record(self, o: dict, key: str, parts: dict, claim: Claim, result, outputs: list[Path]) -> None:
         if not claim.held():  # another job broke our claim (it thought us dead): its record stands
             self.log.warning("%s: lost the claim on it to another job, not recording", o["id"])
         elif isinstance(result, Exception):
-            self.fail(o, key, f"{type(result).__name__}: {result}", outputs, parts)
+            self.fail(o, key, f"{type(result).__name__}: {failure_message(result)}", outputs, parts)
         else:
             self.manifest.done(o["id"], key, outputs, parts, **result)
             self.counts["done"] += 1

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .paths import STAGE_DIRS, paths_of
-from .provenance import DEVICE_STAGES, numerics, object_config, shared_config, stage_code
+from .paths import paths_of
+from .provenance import object_config, shared_config, stage_code, stage_numerics
 from .records import Manifest, fingerprint, load_json
-
-EVALUATED_STAGES = ("80_shape_sirens", "90_reconstruct")
-"""The stages that make only the objects of cfg.eval_splits (stages/common.py `evaluated`)."""
+from .stage_specs import STAGES
 
 
 def object_state(
@@ -33,6 +31,34 @@ def object_state(
     return ("stale", ", ".join(why)) if why else ("done", "")
 
 
+def expected_parts(cfg, stage: str) -> dict:
+    """The code, config and numerics parts a record of `stage` made now would carry (01 keys each object on
+    its catalogue entry or file, not on config; only a device-dependent stage carries numerics)."""
+    expected = dict(code=stage_code(stage))
+    if stage != "01_download":
+        expected["config"] = fingerprint(object_config(cfg, stage))
+    numerics = stage_numerics(cfg, stage)
+    if numerics is not None:
+        expected["numerics"] = numerics
+    return expected
+
+
+def shared_states(cfg, stage: str, m: Manifest, expected: dict) -> dict[str, str]:
+    """{artifact: "done" or "stale (why)"} of a stage's shared artifacts (anchors, the autoencoder)."""
+    shared = {}
+    if not (m.exists() and (m.dir / "shared").is_dir()):
+        return shared
+    for f in sorted((m.dir / "shared").glob("*.json")):
+        e = m.get(f.stem, shared=True)
+        parts = e.get("parts") or {}
+        now = dict(expected, config=fingerprint(shared_config(cfg, stage, f.stem)))
+        changed = [k for k in ("code", "config", "numerics") if parts.get(k) != now.get(k)]
+        if not m.outputs_intact(e):
+            changed.append("outputs changed on disk")
+        shared[f.stem] = "done" if e["status"] == "done" and not changed else f"stale ({', '.join(changed)})"
+    return shared
+
+
 def run_status(cfg) -> dict:
     """Per stage: counts of done / stale / failed / missing objects, the reasons, and shared artifacts."""
     p = paths_of(cfg)
@@ -40,21 +66,15 @@ def run_status(cfg) -> dict:
     ids = [o["id"] for o in listed if o["status"] == "done"]
     evaluated = [o["id"] for o in listed if o["status"] == "done" and o.get("split") in cfg.eval_splits]
     out, keys, bad = {}, {}, {}  # keys: each stage's record keys, read once
-    for stage in STAGE_DIRS:
+    for stage, spec in STAGES.items():
         m = Manifest(p.manifest(stage), p.root)
-        keys[stage] = {}
-        expected = dict(code=stage_code(stage))
-        if stage != "01_download":  # 01 keys each object on its catalogue entry or file, not on config
-            expected["config"] = fingerprint(object_config(cfg, stage))
-        if stage in DEVICE_STAGES:
-            expected["numerics"] = numerics(cfg)
-        counts, why = Counter(), Counter()
-        failures = {}
-        bad[stage] = set()
+        expected = expected_parts(cfg, stage)
         if stage == "01_download":
             todo = [o["id"] for o in listed]
         else:  # 80 and 90 make only the objects of cfg.eval_splits
-            todo = evaluated if stage in EVALUATED_STAGES else ids
+            todo = evaluated if spec.evaluated_only else ids
+        keys[stage], bad[stage] = {}, set()
+        counts, why, failures = Counter(), Counter(), {}
         for i in todo:
             e = m.get(i)
             if e is not None:
@@ -67,23 +87,6 @@ def run_status(cfg) -> dict:
                 why[reason] += 1
             elif state == "failed":
                 failures[i] = reason
-        shared = {}
-        if m.exists() and (m.dir / "shared").is_dir():
-            for f in sorted((m.dir / "shared").glob("*.json")):
-                e = m.get(f.stem, shared=True)
-                parts = e.get("parts") or {}
-                changed = [
-                    k
-                    for k, v in (
-                        ("code", expected["code"]),
-                        ("config", fingerprint(shared_config(cfg, stage, f.stem))),
-                        ("numerics", expected.get("numerics")),
-                    )
-                    if parts.get(k) != v
-                ]
-                if not m.outputs_intact(e):
-                    changed.append("outputs changed on disk")
-                shared[f.stem] = "done" if e["status"] == "done" and not changed else f"stale ({', '.join(changed)})"
         out[stage] = dict(
             exists=m.exists(),
             total=len(todo),
@@ -93,7 +96,7 @@ def run_status(cfg) -> dict:
             failed=counts["failed"],
             failures=failures,
             missing=counts["missing"],
-            shared=shared,
+            shared=shared_states(cfg, stage, m, expected),
         )
     return out
 

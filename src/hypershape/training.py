@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Iterable
 
 import torch
 from tqdm import trange
 
 from .nets.siren import SirenSpec, siren_forward
-from .runtime import TrainingDiverged, autocast
+from .runtime import Numerics, TrainingDiverged
 
 
 def train(
@@ -19,9 +20,11 @@ def train(
     weight_decay: float = 0.0,
     desc: str = "train",
     parts: int = 1,
+    numerics: Numerics | None = None,
 ) -> list[float]:
     """Adam(W) for `steps`; loss_fn(step) returns a scalar or one loss per item (summed: items are
-    independent). Raises TrainingDiverged on a NaN/inf loss, naming the step. Returns the loss curve.
+    independent), computed under `numerics`' autocast (None: full precision). Raises TrainingDiverged on a
+    NaN/inf loss, naming the step. Returns the loss curve.
 
     parts > 1: loss_fn(step, part) returns part `part` of the step's loss (e.g. over one chunk of pixels);
     each part's gradient is accumulated before the step, so the step sees the gradient of the whole loss
@@ -32,6 +35,7 @@ def train(
     else:
         opt = torch.optim.Adam(params, lr=lr)
     curve = []
+    autocast = contextlib.nullcontext if numerics is None else numerics.autocast_context
     # disable=None: the inner bar shows on a terminal only, so log files get the per-object bar alone
     for step in trange(steps, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0, disable=None):
         opt.zero_grad(set_to_none=True)
@@ -61,25 +65,32 @@ def fit_flat(
     lr: float,
     desc: str,
     parts: int = 1,
+    numerics: Numerics | None = None,
 ) -> tuple[torch.Tensor, list[float]]:
     """Fit flat SIREN weights [B, P] (B independent SIRENs in one program) from flat0; loss_fn(flat, step)
     or, with parts > 1, loss_fn(flat, step, part) (see train)."""
     p = flat0.detach().clone().requires_grad_(True)
-    curve = train([p], lambda *a: loss_fn(p, *a), steps, lr, desc=desc, parts=parts)
+    curve = train([p], lambda *a: loss_fn(p, *a), steps, lr, desc=desc, parts=parts, numerics=numerics)
     return p.detach(), curve
 
 
-def sdf_l1(spec: SirenSpec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor) -> torch.Tensor:
+def sdf_l1(
+    spec: SirenSpec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor, compiled: bool = False
+) -> torch.Tensor:
     """Mean |f(x) − sdf(x)| per SIREN: flat [B, P], points [B, N, 3], sdf [B, N] → [B]."""
-    return (siren_forward(spec, flat, points)[..., 0] - sdf).abs().mean(-1)
+    return (siren_forward(spec, flat, points, compiled)[..., 0] - sdf).abs().mean(-1)
 
 
-def sdf_l1_each(spec: SirenSpec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor) -> torch.Tensor:
+def sdf_l1_each(
+    spec: SirenSpec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor, compiled: bool = False
+) -> torch.Tensor:
     """sdf_l1 [B] with every SIREN run as its own program, so a target is bitwise the same whichever objects
     share its batch. One batched program is not: on CPU torch multiplies a batch of one matrix as a single
     GEMM (GEMV for the 1-wide last layer) on all threads, and a larger batch by MKL's batched GEMM, one
     thread per matrix, and the two sum in different orders."""
-    return torch.cat([sdf_l1(spec, flat[i : i + 1], points[i : i + 1], sdf[i : i + 1]) for i in range(len(flat))])
+    return torch.cat(
+        [sdf_l1(spec, flat[i : i + 1], points[i : i + 1], sdf[i : i + 1], compiled) for i in range(len(flat))]
+    )
 
 
 def sdf_batch(data: list[tuple[torch.Tensor, torch.Tensor]], n: int, gens: list[torch.Generator], device):
@@ -91,11 +102,13 @@ def sdf_batch(data: list[tuple[torch.Tensor, torch.Tensor]], n: int, gens: list[
     return x, y
 
 
-def fit_sdf(spec: SirenSpec, flat0: torch.Tensor, data: list, gens: list, c, desc: str):
+def fit_sdf(spec: SirenSpec, flat0: torch.Tensor, data: list, gens: list, c, desc: str, numerics: Numerics):
     """Shape-SIRENs [B, P] fitted from flat0 to each object's SDF samples (data: (points, sdf) per object),
     c.batch_points drawn per step from each object's own generator, for c.steps at c.lr (cfg.shape_siren):
     how 60 fits a target, and 80 the field the probe route reads off a hypernetwork."""
     dev = flat0.device
-    return fit_flat(
-        flat0, lambda f, s: sdf_l1_each(spec, f, *sdf_batch(data, c.batch_points, gens, dev)), c.steps, c.lr, desc
-    )
+
+    def loss(f, step):
+        return sdf_l1_each(spec, f, *sdf_batch(data, c.batch_points, gens, dev), compiled=numerics.compile)
+
+    return fit_flat(flat0, loss, c.steps, c.lr, desc, numerics=numerics)

@@ -1,12 +1,11 @@
 """Networks are rebuilt from the config section saved in their own checkpoint (nanoGPT's model_args), not
 from the live config: a checkpoint says how it was built. If an architecture field of the live config
-differs, the checkpoint was made for another network and loading it is an error that says what to rerun."""
+differs, the checkpoint was made for another network and loading it is an error naming the config section;
+what to rerun for it is the stage table's to say (stage_specs.made_by), since nets/ knows no stages."""
 
 from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
-
-from ..paths import SCRIPTS
 
 # The fields of each section that change a network's shape (the others only change how it is trained).
 ARCHITECTURE = {
@@ -14,11 +13,15 @@ ARCHITECTURE = {
     "weight_ae": ("latent", "hidden", "heads"),
     "mapper": ("route", "sketch_dim", "hidden", "heads"),
 }
-MADE_BY = {"hypernet": "50_hypernets", "weight_ae": "60_weight_ae", "mapper": "70_mapper"}
 
 
 class CheckpointMismatch(ValueError):
-    """A checkpoint was built with another architecture than the live config asks for."""
+    """A checkpoint was built with another architecture than the live config asks for; `section` is the
+    config section of its network (hypernet, weight_ae, mapper)."""
+
+    def __init__(self, section: str, message: str):
+        super().__init__(message)
+        self.section = section
 
 
 def _plain(section) -> dict:
@@ -30,15 +33,13 @@ def _plain(section) -> dict:
 def built_with(ckpt: dict, section: str, live, name: str) -> DictConfig:
     """The `section` config that built the network in `ckpt` (the file `name`), after checking that its
     architecture fields equal those of the live config section `live`."""
-    script = f"{SCRIPTS[MADE_BY[section]]}.py"
     saved = ckpt.get("config")
     if saved is None:
-        raise CheckpointMismatch(f"{name} carries no config (made by older code): rerun {script}")
+        raise CheckpointMismatch(section, f"{name} carries no config (made by older code)")
     live = _plain(live)
     for field in ARCHITECTURE[section]:
         if saved.get(field) != live[field]:
             raise CheckpointMismatch(
-                f"{name} was built with {section}.{field}={saved.get(field)}, "
-                f"the config says {live[field]}: rerun {script}"
+                section, f"{name} was built with {section}.{field}={saved.get(field)}, the config says {live[field]}"
             )
     return OmegaConf.create(saved)

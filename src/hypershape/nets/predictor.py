@@ -13,7 +13,7 @@ from ..config import Route
 from ..geometry.carve import visual_hull
 from ..geometry.marching import mesh_from_sdf
 from ..geometry.sdf import sample_sdf
-from ..runtime import generator, load_torch, rng
+from ..runtime import generator, load_torch, numerics_of, rng
 from ..training import fit_sdf
 from .mapper import load_mapper
 from .probe import Prober, view_error
@@ -125,6 +125,7 @@ class ProbePredictor(Predictor):
             [generator(self.seed, "probe", obj_id)],
             self.cfg.shape_siren,
             f"{obj_id} (probe)",
+            numerics_of(self.cfg),
         )
         return flat[0], {}
 
@@ -149,7 +150,7 @@ class HybridPredictor(Predictor):
 
     def view_error(self, flat: torch.Tensor, images: torch.Tensor) -> float:
         c = self.cfg
-        field = siren_field(self.shape_spec, flat, self.device, c.device.eval_chunk)
+        field = siren_field(self.shape_spec, flat, self.device, c.device.eval_chunk, c.device.compile)
         return view_error(mesh_from_sdf(field, c.mapper.probe.resolution, c.reconstruct.bound), images, c.render)
 
     def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:

@@ -20,12 +20,12 @@ def probe_cameras(render) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def probe_images(net: HyperNet, directions: torch.Tensor, resolution: int) -> torch.Tensor:
+def probe_images(net: HyperNet, directions: torch.Tensor, resolution: int, compiled: bool = False) -> torch.Tensor:
     """The brightness (mean of RGB; views are drawn on black) [V, R, R] of the image each SIREN the
     hypernetwork emits at `directions` draws at resolution × resolution pixel centres (any resolution: a
     SIREN is a function of continuous pixel coordinates)."""
     coords = pixel_grid(resolution).to(directions.device)
-    rgb = siren_forward(net.target, net(directions), coords)  # [V, R*R, 3]
+    rgb = siren_forward(net.target, net(directions), coords, compiled)  # [V, R*R, 3]
     return rgb.mean(-1).reshape(len(directions), resolution, resolution)
 
 
@@ -45,7 +45,7 @@ class Prober:
         if self.last is None or self.last[0] != obj_id:
             path = self.paths.hypernet(obj_id)
             self.last = (obj_id, HyperNet.load(load_torch(path), self.cfg.hypernet, self.spec, self.base, str(path)))
-        return probe_images(self.last[1], self.directions, resolution)
+        return probe_images(self.last[1], self.directions, resolution, self.cfg.device.compile)
 
 
 def view_error(mesh, images: torch.Tensor, render) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import Callable
 
 import numpy as np
@@ -66,10 +67,16 @@ class SirenSpec:
         return [p.reshape(*lead, *s) for p, (_, s) in zip(flat.split(self.sizes, dim=-1), self.shapes)]
 
 
-def siren_forward(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Evaluate B SIRENs given as flat weights [B, P] at points x [B, N, in] (torch.compile'd when
-    device.compile is set)."""
-    return _FORWARD["fn"](spec, flat, x)
+def siren_forward(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor, compiled: bool = False) -> torch.Tensor:
+    """Evaluate B SIRENs given as flat weights [B, P] at points x [B, N, in] (see _siren_forward), through
+    torch.compile when `compiled` (Numerics.compile: worth it on a GPU; compile time dominates on CPU)."""
+    return (_compiled_forward() if compiled else _siren_forward)(spec, flat, x)
+
+
+@cache
+def _compiled_forward() -> Callable:
+    """_siren_forward through torch.compile, made once (compiling is lazy: it happens at the first call)."""
+    return torch.compile(_siren_forward, dynamic=True)
 
 
 def _siren_forward(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -92,21 +99,20 @@ def _siren_forward(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor) -> torc
     return h[0] if single else h
 
 
-_FORWARD = {"fn": _siren_forward}
-
-
-def siren_eval(spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+def siren_eval(
+    spec: SirenSpec, flat: torch.Tensor, x: torch.Tensor, chunk: int | None = None, compiled: bool = False
+) -> torch.Tensor:
     """siren_forward of one SIREN [P] at points [N, in] without gradients, `chunk` points at a time (None:
-    all at once). On a CPU a chunk whose activations stay in cache is ~2x faster than 65,536 points at once
+    all at once). On a CPU a chunk whose activations stay in cache is faster than all points at once
     (benchmarks/eval_chunk.py); the values are the same up to float summation order."""
     with torch.no_grad():
         if not chunk or len(x) <= chunk:
-            return siren_forward(spec, flat, x)
-        return torch.cat([siren_forward(spec, flat, part) for part in x.split(chunk)])
+            return siren_forward(spec, flat, x, compiled)
+        return torch.cat([siren_forward(spec, flat, part, compiled) for part in x.split(chunk)])
 
 
 def siren_field(
-    spec: SirenSpec, flat: torch.Tensor, device, chunk: int | None = None
+    spec: SirenSpec, flat: torch.Tensor, device, chunk: int | None = None, compiled: bool = False
 ) -> Callable[[np.ndarray], np.ndarray]:
     """One shape-SIREN as a field on numpy points [n, 3] -> [n], exactly as fitted (no clipping: what
     the network does anywhere in the scored cube is what gets scored), evaluated `chunk` points at a time."""
@@ -114,14 +120,9 @@ def siren_field(
 
     def f(points: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(np.asarray(points, dtype=np.float32), device=device)
-        return siren_eval(spec, flat, x, chunk)[:, 0].cpu().numpy()
+        return siren_eval(spec, flat, x, chunk, compiled)[:, 0].cpu().numpy()
 
     return f
-
-
-def use_compiled(flag: bool) -> None:
-    """Route siren_forward through torch.compile (worth it on a GPU; compile time dominates on CPU)."""
-    _FORWARD["fn"] = torch.compile(_siren_forward, dynamic=True) if flag else _siren_forward
 
 
 class Siren(nn.Module):

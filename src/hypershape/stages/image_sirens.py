@@ -8,7 +8,7 @@ import torch
 from ..config import section
 from ..nets.siren import pixel_grid, psnr, siren_forward
 from ..render import view_count
-from ..runtime import Stage, device_of, load_torch, save_torch
+from ..runtime import Numerics, Stage, load_torch, numerics_of, save_torch
 from ..training import fit_flat
 from .common import image_spec, load_views, shared_from_train, train_upstream
 
@@ -23,10 +23,13 @@ def fit_images(
     batch: int,
     desc: str,
     pixel_chunk: int = 0,
+    numerics: Numerics | None = None,
 ) -> torch.Tensor:
     """Fit one SIREN per image [V, H*W, 3] from `start` [P], `batch` at a time; returns flats [V, P].
     pixel_chunk > 0: each step's loss and gradient are summed over chunks of that many pixels (the same
-    step, up to float summation order), so the activations held are those of one chunk."""
+    step, up to float summation order), so the activations held are those of one chunk. numerics: the
+    device's autocast and compile (None: full precision, not compiled)."""
+    compiled = numerics is not None and numerics.compile
     out = []
     n = coords.shape[0]
     chunk = pixel_chunk if 0 < pixel_chunk < n else n
@@ -36,21 +39,23 @@ def fit_images(
         flat0 = start.expand(len(target), -1)
 
         def loss(f, s, target=target):
-            return ((siren_forward(spec, f, coords) - target) ** 2).mean((1, 2))
+            return ((siren_forward(spec, f, coords, compiled) - target) ** 2).mean((1, 2))
 
         def chunk_loss(f, s, part, target=target):
             px = slice(part * chunk, (part + 1) * chunk)
-            return ((siren_forward(spec, f, coords[px]) - target[:, px]) ** 2).sum((1, 2)) / target[0].numel()
+            drawn = siren_forward(spec, f, coords[px], compiled)
+            return ((drawn - target[:, px]) ** 2).sum((1, 2)) / target[0].numel()
 
-        flat, _ = fit_flat(flat0, loss if parts == 1 else chunk_loss, steps, lr, desc, parts=parts)
+        flat, _ = fit_flat(flat0, loss if parts == 1 else chunk_loss, steps, lr, desc, parts, numerics)
         out.append(flat)
     return torch.cat(out)
 
 
 def run(cfg) -> dict:
-    stage = Stage(cfg, "40_image_sirens", upstream=("03_render_views",))
+    stage = Stage(cfg, "40_image_sirens")
     p, c = stage.paths, cfg.image_siren
-    dev = device_of(cfg)
+    num = numerics_of(cfg)
+    dev = num.device
     spec = image_spec(cfg)
     coords = pixel_grid(cfg.render.resolution).to(dev)
     objects = stage.objects()
@@ -69,8 +74,9 @@ def run(cfg) -> dict:
             1,
             "anchor image-SIREN",
             c.pixel_chunk,
+            num,
         )[0]
-        q = float(psnr(siren_forward(spec, flat, coords), mean, dims=(-2, -1)))
+        q = float(psnr(siren_forward(spec, flat, coords, num.compile), mean, dims=(-2, -1)))
         save_torch(p.image_anchor, dict(flat=flat.cpu(), spec=spec, config=conf, psnr=q))
         stage.log.info("anchor image-SIREN: %d weights, PSNR %.2f dB on the mean training view", spec.numel, q)
         return dict(psnr=q)
@@ -81,11 +87,10 @@ def run(cfg) -> dict:
     def work(objs):
         # all views of all objects of this batch go through one program, c.batch SIRENs at a time
         rgb = torch.cat([load_views(p.views(o["id"]))["rgb"] for o in objs]).to(dev)
-        flats = fit_images(
-            spec, anchor, rgb, coords, c.steps, c.lr, max(1, c.batch), "+".join(o["id"] for o in objs), c.pixel_chunk
-        )
+        desc = "+".join(o["id"] for o in objs)
+        flats = fit_images(spec, anchor, rgb, coords, c.steps, c.lr, max(1, c.batch), desc, c.pixel_chunk, num)
         with torch.no_grad():
-            q = psnr(siren_forward(spec, flats, coords), rgb).cpu()
+            q = psnr(siren_forward(spec, flats, coords, num.compile), rgb).cpu()
         out = {}
         nv = len(rgb) // len(objs)
         for i, o in enumerate(objs):

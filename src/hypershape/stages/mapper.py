@@ -19,7 +19,7 @@ from ..nets.probe import Prober
 from ..nets.standardise import Standardiser, per_element, tensor_rms
 from ..nets.weight_ae import WeightAE
 from ..paths import SCRIPTS
-from ..runtime import Stage, device_of, generator, load_torch, save_torch, seed_of
+from ..runtime import Stage, generator, load_torch, numerics_of, save_torch, seed_of
 from ..training import sdf_l1, train
 from .common import image_spec, load_samples, readout_train, shape_spec, split_key
 
@@ -74,9 +74,10 @@ def probe_features(cfg, paths, ids: list[str], device) -> dict:
 
 
 def run(cfg) -> dict:
-    stage = Stage(cfg, "70_mapper", upstream=("50_hypernets", "60_weight_ae", "02_watertight"))
+    stage = Stage(cfg, "70_mapper")
     p, c = stage.paths, cfg.mapper
-    dev = device_of(cfg)
+    num = numerics_of(cfg)
+    dev = num.device
     spec = shape_spec(cfg)
     objects = stage.objects()
     stage.wait_for(
@@ -154,7 +155,7 @@ def run(cfg) -> dict:
             points, sdf = points[row], sdf[row]
 
             def function(out):
-                return sdf_l1(spec, decoded(out, out_norm, anchor, ae), points, sdf).mean()
+                return sdf_l1(spec, decoded(out, out_norm, anchor, ae), points, sdf, num.compile).mean()
 
         def loss(s):
             out = mapper(x)
@@ -168,6 +169,7 @@ def run(cfg) -> dict:
             c.lr,
             weight_decay=c.weight_decay,
             desc=f"mapper ({learned.value})",
+            numerics=num,
         )
         save_torch(
             p.mapper,

@@ -17,7 +17,7 @@ from ..geometry.topology import genus_match
 from ..geometry.winding import winding_number
 from ..nets.siren import siren_field
 from ..page import page_inputs, write_page
-from ..runtime import Stage, atomic_write, device_of, load_json, load_torch, rng, save_json, save_mesh
+from ..runtime import Stage, atomic_write, load_json, load_torch, numerics_of, rng, save_json, save_mesh
 from .common import evaluated, shape_spec
 
 KINDS = ("target", "predicted", "refined")
@@ -159,9 +159,9 @@ def picture(path, objects: list[dict], paths, n_max: int) -> None:
 
 
 def run(cfg) -> dict:
-    stage = Stage(cfg, "90_reconstruct", upstream=("80_shape_sirens", "60_weight_ae", "02_watertight"))
+    stage = Stage(cfg, "90_reconstruct")
     p, rc = stage.paths, cfg.reconstruct
-    dev = device_of(cfg)
+    num = numerics_of(cfg)
     spec = shape_spec(cfg)
 
     def work(objs):
@@ -174,7 +174,8 @@ def run(cfg) -> dict:
         )
         rows = []
         for kind in KINDS:
-            m, mesh = score_field(siren_field(spec, flats[kind], dev, cfg.device.eval_chunk), truth, rc, gen)
+            field = siren_field(spec, flats[kind], num.device, cfg.device.eval_chunk, num.compile)
+            m, mesh = score_field(field, truth, rc, gen)
             save_mesh(p.mesh(o["id"], kind), mesh)
             rows.append(dict(id=o["id"], split=o["split"], kind=kind, gt_genus=truth["genus"], **m))
         return {o["id"]: dict(rows=rows)}

@@ -9,7 +9,7 @@ from ..runtime import Stage, save_npz
 
 
 def run(cfg) -> dict:
-    stage = Stage(cfg, "03_render_views", upstream=("02_watertight",))
+    stage = Stage(cfg, "03_render_views")
     p = stage.paths
 
     def work(objs):

@@ -17,7 +17,7 @@ from ..nets.standardise import per_element, tensor_rms
 from ..paths import SCRIPTS
 from ..provenance import object_config
 from ..render import camera_rays, sphere_interval
-from ..runtime import Stage, device_of, generator, save_torch
+from ..runtime import Numerics, Stage, generator, numerics_of, save_torch
 from ..training import fit_flat
 from .common import evaluated, image_spec, load_views, shape_spec
 
@@ -64,7 +64,9 @@ def field_silhouette(field, o, d, near, far, samples: int, temperature: float, g
     return torch.sigmoid(-f.min(dim=1).values / temperature)
 
 
-def view_agreement(spec, flat, rays, samples: int, max_rays: int, chunk: int | None = None) -> dict:
+def view_agreement(
+    spec, flat, rays, samples: int, max_rays: int, chunk: int | None = None, compiled: bool = False
+) -> dict:
     """How well a field agrees with the object's own views, on at most `max_rays` rays evenly spaced over
     all of them: the IoU of its hard silhouettes (minimum of f along the ray < 0) with the masks, and the
     median |f| at the surface points the depth maps give (0 for a field whose zero set passes through them)."""
@@ -74,7 +76,7 @@ def view_agreement(spec, flat, rays, samples: int, max_rays: int, chunk: int | N
     o, d, near, far, t_hit = (x[idx].to(dev) for x in (o, d, near, far, t_hit))
 
     def field(x):
-        return siren_eval(spec, flat, x, chunk)
+        return siren_eval(spec, flat, x, chunk, compiled)
 
     occ = field_silhouette(field, o, d, near, far, samples, HARD_TEMPERATURE) > 0.5
     hit = t_hit > 0
@@ -87,7 +89,7 @@ def view_agreement(spec, flat, rays, samples: int, max_rays: int, chunk: int | N
     )
 
 
-def refine(spec, flat0: torch.Tensor, rays, r, gen) -> tuple[torch.Tensor, list[float]]:
+def refine(spec, flat0: torch.Tensor, rays, r, gen, numerics: Numerics) -> tuple[torch.Tensor, list[float]]:
     """Adam on the silhouette BCE against the masks; with r.depth_weight, |f| at the depth maps' surface
     points and max(0, −f) at ray samples in front of them (free space: carves what no silhouette shows);
     with r.eikonal_weight, (|∇f| − 1)² at the ray samples (keeps the field a distance field); and a pull
@@ -99,13 +101,13 @@ def refine(spec, flat0: torch.Tensor, rays, r, gen) -> tuple[torch.Tensor, list[
         idx = torch.randint(len(o), (r.rays,), generator=gen).to(o.device)
         t, pts = ray_points(o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, gen)
         pts = pts.reshape(-1, 3).requires_grad_(r.eikonal_weight > 0)
-        values = siren_forward(spec, f[0], pts)[:, 0]
+        values = siren_forward(spec, f[0], pts, numerics.compile)[:, 0]
         occ = torch.sigmoid(-values.reshape(len(idx), -1).min(dim=1).values / r.temperature)
         total = F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask[idx])
         if r.depth_weight > 0:
             th = t_hit[idx]
             hit = th > 0
-            surface = siren_forward(spec, f[0], o[idx][hit] + th[hit, None] * d[idx][hit])[:, 0]
+            surface = siren_forward(spec, f[0], o[idx][hit] + th[hit, None] * d[idx][hit], numerics.compile)[:, 0]
             free = (t < (th - r.free_margin)[:, None]) & hit[:, None]  # in front of the observed surface
             carve = torch.relu(-values.reshape(len(idx), -1))[free]
             total = total + r.depth_weight * (surface.abs().mean() + (carve.mean() if len(carve) else 0.0))
@@ -114,7 +116,7 @@ def refine(spec, flat0: torch.Tensor, rays, r, gen) -> tuple[torch.Tensor, list[
             total = total + r.eikonal_weight * ((grad.norm(dim=-1) - 1) ** 2).mean()
         return total + r.weight_reg * (((f[0] - flat0) / scale) ** 2).mean()
 
-    flat, curve = fit_flat(flat0[None], loss, r.steps, r.lr, "refine")
+    flat, curve = fit_flat(flat0[None], loss, r.steps, r.lr, "refine", numerics=numerics)
     return flat[0], curve
 
 
@@ -130,10 +132,10 @@ def accepted(before: dict, after: dict, depth_slack: float | None) -> bool:
 
 
 def run(cfg) -> dict:
-    # 60 too: the latent route decodes with 60's autoencoder, and every route starts from its anchor
-    stage = Stage(cfg, "80_shape_sirens", upstream=("70_mapper", "60_weight_ae", "03_render_views"))
+    stage = Stage(cfg, "80_shape_sirens")
     p, r = stage.paths, cfg.shape_siren.refine
-    dev = device_of(cfg)
+    num = numerics_of(cfg)
+    dev = num.device
     spec = shape_spec(cfg)
     stage.wait_for("the mapper", lambda: stage.unrecorded("70_mapper", [], ("mapper",)), SCRIPTS["70_mapper"])
     predictor = make_predictor(cfg, p, dev, image_spec(cfg), spec, readout_seed(cfg))
@@ -144,13 +146,13 @@ def run(cfg) -> dict:
         rays = view_rays(load_views(p.views(o["id"])))
         pred, how = predictor.predict(o["id"])
         refined, curve = (
-            refine(spec, pred, rays, r, generator(readout_seed(cfg), "80", o["id"]))
+            refine(spec, pred, rays, r, generator(readout_seed(cfg), "80", o["id"]), num)
             if r.steps > 0
             else (pred, [float("nan")])
         )
-        before = view_agreement(spec, pred, rays, r.samples_per_ray, r.eval_rays, cfg.device.eval_chunk)
+        before = view_agreement(spec, pred, rays, r.samples_per_ray, r.eval_rays, cfg.device.eval_chunk, num.compile)
         after = (
-            view_agreement(spec, refined, rays, r.samples_per_ray, r.eval_rays, cfg.device.eval_chunk)
+            view_agreement(spec, refined, rays, r.samples_per_ray, r.eval_rays, cfg.device.eval_chunk, num.compile)
             if r.steps > 0
             else before
         )

@@ -33,7 +33,7 @@ def make_object(raw: trimesh.Trimesh, d, gen: np.random.Generator, bound: float 
 
 
 def run(cfg) -> dict:
-    stage = Stage(cfg, "02_watertight", upstream=("01_download",))
+    stage = Stage(cfg, "02_watertight")
     p, d = stage.paths, cfg.data
 
     def work(objs):

@@ -14,7 +14,7 @@ from ..config import readout_seed, section
 from ..geometry.metrics import surface_error
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
-from ..runtime import Stage, device_of, generator, load_torch, save_json, save_torch
+from ..runtime import Numerics, Stage, generator, load_torch, numerics_of, save_json, save_torch
 from ..training import fit_flat, fit_sdf, sdf_batch, sdf_l1, train
 from .common import load_samples, readout_train, shape_spec, shared_from_train
 
@@ -42,63 +42,107 @@ def mean_pairwise_cosine(x: torch.Tensor) -> float:
     return float(np.mean(sims))
 
 
+def shape_conf(cfg) -> dict:
+    """The shape_siren section a target and the anchor are saved with (refinement is 80's)."""
+    return {k: v for k, v in section(cfg, "shape_siren").items() if k != "refine"}
+
+
+def make_anchor(stage: Stage, numerics: Numerics) -> dict:
+    """The anchor shape-SIREN: a sphere of radius shape_siren.anchor_radius, fitted from a seeded init."""
+    cfg, c, p, dev = stage.cfg, stage.cfg.shape_siren, stage.paths, numerics.device
+    spec = shape_spec(cfg)
+    gen = generator(cfg.seed, "60", "anchor")
+
+    def loss(f, s):
+        x, y = sphere_batch(c.batch_points, c.anchor_radius, gen)
+        return sdf_l1(spec, f, x[None].to(dev), y[None].to(dev), numerics.compile)
+
+    flat, curve = fit_flat(
+        spec.init(generator(cfg.seed, "60", "init"))[None].to(dev),
+        loss,
+        c.anchor_steps,
+        c.anchor_lr,
+        "anchor shape-SIREN",
+        numerics=numerics,
+    )
+    save_torch(p.shape_anchor, dict(flat=flat[0].cpu(), spec=spec, config=shape_conf(cfg), loss=curve[-1]))
+    stage.log.info("anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel, curve[-1])
+    return dict(loss=curve[-1])
+
+
+def fit_targets(stage: Stage, anchor: torch.Tensor, objs: list[dict], numerics: Numerics) -> dict:
+    """The targets of a batch of objects, fitted to their SDF samples from the anchor (or, with
+    weight_ae.shared_anchor off, each from its own random init), and their surface errors."""
+    cfg, c, p, dev = stage.cfg, stage.cfg.shape_siren, stage.paths, numerics.device
+    spec = shape_spec(cfg)
+    data = [load_samples(p, o["id"]) for o in objs]
+    if cfg.weight_ae.shared_anchor:
+        flat0 = anchor.expand(len(objs), -1)
+    else:  # the ablation: every target from its own random init
+        flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
+    gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
+    flats, curve = fit_sdf(spec, flat0, data, gens, c, "+".join(o["id"] for o in objs), numerics)
+    out = {}
+    for o, flat in zip(objs, flats):
+        out[o["id"]] = dict(
+            surface_error=surface_error(
+                siren_field(spec, flat, dev, cfg.device.eval_chunk, numerics.compile),
+                np.load(p.surface(o["id"]))["points"],
+            ),
+            loss_last=curve[-1],
+        )
+    for o, flat in zip(objs, flats):  # written last, once nothing of the batch can fail any more
+        save_torch(
+            p.target(o["id"]),
+            dict(flat=flat.cpu(), spec=spec, config=shape_conf(cfg), surface_error=out[o["id"]]["surface_error"]),
+        )
+    return out
+
+
+def make_weight_ae(stage: Stage, anchor: torch.Tensor, flats: dict, train_ids: list[str], numerics: Numerics) -> dict:
+    """The weight autoencoder, trained on the targets (flats: {id: target}) of the objects train_ids."""
+    cfg, a, p, dev = stage.cfg, stage.cfg.weight_ae, stage.paths, numerics.device
+    spec, seed = shape_spec(cfg), readout_seed(cfg)
+    torch.manual_seed(seed)
+    ae = WeightAE.of(a, spec, anchor).to(dev)
+    w = torch.stack([flats[i] for i in train_ids])
+    ae.fit_standardiser(w)
+    data = [load_samples(p, i) for i in train_ids]
+    gens = [generator(seed, "60", "ae", i) for i in train_ids]
+    pick = generator(seed, "60", "ae", "batch")
+    per_step = min(a.batch_objects or len(train_ids), len(train_ids))
+
+    def loss(s):
+        # a minibatch of training objects per step: a step would otherwise cost one pass of every
+        # training object's points through a SIREN; with no more objects than the batch, every step takes all
+        rows = torch.randperm(len(train_ids), generator=pick)[:per_step].sort().values.tolist()
+        rec = ae.decode(ae.encode(w[rows]))
+        total = ((ae.norm(rec - ae.anchor) - ae.norm(w[rows] - ae.anchor)) ** 2).mean()
+        if a.sdf_loss_weight > 0:
+            points, sdf = sdf_batch([data[i] for i in rows], a.sdf_points, [gens[i] for i in rows], dev)
+            total = total + a.sdf_loss_weight * sdf_l1(spec, rec, points, sdf, numerics.compile).mean()
+        return total
+
+    curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder", numerics=numerics)
+    conf = section(cfg, "weight_ae")
+    save_torch(p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=conf, train_ids=list(train_ids)))
+    stage.log.info("weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_ids), curve[0], curve[-1])
+    return dict(loss_first=curve[0], loss_last=curve[-1], train_ids=list(train_ids))
+
+
 def run(cfg) -> dict:
-    stage = Stage(cfg, "60_weight_ae", upstream=("02_watertight",))
-    p, c, a = stage.paths, cfg.shape_siren, cfg.weight_ae
-    dev = device_of(cfg)
+    stage = Stage(cfg, "60_weight_ae")
+    p, num = stage.paths, numerics_of(cfg)
     spec = shape_spec(cfg)
     objects = stage.objects()
-    shape_conf = {k: v for k, v in section(cfg, "shape_siren").items() if k != "refine"}
-    ae_conf = section(cfg, "weight_ae")
-
-    def make_anchor():
-        gen = generator(cfg.seed, "60", "anchor")
-
-        def loss(f, s):
-            x, y = sphere_batch(c.batch_points, c.anchor_radius, gen)
-            return sdf_l1(spec, f, x[None].to(dev), y[None].to(dev))
-
-        flat, curve = fit_flat(
-            spec.init(generator(cfg.seed, "60", "init"))[None].to(dev),
-            loss,
-            c.anchor_steps,
-            c.anchor_lr,
-            "anchor shape-SIREN",
-        )
-        save_torch(p.shape_anchor, dict(flat=flat[0].cpu(), spec=spec, config=shape_conf, loss=curve[-1]))
-        stage.log.info(
-            "anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel, curve[-1]
-        )
-        return dict(loss=curve[-1])
-
-    anchor_key = stage.shared("anchor", p.shape_anchor, make_anchor)["key"]
-    anchor = load_torch(p.shape_anchor)["flat"].to(dev)
-
-    def work(objs):
-        data = [load_samples(p, o["id"]) for o in objs]
-        if a.shared_anchor:
-            flat0 = anchor.expand(len(objs), -1)
-        else:  # the ablation: every target from its own random init
-            flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
-        gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
-        flats, curve = fit_sdf(spec, flat0, data, gens, c, "+".join(o["id"] for o in objs))
-        out = {}
-        for o, flat in zip(objs, flats):
-            out[o["id"]] = dict(
-                surface_error=surface_error(
-                    siren_field(spec, flat, flat.device, cfg.device.eval_chunk), np.load(p.surface(o["id"]))["points"]
-                ),
-                loss_last=curve[-1],
-            )
-        for o, flat in zip(objs, flats):  # written last, once nothing of the batch can fail any more
-            save_torch(
-                p.target(o["id"]),
-                dict(flat=flat.cpu(), spec=spec, config=shape_conf, surface_error=out[o["id"]]["surface_error"]),
-            )
-        return out
-
+    anchor_key = stage.shared("anchor", p.shape_anchor, lambda: make_anchor(stage, num))["key"]
+    anchor = load_torch(p.shape_anchor)["flat"].to(num.device)
     stage.run_objects(
-        objects, outputs=lambda o: [p.target(o["id"])], work=work, batch=max(1, c.batch), shared={"anchor": anchor_key}
+        objects,
+        outputs=lambda o: [p.target(o["id"])],
+        work=lambda objs: fit_targets(stage, anchor, objs, num),
+        batch=max(1, cfg.shape_siren.batch),
+        shared={"anchor": anchor_key},
     )
     pending = stage.pending(objects, shared={"anchor": anchor_key})
     if pending:  # sharded: the job that makes the last target makes the autoencoder
@@ -112,56 +156,28 @@ def run(cfg) -> dict:
 
     done = [o for o in objects if stage.manifest.is_done(o["id"])]
     readout = set(readout_train(cfg, objects))  # every train object, or data.train_limit of them
-    train_objs = [o for o in done if o["id"] in readout]
-    seed = readout_seed(cfg)
-    flats = {o["id"]: load_torch(p.target(o["id"]))["flat"].to(dev) for o in done}
-
-    def make_ae():
-        torch.manual_seed(seed)
-        ae = WeightAE.of(a, spec, anchor).to(dev)
-        w = torch.stack([flats[o["id"]] for o in train_objs])
-        ae.fit_standardiser(w)
-        data = [load_samples(p, o["id"]) for o in train_objs]
-        gens = [generator(seed, "60", "ae", o["id"]) for o in train_objs]
-        pick = generator(seed, "60", "ae", "batch")
-        per_step = min(a.batch_objects or len(train_objs), len(train_objs))
-
-        def loss(s):
-            # a minibatch of training objects per step: a step would otherwise cost ~N (80 objects x 2,048
-            # points through a SIREN); with no more objects than the batch, every step takes them all
-            rows = torch.randperm(len(train_objs), generator=pick)[:per_step].sort().values.tolist()
-            rec = ae.decode(ae.encode(w[rows]))
-            total = ((ae.norm(rec - ae.anchor) - ae.norm(w[rows] - ae.anchor)) ** 2).mean()
-            if a.sdf_loss_weight > 0:
-                points, sdf = sdf_batch([data[i] for i in rows], a.sdf_points, [gens[i] for i in rows], dev)
-                total = total + a.sdf_loss_weight * sdf_l1(spec, rec, points, sdf).mean()
-            return total
-
-        curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
-        save_torch(
-            p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=ae_conf, train_ids=[o["id"] for o in train_objs])
-        )
-        stage.log.info(
-            "weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_objs), curve[0], curve[-1]
-        )
-        return dict(loss_first=curve[0], loss_last=curve[-1], train_ids=[o["id"] for o in train_objs])
+    train_ids = [o["id"] for o in done if o["id"] in readout]
+    flats = {o["id"]: load_torch(p.target(o["id"]))["flat"].to(num.device) for o in done}
 
     # the autoencoder learns from the training objects whose target was made, and says which it left out
-    used = {o["id"]: stage.manifest.key(o["id"]) for o in train_objs}
+    used = {i: stage.manifest.key(i) for i in train_ids}
     left_out = {
         o["id"]: stage.manifest.get(o["id"])["reason"] for o in objects if o["id"] in readout and o["id"] not in used
     }
+    make_ae = lambda: make_weight_ae(stage, anchor, flats, train_ids, num)  # noqa: E731
     ae_key = shared_from_train(stage, "weight_ae", p.weight_ae, make_ae, used, left_out)
     stage.shared(
         "latents",
         [p.latents, p.ae_diagnostics],
-        lambda: latents_and_diagnostics(stage, spec, anchor, done, flats, ae_key),
+        lambda: latents_and_diagnostics(stage, spec, anchor, done, flats, ae_key, num),
         inputs=(ae_key, sorted(stage.manifest.key(o["id"]) for o in done)),
     )
     return stage.finish()
 
 
-def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, ae_key: str) -> dict:
+def latents_and_diagnostics(
+    stage, spec, anchor, done: list[dict], flats: dict, ae_key: str, numerics: Numerics
+) -> dict:
     """Every object's latent, and the diagnostics of the targets and the autoencoder."""
     p = stage.paths
     ckpt = load_torch(p.weight_ae)
@@ -178,7 +194,7 @@ def latents_and_diagnostics(stage, spec, anchor, done: list[dict], flats: dict, 
                 ae_trained=o["id"] in ckpt["train_ids"],
                 target_surface_error=stage.manifest.get(o["id"])["surface_error"],
                 ae_surface_error=surface_error(
-                    siren_field(spec, rec, rec.device, stage.cfg.device.eval_chunk),
+                    siren_field(spec, rec, rec.device, stage.cfg.device.eval_chunk, numerics.compile),
                     np.load(p.surface(o["id"]))["points"],
                 ),
                 ae_weight_mse=float(((rec - flats[o["id"]]) ** 2).mean()),

@@ -1,0 +1,187 @@
+"""What each of the nine stages is, in one table: its folder under the run, its script at the repository
+root, its module in hypershape.stages, the stages it reads, and which part of the config keys its outputs.
+paths, provenance, status, the pipeline, the stages and the checkpoint errors all read this table, so adding
+a stage is one row here (plus its script and module). Imports no torch: `status` reads it and must start fast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .config import readout_seed, section
+
+
+def _without(d: dict, *keys: str) -> dict:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage. object_config(cfg) is the part of cfg one object's output depends on (shared artifacts
+    such as anchors enter the object's key through their own keys; fields that only change speed are left
+    out); shared_config(cfg, artifact), where given, is the part a shared artifact depends on (its inputs
+    enter its key separately), else it is object_config."""
+
+    folder: str
+    script: str
+    module: str
+    object_config: Callable[[Any], dict]
+    upstream: tuple[str, ...] = ()
+    routed: bool = False
+    """One folder per mapper route (folder/<route>)."""
+    device_dependent: bool = False
+    """Its numbers depend on the torch device's numerics (TF32, autocast, compile, CPU vs CUDA)."""
+    evaluated_only: bool = False
+    """Makes only the objects of cfg.eval_splits (stages/common.py `evaluated`)."""
+    shared_config: Callable[[Any, str], dict] | None = None
+    makes: tuple[str, ...] = ()
+    """The config sections of the networks whose checkpoints it writes (what to rerun when one mismatches)."""
+
+
+# ---------------------------------------------------------------- the config part of each stage's key
+def download_config(cfg) -> dict:
+    return dict(data=_without(section(cfg, "data"), "download_timeout_s", "train_limit"), seed=cfg.seed)
+
+
+def watertight_config(cfg) -> dict:
+    """02's: the data fields that shape one object's solid and samples (not those choosing objects)."""
+    data = _without(
+        section(cfg, "data"),
+        "source",
+        "num_objects",
+        "test_fraction",
+        "local_dir",
+        "objaverse_uids",
+        "objaverse_lvis",
+        "objaverse_cache",
+        "download_timeout_s",
+        "test_genus",
+        "split",  # these three only choose objects and splits; an object's own entry is upstream
+        "catalogue_seed",
+        "families",
+        "faithfulness_bar",
+        "train_limit",  # the readout's, not the objects'
+    )
+    return dict(data=data, bound=cfg.reconstruct.bound, seed=cfg.seed)
+
+
+def render_config(cfg) -> dict:
+    return dict(render=section(cfg, "render"))
+
+
+def image_siren_config(cfg) -> dict:
+    return dict(image_siren=_without(section(cfg, "image_siren"), "pixel_chunk"), seed=cfg.seed)
+
+
+def hypernet_config(cfg) -> dict:
+    return dict(hypernet=section(cfg, "hypernet"), seed=cfg.seed)
+
+
+def target_config(cfg) -> dict:
+    """60's targets and their anchor."""
+    return dict(
+        shape_siren=_without(section(cfg, "shape_siren"), "refine"),
+        shared_anchor=cfg.weight_ae.shared_anchor,
+        seed=cfg.seed,
+    )
+
+
+def weight_ae_shared_config(cfg, artifact: str) -> dict:
+    if artifact == "anchor":
+        return dict(shape_siren=_without(section(cfg, "shape_siren"), "refine"), seed=cfg.seed)
+    # the autoencoder and the latents it gives (its train subset is an input)
+    return dict(weight_ae=section(cfg, "weight_ae"), readout_seed=readout_seed(cfg))
+
+
+def mapper_config(cfg) -> dict:
+    """seed: the sketch's; readout_seed: the mapper's init (its train subset is an input)."""
+    return dict(mapper=section(cfg, "mapper"), seed=cfg.seed, readout_seed=readout_seed(cfg))
+
+
+def refine_config(cfg) -> dict:
+    return dict(refine=section(cfg, "shape_siren")["refine"], readout_seed=readout_seed(cfg))
+
+
+def reconstruct_config(cfg) -> dict:
+    return dict(reconstruct=_without(section(cfg, "reconstruct"), "picture_objects"), seed=cfg.seed)
+
+
+def summary_config(cfg, artifact: str) -> dict:
+    """90's shared artifacts: the summary and its picture."""
+    return dict(reconstruct=section(cfg, "reconstruct"), seed=cfg.seed)
+
+
+# ---------------------------------------------------------------- the table, in running order
+STAGES: dict[str, StageSpec] = {
+    s.folder: s
+    for s in (
+        StageSpec("01_download", "01_download", "download", download_config),
+        StageSpec("02_watertight", "02_watertight", "watertight", watertight_config, upstream=("01_download",)),
+        StageSpec("03_render_views", "03_render_views", "render_views", render_config, upstream=("02_watertight",)),
+        StageSpec(
+            "40_image_sirens",
+            "40_train_image_sirens",
+            "image_sirens",
+            image_siren_config,
+            upstream=("03_render_views",),
+            device_dependent=True,
+        ),
+        StageSpec(
+            "50_hypernets",
+            "50_train_hypernets",
+            "hypernets",
+            hypernet_config,
+            upstream=("40_image_sirens", "03_render_views"),
+            device_dependent=True,
+            makes=("hypernet",),
+        ),
+        StageSpec(
+            "60_weight_ae",
+            "60_train_weight_ae",
+            "weight_ae",
+            target_config,
+            upstream=("02_watertight",),
+            device_dependent=True,
+            shared_config=weight_ae_shared_config,
+            makes=("weight_ae",),
+        ),
+        StageSpec(
+            "70_mapper",
+            "70_train_mapper",
+            "mapper",
+            mapper_config,
+            upstream=("50_hypernets", "60_weight_ae", "02_watertight"),
+            routed=True,
+            device_dependent=True,
+            makes=("mapper",),
+        ),
+        StageSpec(
+            "80_shape_sirens",
+            "80_train_shape_sirens",
+            "shape_sirens",
+            refine_config,
+            # 60 too: the latent route decodes with 60's autoencoder, and every route starts from its anchor
+            upstream=("70_mapper", "60_weight_ae", "03_render_views"),
+            routed=True,
+            device_dependent=True,
+            evaluated_only=True,
+        ),
+        StageSpec(
+            "90_reconstruct",
+            "90_reconstruct",
+            "reconstruct",
+            reconstruct_config,
+            upstream=("80_shape_sirens", "60_weight_ae", "02_watertight"),
+            routed=True,
+            device_dependent=True,
+            evaluated_only=True,
+            shared_config=summary_config,
+        ),
+    )
+}
+
+
+def made_by(config_section: str) -> StageSpec:
+    """The stage whose checkpoints hold the networks of a config section (hypernet, weight_ae, mapper)."""
+    (spec,) = [s for s in STAGES.values() if config_section in s.makes]
+    return spec
