@@ -18,6 +18,7 @@ import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
+from .errors import UserError
 from .paths import SCRIPTS, STAGE_DIRS, Paths, paths_of
 from .provenance import DEVICE_STAGES, git_version, numerics, object_config, shared_config, stage_code
 from .records import (  # noqa: F401
@@ -36,7 +37,7 @@ from .records import (  # noqa: F401
 log = logging.getLogger("hypershape")
 
 
-class MissingUpstream(RuntimeError):
+class MissingUpstream(UserError, RuntimeError):
     """A stage was run before the stage it reads from."""
 
 
@@ -44,7 +45,7 @@ class TrainingDiverged(RuntimeError):
     """A loss or a weight became NaN or infinite."""
 
 
-class SharedArtifactBusy(RuntimeError):
+class SharedArtifactBusy(UserError, RuntimeError):
     """Another job is making a shared artifact this job needs, and did not finish within shard.wait_s."""
 
 
@@ -110,14 +111,14 @@ def device_of(cfg) -> torch.device:
     AUTOCAST["dtype"] = None
     if d.kind == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("device=cuda was asked for but torch sees no CUDA device; use device=cpu")
+            raise UserError("device=cuda was asked for but torch sees no CUDA device; use device=cpu")
         torch.backends.cuda.matmul.allow_tf32 = d.tf32
         torch.backends.cudnn.allow_tf32 = d.tf32
         if d.autocast:
             AUTOCAST["dtype"] = {"bf16": torch.bfloat16, "fp16": torch.float16}[d.autocast]
         return torch.device("cuda", d.index)
     if d.kind != "cpu":
-        raise ValueError(f"device.kind must be cpu or cuda, got {d.kind!r}")
+        raise UserError(f"device.kind must be cpu or cuda, got {d.kind!r}")
     return torch.device("cpu")
 
 
@@ -196,7 +197,7 @@ class Stage:
         self.manifest = Manifest(self.paths.manifest(name), self.paths.root)
         self.shard = cfg.shard
         if not 0 <= self.shard.index < self.shard.count:
-            raise ValueError(f"shard.index must be in [0, shard.count={self.shard.count}), got {self.shard.index}")
+            raise UserError(f"shard.index must be in [0, shard.count={self.shard.count}), got {self.shard.index}")
         self.code = stage_code(name)
         self.numerics = numerics(cfg) if name in DEVICE_STAGES else None
         self.counts = {"done": 0, "skipped": 0, "failed": 0, "busy": 0}

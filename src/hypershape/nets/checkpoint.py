@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from ..errors import UserError
 from ..paths import SCRIPTS
 
 # The fields of each section that change a network's shape (the others only change how it is trained).
@@ -17,7 +18,7 @@ ARCHITECTURE = {
 MADE_BY = {"hypernet": "50_hypernets", "weight_ae": "60_weight_ae", "mapper": "70_mapper"}
 
 
-class CheckpointMismatch(ValueError):
+class CheckpointMismatch(UserError, ValueError):
     """A checkpoint was built with another architecture than the live config asks for."""
 
 
