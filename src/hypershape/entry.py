@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 
 from hydra.errors import HydraException
 
+from . import help  # noqa: F401  (registers the resolver --help's template calls)
 from .errors import UserError
 from .settings import with_remembered
 
