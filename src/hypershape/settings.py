@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
 from .errors import UserError
@@ -110,7 +111,7 @@ def with_remembered(cfg, given: list[str], compose) -> tuple:
         return cfg, overrides
     try:
         out = compose(overrides)
-    except Exception as e:  # a remembered override the schema no longer knows
+    except HydraException as e:  # a remembered override the schema no longer knows
         raise UserError(f"{paths_of(cfg).overrides}: {str(e).splitlines()[0]} (edit or delete that file)") from e
     out.name = cfg.name  # the local name, when it was made
     _say(f"run {cfg.name}: with the overrides it was made with: {' '.join(taken)} (the command line's win)")
