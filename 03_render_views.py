@@ -6,6 +6,7 @@ Usage: python 03_render_views.py [preset=default] [key=value ...]
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)
+from hypershape.entry import run
 from hypershape.pipeline import main
 
 
@@ -15,4 +16,4 @@ def entry(cfg) -> None:
 
 
 if __name__ == "__main__":
-    entry()
+    run(entry)

@@ -3,6 +3,7 @@
 import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)
+from hypershape.entry import run
 from hypershape.pipeline import main
 
 
@@ -12,4 +13,4 @@ def entry(cfg) -> None:
 
 
 if __name__ == "__main__":
-    entry()
+    run(entry)

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+source scripts/python.sh
 export PYOPENGL_PLATFORM=egl
-exec "${PYTHON:-python3}" run_pipeline.py "$@"
+exec "$PY" run_pipeline.py "$@"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set up a fresh machine: Mesa EGL (headless pyrender), torch, and this package with its test extras.
-# Idempotent: a second run checks and installs nothing. PYTHON picks the interpreter (default python3).
+# Idempotent: a second run checks and installs nothing. Installs into the active virtual environment, or
+# into the project's own .venv/ when none is active (made from ${PYTHON:-python3}): scripts/python.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+source scripts/python.sh
 
 if ! ldconfig -p | grep -q libEGL_mesa; then
   echo "setup: installing Mesa EGL for headless rendering"
@@ -19,6 +20,18 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+if [ -n "${PROJECT_VENV:-}" ] && ! "$PY" -m pip --version >/dev/null 2>&1; then
+  BASE=${PYTHON:-python3}
+  if ! "$BASE" -c "import ensurepip" 2>/dev/null; then  # Debian and Ubuntu ship venv's pip separately
+    echo "setup: installing python3-venv (no virtual environments without it)"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+  fi
+  echo "setup: making the project's virtual environment in $PROJECT_VENV (from $BASE)"
+  "$BASE" -m venv --clear "$PROJECT_VENV"  # --clear: a half-made one (no pip) is made again
+fi
+
 # torch first and pinned: an unpinned resolve would pull the multi-GB CUDA build on a CPU machine.
 if ! $PY -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null; then
   $PY -m pip install -q torch==2.13.0
@@ -30,4 +43,4 @@ import hydra_plugins.hydra_joblib_launcher, hydra_plugins.hydra_submitit_launche
 sys.exit(0 if os.path.realpath(os.path.dirname(hypershape.__file__)) == '$here' else 1)" 2>/dev/null; then
   $PY -m pip install -q -e ".[test]"
 fi
-echo "setup: ok ($($PY -c 'import torch; print("torch", torch.__version__)'))"
+echo "setup: ok, $PY ($($PY -c 'import torch; print("torch", torch.__version__)'))"

@@ -397,6 +397,9 @@ class Config:
     eval_splits: List[str] = field(default_factory=lambda: ["train", "test"])
     """Splits whose objects 80 makes and 90 scores (e.g. [test] for held-out numbers without the cost of
     the training objects); the other objects are left as they are and are not in 90's summary."""
+    strict: bool = False
+    """Exit 1 when any object failed (for clusters and CI); by default a stage with failed objects exits 0
+    and prints how many failed."""
     branch_from: Optional[str] = None
     """Another run's name: this run starts from links to its finished stages (sweeps and experiment
     variants do this), and the manifests decide what is redone."""

@@ -3,6 +3,7 @@
 layout below is the whole truth:
 
     <data_dir>/<name>/
+      overrides.yaml                           (the overrides the run was made with: settings.py)
       branched_from.json                       (a run branched from another: sweeps, experiment variants)
       01_download/      objects.json, raw/<id>.<ext>
       02_watertight/    objects/<id>/solid.ply, samples.npz, surface.npz, topology.json
@@ -67,6 +68,10 @@ class Paths:
 
     def code_version(self, stage: str) -> Path:
         return self.stage(stage) / "code.json"
+
+    @property
+    def overrides(self) -> Path:
+        return self.root / "overrides.yaml"
 
     @property
     def branched_from(self) -> Path:

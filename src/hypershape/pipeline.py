@@ -9,18 +9,41 @@ import re
 import sys
 
 from .nets.checkpoint import CheckpointMismatch
-from .runtime import MissingUpstream, SharedArtifactBusy, failure_message
+from .paths import paths_of
+from .runtime import failure_message
+from .settings import check_upstream, remember
 from .stage_specs import STAGES
 
 # script name -> its stage, in running order
 STAGE_OF_SCRIPT = {spec.script: spec for spec in STAGES.values()}
 
 # Overrides that choose where or how a job runs, not what it computes: a sweep over them stays one run.
-NOT_A_BRANCH = ("shard.", "hydra", "name", "data_dir", "preset", "branch_from", "device.threads", "device.index")
+NOT_A_BRANCH = (
+    "shard.",
+    "hydra",
+    "name",
+    "data_dir",
+    "preset",
+    "branch_from",
+    "device.threads",
+    "device.index",
+    "strict",
+)
+
+
+def ready(cfg, stage: str) -> None:
+    """Make the run's branch (branch_from) if it is not there yet, then stop (UpstreamStale) if a stage
+    before `stage` was made with other settings than cfg's."""
+    from .runtime import branch_run
+
+    if cfg.branch_from:
+        branch_run(paths_of(cfg), cfg.branch_from)
+    check_upstream(cfg, stage)
 
 
 def run_stage(script: str, cfg) -> dict:
     """Run one stage by its script name on a composed config."""
+    ready(cfg, STAGE_OF_SCRIPT[script].folder)
     module = importlib.import_module(f"hypershape.stages.{STAGE_OF_SCRIPT[script].module}")
     try:
         return module.run(cfg)
@@ -60,14 +83,22 @@ def sweep_run_name(cfg) -> None:
 
 
 def main(script: str | None, cfg) -> None:
-    """What a numbered script does (run_pipeline.py: script None, every stage): run its stage, exit 2 with
-    a clear message if upstream is missing."""
-    sweep_run_name(cfg)
-    try:
+    """What a numbered script does (run_pipeline.py: script None, every stage): its config composed with the
+    run's remembered overrides, then its stage run, its command line's overrides remembered once the stage
+    may run. Objects that failed are counted on stderr; with strict=true they make the exit code 1. A
+    user's mistake raises UserError (entry.run says it in one line)."""
+    from .entry import settled, speaking
+
+    with speaking():
+        cfg, overrides = settled(cfg)
+        sweep_run_name(cfg)
+        ready(cfg, STAGE_OF_SCRIPT[script].folder if script else next(iter(STAGES)))
+        remember(cfg, overrides)
         results = {script: run_stage(script, cfg)} if script else run_all(cfg)
-    except (MissingUpstream, SharedArtifactBusy) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    failed = 0
     for name, result in results.items():
         if result.get("failed"):
+            failed += result["failed"]
             print(f"{name}: {result['failed']} object(s) failed (reasons above and in its log.txt)", file=sys.stderr)
+    if failed and cfg.strict:
+        sys.exit(1)

@@ -19,6 +19,7 @@ import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
+from .errors import UserError
 from .nets.checkpoint import CheckpointMismatch
 from .paths import SCRIPTS, STAGE_DIRS, Paths, paths_of
 from .provenance import git_version, object_config, shared_config, stage_code, stage_numerics
@@ -39,7 +40,7 @@ from .stage_specs import STAGES, made_by
 log = logging.getLogger("hypershape")
 
 
-class MissingUpstream(RuntimeError):
+class MissingUpstream(UserError, RuntimeError):
     """A stage was run before the stage it reads from."""
 
 
@@ -55,7 +56,7 @@ class TrainingDiverged(RuntimeError):
     """A loss or a weight became NaN or infinite."""
 
 
-class SharedArtifactBusy(RuntimeError):
+class SharedArtifactBusy(UserError, RuntimeError):
     """Another job is making a shared artifact this job needs, and did not finish within shard.wait_s."""
 
 
@@ -130,13 +131,13 @@ def numerics_of(cfg) -> Numerics:
         torch.set_num_threads(d.threads)
     if d.kind == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("device=cuda was asked for but torch sees no CUDA device; use device=cpu")
+            raise UserError("device=cuda was asked for but torch sees no CUDA device; use device=cpu")
         torch.backends.cuda.matmul.allow_tf32 = d.tf32
         torch.backends.cudnn.allow_tf32 = d.tf32
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[d.autocast] if d.autocast else None
         return Numerics(torch.device("cuda", d.index), dtype, d.compile)
     if d.kind != "cpu":
-        raise ValueError(f"device.kind must be cpu or cuda, got {d.kind!r}")
+        raise UserError(f"device.kind must be cpu or cuda, got {d.kind!r}")
     return Numerics(torch.device("cpu"), None, d.compile)
 
 
@@ -213,7 +214,7 @@ class Stage:
         self.manifest = Manifest(self.paths.manifest(name), self.paths.root)
         self.shard = cfg.shard
         if not 0 <= self.shard.index < self.shard.count:
-            raise ValueError(f"shard.index must be in [0, shard.count={self.shard.count}), got {self.shard.index}")
+            raise UserError(f"shard.index must be in [0, shard.count={self.shard.count}), got {self.shard.index}")
         self.code = stage_code(name)
         self.numerics = stage_numerics(cfg, name)
         self.counts = {"done": 0, "skipped": 0, "failed": 0, "busy": 0}

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from ..errors import UserError
+
 # The fields of each section that change a network's shape (the others only change how it is trained).
 ARCHITECTURE = {
     "hypernet": ("hidden", "heads"),
@@ -15,7 +17,7 @@ ARCHITECTURE = {
 }
 
 
-class CheckpointMismatch(ValueError):
+class CheckpointMismatch(UserError, ValueError):
     """A checkpoint was built with another architecture than the live config asks for; `section` is the
     config section of its network (hypernet, weight_ae, mapper)."""
 
