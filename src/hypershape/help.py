@@ -17,20 +17,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from . import config
-from .paths import MODULES, SCRIPTS
+from .stage_specs import STAGES
 
-# The config sections each stage reads (what its key holds and how it runs), in the order they are shown.
-STAGE_KNOBS = {
-    "01_download": ("data",),
-    "02_watertight": ("data",),
-    "03_render_views": ("render",),
-    "40_image_sirens": ("image_siren",),
-    "50_hypernets": ("hypernet",),
-    "60_weight_ae": ("shape_siren", "weight_ae"),
-    "70_mapper": ("mapper",),
-    "80_shape_sirens": ("shape_siren.refine", "eval_splits"),
-    "90_reconstruct": ("reconstruct", "eval_splits"),
-}
 # Shown by every script: where the run is, its seed, the device, shards, strictness.
 COMMON_KNOBS = ("preset", "name", "data_dir", "seed", "device.kind", "shard.count", "shard.index", "strict")
 SCRIPT_KNOBS = {"experiment": ("experiment",), "run_pipeline": ("mapper.route",)}
@@ -78,10 +66,10 @@ def _knob(root, key: str, doc: str) -> str:
 
 def script_help(script: str, _root_) -> str:
     """The help text of `script` (hydra.job.name: the file name without .py) on the composed config."""
-    stage = next((s for s, name in SCRIPTS.items() if name == script), None)
+    stage = next((s for s in STAGES.values() if s.script == script), None)
     if stage is not None:
-        spec = importlib.util.find_spec(f"hypershape.stages.{MODULES[stage]}")
-        about, sections = _docstring(Path(spec.origin)), STAGE_KNOBS[stage]
+        spec = importlib.util.find_spec(f"hypershape.stages.{stage.module}")
+        about, sections = _docstring(Path(spec.origin)), stage.knobs
     else:
         main = sys.modules.get("__main__")
         about = (main.__doc__ or "").strip() if main is not None else ""

@@ -19,9 +19,9 @@ from omegaconf import OmegaConf
 
 from .errors import UserError
 from .paths import SCRIPTS, STAGE_DIRS, paths_of
-from .provenance import DEVICE_STAGES, numerics, object_config, shared_config
+from .provenance import object_config, shared_config, stage_numerics
 from .records import Manifest, fingerprint, load_json, save_text
-from .status import EVALUATED_STAGES
+from .stage_specs import STAGES
 
 log = logging.getLogger("hypershape.settings")
 
@@ -133,7 +133,7 @@ def _say(line: str) -> None:
 def _expected(cfg, stage: str, artifact: str | None) -> dict:
     """The settings parts a record of `stage` made under cfg holds (what status compares too)."""
     config = object_config(cfg, stage) if artifact is None else shared_config(cfg, stage, artifact)
-    return dict(config=fingerprint(config), numerics=numerics(cfg) if stage in DEVICE_STAGES else None)
+    return dict(config=fingerprint(config), numerics=stage_numerics(cfg, stage))
 
 
 def _differs(entry: dict, expected: dict) -> bool:
@@ -149,7 +149,7 @@ def _stale_record(cfg, stage: str) -> tuple[dict, str | None] | None:
     if not m.exists():
         return None
     listed = [o for o in load_json(p.objects) if o["status"] == "done"] if p.objects.exists() else []
-    if stage in EVALUATED_STAGES:
+    if STAGES[stage].evaluated_only:
         listed = [o for o in listed if o.get("split") in cfg.eval_splits]
     expected = _expected(cfg, stage, None)
     for o in listed:

@@ -36,6 +36,8 @@ class StageSpec:
     shared_config: Callable[[Any, str], dict] | None = None
     makes: tuple[str, ...] = ()
     """The config sections of the networks whose checkpoints it writes (what to rerun when one mismatches)."""
+    knobs: tuple[str, ...] = ()
+    """The config sections (or dotted keys) it reads, in the order its --help shows them."""
 
 
 # ---------------------------------------------------------------- the config part of each stage's key
@@ -115,9 +117,23 @@ def summary_config(cfg, artifact: str) -> dict:
 STAGES: dict[str, StageSpec] = {
     s.folder: s
     for s in (
-        StageSpec("01_download", "01_download", "download", download_config),
-        StageSpec("02_watertight", "02_watertight", "watertight", watertight_config, upstream=("01_download",)),
-        StageSpec("03_render_views", "03_render_views", "render_views", render_config, upstream=("02_watertight",)),
+        StageSpec("01_download", "01_download", "download", download_config, knobs=("data",)),
+        StageSpec(
+            "02_watertight",
+            "02_watertight",
+            "watertight",
+            watertight_config,
+            upstream=("01_download",),
+            knobs=("data",),
+        ),
+        StageSpec(
+            "03_render_views",
+            "03_render_views",
+            "render_views",
+            render_config,
+            upstream=("02_watertight",),
+            knobs=("render",),
+        ),
         StageSpec(
             "40_image_sirens",
             "40_train_image_sirens",
@@ -125,6 +141,7 @@ STAGES: dict[str, StageSpec] = {
             image_siren_config,
             upstream=("03_render_views",),
             device_dependent=True,
+            knobs=("image_siren",),
         ),
         StageSpec(
             "50_hypernets",
@@ -134,6 +151,7 @@ STAGES: dict[str, StageSpec] = {
             upstream=("40_image_sirens", "03_render_views"),
             device_dependent=True,
             makes=("hypernet",),
+            knobs=("hypernet",),
         ),
         StageSpec(
             "60_weight_ae",
@@ -144,6 +162,7 @@ STAGES: dict[str, StageSpec] = {
             device_dependent=True,
             shared_config=weight_ae_shared_config,
             makes=("weight_ae",),
+            knobs=("shape_siren", "weight_ae"),
         ),
         StageSpec(
             "70_mapper",
@@ -154,6 +173,7 @@ STAGES: dict[str, StageSpec] = {
             routed=True,
             device_dependent=True,
             makes=("mapper",),
+            knobs=("mapper",),
         ),
         StageSpec(
             "80_shape_sirens",
@@ -165,6 +185,7 @@ STAGES: dict[str, StageSpec] = {
             routed=True,
             device_dependent=True,
             evaluated_only=True,
+            knobs=("shape_siren.refine", "eval_splits"),
         ),
         StageSpec(
             "90_reconstruct",
@@ -176,6 +197,7 @@ STAGES: dict[str, StageSpec] = {
             device_dependent=True,
             evaluated_only=True,
             shared_config=summary_config,
+            knobs=("reconstruct", "eval_splits"),
         ),
     )
 }
