@@ -1,22 +1,28 @@
 """Networks are rebuilt from the config their checkpoint carries; a checkpoint whose architecture differs
 from the live config is a clear error naming both values and the script to rerun."""
 
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from hypershape.config import section
+from hypershape.config import Route, section
 from hypershape.nets.checkpoint import CheckpointMismatch
 from hypershape.nets.hypernet import HyperNet
 from hypershape.nets.mapper import Mapper, load_mapper
 from hypershape.nets.weight_ae import WeightAE
-from hypershape.runtime import save_torch
+from hypershape.runtime import load_torch, save_torch
 from hypershape.stages.common import image_spec, shape_spec
 
 
 def saved(tmp_path, name, **ckpt):
     """A checkpoint as the stages write it, read back from disk."""
-    torch.save(ckpt, tmp_path / name)
-    return torch.load(tmp_path / name, weights_only=False)
+    save_torch(tmp_path / name, ckpt)
+    return load_torch(tmp_path / name)
 
 
 def mapper_ckpt(cfg, tmp_path):
@@ -89,3 +95,39 @@ def test_a_saved_slice_of_a_batch_does_not_carry_the_batch(tmp_path):
     save_torch(eight, dict(flat=batch))
     assert one.stat().st_size < eight.stat().st_size / 6
     assert torch.equal(torch.load(one)["flat"], batch[3])
+
+
+def test_a_checkpoint_of_enums_configs_specs_and_numpy_loads_with_weights_only(tmp_path):
+    spec = shape_spec(OmegaConf.create(dict(shape_siren=dict(hidden=4, sine_layers=1, w0=30.0))))
+    save_torch(
+        tmp_path / "c.pt",
+        dict(
+            route=Route.hybrid,
+            config=OmegaConf.create(dict(route=Route.probe, sizes=[1, 2])),
+            spec=spec,
+            loss=np.float64(0.25),
+            count=np.int64(3),
+            points=np.arange(6, dtype=np.float32).reshape(2, 3),
+            where=Path("a/b"),
+            pair=(1, "x"),
+        ),
+    )
+    c = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert c["route"] == "hybrid" and c["config"] == dict(route="probe", sizes=[1, 2])
+    assert c["spec"] == dict(in_dim=3, hidden=4, sine_layers=1, out_dim=1, w0=30.0)
+    assert type(c["loss"]) is float and c["loss"] == 0.25 and type(c["count"]) is int
+    assert torch.equal(c["points"], torch.arange(6.0).reshape(2, 3)) and c["where"] == "a/b" and c["pair"] == (1, "x")
+    with pytest.raises(TypeError, match="cannot store a object"):
+        save_torch(tmp_path / "d.pt", dict(x=object()))
+
+
+def test_equal_checkpoints_are_equal_bytes_whatever_their_name_and_keep_the_umask(tmp_path):
+    """torch names an archive's records after the file it writes; save_torch's bytes never carry a name."""
+    old = os.umask(0o027)
+    try:
+        for name in ("a.pt", "other.pt"):
+            save_torch(tmp_path / name, dict(flat=torch.arange(5.0), route=Route.direct))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "other.pt").read_bytes()
+    assert stat.S_IMODE((tmp_path / "a.pt").stat().st_mode) == 0o640
