@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import time
-import zipfile
 from collections import OrderedDict
 from enum import Enum
 from pathlib import Path
@@ -95,16 +94,9 @@ def save_torch(path: Path, obj: Any) -> Path:
 
 
 def save_npz(path: Path, **arrays) -> Path:
-    """np.savez_compressed's layout (np.load reads it), with every member dated 1980-01-01: numpy's own
-    stamps each member with the time of writing, so equal arrays would give different bytes."""
-
     def write(p: Path):
-        with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as z:
-            for name, array in arrays.items():
-                member = zipfile.ZipInfo(f"{name}.npy")
-                member.compress_type = zipfile.ZIP_DEFLATED
-                with z.open(member, "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, np.asanyarray(array))
+        with open(p, "wb") as f:
+            np.savez_compressed(f, **arrays)
 
     return atomic_write(path, write)
 
