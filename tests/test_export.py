@@ -20,7 +20,6 @@ from hypershape.paths import paths_of
 from hypershape.pipeline import run_all
 from hypershape.runtime import load_json, load_torch
 
-pytestmark = pytest.mark.slow
 ROUTES = [r.value for r in Route]
 
 
@@ -34,6 +33,7 @@ def runs(tmp_path_factory):
     return cfgs
 
 
+@pytest.mark.slow
 def test_every_checkpoint_of_every_route_loads_with_weights_only(runs):
     root = paths_of(runs["latent"]).root
     files = sorted(root.rglob("*.pt"))
@@ -45,6 +45,7 @@ def test_every_checkpoint_of_every_route_loads_with_weights_only(runs):
         torch.load(f, weights_only=True)  # raises on anything but tensors and plain containers
 
 
+@pytest.mark.slow
 def test_a_mapper_checkpoint_stores_its_route_as_the_value_readers_turn_back_into_a_route(runs):
     ckpt = torch.load(paths_of(runs["direct"]).mapper, weights_only=True)
     assert ckpt["route"] == "direct" and Route(ckpt["route"]) == Route.direct
@@ -63,6 +64,7 @@ def exported(cfg) -> dict:
     return files
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("route", ROUTES)
 def test_exported_shape_sirens_give_the_packages_sdf_in_a_plain_sequential(runs, route):
     cfg = runs[route]
@@ -100,6 +102,7 @@ def layers(attrs) -> dict:
     return dict(hidden=hidden[0], sine_layers=len(hidden))
 
 
+@pytest.mark.slow
 def test_exported_image_sirens_and_hypernets_hold_every_view_and_copy(runs):
     cfg = runs["latent"]
     p = paths_of(cfg)
@@ -158,6 +161,7 @@ READ_WITH_H5PY_ALONE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_an_export_is_read_with_h5py_and_torch_alone(runs, tmp_path):
     cfg = runs["latent"]
     files = exported(cfg)
@@ -177,3 +181,15 @@ def test_an_export_is_read_with_h5py_and_torch_alone(runs, tmp_path):
     spec = SirenSpec.of(cfg.shape_siren, 3, 1)
     theirs = siren_forward(spec, load_torch(p.target(obj))["flat"].double(), torch.from_numpy(points)).numpy()
     assert np.abs(np.load(f"{out}.npy") - theirs).max() <= 1e-6
+
+
+def test_load_field_is_there_without_making_import_hypershape_heavy():
+    """status and the records tools import hypershape: that must not load torch or h5py."""
+    code = (
+        "import sys, hypershape, hypershape.records\n"
+        "assert not {'torch', 'h5py'} & set(sys.modules), 'imported at once'\n"
+        "from hypershape import load_field\n"
+        "assert load_field.__module__ == 'hypershape.export'"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

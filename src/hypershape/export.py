@@ -41,10 +41,12 @@ import json
 import logging
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 from torch import nn
 
+from .nets.siren import SirenSpec
 from .paths import Paths, paths_of
 from .records import Manifest, atomic_write, load_json
 from .runtime import load_torch
@@ -88,8 +90,6 @@ def load_field(path: str | Path, index_or_id: int | str) -> nn.Sequential:
     """One SIREN of an exported file (a row index, or an object id where the file has one row per object)
     as a plain torch.nn.Sequential built from the file's attributes alone; for a shape-SIREN it maps points
     [n, 3] to signed distances [n, 1]."""
-    import h5py  # here, not at module level: `import hypershape` stays light
-
     with h5py.File(path, "r") as f:
         if f.attrs.get("architecture") != "siren":
             raise ValueError(f"{path} holds {f.attrs.get('kind')}, not SIRENs: read its rows with param_config")
@@ -122,12 +122,12 @@ def _row(f, index_or_id: int | str, path) -> int:
 
 # ---------------------------------------------------------------- writing
 def siren_config(spec: dict) -> list:
-    """param_config of a SIREN given as the checkpoint's spec (SirenSpec's fields)."""
-    sizes = [spec["in_dim"]] + [spec["hidden"]] * spec["sine_layers"] + [spec["out_dim"]]
-    out = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        out += [[f"{2 * i}.weight", [fan_out, fan_in]], [f"{2 * i}.bias", [fan_out]]]
-    return out
+    """param_config of a SIREN given as its checkpoint's spec (SirenSpec's fields): the state_dict of
+    sequential_siren, whose tensors are those of the package's flat vector, in the same order."""
+    net = sequential_siren(spec["in_dim"], [spec["hidden"]] * spec["sine_layers"], spec["out_dim"], spec["w0"])
+    config = [[name, list(t.shape)] for name, t in net.state_dict().items()]
+    assert [tuple(shape) for _, shape in config] == [shape for _, shape in SirenSpec(**spec).shapes]
+    return config
 
 
 def siren_attrs(spec: dict, domain: str) -> dict:
@@ -152,8 +152,6 @@ def siren_attrs(spec: dict, domain: str) -> dict:
 
 def write_shard(path: Path, params, config: list, objects: list[dict], anchor, attrs: dict, **extra) -> Path:
     """One HDF5 shard: params [N, P], param_config, the rows' objects, the anchor, `extra` datasets."""
-    import h5py
-
     params = np.asarray(params, dtype=np.float32)
     if params.shape[1] != sum(int(np.prod(s)) for _, s in config):
         raise ValueError(f"{path.name}: {params.shape[1]} parameters per row, param_config has another count")
