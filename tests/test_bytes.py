@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import make_cfg
 
-from hypershape.paths import STAGE_DIRS, paths_of
+from hypershape.paths import SCRIPTS, STAGE_DIRS, paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.records import atomic_write, remove_temporaries, temporary
 
@@ -45,7 +45,7 @@ def runs(tmp_path_factory):
     for stage in STAGE_DIRS:  # each shard in turn: what one shard needs of the other is made by then
         for index in (0, 1):
             cfg = make_cfg("preset=tiny", f"data_dir={data}", THREADS, "shard.count=2", f"shard.index={index}")
-            with_umask(0o027, lambda cfg=cfg, stage=stage: run_stage(stage, cfg))
+            with_umask(0o027, lambda cfg=cfg, stage=stage: run_stage(SCRIPTS[stage], cfg))
     out["sharded"] = paths_of(cfg).root
     return out
 
