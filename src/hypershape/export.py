@@ -3,7 +3,7 @@ of fit-a-nef / Neural Field Arena), and `load_field`, which rebuilds one of them
 
 Files, under <data_dir>/<name>/export/ (Paths.export), one per kind of network:
 
-    image_sirens.h5                       every object's 24 view SIRENs: pixel (x, y) -> RGB
+    image_sirens.h5                       every object's view SIRENs (24 per object by default): pixel (x, y) -> RGB
     hypernets.h5                          every object's hypernetwork(s): view direction -> image-SIREN weights
     shape_sirens_target.h5                the target shape-SIRENs (60): point (x, y, z) -> signed distance
     shape_sirens_<route>_predicted.h5     the route's predicted shape-SIRENs (80)
@@ -19,9 +19,10 @@ Datasets of every file (N rows, P parameters per network):
     genus         [N] int         the object's genus where the source knows it, else -1
     anchor        [1, P] float32  the shared network every row was fitted from (a warm start)
 
-image_sirens.h5 also has `views` [N] int (view index 0..23) and `directions` [N, 3] (unit vector from the
-object to that view's camera: the hypernetwork's input); hypernets.h5 has `copies` [N] int (0: the object's
-hypernetwork; k > 0: the k-th extra one fitted with another seed, hypernet.copies).
+image_sirens.h5 also has `views` [N] int (the view's index, 0..23 with the default cameras) and `directions`
+[N, 3] (the unit vector from the origin, the object's centre, to that view's camera: the hypernetwork's
+input); hypernets.h5 has `copies` [N] int (0: the object's hypernetwork; k > 0: the k-th extra one fitted
+with another seed, hypernet.copies).
 
 A SIREN row is the state_dict of this nn.Sequential, with L = len(hidden) sine layers:
 
