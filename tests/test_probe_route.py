@@ -84,7 +84,7 @@ def test_hybrid_keeps_the_candidate_that_draws_closer_to_the_views(hybrid_run):
     p = paths_of(hybrid_run)
     s = load_json(p.summary_json)
     assert s["route"] == "hybrid" and not s["failed"]
-    assert load_torch(p.mapper)["route"] == Route.latent  # it reads with latent's mapper and decoder
+    assert Route(load_torch(p.mapper)["route"]) == Route.latent  # it reads with latent's mapper and decoder
     predictor = make_predictor(
         hybrid_run, p, "cpu", image_spec(hybrid_run), shape_spec(hybrid_run), readout_seed(hybrid_run)
     )

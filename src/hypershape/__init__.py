@@ -8,3 +8,13 @@ import os
 # Set before torch loads MKL; a value the user set wins.
 os.environ.setdefault("MKL_DYNAMIC", "FALSE")
 os.environ.setdefault("OMP_DYNAMIC", "FALSE")
+
+
+def __getattr__(name: str):
+    """`hypershape.load_field`, imported on first use: `import hypershape` (what status and the records
+    tools do) must not pay for torch."""
+    if name == "load_field":
+        from .export import load_field
+
+        return load_field
+    raise AttributeError(f"module 'hypershape' has no attribute {name!r}")

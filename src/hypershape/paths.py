@@ -18,6 +18,8 @@ layout below is the whole truth:
                                 index.html             (the results page: page.py)
       experiments/<experiment>/ table.md, table.json, *.png   (experiment.py; variants are sibling runs)
       report.md                                                (report.py)
+      export/           image_sirens.h5, hypernets.h5, shape_sirens_target.h5,
+                        shape_sirens_<route>_predicted.h5, shape_sirens_<route>_refined.h5 (export.py)
     every stage folder also holds manifest/ (one record per object and per shared artifact: what is done,
     from what), claims/ (who is making what right now), config.yaml and code.json (the resolved config and
     code version of its last run), and log.txt.
@@ -169,6 +171,11 @@ class Paths:
     @property
     def index_html(self) -> Path:
         return self.stage("90_reconstruct") / "index.html"
+
+    # export.py
+    def export(self, kind: str) -> Path:
+        """The HDF5 shard of one kind of network (export.py): image_sirens, hypernets, shape_sirens_..."""
+        return self.root / "export" / f"{kind}.h5"
 
     # experiments
     def experiment(self, name: str) -> Path:

@@ -9,8 +9,8 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import socket
-import tempfile
 import threading
 import time
 import uuid
@@ -21,15 +21,31 @@ log = logging.getLogger("hypershape")
 
 
 # ---------------------------------------------------------------- atomic writes
+def temporary(folder: Path, prefix: str, suffix: str = "", directory: bool = False) -> Path:
+    """Create a new file (or folder) named prefix + 8 random hex digits + suffix in `folder`, with the
+    default permissions (0666 or 0777 less the umask, as `open` and `mkdir` give) where mkstemp/mkdtemp
+    would give 0600/0700 and hide the results from the user's group."""
+    for _ in range(100):
+        path = Path(folder) / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            if directory:
+                os.mkdir(path)
+            else:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name {prefix}*{suffix} in {folder}")
+
+
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
     """Write through a temporary file in the same folder, then rename: a killed run leaves no half file
     under the real name (a SIGKILL can leave the hidden temporary; `remove_temporaries` clears it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
+    tmp = temporary(path.parent, f".{path.stem}.", path.suffix)
     try:
-        write(Path(tmp))
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -42,7 +58,7 @@ def remove_temporaries(paths: Iterable[Path]) -> None:
     holds their claim: another job's write in progress would otherwise lose its temporary."""
     for path in map(Path, paths):
         if path.parent.is_dir():
-            # mkstemp's names: "." + stem + "." + 8 random characters + suffix; exactly 8, so the
+            # temporary's names: "." + stem + "." + 8 random characters + suffix; exactly 8, so the
             # temporaries of an object "a.b" never match those of an object "a"
             for tmp in path.parent.glob(f".{path.stem}.{'?' * 8}{path.suffix}"):
                 tmp.unlink(missing_ok=True)
@@ -123,7 +139,7 @@ class Claim:
         owner = dict(host=socket.gethostname(), pid=os.getpid(), token=uuid.uuid4().hex, since=time.time())
         for _ in range(3):
             try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
             except FileExistsError:
                 if not cls._break_if_stale(path, stale_after):
                     return None

@@ -4,19 +4,22 @@ reads and writes records (records.py), so a rerun redoes exactly what changed an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import io
 import json
 import logging
 import os
 import shutil
-import tempfile
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from tqdm import tqdm
 
 from .errors import UserError
@@ -34,6 +37,7 @@ from .records import (  # noqa: F401
     save_text,
     shard_of,
     stale_reasons,
+    temporary,
 )
 from .stage_specs import STAGES, made_by
 
@@ -60,21 +64,45 @@ class SharedArtifactBusy(UserError, RuntimeError):
     """Another job is making a shared artifact this job needs, and did not finish within shard.wait_s."""
 
 
-def _own_storage(obj: Any) -> Any:
-    """obj with every tensor that is a view into a larger storage copied out: torch.save writes a view's
-    whole storage (one object's slice of a batch would carry the batch)."""
+def _storable(obj: Any) -> Any:
+    """obj as what `torch.load(weights_only=True)` accepts: tensors, dicts, lists, tuples, str, int, float,
+    bool and None. Enums become their value, OmegaConf containers and dataclasses (a SirenSpec) plain dicts,
+    numpy scalars python numbers and numpy arrays tensors, paths strings; any other type is an error here
+    rather than a checkpoint nobody can load safely. A tensor that is a view into a larger storage is copied
+    out: torch.save writes a view's whole storage (one object's slice of a batch would carry the batch)."""
     if isinstance(obj, torch.Tensor):
         return obj.clone() if obj.untyped_storage().nbytes() > obj.numel() * obj.element_size() else obj
+    if isinstance(obj, np.generic):  # before the python numbers: np.float64 is a float subclass
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)) and not isinstance(obj, Enum):
+        return obj
+    if isinstance(obj, Enum):
+        return _storable(obj.value)
+    if isinstance(obj, (DictConfig, ListConfig)):
+        return _storable(OmegaConf.to_container(obj, resolve=True, enum_to_str=True))
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _storable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, dict):
-        return {k: _own_storage(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
-        return type(obj)(_own_storage(v) for v in obj)
-    return obj
+        out = type(obj)() if type(obj) in (dict, OrderedDict) else {}
+        out.update((_storable(k), _storable(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # a state_dict's module versions
+            out._metadata = _storable(obj._metadata)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(map(_storable, obj)) if type(obj) in (list, tuple) else list(map(_storable, obj))
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"save_torch cannot store a {type(obj).__name__} so that weights_only loading accepts it")
 
 
 def save_torch(path: Path, obj: Any) -> Path:
-    obj = _own_storage(obj)
-    return atomic_write(path, lambda p: torch.save(obj, p))
+    """Save obj made storable (see _storable). Serialised in memory, not to the temporary file: torch's
+    archive names its records after the file it is written to, and the temporary's name is random."""
+    buffer = io.BytesIO()
+    torch.save(_storable(obj), buffer)
+    return atomic_write(path, lambda p: p.write_bytes(buffer.getvalue()))
 
 
 def save_npz(path: Path, **arrays) -> Path:
@@ -90,7 +118,7 @@ def save_mesh(path: Path, mesh) -> Path:
 
 
 def load_torch(path: Path) -> Any:
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 # ---------------------------------------------------------------- seeds, device
@@ -166,7 +194,7 @@ def branch_run(paths: Paths, base: str) -> None:
     if not src.is_dir():
         raise MissingUpstream(f"branch_from={base}: there is no run {src} to branch from")
     root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}."))
+    tmp = temporary(root.parent, f".{root.name}.", directory=True)
     try:
         for stage in STAGE_DIRS:
             if (src / stage).is_dir():

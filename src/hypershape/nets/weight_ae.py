@@ -40,6 +40,7 @@ class WeightAE(nn.Module):
     def load(cls, ckpt: dict, live, anchor: torch.Tensor) -> "WeightAE":
         """The autoencoder saved in `ckpt` (weight_ae.pt), rebuilt from its own config and SIREN spec;
         `live` is cfg.weight_ae."""
-        ae = cls.of(built_with(ckpt, "weight_ae", live, "weight_ae.pt"), ckpt["spec"], anchor).to(anchor.device)
+        spec = SirenSpec(**ckpt["spec"])  # stored as a plain dict (weights_only loading)
+        ae = cls.of(built_with(ckpt, "weight_ae", live, "weight_ae.pt"), spec, anchor).to(anchor.device)
         ae.load_state_dict(ckpt["state"])
         return ae
