@@ -13,12 +13,15 @@ layout below is the whole truth:
                         objects/<id>.pt        (the target shape-SIRENs)
       70_mapper/<route>/        shared/mapper.pt
       80_shape_sirens/<route>/  objects/<id>.pt          (predicted and refined)
-      90_reconstruct/<route>/   meshes/<id>_<kind>.ply, metrics.csv, summary.json, summary.md, summary.png
+      90_reconstruct/<route>/   meshes/<id>_<kind>.ply, metrics.csv, summary.json, summary.md, summary.png,
+                                curves.png             (every fit's convergence: curves.py)
       experiments/<experiment>/ table.md, table.json, *.png   (experiment.py; variants are sibling runs)
       report.md                                                (report.py)
     every stage folder also holds manifest/ (one record per object and per shared artifact: what is done,
     from what), claims/ (who is making what right now), config.yaml and code.json (the resolved config and
-    code version of its last run), and log.txt.
+    code version of its last run), and log.txt. Every stage that fits networks (40-80) also holds
+    curves/objects/<fit>/<id>.json and curves/shared/<artifact>.json (each fit's loss per step) and
+    tensorboard/ (those curves as TensorBoard events: `tensorboard --logdir <data_dir>/<name>`).
 
 Objects and shared artifacts never share a folder, so no object id (a local file named `anchor.ply`)
 can overwrite an anchor.
@@ -107,6 +110,29 @@ class Paths:
 
     def code_version(self, stage: str) -> Path:
         return self.stage(stage) / "code.json"
+
+    def object_curves(self, stage: str) -> Path:
+        """The folder of a stage's per-object loss curves: one subfolder per kind of fit."""
+        return self.stage(stage) / "curves" / "objects"
+
+    def curve(self, stage: str, fit: str, obj_id: str) -> Path:
+        """The loss curve of one object's fit of kind `fit` (a stage may fit an object more than once)."""
+        return self.object_curves(stage) / fit / f"{obj_id}.json"
+
+    def curves_of(self, stage: str, obj_id: str) -> list[Path]:
+        """Where one object's curves of every kind of fit in a stage are (those that exist or not)."""
+        d = self.object_curves(stage)
+        return [self.curve(stage, fit.name, obj_id) for fit in sorted(d.iterdir())] if d.is_dir() else []
+
+    def shared_curves(self, stage: str) -> Path:
+        return self.stage(stage) / "curves" / "shared"
+
+    def shared_curve(self, stage: str, artifact: str) -> Path:
+        return self.shared_curves(stage) / f"{artifact}.json"
+
+    def events(self, stage: str) -> Path:
+        """The folder of the stage's TensorBoard events (one file, rewritten whole from the kept curves)."""
+        return self.stage(stage) / "tensorboard"
 
     @property
     def branched_from(self) -> Path:
@@ -200,6 +226,10 @@ class Paths:
     @property
     def summary_png(self) -> Path:
         return self.stage("90_reconstruct") / "summary.png"
+
+    @property
+    def curves_png(self) -> Path:
+        return self.stage("90_reconstruct") / "curves.png"
 
     # experiments
     def experiment(self, name: str) -> Path:

@@ -8,6 +8,7 @@ import logging
 import re
 import sys
 
+from .curves import publish
 from .paths import MODULES, SCRIPTS, STAGE_DIRS
 from .runtime import MissingUpstream, SharedArtifactBusy
 
@@ -21,7 +22,9 @@ NOT_A_BRANCH = ("shard.", "hydra", "name", "data_dir", "preset", "branch_from", 
 def run_stage(script: str, cfg) -> dict:
     """Run one stage by its script name on a composed config."""
     module = importlib.import_module(f"hypershape.stages.{MODULES[STAGE_OF_SCRIPT[script]]}")
-    return module.run(cfg)
+    result = module.run(cfg)
+    publish(cfg, STAGE_OF_SCRIPT[script])  # its loss curves as TensorBoard events, or 90's figure of them
+    return result
 
 
 def run_all(cfg, until: str | None = None) -> dict:

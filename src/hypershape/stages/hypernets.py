@@ -73,6 +73,7 @@ def run(cfg) -> dict:
             c.lr,
             desc="anchor hypernet",
         )
+        stage.keep_shared_curve("anchor", curve)
         ev = score_hypernet(net, dirs, targets, rgb, coords)
         save_torch(p.hypernet_anchor, dict(state=net.state_dict(), scale=norm.scale.cpu(), config=conf, **ev))
         stage.log.info(
@@ -110,6 +111,7 @@ def run(cfg) -> dict:
                 c.lr,
                 desc=o["id"] + (f" (copy {k})" if k else ""),
             )
+            stage.keep_curve(o["id"], "hypernet" + (f"_copy{k}" if k else ""), curve)
             ev = score_hypernet(net, dirs, targets, rgb, coords)
             save_torch(p.hypernet(o["id"], k), dict(state=net.state_dict(), config=conf, **ev))
             if k == 0:

@@ -169,6 +169,7 @@ def run(cfg) -> dict:
             weight_decay=c.weight_decay,
             desc=f"mapper ({learned.value})",
         )
+        stage.keep_shared_curve("mapper", curve)
         save_torch(
             p.mapper,
             dict(

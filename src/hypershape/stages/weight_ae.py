@@ -15,7 +15,7 @@ from ..geometry.metrics import surface_error
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..runtime import Stage, device_of, generator, load_torch, save_json, save_torch
-from ..training import fit_flat, fit_sdf, sdf_batch, sdf_l1, train
+from ..training import ItemLosses, fit_flat, fit_sdf, sdf_batch, sdf_l1, train
 from .common import load_samples, readout_train, shape_spec, shared_from_train
 
 SHELL_STD = 0.05
@@ -65,6 +65,7 @@ def run(cfg) -> dict:
             c.anchor_lr,
             "anchor shape-SIREN",
         )
+        stage.keep_shared_curve("anchor", curve)
         save_torch(p.shape_anchor, dict(flat=flat[0].cpu(), spec=spec, config=shape_conf, loss=curve[-1]))
         stage.log.info(
             "anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel, curve[-1]
@@ -81,9 +82,11 @@ def run(cfg) -> dict:
         else:  # the ablation: every target from its own random init
             flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
         gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
-        flats, curve = fit_sdf(spec, flat0, data, gens, c, "+".join(o["id"] for o in objs))
+        items = ItemLosses()
+        flats, curve = fit_sdf(spec, flat0, data, gens, c, "+".join(o["id"] for o in objs), items)
         out = {}
-        for o, flat in zip(objs, flats):
+        for o, flat, own in zip(objs, flats, items.curves()):
+            stage.keep_curve(o["id"], "target", own)
             out[o["id"]] = dict(
                 surface_error=surface_error(
                     siren_field(spec, flat, flat.device, cfg.device.eval_chunk), np.load(p.surface(o["id"]))["points"]
@@ -138,6 +141,7 @@ def run(cfg) -> dict:
             return total
 
         curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder")
+        stage.keep_shared_curve("weight_ae", curve)
         save_torch(
             p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=ae_conf, train_ids=[o["id"] for o in train_objs])
         )

@@ -1,0 +1,193 @@
+"""Every fit's loss curve, as the stages keep them (runtime.Stage.keep_curve: one JSON file per object and
+kind of fit, one per shared artifact), turned into TensorBoard events per stage and 90's convergence figure.
+
+Both are made from the kept files alone, after the stage has run (pipeline.run_stage), so a rerun rewrites
+them whole instead of appending to them, and a change here makes no trained output stale. Events are
+written with torch.utils.tensorboard's SummaryWriter (torch is already a dependency; tensorboard provides
+the protobuf writer and the viewer), with the step as wall time, into one file of a fixed name that
+replaces the previous one by rename."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .paths import Paths
+from .records import Manifest, atomic_write, load_json
+
+FIT_STAGES = ("40_image_sirens", "50_hypernets", "60_weight_ae", "70_mapper", "80_shape_sirens")
+"""The stages that fit networks, in running order."""
+EVENTS_FILE = "events.out.tfevents.hypershape"
+"""TensorBoard reads any file whose name holds "tfevents"; a fixed name lets a rerun replace it."""
+PERCENTILES = (10, 90)
+"""The band drawn around the median of the per-object curves."""
+
+
+@dataclass
+class StageCurves:
+    """The kept curves of one stage's current outputs."""
+
+    objects: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """{kind of fit: {object id: loss per step}}, objects in the catalogue's order."""
+    shared: dict[str, np.ndarray] = field(default_factory=dict)
+    """{shared artifact: loss per step}."""
+
+
+def stage_curves(paths: Paths, stage: str) -> StageCurves:
+    """The curves kept by `stage` for what its manifest records as done: the file of an object that failed
+    since, or of an object no longer in the catalogue, is not read."""
+    manifest = Manifest(paths.manifest(stage), paths.root)
+    ids = [o["id"] for o in load_json(paths.objects)] if paths.objects.exists() else []
+    out = StageCurves()
+    fits = paths.object_curves(stage)
+    for fit in sorted(f.name for f in fits.iterdir()) if fits.is_dir() else []:
+        kept = {i: paths.curve(stage, fit, i) for i in ids}
+        got = {i: _loss(f) for i, f in kept.items() if f.exists() and manifest.is_done(i)}
+        if got:
+            out.objects[fit] = got
+    shared = paths.shared_curves(stage)
+    for f in sorted(shared.glob("*.json")) if shared.is_dir() else []:
+        if manifest.is_done(f.stem, shared=True):
+            out.shared[f.stem] = _loss(f)
+    return out
+
+
+def _loss(path: Path) -> np.ndarray:
+    return np.asarray(load_json(path)["loss"], dtype=np.float64)
+
+
+def spread(curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per step over objects: the median and the PERCENTILES (keys median, p10, p90). Curves of unequal
+    length (objects fitted under other step counts) are cut to the shortest."""
+    n = min(len(c) for c in curves.values())
+    stacked = np.stack([c[:n] for c in curves.values()])
+    out = {"median": np.median(stacked, axis=0)}
+    for q in PERCENTILES:
+        out[f"p{q}"] = np.percentile(stacked, q, axis=0)
+    return out
+
+
+def write_events(paths: Paths, stage: str, objects: int) -> Path | None:
+    """The stage's TensorBoard events, from its kept curves: per kind of fit the spread over objects and
+    the own curves of the first `objects` objects, and each shared artifact's curve; tags begin with the
+    stage's folder. Replaces the previous file; returns it, or None (and removes it) when nothing was kept."""
+    kept = stage_curves(paths, stage)
+    out = paths.events(stage) / EVENTS_FILE
+    if not kept.objects and not kept.shared:
+        out.unlink(missing_ok=True)
+        return None
+    from torch.utils.tensorboard import SummaryWriter  # imported here: it takes seconds, and only this needs it
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".events."))
+    try:
+        with SummaryWriter(str(tmp)) as w:
+            layout = {}
+            for fit, curves in kept.objects.items():
+                tag = f"{stage}/{fit}"
+                for name, series in spread(curves).items():
+                    _scalars(w, f"{tag}/{name}", series)
+                for obj_id in list(curves)[:objects]:
+                    _scalars(w, f"{tag}/object/{obj_id}", curves[obj_id])
+                bounds = [f"{tag}/p{q}" for q in PERCENTILES]
+                layout[tag] = {"median, 10-90% of objects": ["Margin", [f"{tag}/median", *bounds]]}
+            for artifact, curve in kept.shared.items():
+                _scalars(w, f"{stage}/{artifact}", curve)
+            if layout:  # the custom-scalars tab draws each median inside its band
+                w.add_custom_scalars(layout)
+        (written,) = tmp.glob("*tfevents*")
+        os.replace(written, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _scalars(writer, tag: str, series: np.ndarray) -> None:
+    # the step as wall time: the scalars' bytes do not depend on when they were written
+    for step, value in enumerate(series):
+        writer.add_scalar(tag, float(value), step, walltime=float(step))
+
+
+@dataclass
+class Panel:
+    """One panel of the convergence figure."""
+
+    title: str
+    objects: dict[str, np.ndarray] | None
+    """Per-object curves drawn as median and band, or None."""
+    lines: dict[str, np.ndarray]
+    """Curves drawn as they are (anchors, shared artifacts)."""
+
+
+def panels(paths: Paths) -> list[Panel]:
+    """One panel per kind of per-object fit and per shared artifact, in running order; a stage's anchor is
+    drawn in its first per-object panel (its objects start from it) rather than in one of its own."""
+    out = []
+    for stage in FIT_STAGES:
+        kept = stage_curves(paths, stage)
+        lines = dict(kept.shared)
+        anchor = {"anchor": lines.pop("anchor")} if "anchor" in lines and kept.objects else {}
+        for j, (fit, curves) in enumerate(kept.objects.items()):
+            out.append(Panel(f"{stage[:2]} {fit}", curves, anchor if j == 0 else {}))
+        out += [Panel(f"{stage[:2]} {name}", None, {name: curve}) for name, curve in lines.items()]
+    return out
+
+
+def figure(shown: list[Panel]):
+    """The convergence figure of these panels, loss on a log axis against the step: a matplotlib Figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(3, max(1, len(shown)))
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax in axes.flat[len(shown) :]:
+        ax.remove()
+    for ax, panel in zip(axes.flat, shown):
+        if panel.objects:
+            s = spread(panel.objects)
+            steps = np.arange(len(s["median"]))
+            ax.fill_between(steps, s["p10"], s["p90"], alpha=0.3, label="10-90% of objects")
+            ax.plot(steps, s["median"], label=f"median of {len(panel.objects)} objects")
+        for name, curve in panel.lines.items():
+            ax.plot(np.arange(len(curve)), curve, "--" if panel.objects else "-", label=name)
+        ax.set_yscale("log")
+        ax.set_title(panel.title, fontsize=10)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write_figure(paths: Paths) -> Path | None:
+    """90's convergence figure (paths.curves_png), from every stage's kept curves; None if none was kept."""
+    shown = panels(paths)
+    if not shown:
+        return None
+    import matplotlib.pyplot as plt
+
+    fig = figure(shown)
+    atomic_write(paths.curves_png, lambda p: fig.savefig(p, dpi=80, format="png"))
+    plt.close(fig)
+    return paths.curves_png
+
+
+def publish(cfg, stage: str) -> None:
+    """After `stage` has run: its events (a stage that fits networks), or the figure (90)."""
+    from .paths import paths_of
+
+    if not cfg.curves.keep:
+        return
+    paths = paths_of(cfg)
+    if stage in FIT_STAGES:
+        write_events(paths, stage, cfg.curves.objects)
+    elif stage == "90_reconstruct":
+        write_figure(paths)
