@@ -3,9 +3,10 @@ kind of fit, one per shared artifact), turned into TensorBoard events per stage 
 
 Both are made from the kept files alone, after the stage has run (pipeline.run_stage), so a rerun rewrites
 them whole instead of appending to them, and a change here makes no trained output stale. Events are
-written with torch.utils.tensorboard's SummaryWriter (torch is already a dependency; tensorboard provides
-the protobuf writer and the viewer), with the step as wall time, into one file of a fixed name that
-replaces the previous one by rename."""
+written with torch.utils.tensorboard (torch is already a dependency; the tensorboard package provides the
+protobuf writer and the viewer): its FileWriter, rather than SummaryWriter, because it takes a wall time
+for every summary, the custom-scalars layout included. The step is the wall time, so a rerun writes the
+same events; they go into one file of a fixed name that replaces the previous one by rename."""
 
 from __future__ import annotations
 
@@ -81,36 +82,41 @@ def write_events(paths: Paths, stage: str, objects: int) -> Path | None:
     if not kept.objects and not kept.shared:
         out.unlink(missing_ok=True)
         return None
-    from torch.utils.tensorboard import SummaryWriter  # imported here: it takes seconds, and only this needs it
+    # imported here: it takes seconds, and only this needs it
+    from torch.utils.tensorboard.summary import custom_scalars
+    from torch.utils.tensorboard.writer import FileWriter
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".events."))
+    w = FileWriter(str(tmp))
     try:
-        with SummaryWriter(str(tmp)) as w:
-            layout = {}
-            for fit, curves in kept.objects.items():
-                tag = f"{stage}/{fit}"
-                for name, series in spread(curves).items():
-                    _scalars(w, f"{tag}/{name}", series)
-                for obj_id in list(curves)[:objects]:
-                    _scalars(w, f"{tag}/object/{obj_id}", curves[obj_id])
-                bounds = [f"{tag}/p{q}" for q in PERCENTILES]
-                layout[tag] = {"median, 10-90% of objects": ["Margin", [f"{tag}/median", *bounds]]}
-            for artifact, curve in kept.shared.items():
-                _scalars(w, f"{stage}/{artifact}", curve)
-            if layout:  # the custom-scalars tab draws each median inside its band
-                w.add_custom_scalars(layout)
+        layout = {}
+        for fit, curves in kept.objects.items():
+            tag = f"{stage}/{fit}"
+            for name, series in spread(curves).items():
+                _scalars(w, f"{tag}/{name}", series)
+            for obj_id in list(curves)[:objects]:
+                _scalars(w, f"{tag}/object/{obj_id}", curves[obj_id])
+            bounds = [f"{tag}/p{q}" for q in PERCENTILES]
+            layout[tag] = {"median, 10-90% of objects": ["Margin", [f"{tag}/median", *bounds]]}
+        for artifact, curve in kept.shared.items():
+            _scalars(w, f"{stage}/{artifact}", curve)
+        if layout:  # the custom-scalars tab draws each median inside its band
+            w.add_summary(custom_scalars(layout), 0, 0.0)
+        w.close()
         (written,) = tmp.glob("*tfevents*")
         os.replace(written, out)
     finally:
+        w.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
 def _scalars(writer, tag: str, series: np.ndarray) -> None:
-    # the step as wall time: the scalars' bytes do not depend on when they were written
+    from torch.utils.tensorboard.summary import scalar
+
     for step, value in enumerate(series):
-        writer.add_scalar(tag, float(value), step, walltime=float(step))
+        writer.add_summary(scalar(tag, float(value)), step, float(step))
 
 
 @dataclass
