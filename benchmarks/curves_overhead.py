@@ -1,7 +1,7 @@
 """What keeping loss curves costs. One process runs every stage of a fresh run and times the curve work
 inside it: Stage.keep_curve/keep_shared_curve (the JSON files), ItemLosses.curves (a batched fit's per-item
 losses gathered at its end) and curves.publish after each stage (TensorBoard events, 90's figure, their
-imports included); it prints that time as a share of the run's.
+imports included: 40's publish imports torch.utils.tensorboard); it prints that time as a share of the run's.
 
 ItemLosses' cost inside the loop (a detach and a list append per call of the loss) is too small to time per
 call: it is counted, and priced apart as wrapped against unwrapped calls of a loss that returns at once.
@@ -23,8 +23,8 @@ spent: Counter = Counter()
 calls: Counter = Counter()
 
 
-def timed(owner, name: str) -> None:
-    """Replace owner.name by itself, timed into spent[name]."""
+def timed(owner, name: str, per_stage: bool = False) -> None:
+    """Replace owner.name by itself, timed into spent[name] (per_stage: spent[name + its stage argument])."""
     fn = getattr(owner, name)
 
     def wrapper(*args, **kwargs):
@@ -32,7 +32,7 @@ def timed(owner, name: str) -> None:
         try:
             return fn(*args, **kwargs)
         finally:
-            spent[name] += time.perf_counter() - t
+            spent[f"{name} {args[1]}" if per_stage else name] += time.perf_counter() - t
 
     setattr(owner, name, wrapper)
 
@@ -80,7 +80,7 @@ def main(cfg) -> None:
     for name in ("keep_curve", "keep_shared_curve"):
         timed(runtime.Stage, name)
     timed(training.ItemLosses, "curves")
-    timed(pipeline, "publish")
+    timed(pipeline, "publish", per_stage=True)
     training.ItemLosses.wrap = counted_wrap
     t = time.perf_counter()
     pipeline.run_all(cfg)
