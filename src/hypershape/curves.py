@@ -3,16 +3,14 @@ kind of fit, one per shared artifact), turned into TensorBoard events per stage 
 
 Both are made from the kept files alone, after the stage has run (pipeline.run_stage), so a rerun rewrites
 them whole instead of appending to them, and a change here makes no trained output stale. Events are
-written with torch.utils.tensorboard (torch is already a dependency; the tensorboard package provides the
-protobuf writer and the viewer): its FileWriter, rather than SummaryWriter, because it takes a wall time
-for every summary, the custom-scalars layout included. The step is the wall time, so a rerun writes the
-same events; they go into one file of a fixed name that replaces the previous one by rename."""
+written with the tensorboard package's own record writer and protobufs (what torch.utils.tensorboard's
+SummaryWriter writes through) rather than SummaryWriter itself: SummaryWriter stamps its first event with
+the time of day and names its file after the time, host and process, while here every event's wall time
+is its step and the file has a fixed name, so the same curves give the same bytes (runs, shards and
+reruns compare equal) and a rerun replaces the file (by rename) instead of adding one."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,41 +80,37 @@ def write_events(paths: Paths, stage: str, objects: int) -> Path | None:
     if not kept.objects and not kept.shared:
         out.unlink(missing_ok=True)
         return None
-    # imported here: it takes seconds, and only this needs it
-    from torch.utils.tensorboard.summary import custom_scalars
-    from torch.utils.tensorboard.writer import FileWriter
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".events."))
-    w = FileWriter(str(tmp))
-    try:
-        layout = {}
-        for fit, curves in kept.objects.items():
-            tag = f"{stage}/{fit}"
-            for name, series in spread(curves).items():
-                _scalars(w, f"{tag}/{name}", series)
-            for obj_id in list(curves)[:objects]:
-                _scalars(w, f"{tag}/object/{obj_id}", curves[obj_id])
-            bounds = [f"{tag}/p{q}" for q in PERCENTILES]
-            layout[tag] = {"median, 10-90% of objects": ["Margin", [f"{tag}/median", *bounds]]}
-        for artifact, curve in kept.shared.items():
-            _scalars(w, f"{stage}/{artifact}", curve)
-        if layout:  # the custom-scalars tab draws each median inside its band
-            w.add_summary(custom_scalars(layout), 0, 0.0)
-        w.close()
-        (written,) = tmp.glob("*tfevents*")
-        os.replace(written, out)
-    finally:
-        w.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    series, layout = {}, {}
+    for fit, curves in kept.objects.items():
+        tag = f"{stage}/{fit}"
+        series.update({f"{tag}/{name}": s for name, s in spread(curves).items()})
+        series.update({f"{tag}/object/{i}": curves[i] for i in list(curves)[:objects]})
+        bounds = [f"{tag}/p{q}" for q in PERCENTILES]
+        layout[tag] = {"median, 10-90% of objects": ["Margin", [f"{tag}/median", *bounds]]}
+    series.update({f"{stage}/{artifact}": curve for artifact, curve in kept.shared.items()})
+    atomic_write(out, lambda p: _write_events(p, series, layout))
     return out
 
 
-def _scalars(writer, tag: str, series: np.ndarray) -> None:
-    from torch.utils.tensorboard.summary import scalar
+def _write_events(path: Path, series: dict[str, np.ndarray], layout: dict) -> None:
+    """An event file of scalar series ({tag: value per step}) and a custom-scalars layout (the tab that
+    draws each median inside its band). The wall time of every event is its step, so the bytes depend on
+    the series alone."""
+    # imported here: the first import takes seconds, and only this needs them
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.record_writer import RecordWriter
+    from torch.utils.tensorboard.summary import custom_scalars
 
-    for step, value in enumerate(series):
-        writer.add_summary(scalar(tag, float(value)), step, float(step))
+    with open(path, "wb") as f:
+        records = RecordWriter(f)
+        records.write(Event(wall_time=0.0, file_version="brain.Event:2").SerializeToString())
+        if layout:
+            records.write(Event(wall_time=0.0, summary=custom_scalars(layout)).SerializeToString())
+        for tag, values in series.items():
+            for step, v in enumerate(values):
+                value = Summary(value=[Summary.Value(tag=tag, simple_value=float(v))])
+                records.write(Event(wall_time=float(step), step=step, summary=value).SerializeToString())
 
 
 @dataclass
