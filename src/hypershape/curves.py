@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .paths import Paths
+from .paths import Paths, paths_of
 from .records import Manifest, atomic_write, load_json
 
 FIT_STAGES = ("40_image_sirens", "50_hypernets", "60_weight_ae", "70_mapper", "80_shape_sirens")
@@ -182,8 +182,6 @@ def write_figure(paths: Paths) -> Path | None:
 
 def publish(cfg, stage: str) -> None:
     """After `stage` has run: its events (a stage that fits networks), or the figure (90)."""
-    from .paths import paths_of
-
     if not cfg.curves.keep:
         return
     paths = paths_of(cfg)
