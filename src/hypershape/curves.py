@@ -11,6 +11,7 @@ reruns compare equal) and a rerun replaces the file (by rename) instead of addin
 
 from __future__ import annotations
 
+import fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,11 +182,18 @@ def write_figure(paths: Paths) -> Path | None:
 
 
 def publish(cfg, stage: str) -> None:
-    """After `stage` has run: its events (a stage that fits networks), or the figure (90)."""
-    if not cfg.curves.keep:
+    """After `stage` has run: its events (a stage that fits networks), or the figure (90). Shards of a stage
+    publish one at a time, each from every record there is when its turn comes: the last to publish comes
+    after every job's records, so what stays is complete (two could otherwise read, then write in turn,
+    and the one that read first, before the other's records, would write last)."""
+    if not cfg.curves.keep or stage not in (*FIT_STAGES, "90_reconstruct"):
         return
     paths = paths_of(cfg)
-    if stage in FIT_STAGES:
-        write_events(paths, stage, cfg.curves.objects)
-    elif stage == "90_reconstruct":
-        write_figure(paths)
+    lock = paths.curves_lock(stage)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # released when the file is closed
+        if stage in FIT_STAGES:
+            write_events(paths, stage, cfg.curves.objects)
+        else:
+            write_figure(paths)

@@ -130,6 +130,10 @@ class Paths:
     def shared_curve(self, stage: str, artifact: str) -> Path:
         return self.shared_curves(stage) / f"{artifact}.json"
 
+    def curves_lock(self, stage: str) -> Path:
+        """Held while the stage's kept curves are read and published (shards publish one at a time)."""
+        return self.claims(stage) / "curves.lock"
+
     def events(self, stage: str) -> Path:
         """The folder of the stage's TensorBoard events (one file, rewritten whole from the kept curves)."""
         return self.stage(stage) / "tensorboard"
