@@ -148,7 +148,7 @@ def figure(shown: list[Panel]):
 
     cols = min(3, max(1, len(shown)))
     rows = -(-len(shown) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False, layout="constrained")
     for ax in axes.flat[len(shown) :]:
         ax.remove()
     for ax, panel in zip(axes.flat, shown):
@@ -164,7 +164,6 @@ def figure(shown: list[Panel]):
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
         ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
