@@ -84,6 +84,6 @@ def test_chunked_image_sirens_on_cuda_match_unchunked():
     start = spec.init(torch.Generator().manual_seed(0)).to(dev)
     coords = pixel_grid(32).to(dev)
     img = (0.5 + 0.4 * torch.sin(3 * coords.sum(-1, keepdim=True) * torch.tensor([1.0, 2.0, 3.0], device=dev)))[None]
-    full = fit_images(spec, start, img, coords, 20, 1e-3, 1, "gpu", 0)
-    chunked = fit_images(spec, start, img, coords, 20, 1e-3, 1, "gpu", 300)
+    full, _ = fit_images(spec, start, img, coords, 20, 1e-3, 1, "gpu", 0)
+    chunked, _ = fit_images(spec, start, img, coords, 20, 1e-3, 1, "gpu", 300)
     assert (chunked - full).norm() / (full - start).norm() < 1e-4

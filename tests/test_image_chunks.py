@@ -24,12 +24,15 @@ def fit(pixel_chunk, steps=20):
 
 
 def test_chunked_fit_is_the_unchunked_fit():
-    full = fit(0)
+    full, full_curves = fit(0)
     start = SPEC.init(torch.Generator().manual_seed(0))
     moved = (full - start).norm()
     assert moved > 1e-3  # the fit did move the weights
     for chunk in (100, 64, RES * RES):  # uneven last chunk, even chunks, one chunk of everything
-        assert ((fit(chunk) - full).norm() / moved) < 1e-5
+        flats, curves = fit(chunk)
+        assert ((flats - full).norm() / moved) < 1e-5
+        # each image's own loss curve, its chunks summed per step
+        assert torch.allclose(torch.tensor(curves), torch.tensor(full_curves), rtol=1e-5)
 
 
 def test_chunks_hold_fewer_saved_activations():

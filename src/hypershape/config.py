@@ -381,6 +381,16 @@ class ExperimentConfig:
 
 
 @dataclass
+class CurvesConfig:
+    keep: bool = True
+    """Keep every fit's loss curve (stages 40-80), write them as TensorBoard events per stage and draw 90's
+    convergence figure. Changes no trained number."""
+    objects: int = 3
+    """Objects whose own curves each stage's TensorBoard events show beside the spread over all objects
+    (median, 10th and 90th percentile per step): the first this many in the catalogue's order."""
+
+
+@dataclass
 class Config:
     name: str = "default"
     """Run name: all artifacts go under data_dir/name, so presets do not collide."""
@@ -414,6 +424,7 @@ class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     shard: ShardConfig = field(default_factory=ShardConfig)
+    curves: CurvesConfig = field(default_factory=CurvesConfig)
 
 
 def register() -> None:

@@ -173,7 +173,7 @@ def page_html(paths, summary: dict) -> str:
 
 def pictures(paths) -> list[Path]:
     """The pictures the page shows where they exist: 90's summary and the convergence figure."""
-    return [paths.summary_png, paths.summary_png.with_name("curves.png")]
+    return [paths.summary_png, paths.curves_png]
 
 
 def page_inputs(paths) -> list:

@@ -16,13 +16,16 @@ layout below is the whole truth:
       80_shape_sirens/<route>/  objects/<id>.pt          (predicted and refined)
       90_reconstruct/<route>/   meshes/<id>_<kind>.ply, metrics.csv, summary.json, summary.md, summary.png,
                                 index.html             (the results page: page.py)
+                                curves.png             (every fit's convergence: curves.py)
       experiments/<experiment>/ table.md, table.json, *.png   (experiment.py; variants are sibling runs)
       report.md                                                (report.py)
       export/           image_sirens.h5, hypernets.h5, shape_sirens_target.h5,
                         shape_sirens_<route>_predicted.h5, shape_sirens_<route>_refined.h5 (export.py)
     every stage folder also holds manifest/ (one record per object and per shared artifact: what is done,
     from what), claims/ (who is making what right now), config.yaml and code.json (the resolved config and
-    code version of its last run), and log.txt.
+    code version of its last run), and log.txt. Every stage that fits networks (40-80) also holds
+    curves/objects/<fit>/<id>.json and curves/shared/<artifact>.json (each fit's loss per step) and
+    tensorboard/ (those curves as TensorBoard events: `tensorboard --logdir <data_dir>/<name>`).
 
 Objects and shared artifacts never share a folder, so no object id (a local file named `anchor.ply`)
 can overwrite an anchor.
@@ -70,6 +73,33 @@ class Paths:
 
     def code_version(self, stage: str) -> Path:
         return self.stage(stage) / "code.json"
+
+    def object_curves(self, stage: str) -> Path:
+        """The folder of a stage's per-object loss curves: one subfolder per kind of fit."""
+        return self.stage(stage) / "curves" / "objects"
+
+    def curve(self, stage: str, fit: str, obj_id: str) -> Path:
+        """The loss curve of one object's fit of kind `fit` (a stage may fit an object more than once)."""
+        return self.object_curves(stage) / fit / f"{obj_id}.json"
+
+    def curves_of(self, stage: str, obj_id: str) -> list[Path]:
+        """Where one object's curves of every kind of fit in a stage are (those that exist or not)."""
+        d = self.object_curves(stage)
+        return [self.curve(stage, fit.name, obj_id) for fit in sorted(d.iterdir())] if d.is_dir() else []
+
+    def shared_curves(self, stage: str) -> Path:
+        return self.stage(stage) / "curves" / "shared"
+
+    def shared_curve(self, stage: str, artifact: str) -> Path:
+        return self.shared_curves(stage) / f"{artifact}.json"
+
+    def curves_lock(self, stage: str) -> Path:
+        """Held while the stage's kept curves are read and published (shards publish one at a time)."""
+        return self.claims(stage) / "curves.lock"
+
+    def events(self, stage: str) -> Path:
+        """The folder of the stage's TensorBoard events (one file, rewritten whole from the kept curves)."""
+        return self.stage(stage) / "tensorboard"
 
     @property
     def overrides(self) -> Path:
@@ -176,6 +206,10 @@ class Paths:
     def export(self, kind: str) -> Path:
         """The HDF5 shard of one kind of network (export.py): image_sirens, hypernets, shape_sirens_..."""
         return self.root / "export" / f"{kind}.h5"
+
+    @property
+    def curves_png(self) -> Path:
+        return self.stage("90_reconstruct") / "curves.png"
 
     # experiments
     def experiment(self, name: str) -> Path:

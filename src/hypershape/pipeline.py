@@ -8,6 +8,7 @@ import logging
 import re
 import sys
 
+from .curves import publish
 from .nets.checkpoint import CheckpointMismatch
 from .paths import paths_of
 from .runtime import failure_message
@@ -46,9 +47,11 @@ def run_stage(script: str, cfg) -> dict:
     ready(cfg, STAGE_OF_SCRIPT[script].folder)
     module = importlib.import_module(f"hypershape.stages.{STAGE_OF_SCRIPT[script].module}")
     try:
-        return module.run(cfg)
+        result = module.run(cfg)
     except CheckpointMismatch as e:  # the same error, told which script remakes the checkpoint
         raise CheckpointMismatch(e.section, failure_message(e)).with_traceback(e.__traceback__) from None
+    publish(cfg, STAGE_OF_SCRIPT[script].folder)  # its loss curves as TensorBoard events
+    return result
 
 
 def run_all(cfg, until: str | None = None) -> dict:

@@ -447,6 +447,17 @@ class Stage:
                     self._record(o, key, parts, claim, result, outputs(o))
                 claim.release()
 
+    def keep_curve(self, obj_id: str, fit: str, curve: Iterable[float]) -> None:
+        """Keep the loss per step of one object's fit (`fit` names it where a stage fits an object more
+        than once); curves.py writes the kept curves as TensorBoard events and draws them."""
+        if self.cfg.curves.keep:
+            save_json(self.paths.curve(self.name, fit, obj_id), dict(loss=[float(v) for v in curve]))
+
+    def keep_shared_curve(self, artifact: str, curve: Iterable[float]) -> None:
+        """Keep the loss per step of the fit of a shared artifact (an anchor, the autoencoder, the mapper)."""
+        if self.cfg.curves.keep:
+            save_json(self.paths.shared_curve(self.name, artifact), dict(loss=[float(v) for v in curve]))
+
     def _record(self, o: dict, key: str, parts: dict, claim: Claim, result, outputs: list[Path]) -> None:
         if not claim.held():  # another job broke our claim (it thought us dead): its record stands
             self.log.warning("%s: lost the claim on it to another job, not recording", o["id"])
@@ -461,7 +472,7 @@ class Stage:
     ) -> None:
         """Record a failure and remove the object's outputs, so no later stage can read a stale file."""
         obj_id = obj if isinstance(obj, str) else obj["id"]
-        for f in outputs:
+        for f in [*outputs, *self.paths.curves_of(self.name, obj_id)]:
             Path(f).unlink(missing_ok=True)
         self.manifest.failed(obj_id, key, reason, parts)
         self.counts["failed"] += 1

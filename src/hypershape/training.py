@@ -58,6 +58,32 @@ def train(
     return curve
 
 
+class ItemLosses:
+    """Keeps the loss of every item at every step of a batched fit: train's curve is their mean, this gives
+    each item's own. wrap(loss_fn) is the loss_fn to pass to train/fit_flat; it returns what loss_fn does.
+    parts > 1: a step's parts are summed, as train sums them. The losses stay on the device until
+    curves() is called, so keeping them adds no synchronisation to the loop."""
+
+    def __init__(self, parts: int = 1):
+        self.parts = parts
+        self.kept: list[torch.Tensor] = []
+
+    def wrap(self, loss_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        def kept(*args):
+            loss = loss_fn(*args)
+            self.kept.append(loss.detach())
+            return loss
+
+        return kept
+
+    def curves(self) -> list[list[float]]:
+        """[item][step]: each item's loss per step."""
+        if not self.kept:
+            return []
+        calls = torch.stack([k.float().reshape(-1) for k in self.kept]).cpu()  # [steps * parts, items]
+        return calls.reshape(-1, self.parts, calls.shape[-1]).sum(1).T.tolist()
+
+
 def fit_flat(
     flat0: torch.Tensor,
     loss_fn: Callable[..., torch.Tensor],
@@ -102,13 +128,14 @@ def sdf_batch(data: list[tuple[torch.Tensor, torch.Tensor]], n: int, gens: list[
     return x, y
 
 
-def fit_sdf(spec: SirenSpec, flat0: torch.Tensor, data: list, gens: list, c, desc: str, numerics: Numerics):
+def fit_sdf(spec: SirenSpec, flat0: torch.Tensor, data: list, gens: list, c, desc: str, numerics: Numerics, items=None):
     """Shape-SIRENs [B, P] fitted from flat0 to each object's SDF samples (data: (points, sdf) per object),
     c.batch_points drawn per step from each object's own generator, for c.steps at c.lr (cfg.shape_siren):
-    how 60 fits a target, and 80 the field the probe route reads off a hypernetwork."""
+    how 60 fits a target, and 80 the field the probe route reads off a hypernetwork. items: an ItemLosses
+    that keeps each object's own curve."""
     dev = flat0.device
 
     def loss(f, step):
         return sdf_l1_each(spec, f, *sdf_batch(data, c.batch_points, gens, dev), compiled=numerics.compile)
 
-    return fit_flat(flat0, loss, c.steps, c.lr, desc, numerics=numerics)
+    return fit_flat(flat0, items.wrap(loss) if items else loss, c.steps, c.lr, desc, numerics=numerics)

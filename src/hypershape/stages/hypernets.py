@@ -67,6 +67,7 @@ def make_anchor(stage: Stage, loaded: list[tuple], anchor_img, coords, numerics:
     gen = generator(cfg.seed, "50", "anchor")
     data = (dirs, targets, norm.scale, rgb)
     curve, ev = fit_hypernet(net, data, coords, c, gen, c.anchor_steps, "anchor hypernet", numerics)
+    stage.keep_shared_curve("anchor", curve)
     conf = section(cfg, "hypernet")
     save_torch(p.hypernet_anchor, dict(state=net.state_dict(), scale=norm.scale.cpu(), config=conf, **ev))
     stage.log.info(
@@ -121,6 +122,7 @@ def run(cfg) -> dict:
             gen = generator(cfg.seed, "50", o["id"], *((f"copy{k}",) if k else ()))
             desc = o["id"] + (f" (copy {k})" if k else "")
             curve, ev = fit_hypernet(net, (dirs, targets, scale, rgb), coords, c, gen, c.steps, desc, num)
+            stage.keep_curve(o["id"], "hypernet" + (f"_copy{k}" if k else ""), curve)
             save_torch(p.hypernet(o["id"], k), dict(state=net.state_dict(), config=conf, **ev))
             if k == 0:
                 record.update(loss_first=curve[0], loss_last=curve[-1], **ev)

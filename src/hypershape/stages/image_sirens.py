@@ -9,7 +9,7 @@ from ..config import section
 from ..nets.siren import pixel_grid, psnr, siren_forward
 from ..render import view_count
 from ..runtime import Numerics, Stage, load_torch, numerics_of, save_torch
-from ..training import fit_flat
+from ..training import ItemLosses, fit_flat
 from .common import image_spec, load_views, shared_from_train, train_upstream
 
 
@@ -24,13 +24,14 @@ def fit_images(
     desc: str,
     pixel_chunk: int = 0,
     numerics: Numerics | None = None,
-) -> torch.Tensor:
-    """Fit one SIREN per image [V, H*W, 3] from `start` [P], `batch` at a time; returns flats [V, P].
+) -> tuple[torch.Tensor, list[list[float]]]:
+    """Fit one SIREN per image [V, H*W, 3] from `start` [P], `batch` at a time; returns flats [V, P] and
+    each image's loss curve [V][steps].
     pixel_chunk > 0: each step's loss and gradient are summed over chunks of that many pixels (the same
     step, up to float summation order), so the activations held are those of one chunk. numerics: the
     device's autocast and compile (None: full precision, not compiled)."""
     compiled = numerics is not None and numerics.compile
-    out = []
+    out, curves = [], []
     n = coords.shape[0]
     chunk = pixel_chunk if 0 < pixel_chunk < n else n
     parts = -(-n // chunk)
@@ -46,9 +47,11 @@ def fit_images(
             drawn = siren_forward(spec, f, coords[px], compiled)
             return ((drawn - target[:, px]) ** 2).sum((1, 2)) / target[0].numel()
 
-        flat, _ = fit_flat(flat0, loss if parts == 1 else chunk_loss, steps, lr, desc, parts, numerics)
+        items = ItemLosses(parts)
+        flat, _ = fit_flat(flat0, items.wrap(loss if parts == 1 else chunk_loss), steps, lr, desc, parts, numerics)
         out.append(flat)
-    return torch.cat(out)
+        curves += items.curves()
+    return torch.cat(out), curves
 
 
 def run(cfg) -> dict:
@@ -64,7 +67,7 @@ def run(cfg) -> dict:
 
     def make_anchor():
         mean = torch.stack([load_views(p.views(i))["rgb"].mean(0) for i in used]).mean(0).to(dev)
-        flat = fit_images(
+        flat, curves = fit_images(
             spec,
             spec.init(torch.Generator().manual_seed(cfg.seed)).to(dev),
             mean[None],
@@ -75,7 +78,9 @@ def run(cfg) -> dict:
             "anchor image-SIREN",
             c.pixel_chunk,
             num,
-        )[0]
+        )
+        flat = flat[0]
+        stage.keep_shared_curve("anchor", curves[0])
         q = float(psnr(siren_forward(spec, flat, coords, num.compile), mean, dims=(-2, -1)))
         save_torch(p.image_anchor, dict(flat=flat.cpu(), spec=spec, config=conf, psnr=q))
         stage.log.info("anchor image-SIREN: %d weights, PSNR %.2f dB on the mean training view", spec.numel, q)
@@ -88,7 +93,7 @@ def run(cfg) -> dict:
         # all views of all objects of this batch go through one program, c.batch SIRENs at a time
         rgb = torch.cat([load_views(p.views(o["id"]))["rgb"] for o in objs]).to(dev)
         desc = "+".join(o["id"] for o in objs)
-        flats = fit_images(spec, anchor, rgb, coords, c.steps, c.lr, max(1, c.batch), desc, c.pixel_chunk, num)
+        flats, curves = fit_images(spec, anchor, rgb, coords, c.steps, c.lr, max(1, c.batch), desc, c.pixel_chunk, num)
         with torch.no_grad():
             q = psnr(siren_forward(spec, flats, coords, num.compile), rgb).cpu()
         out = {}
@@ -96,6 +101,7 @@ def run(cfg) -> dict:
         for i, o in enumerate(objs):
             views = slice(nv * i, nv * (i + 1))
             save_torch(p.image_sirens(o["id"]), dict(flat=flats[views].cpu(), psnr=q[views], spec=spec, config=conf))
+            stage.keep_curve(o["id"], "image_sirens", torch.tensor(curves[views]).mean(0).tolist())  # view mean
             out[o["id"]] = dict(psnr_mean=float(q[views].mean()), psnr_min=float(q[views].min()))
         return out
 

@@ -171,6 +171,7 @@ def run(cfg) -> dict:
             desc=f"mapper ({learned.value})",
             numerics=num,
         )
+        stage.keep_shared_curve("mapper", curve)
         save_torch(
             p.mapper,
             dict(

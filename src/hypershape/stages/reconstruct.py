@@ -10,6 +10,7 @@ import numpy as np
 import trimesh
 
 from ..config import readout_seed
+from ..curves import write_figure
 from ..geometry.marching import mesh_from_sdf
 from ..geometry.metrics import fscore_key, mesh_metrics, surface_error, touches_domain, volumetric_iou
 from ..geometry.sdf import sample_surface, uniform_cube_points
@@ -203,6 +204,8 @@ def run(cfg) -> dict:
     )
     print("\n" + p.summary_md.read_text())
     stage.log.info("summary: %s, %s, %s, %s", p.summary_md, p.summary_json, p.metrics_csv, p.summary_png)
+    if cfg.curves.keep:  # the convergence figure, made before the page that shows it
+        write_figure(p)
     inputs = (stage.manifest.get("summary", shared=True)["key"], page_inputs(p))  # remade when a picture comes
     stage.shared("page", [p.index_html], lambda: dict(bytes=write_page(p).stat().st_size), inputs=inputs)
     stage.log.info("results page: %s (%.1f MB)", p.index_html, p.index_html.stat().st_size / 1e6)

@@ -150,6 +150,8 @@ def run(cfg) -> dict:
             if r.steps > 0
             else (pred, [float("nan")])
         )
+        if r.steps > 0:
+            stage.keep_curve(o["id"], "refine", curve)
         before = view_agreement(spec, pred, rays, r.samples_per_ray, r.eval_rays, cfg.device.eval_chunk, num.compile)
         after = (
             view_agreement(spec, refined, rays, r.samples_per_ray, r.eval_rays, cfg.device.eval_chunk, num.compile)

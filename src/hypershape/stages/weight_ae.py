@@ -15,7 +15,7 @@ from ..geometry.metrics import surface_error
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..runtime import Numerics, Stage, generator, load_torch, numerics_of, save_json, save_torch
-from ..training import fit_flat, fit_sdf, sdf_batch, sdf_l1, train
+from ..training import ItemLosses, fit_flat, fit_sdf, sdf_batch, sdf_l1, train
 from .common import load_samples, readout_train, shape_spec, shared_from_train
 
 SHELL_STD = 0.05
@@ -65,6 +65,7 @@ def make_anchor(stage: Stage, numerics: Numerics) -> dict:
         "anchor shape-SIREN",
         numerics=numerics,
     )
+    stage.keep_shared_curve("anchor", curve)
     save_torch(p.shape_anchor, dict(flat=flat[0].cpu(), spec=spec, config=shape_conf(cfg), loss=curve[-1]))
     stage.log.info("anchor shape-SIREN (sphere r=%.2f): %d weights, L1 %.4g", c.anchor_radius, spec.numel, curve[-1])
     return dict(loss=curve[-1])
@@ -81,9 +82,11 @@ def fit_targets(stage: Stage, anchor: torch.Tensor, objs: list[dict], numerics: 
     else:  # the ablation: every target from its own random init
         flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
     gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
-    flats, curve = fit_sdf(spec, flat0, data, gens, c, "+".join(o["id"] for o in objs), numerics)
+    items = ItemLosses()
+    flats, curve = fit_sdf(spec, flat0, data, gens, c, "+".join(o["id"] for o in objs), numerics, items)
     out = {}
-    for o, flat in zip(objs, flats):
+    for o, flat, own in zip(objs, flats, items.curves()):
+        stage.keep_curve(o["id"], "target", own)
         out[o["id"]] = dict(
             surface_error=surface_error(
                 siren_field(spec, flat, dev, cfg.device.eval_chunk, numerics.compile),
@@ -124,6 +127,7 @@ def make_weight_ae(stage: Stage, anchor: torch.Tensor, flats: dict, train_ids: l
         return total
 
     curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder", numerics=numerics)
+    stage.keep_shared_curve("weight_ae", curve)
     conf = section(cfg, "weight_ae")
     save_torch(p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=conf, train_ids=list(train_ids)))
     stage.log.info("weight autoencoder on %d train objects: loss %.4g -> %.4g", len(train_ids), curve[0], curve[-1])
