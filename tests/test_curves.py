@@ -14,6 +14,7 @@ from hypershape.curves import EVENTS_FILE, FIT_STAGES, figure, panels
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.runtime import Manifest, Stage, load_json
+from hypershape.stage_specs import STAGES
 from hypershape.training import ItemLosses, train
 
 # per-object fits of the tiny latent run: stage -> (kind of fit, steps of each object's fit)
@@ -52,8 +53,15 @@ def test_item_losses_are_the_items_of_trains_mean_curve():
     np.testing.assert_allclose(own.mean(0), curve, rtol=1e-6)
 
 
+def stage_alone(cfg, name: str) -> Stage:
+    """A Stage whose upstream stages have empty manifests: enough to keep and drop curves."""
+    for up in STAGES[name].upstream:
+        paths_of(cfg).manifest(up).mkdir(parents=True, exist_ok=True)
+    return Stage(cfg, name)
+
+
 def test_a_failed_object_loses_its_curves_and_keep_false_keeps_none(tiny_cfg):
-    stage = Stage(tiny_cfg(), "50_hypernets")
+    stage = stage_alone(tiny_cfg(), "50_hypernets")
     p = stage.paths
     for obj_id in ("a", "b"):
         stage.keep_curve(obj_id, "hypernet", [3.0, 2.0])
@@ -61,7 +69,7 @@ def test_a_failed_object_loses_its_curves_and_keep_false_keeps_none(tiny_cfg):
     stage.fail("a", "", "diverged")
     assert [f.exists() for f in p.curves_of("50_hypernets", "a")] == [False, False]
     assert [load_json(f)["loss"] for f in p.curves_of("50_hypernets", "b")] == [[3.0, 2.0], [3.0, 1.0]]
-    quiet = Stage(tiny_cfg("curves.keep=false", "name=quiet"), "50_hypernets")
+    quiet = stage_alone(tiny_cfg("curves.keep=false", "name=quiet"), "50_hypernets")
     quiet.keep_curve("a", "hypernet", [1.0])
     quiet.keep_shared_curve("anchor", [1.0])
     assert not (quiet.dir / "curves").exists()
