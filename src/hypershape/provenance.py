@@ -14,6 +14,9 @@ from .config import readout_seed, section
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
+# Packages that import their modules by name (routes.get), which no import statement shows.
+REGISTRIES = (f"{PACKAGE_DIR.name}.routes",)
+
 # Stages whose numbers depend on the torch device's numerics (TF32, autocast, compile, CPU vs CUDA).
 DEVICE_STAGES = ("40_image_sirens", "50_hypernets", "60_weight_ae", "70_mapper", "80_shape_sirens", "90_reconstruct")
 
@@ -135,6 +138,8 @@ def code_version(module: str) -> str:
         if path is None:
             continue
         seen[name] = path
+        if name in REGISTRIES:  # it imports its modules by name: all of them are code of what imports it
+            todo += [f"{name}.{f.stem}" for f in path.parent.glob("*.py") if f.stem != "__init__"]
         parents = [".".join(name.split(".")[:i]) for i in range(1, len(name.split(".")))]
         todo += parents + sorted(_imports(name, path))
     h = hashlib.sha1()

@@ -9,6 +9,7 @@ import io
 import numpy as np
 import trimesh
 
+from .. import routes
 from ..config import readout_seed
 from ..geometry.marching import mesh_from_sdf
 from ..geometry.metrics import fscore_key, mesh_metrics, surface_error, touches_domain, volumetric_iou
@@ -162,18 +163,22 @@ def run(cfg) -> dict:
     p, rc = stage.paths, cfg.reconstruct
     dev = device_of(cfg)
     spec = shape_spec(cfg)
+    field = routes.get(cfg.mapper.route).field(cfg, p, dev)  # what 80's predicted and refined parameters draw
 
     def work(objs):
         (o,) = objs
         gen = rng(cfg.seed, "90", o["id"])
         truth = ground_truth(p, o["id"], rc, gen)
         shapes = load_torch(p.shape_sirens(o["id"]))
-        flats = dict(
-            target=load_torch(p.target(o["id"]))["flat"], predicted=shapes["predicted"], refined=shapes["refined"]
+        chunk = cfg.device.eval_chunk
+        fields = dict(
+            target=siren_field(spec, load_torch(p.target(o["id"]))["flat"], dev, chunk),
+            predicted=field.numpy(shapes["predicted"], dev, chunk),
+            refined=field.numpy(shapes["refined"], dev, chunk),
         )
         rows = []
         for kind in KINDS:
-            m, mesh = score_field(siren_field(spec, flats[kind], dev, cfg.device.eval_chunk), truth, rc, gen)
+            m, mesh = score_field(fields[kind], truth, rc, gen)
             save_mesh(p.mesh(o["id"], kind), mesh)
             rows.append(dict(id=o["id"], split=o["split"], kind=kind, gt_genus=truth["genus"], **m))
         return {o["id"]: dict(rows=rows)}
