@@ -117,7 +117,7 @@ def stage_rows(cfg) -> list[dict]:
     m = cfg.mapper
     out_sizes = [a.latent] if m.route == Route.latent else sspec.sizes
     with META:
-        mapper = Mapper(m.route, m.sketch_dim, m.hidden, out_sizes, m.heads)
+        mapper = Mapper(m.sketch_dim, m.hidden, out_sizes, None if m.route == Route.latent else m.heads)
     x, y = torch.empty(n_train, m.sketch_dim, device=META), torch.empty(n_train, sum(out_sizes), device=META)
     weights = sum(nbytes(p) for p in mapper.parameters())
     saved = saved_by(lambda: ((mapper(x) - y) ** 2).mean())

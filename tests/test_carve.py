@@ -66,7 +66,7 @@ def test_shading_tells_a_cup_from_the_filled_cylinder_its_outlines_give():
     from dataclasses import replace
 
     from hypershape.config import RenderConfig
-    from hypershape.nets.probe import view_error
+    from hypershape.readout.probe import view_error
 
     cfg = replace(RenderConfig(), resolution=RES)
     body = trimesh.creation.cylinder(radius=0.5, height=0.8)

@@ -22,10 +22,9 @@ def saved(tmp_path, name, **ckpt):
 def mapper_ckpt(cfg, tmp_path):
     torch.manual_seed(0)
     c = cfg.mapper
-    m = Mapper(c.route, c.sketch_dim, c.hidden, [8], c.heads)
-    return m, saved(
-        tmp_path, "mapper.pt", state=m.state_dict(), route=c.route, out_sizes=[8], config=section(cfg, "mapper")
-    )
+    m = Mapper(c.sketch_dim, c.hidden, [8])
+    ckpt = dict(state=m.state_dict(), route="latent", heads=None, out_sizes=[8], config=section(cfg, "mapper"))
+    return m, saved(tmp_path, "mapper.pt", **ckpt)
 
 
 def test_mapper_is_rebuilt_from_its_checkpoint(tiny_cfg, tmp_path):

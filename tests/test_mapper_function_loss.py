@@ -7,13 +7,13 @@ import pytest
 import torch
 from conftest import make_cfg
 
+from hypershape import routes
 from hypershape.experiments.common import variant
-from hypershape.nets.predictor import ShapePredictor
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
+from hypershape.readout.learned import function_samples
 from hypershape.runtime import Manifest, load_json, load_torch
 from hypershape.stages.common import load_samples, shape_spec
-from hypershape.stages.mapper import function_samples
 from hypershape.training import sdf_l1
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,7 @@ def mapper_record(cfg) -> dict:
 def sdf_errors(cfg) -> dict[str, float]:
     """{training object: mean |f - sdf| of the shape-SIREN the saved mapper predicts, at all its 02 samples}."""
     p = paths_of(cfg)
-    predict, spec = ShapePredictor(cfg, p, "cpu"), shape_spec(cfg)
+    predict, spec = routes.get(cfg.mapper.route).predictor(cfg, p, "cpu"), shape_spec(cfg)
     out = {}
     for i in load_torch(p.mapper)["train_ids"]:
         x, y = load_samples(p, i)
@@ -71,7 +71,7 @@ def test_the_recorded_function_term_is_what_the_saved_mapper_draws(base, route):
         assert len(torch.unique(points[k], dim=0)) == len(points[k])
         assert (points[k][:, None] == x[None]).all(-1).any(1).all()
     # the term trains through the same weights inference reads: the predictor (decoder, anchor) agrees
-    predict = ShapePredictor(cfg, p, "cpu")
+    predict = routes.get(route).predictor(cfg, p, "cpu")
     drawn = sdf_l1(shape_spec(cfg), torch.stack([predict(i) for i in ids]), points, sdf).mean()
     assert mapper_record(cfg)["sdf_l1_last"] == pytest.approx(float(drawn), rel=1e-4)
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import make_cfg
 
-from hypershape.config import Heads, Route
+from hypershape.config import Heads
 from hypershape.nets.heads import num_params
 from hypershape.nets.hypernet import HyperNet
 from hypershape.nets.mapper import Mapper, count_sketch
@@ -104,7 +104,7 @@ def test_count_sketch_is_linear_seeded_and_preserves_inner_products():
 
 def test_mapper_and_autoencoder_shapes():
     spec = SirenSpec(3, 16, 2, 1)
-    m = Mapper(Route.direct, 64, 32, spec.sizes, Heads.per_layer)
+    m = Mapper(64, 32, spec.sizes, Heads.per_layer)
     assert m(torch.randn(5, 64)).shape == (5, spec.numel)
     ae = WeightAE(spec, spec.init(), 8, 32, Heads.monolithic)
     w = torch.randn(6, spec.numel)

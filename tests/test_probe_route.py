@@ -1,19 +1,17 @@
 """Routes probe and hybrid on the tiny preset: they run end to end, probe reads each object off its own
-hypernetwork alone, hybrid keeps whichever of latent's and probe's predictions draws closer to the
-hypernetwork's views, and the refinement that follows never leaves a field agreeing worse with the
+hypernetwork alone, hybrid keeps whichever of its three candidates (latent, probe, retrieval) draws closer to
+the hypernetwork's views, and the refinement that follows never leaves a field agreeing worse with the
 object's own views."""
 
 import pytest
 import torch
 from conftest import make_cfg, records
 
-from hypershape.config import Route, readout_seed
+from hypershape import routes
 from hypershape.experiments.common import variant
-from hypershape.nets.predictor import make_predictor
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all
 from hypershape.runtime import load_json, load_torch
-from hypershape.stages.common import image_spec, shape_spec
 from hypershape.stages.shape_sirens import accepted
 
 
@@ -84,10 +82,8 @@ def test_hybrid_keeps_the_candidate_that_draws_closer_to_the_views(hybrid_run):
     p = paths_of(hybrid_run)
     s = load_json(p.summary_json)
     assert s["route"] == "hybrid" and not s["failed"]
-    assert Route(load_torch(p.mapper)["route"]) == Route.latent  # it reads with latent's mapper and decoder
-    predictor = make_predictor(
-        hybrid_run, p, "cpu", image_spec(hybrid_run), shape_spec(hybrid_run), readout_seed(hybrid_run)
-    )
+    assert load_torch(p.mapper)["route"] == "latent"  # it reads with latent's mapper and decoder
+    predictor = routes.get("hybrid").predictor(hybrid_run, p, "cpu")
     train_ids = load_torch(p.mapper)["train_ids"]
     for i, r in records(hybrid_run, "80_shape_sirens").items():
         errors = {k: r[f"view_error_{k}"] for k in ("latent", "probe", "retrieval")}

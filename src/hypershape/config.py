@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -17,16 +18,20 @@ class Source(Enum):
     objaverse = "objaverse"
 
 
-class Route(Enum):
-    latent = "latent"
-    direct = "direct"
-    probe = "probe"
-    hybrid = "hybrid"
+ROUTES_DIR = Path(__file__).resolve().parent / "routes"
+DEFAULT_ROUTE = "latent"
+"""The route a run takes when none is chosen (configs/config.yaml names it too)."""
 
-    @property
-    def learned(self) -> Route | None:
-        """The route whose trained mapper this route reads with: hybrid reads with latent's, probe trains none."""
-        return {Route.hybrid: Route.latent, Route.probe: None}.get(self, self)
+
+def route_names() -> list[str]:
+    """The mapper routes: every module of routes/ but base.py, by file name, DEFAULT_ROUTE first. Read from
+    the file names without importing them, so composing a config needs no torch."""
+    found = sorted(f.stem for f in ROUTES_DIR.glob("*.py") if not f.stem.startswith("_") and f.stem != "base")
+    return sorted(found, key=lambda name: name != DEFAULT_ROUTE)
+
+
+Route = Enum("Route", [(name, name) for name in route_names()], module=__name__)
+Route.__doc__ = "mapper.route: one member per module of routes/ (route_names), so an unknown name fails at composition."
 
 
 class Split(Enum):
@@ -259,11 +264,10 @@ class WeightAEConfig:
 class ProbeConfig:
     upsample: int = 2
     """The probe draws each view at this many times render.resolution (a SIREN is continuous in its pixel
-    coordinates; on 20 cpu100 train objects the hull's median F@0.02 was 0.60 at 1x, 0.63 at 2x and 4x)."""
+    coordinates, so it can be drawn finer than it was fitted)."""
     threshold: float = 0.15
     """A point of a probed view is inside the object's outline where its brightness (mean RGB, views on
-    black) exceeds this. Chosen on 20 cpu100 train objects (hull median F@0.02: 0.10 -> 0.59, 0.15 -> 0.63,
-    0.20 -> 0.60); 0.06-0.10 reproduce 03's masks (alpha > 0.5) exactly, but the hull comes out dilated."""
+    black) exceeds this."""
     resolution: int = 128
     """Grid per axis over [-reconstruct.bound, reconstruct.bound]^3 on which the hull is carved and meshed."""
     feature_resolution: int = 16
@@ -273,16 +277,15 @@ class ProbeConfig:
 
 @dataclass
 class MapperConfig:
-    route: Route = Route.latent
-    """latent: hypernet -> AE latent -> decoder; direct: hypernet -> shape-SIREN weights; probe: the
-    hypernet's views drawn at the cameras -> visual hull -> a shape-SIREN fitted to its SDF (no training);
-    hybrid: latent's prediction or probe's, whichever draws views closer to those the hypernet draws."""
+    route: Route = Route[DEFAULT_ROUTE]
+    """Which route turns an object's hypernetwork into a shape: the module of that name in routes/ (its
+    docstring says what it trains in 70 and predicts in 80)."""
     sketch_dim: int = 1024
     """The whole hypernetwork residual is count-sketched to this size (memory-bounded at any N)."""
     hidden: int = 256
     """Width of the mapper's hidden layers."""
     heads: Heads = Heads.per_layer
-    """Direct route: emit each shape-SIREN tensor by its own head, or all at once."""
+    """Route direct: emit each shape-SIREN tensor by its own head, or all at once."""
     steps: int = 2000
     """Training steps."""
     lr: float = 1e-3
@@ -297,7 +300,7 @@ class MapperConfig:
     """SDF samples per training object the function-space term is evaluated at: a fixed, seeded subset of
     the object's 02 samples, drawn once."""
     probe: ProbeConfig = field(default_factory=ProbeConfig)
-    """route=probe and hybrid: how the hypernetwork is probed and its hull carved."""
+    """Routes probe and hybrid: how the hypernetwork is probed and its hull carved."""
 
 
 @dataclass

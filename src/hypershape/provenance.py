@@ -14,6 +14,9 @@ from .stage_specs import STAGES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
+# Packages that import their modules by name (routes.get), which no import statement shows.
+REGISTRIES = (f"{PACKAGE_DIR.name}.routes",)
+
 
 def object_config(cfg, stage: str) -> dict:
     """The part of cfg that one object's output of `stage` depends on (stage_specs.py)."""
@@ -84,6 +87,8 @@ def code_version(module: str) -> str:
         if path is None:
             continue
         seen[name] = path
+        if name in REGISTRIES:  # it imports its modules by name: all of them are code of what imports it
+            todo += [f"{name}.{f.stem}" for f in path.parent.glob("*.py") if f.stem != "__init__"]
         parents = [".".join(name.split(".")[:i]) for i in range(1, len(name.split(".")))]
         todo += parents + sorted(_imports(name, path))
     h = hashlib.sha1()

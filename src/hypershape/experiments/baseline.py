@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nets.predictor import nearest_train
 from ..nets.siren import siren_field
 from ..paths import paths_of
 from ..pipeline import run_all
+from ..readout.retrieval import nearest_train
 from ..runtime import device_of, load_torch, rng
 from ..stages.common import shape_spec
 from ..stages.reconstruct import ground_truth, score_field

@@ -1,5 +1,5 @@
 """The visual hull of an object from its silhouettes: every point that every camera sees inside the
-object's outline. Here the outlines are images a hypernetwork draws (nets/probe.py), thresholded."""
+object's outline. Here the outlines are images a hypernetwork draws (readout/probe.py), thresholded."""
 
 from __future__ import annotations
 

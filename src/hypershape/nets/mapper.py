@@ -1,5 +1,5 @@
-"""The mapper: a hypernetwork's whole weight vector → the autoencoder latent (route=latent) or the
-shape-SIREN's weights (route=direct).
+"""The mapper: a hypernetwork's whole weight vector → a latent (one MLP) or shape-SIREN weights (one head per
+tensor); routes/ say which.
 
 An N=100 hypernetwork has ~18 M weights, so no learned layer can read them directly on a 24 GiB host.
 The mapper first applies a fixed, seeded count sketch (feature hashing: every weight is added, with a
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import Heads, Route
+from ..config import Heads
 from .checkpoint import built_with
 from .heads import WeightHeads, mlp
 from .standardise import element_std
@@ -32,15 +32,15 @@ def count_sketch(x: torch.Tensor, dim: int, seed: int) -> torch.Tensor:
 
 
 class Mapper(nn.Module):
-    """Standardised sketch → standardised target. The target's (de)standardisation lives in the stage
-    that knows it (the latent statistics, or the autoencoder's weight standardiser)."""
+    """Standardised sketch → standardised target: one MLP to a vector (heads None: a latent), or weights
+    emitted by WeightHeads (heads per_layer or monolithic). The target's (de)standardisation lives with the
+    route that knows it (the latent statistics, or the weights' standardiser)."""
 
-    def __init__(self, route: Route, sketch_dim: int, hidden: int, out_sizes: list[int], heads: Heads):
+    def __init__(self, sketch_dim: int, hidden: int, out_sizes: list[int], heads: Heads | str | None = None):
         super().__init__()
-        self.route = Route(route).learned
         self.register_buffer("in_mean", torch.zeros(sketch_dim))
         self.register_buffer("in_std", torch.ones(sketch_dim))
-        if self.route == Route.latent:
+        if heads is None:
             self.net = mlp(sketch_dim, hidden, sum(out_sizes))
         else:
             self.net = WeightHeads(sketch_dim, hidden, out_sizes, heads)
@@ -55,8 +55,9 @@ class Mapper(nn.Module):
 
 
 def load_mapper(ckpt: dict, live, device) -> Mapper:
-    """The mapper saved in `ckpt` (mapper.pt), rebuilt from its own config; `live` is cfg.mapper."""
+    """The mapper saved in `ckpt` (mapper.pt: out_sizes and heads as it was built), its architecture
+    checked against `live` (cfg.mapper)."""
     c = built_with(ckpt, "mapper", live, "mapper.pt")
-    m = Mapper(c.route, c.sketch_dim, c.hidden, ckpt["out_sizes"], c.heads).to(device)
+    m = Mapper(c.sketch_dim, c.hidden, ckpt["out_sizes"], ckpt["heads"]).to(device)
     m.load_state_dict(ckpt["state"])
     return m.eval()

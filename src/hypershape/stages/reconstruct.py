@@ -9,6 +9,7 @@ import io
 import numpy as np
 import trimesh
 
+from .. import routes
 from ..config import readout_seed
 from ..curves import write_figure
 from ..geometry.marching import mesh_from_sdf
@@ -164,19 +165,22 @@ def run(cfg) -> dict:
     p, rc = stage.paths, cfg.reconstruct
     num = numerics_of(cfg)
     spec = shape_spec(cfg)
+    field = routes.get(cfg.mapper.route).field(cfg, p, num.device)  # what 80's predicted and refined parameters draw
 
     def work(objs):
         (o,) = objs
         gen = rng(cfg.seed, "90", o["id"])
         truth = ground_truth(p, o["id"], rc, gen)
         shapes = load_torch(p.shape_sirens(o["id"]))
-        flats = dict(
-            target=load_torch(p.target(o["id"]))["flat"], predicted=shapes["predicted"], refined=shapes["refined"]
+        chunk = cfg.device.eval_chunk
+        fields = dict(
+            target=siren_field(spec, load_torch(p.target(o["id"]))["flat"], num.device, chunk, num.compile),
+            predicted=field.numpy(shapes["predicted"], num.device, chunk),
+            refined=field.numpy(shapes["refined"], num.device, chunk),
         )
         rows = []
         for kind in KINDS:
-            field = siren_field(spec, flats[kind], num.device, cfg.device.eval_chunk, num.compile)
-            m, mesh = score_field(field, truth, rc, gen)
+            m, mesh = score_field(fields[kind], truth, rc, gen)
             save_mesh(p.mesh(o["id"], kind), mesh)
             rows.append(dict(id=o["id"], split=o["split"], kind=kind, gt_genus=truth["genus"], **m))
         return {o["id"]: dict(rows=rows)}

@@ -1,8 +1,8 @@
-"""80_train_shape_sirens: per object, the shape-SIREN predicted from its hypernetwork alone
-(nets/predictor.py: the mapper [→ decoder], route probe's visual hull, or route hybrid's choice among them),
-then refined so that its soft silhouettes match the object's own 24 masks and its zero set passes through the
-points of 03's depth maps; the refinement is kept only where the views agree better. No SDF of the object is
-used here."""
+"""80_train_shape_sirens: per object, the field predicted from its hypernetwork alone by the selected route
+(routes/<mapper.route>.py), then refined so that its soft silhouettes match the object's own 24 masks and its
+zero set passes through the points of 03's depth maps; the refinement is kept only where the views agree
+better. The refinement optimises the field's parameters through the route's field (a shape-SIREN's weights
+for the routes that predict one). No SDF of the object is used here."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import routes
 from ..config import readout_seed
-from ..nets.predictor import make_predictor
-from ..nets.siren import siren_eval, siren_forward
-from ..nets.standardise import per_element, tensor_rms
+from ..nets.siren import siren_forward
 from ..paths import SCRIPTS
 from ..provenance import object_config
 from ..render import camera_rays, sphere_interval
+from ..routes.base import Field
 from ..runtime import Numerics, Stage, generator, numerics_of, save_torch
 from ..training import fit_flat
-from .common import evaluated, image_spec, load_views, shape_spec
+from .common import evaluated, load_views
 
 HARD_TEMPERATURE = 1e-6
 """soft_silhouette at this temperature is the hard silhouette: sigmoid(-min f / T) > 0.5 exactly where min f < 0."""
@@ -64,23 +64,21 @@ def field_silhouette(field, o, d, near, far, samples: int, temperature: float, g
     return torch.sigmoid(-f.min(dim=1).values / temperature)
 
 
-def view_agreement(
-    spec, flat, rays, samples: int, max_rays: int, chunk: int | None = None, compiled: bool = False
-) -> dict:
+def view_agreement(field: Field, params, rays, samples: int, max_rays: int, chunk: int | None = None) -> dict:
     """How well a field agrees with the object's own views, on at most `max_rays` rays evenly spaced over
     all of them: the IoU of its hard silhouettes (minimum of f along the ray < 0) with the masks, and the
     median |f| at the surface points the depth maps give (0 for a field whose zero set passes through them)."""
     o, d, near, far, mask, t_hit = rays
     idx = torch.linspace(0, len(o) - 1, min(len(o), max_rays)).long()
-    dev = flat.device
+    dev = params.device
     o, d, near, far, t_hit = (x[idx].to(dev) for x in (o, d, near, far, t_hit))
 
-    def field(x):
-        return siren_eval(spec, flat, x, chunk, compiled)
+    def f(x):
+        return field.evaluate(params, x, chunk)
 
-    occ = field_silhouette(field, o, d, near, far, samples, HARD_TEMPERATURE) > 0.5
+    occ = field_silhouette(f, o, d, near, far, samples, HARD_TEMPERATURE) > 0.5
     hit = t_hit > 0
-    surf = field(o[hit] + t_hit[hit, None] * d[hit])[:, 0].abs()
+    surf = f(o[hit] + t_hit[hit, None] * d[hit])[:, 0].abs()
     m = mask[idx].to(dev) > 0.5
     union = (occ | m).sum()
     return dict(
@@ -89,35 +87,35 @@ def view_agreement(
     )
 
 
-def refine(spec, flat0: torch.Tensor, rays, r, gen, numerics: Numerics) -> tuple[torch.Tensor, list[float]]:
-    """Adam on the silhouette BCE against the masks; with r.depth_weight, |f| at the depth maps' surface
-    points and max(0, −f) at ray samples in front of them (free space: carves what no silhouette shows);
-    with r.eikonal_weight, (|∇f| − 1)² at the ray samples (keeps the field a distance field); and a pull
-    towards the starting weights."""
-    o, d, near, far, mask, t_hit = (t.to(flat0.device) for t in rays)
-    scale = per_element(tensor_rms(flat0, spec.sizes), spec.sizes)
+def refine(field: Field, params0: torch.Tensor, rays, r, gen, numerics: Numerics) -> tuple[torch.Tensor, list[float]]:
+    """Adam on the field's parameters: the silhouette BCE against the masks; with r.depth_weight, |f| at the
+    depth maps' surface points and max(0, −f) at ray samples in front of them (free space: carves what no
+    silhouette shows); with r.eikonal_weight, (|∇f| − 1)² at the ray samples (keeps the field a distance
+    field); and a pull towards the starting parameters, in units of field.scale."""
+    o, d, near, far, mask, t_hit = (t.to(params0.device) for t in rays)
+    scale = field.scale(params0)
 
     def loss(f, step):
         idx = torch.randint(len(o), (r.rays,), generator=gen).to(o.device)
         t, pts = ray_points(o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, gen)
         pts = pts.reshape(-1, 3).requires_grad_(r.eikonal_weight > 0)
-        values = siren_forward(spec, f[0], pts, numerics.compile)[:, 0]
+        values = field.sdf(f[0], pts)[:, 0]
         occ = torch.sigmoid(-values.reshape(len(idx), -1).min(dim=1).values / r.temperature)
         total = F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask[idx])
         if r.depth_weight > 0:
             th = t_hit[idx]
             hit = th > 0
-            surface = siren_forward(spec, f[0], o[idx][hit] + th[hit, None] * d[idx][hit], numerics.compile)[:, 0]
+            surface = field.sdf(f[0], o[idx][hit] + th[hit, None] * d[idx][hit])[:, 0]
             free = (t < (th - r.free_margin)[:, None]) & hit[:, None]  # in front of the observed surface
             carve = torch.relu(-values.reshape(len(idx), -1))[free]
             total = total + r.depth_weight * (surface.abs().mean() + (carve.mean() if len(carve) else 0.0))
         if r.eikonal_weight > 0:
             (grad,) = torch.autograd.grad(values.sum(), pts, create_graph=True)
             total = total + r.eikonal_weight * ((grad.norm(dim=-1) - 1) ** 2).mean()
-        return total + r.weight_reg * (((f[0] - flat0) / scale) ** 2).mean()
+        return total + r.weight_reg * (((f[0] - params0) / scale) ** 2).mean()
 
-    flat, curve = fit_flat(flat0[None], loss, r.steps, r.lr, "refine", numerics=numerics)
-    return flat[0], curve
+    params, curve = fit_flat(params0[None], loss, r.steps, r.lr, "refine", numerics=numerics)
+    return params[0], curve
 
 
 def accepted(before: dict, after: dict, depth_slack: float | None) -> bool:
@@ -131,40 +129,22 @@ def accepted(before: dict, after: dict, depth_slack: float | None) -> bool:
     return iou >= 0 and depth >= -depth_slack and (iou > 0 or depth > 0)
 
 
-def run(cfg) -> dict:
-    stage = Stage(cfg, "80_shape_sirens")
-    p, r = stage.paths, cfg.shape_siren.refine
-    num = numerics_of(cfg)
-    dev = num.device
-    spec = shape_spec(cfg)
-    stage.wait_for("the mapper", lambda: stage.unrecorded("70_mapper", [], ("mapper",)), SCRIPTS["70_mapper"])
-    predictor = make_predictor(cfg, p, dev, image_spec(cfg), spec, readout_seed(cfg))
-    conf = object_config(cfg, stage.name)["refine"]
-
-    def work(objs):
-        (o,) = objs
-        rays = view_rays(load_views(p.views(o["id"])))
-        pred, how = predictor.predict(o["id"])
-        refined, curve = (
-            refine(spec, pred, rays, r, generator(readout_seed(cfg), "80", o["id"]), num)
-            if r.steps > 0
-            else (pred, [float("nan")])
-        )
-        if r.steps > 0:
-            stage.keep_curve(o["id"], "refine", curve)
-        before = view_agreement(spec, pred, rays, r.samples_per_ray, r.eval_rays, cfg.device.eval_chunk, num.compile)
-        after = (
-            view_agreement(spec, refined, rays, r.samples_per_ray, r.eval_rays, cfg.device.eval_chunk, num.compile)
-            if r.steps > 0
-            else before
-        )
-        slack = r.depth_slack if r.depth_weight > 0 else None
-        keep = r.steps > 0 and (not r.accept_if_better or accepted(before, after, slack))
-        if not keep:  # refined is what 90 scores: the prediction, where refining did not help the views
-            refined, after = pred, before
-        info = dict(
-            how,
-            split=o["split"],
+def refine_if_better(
+    cfg, field: Field, pred: torch.Tensor, rays, gen, numerics: Numerics
+) -> tuple[torch.Tensor, dict, list[float]]:
+    """The refined parameters (the prediction itself where refining did not make the views agree better,
+    or shape_siren.refine.steps is 0), what 80 records about the refinement, and its loss curve."""
+    r, chunk = cfg.shape_siren.refine, cfg.device.eval_chunk
+    refined, curve = refine(field, pred, rays, r, gen, numerics) if r.steps > 0 else (pred, [float("nan")])
+    before = view_agreement(field, pred, rays, r.samples_per_ray, r.eval_rays, chunk)
+    after = view_agreement(field, refined, rays, r.samples_per_ray, r.eval_rays, chunk) if r.steps > 0 else before
+    slack = r.depth_slack if r.depth_weight > 0 else None
+    keep = r.steps > 0 and (not r.accept_if_better or accepted(before, after, slack))
+    if not keep:  # refined is what 90 scores: the prediction, where refining did not help the views
+        refined, after = pred, before
+    return (
+        refined,
+        dict(
             refine_loss_first=curve[0],
             refine_loss_last=curve[-1],
             refine_accepted=keep,
@@ -172,35 +152,52 @@ def run(cfg) -> dict:
             silhouette_iou_refined=after["silhouette_iou"],
             depth_error_predicted=before["depth_error"],
             depth_error_refined=after["depth_error"],
-        )
-        save_torch(
-            p.shape_sirens(o["id"]),
-            dict(
-                predicted=pred.cpu(),
-                refined=refined.cpu(),
-                spec=spec,
-                route=cfg.mapper.route.value,
-                config=conf,
-                **info,
-            ),
-        )
+        ),
+        curve,
+    )
+
+
+def run(cfg) -> dict:
+    stage = Stage(cfg, "80_shape_sirens")
+    p, num = stage.paths, numerics_of(cfg)
+    dev = num.device
+    route = routes.get(cfg.mapper.route)
+    stage.wait_for("the mapper", lambda: stage.unrecorded("70_mapper", [], ("mapper",)), SCRIPTS["70_mapper"])
+    predictor, field = route.predictor(cfg, p, dev), route.field(cfg, p, dev)
+    saved = dict(field.describe(), route=route.name, config=object_config(cfg, stage.name)["refine"])
+
+    def work(objs):
+        (o,) = objs
+        rays = view_rays(load_views(p.views(o["id"])))
+        pred, how = predictor.predict(o["id"])
+        gen = generator(readout_seed(cfg), "80", o["id"])
+        refined, refinement, curve = refine_if_better(cfg, field, pred, rays, gen, num)
+        if cfg.shape_siren.refine.steps > 0:
+            stage.keep_curve(o["id"], "refine", curve)
+        info = dict(how, split=o["split"], **refinement)
+        save_torch(p.shape_sirens(o["id"]), dict(predicted=pred.cpu(), refined=refined.cpu(), **saved, **info))
         return {o["id"]: info}
 
     objects = evaluated(cfg, stage.objects())  # eval_splits: e.g. the test objects alone
     stage.run_objects(objects, outputs=lambda o: [p.shape_sirens(o["id"])], work=work)
-    done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
-    if done:
-        stage.log.info(
-            "median silhouette IoU: predicted %.3f, refined %.3f; depth error %.4f -> %.4f; refinement kept "
-            "for %d of %d objects",
-            np.median([e["silhouette_iou_predicted"] for e in done]),
-            np.median([e["silhouette_iou_refined"] for e in done]),
-            np.median([e["depth_error_predicted"] for e in done]),
-            np.median([e["depth_error_refined"] for e in done]),
-            sum(bool(e["refine_accepted"]) for e in done),
-            len(done),
-        )
-        chosen = [e["prediction"] for e in done if "prediction" in e]
-        if chosen:  # route hybrid
-            stage.log.info("hybrid predictions: %s", {k: chosen.count(k) for k in sorted(set(chosen))})
+    log_views(stage, route, [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])])
     return stage.finish()
+
+
+def log_views(stage: Stage, route, done: list[dict]) -> None:
+    """How the objects' fields agree with their views, predicted and refined, and what the route says."""
+    if not done:
+        return
+    stage.log.info(
+        "median silhouette IoU: predicted %.3f, refined %.3f; depth error %.4f -> %.4f; refinement kept "
+        "for %d of %d objects",
+        np.median([e["silhouette_iou_predicted"] for e in done]),
+        np.median([e["silhouette_iou_refined"] for e in done]),
+        np.median([e["depth_error_predicted"] for e in done]),
+        np.median([e["depth_error_refined"] for e in done]),
+        sum(bool(e["refine_accepted"]) for e in done),
+        len(done),
+    )
+    said = route.summary(done)
+    if said:
+        stage.log.info("%s", said)
