@@ -11,7 +11,8 @@ import objaverse
 import pytest
 import trimesh
 
-from hypershape.sources import local, objaverse_source, procedural
+from hypershape.sources import local, procedural
+from hypershape.sources import objaverse as objaverse_source
 
 CATALOGUE = procedural.catalogue(3 * len(procedural.FAMILIES))  # three of each family
 

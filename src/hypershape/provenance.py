@@ -17,6 +17,21 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # Stages whose numbers depend on the torch device's numerics (TF32, autocast, compile, CPU vs CUDA).
 DEVICE_STAGES = ("40_image_sirens", "50_hypernets", "60_weight_ae", "70_mapper", "80_shape_sirens", "90_reconstruct")
 
+# The data fields 02 reads (stages/watertight.py); the others choose objects and splits, or only warn.
+WATERTIGHT_DATA = (
+    "solid_resolution",
+    "thin_voxels",
+    "radius",
+    "sdf_pool",
+    "sdf_samples",
+    "surface_samples",
+    "uniform_samples",
+    "beta",
+    "eval_surface_points",
+    "faithfulness_points",
+    "faithfulness_distance",
+)
+
 
 def _without(d: dict, *keys: str) -> dict:
     return {k: v for k, v in d.items() if k not in keys}
@@ -29,27 +44,7 @@ def object_config(cfg, stage: str) -> dict:
         return dict(data=_without(section(cfg, "data"), "download_timeout_s", "train_limit"), seed=cfg.seed)
     if stage == "02_watertight":
         d = section(cfg, "data")
-        return dict(
-            data=_without(
-                d,
-                "source",
-                "num_objects",
-                "test_fraction",
-                "local_dir",
-                "objaverse_uids",
-                "objaverse_lvis",
-                "objaverse_cache",
-                "download_timeout_s",
-                "test_genus",
-                "split",  # these three only choose objects and splits; an object's own entry is upstream
-                "catalogue_seed",
-                "families",
-                "faithfulness_bar",
-                "train_limit",  # the readout's, not the objects'
-            ),
-            bound=cfg.reconstruct.bound,
-            seed=cfg.seed,
-        )
+        return dict(data={k: d[k] for k in WATERTIGHT_DATA}, bound=cfg.reconstruct.bound, seed=cfg.seed)
     if stage == "03_render_views":
         return dict(render=section(cfg, "render"))
     if stage == "40_image_sirens":
