@@ -6,6 +6,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import Split
+from ..provenance import code_version
 from ..runtime import Stage, save_json, save_mesh, seed_of
 from ..sources import source_module
 
@@ -73,9 +74,11 @@ def run(cfg) -> dict:
         if d.test_fraction > 0:
             held_out_every(d.test_fraction)  # fail before any download, not after
     objects = []
+    source_code = code_version(source.__name__)  # imported by name, so not in the stage's own code version
     for candidate in tqdm(source.candidates(d), desc="01_download", unit="obj", dynamic_ncols=True):
         c, load = candidate.entry(), candidate.load
-        key, parts = stage.key(c)  # a changed catalogue entry, file (content) or uid is a changed object
+        # a changed catalogue entry, file (content), uid or source code is a changed object
+        key, parts = stage.key(c, source_code=source_code)
         path = stage.paths.raw_mesh(c["id"])
         entry = dict(c, split=None, status="done", reason=None, raw=str(path.relative_to(stage.paths.root)))
         if not stage.manifest.is_current(c["id"], key):
