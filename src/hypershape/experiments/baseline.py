@@ -12,7 +12,7 @@ from ..pipeline import run_all
 from ..runtime import device_of, load_torch, rng
 from ..stages.common import shape_spec
 from ..stages.reconstruct import ground_truth, score_field
-from .common import object_rows, write_result
+from .common import object_rows, rates_note, write_result
 
 TABLE_METRICS = ("chamfer_l1", "fscore", "normal_consistency", "iou", "genus_match")
 """The registry's metrics (metrics.py) this table shows, in this order."""
@@ -86,8 +86,7 @@ def run(cfg) -> str:
         "baseline",
         "Experiment 5: nearest-neighbour retrieval baseline",
         f"route={cfg.mapper.route.value}. Retrieval: nearest train object in hypernetwork "
-        "sketch space (excluding the object itself), its target SIREN. Medians; rates for "
-        f"{', '.join(m.label for m in shown if m.aggregate == 'rate')}. {verdict}",
+        f"sketch space (excluding the object itself), its target SIREN. {rates_note(shown)} {verdict}",
         ["split", "SIREN", "n", *(m.label for m in shown)],
         table,
         extra={"retrieved": retrieved, "verdict": verdict},

@@ -101,9 +101,9 @@ def write_result(
     seeds the experiment repeats over, their values); None: the run's own `seed` alone."""
     d = paths_of(cfg).experiment(experiment)
     seed_name, seed_values = seeds or ("seed", [cfg.seed])
-    text = (
-        f"## {title}\n\npreset={cfg.preset}, {seed_name}={list(seed_values)}, base run `{cfg.name}`. "
-        f"{notes}\n\n" + markdown(columns, rows)
+    repeated = f"{seed_name}={list(seed_values)}" if seeds else f"seed={cfg.seed}"
+    text = f"## {title}\n\npreset={cfg.preset}, {repeated}, base run `{cfg.name}`. {notes}\n\n" + markdown(
+        columns, rows
     )
     atomic_write(d / "table.md", lambda p: p.write_text(text))
     save_json(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..metrics import select
 from ..pipeline import run_all
-from .common import summary_rows, variant, write_result
+from .common import rates_note, summary_rows, variant, write_result
 
 TABLE_METRICS = ("chamfer_l1", "fscore", "normal_consistency", "iou", "genus_match")
 """The registry's metrics (metrics.py) this table shows, in this order."""
@@ -30,8 +30,7 @@ def run(cfg) -> str:
         "ood",
         f"Experiment 6: out of distribution (genus {genus} never trained)",
         f"Run `{c.name}`: train split = every object whose genus is not in {genus}; test split = "
-        "all objects of those genera. Medians; rates for "
-        f"{', '.join(m.label for m in shown if m.aggregate == 'rate')}.",
+        f"all objects of those genera. {rates_note(shown)}",
         ["split", "SIREN", "n", *(m.label for m in shown)],
         rows,
     )
