@@ -49,6 +49,8 @@ class Metric:
     """Computes the metric of one field; None: measured by geometry.metrics.mesh_metrics."""
     in_summary: bool = True
     """Shown as a column of 90's summary table (it is in the CSV and summary.json either way)."""
+    compared: bool = True
+    """Shown in the experiment tables that compare methods (routes, baseline, ood)."""
     per_tau: bool = False
     """One metric per reconstruct.taus entry: key `<key>_<tau>`, label `<label>@<tau>`."""
     tau: float | None = None
@@ -108,6 +110,11 @@ def summary_metrics(taus) -> list[Metric]:
     return [m for m in metrics(taus) if m.in_summary]
 
 
+def compared_metrics(taus) -> list[Metric]:
+    """The columns of the experiment tables that compare methods."""
+    return [m for m in metrics(taus) if m.compared]
+
+
 def compute(scored: Scored) -> dict:
     """Every computed metric (those mesh_metrics does not give) of one field, in registry order."""
     return {m.key: m.compute(scored) for m in metrics(scored.rc.taus) if m.compute is not None}
@@ -115,7 +122,7 @@ def compute(scored: Scored) -> dict:
 
 for _m in (
     Metric("chamfer_l1", "CD-L1", fmt="{:.4f}", better="lower"),
-    Metric("chamfer_l2", "CD-L2", fmt="{:.5f}", better="lower"),
+    Metric("chamfer_l2", "CD-L2", fmt="{:.5f}", better="lower", compared=False),
     Metric("fscore", "F", per_tau=True),
     Metric("normal_consistency", "NC"),
     Metric("iou", "IoU", compute=lambda s: volumetric_iou(s.truth["inside"], s.field(s.truth["iou_points"]) < 0)),
@@ -124,12 +131,14 @@ for _m in (
         "surf.err",
         fmt="{:.4f}",
         better="lower",
+        compared=False,
         compute=lambda s: surface_error(s.field, s.truth["surface"]),
     ),
     Metric(
         "touches_domain",
         "at domain",
         better="lower",
+        compared=False,
         compute=lambda s: touches_domain(s.mesh, s.rc.domain_radius),
     ),
     Metric(
@@ -139,9 +148,9 @@ for _m in (
         fmt="{:.0%}",
         compute=lambda s: genus_match(s.measured["genus"], s.truth["genus"]),
     ),
-    Metric("closed_manifold", "closed", aggregate="rate", fmt="{:.0%}"),
-    Metric("components", "components (all)", better="lower", in_summary=False),
-    Metric("components_filtered", "components", better="lower", in_summary=False),
-    Metric("empty", "empty", aggregate="rate", fmt="{:.0%}", better="lower"),
+    Metric("closed_manifold", "closed", aggregate="rate", fmt="{:.0%}", compared=False),
+    Metric("components", "components (all)", better="lower", in_summary=False, compared=False),
+    Metric("components_filtered", "components", better="lower", in_summary=False, compared=False),
+    Metric("empty", "empty", aggregate="rate", fmt="{:.0%}", better="lower", compared=False),
 ):
     register(_m)

@@ -4,7 +4,7 @@ split has learned nothing beyond lookup."""
 
 from __future__ import annotations
 
-from ..metrics import headline, select
+from ..metrics import compared_metrics, headline, select
 from ..nets.predictor import nearest_train
 from ..nets.siren import siren_field
 from ..paths import paths_of
@@ -13,9 +13,6 @@ from ..runtime import device_of, load_torch, rng
 from ..stages.common import shape_spec
 from ..stages.reconstruct import ground_truth, score_field
 from .common import object_rows, rates_note, write_result
-
-TABLE_METRICS = ("chamfer_l1", "fscore", "normal_consistency", "iou", "genus_match")
-"""The registry's metrics (metrics.py) this table shows, in this order."""
 
 
 def verdict_of(pred: dict | None, retr: dict | None, taus) -> str:
@@ -65,7 +62,7 @@ def run(cfg) -> str:
     run_all(cfg)
     rows = object_rows(cfg)
     retrieved = retrieval_rows(cfg, {r["id"]: r["split"] for r in rows})
-    shown = select(cfg.reconstruct.taus, *TABLE_METRICS)
+    shown = compared_metrics(cfg.reconstruct.taus)
     table = []
     for split in ("train", "test"):
         for kind in ("target", "retrieval", "predicted", "refined"):

@@ -3,19 +3,16 @@ the autoencoder and the mapper, then taken through every stage with the trained 
 
 from __future__ import annotations
 
-from ..metrics import select
+from ..metrics import compared_metrics
 from ..pipeline import run_all
 from .common import rates_note, summary_rows, variant, write_result
-
-TABLE_METRICS = ("chamfer_l1", "fscore", "normal_consistency", "iou", "genus_match")
-"""The registry's metrics (metrics.py) this table shows, in this order."""
 
 
 def run(cfg) -> str:
     genus = list(cfg.experiment.ood.genus)
     c = variant(cfg, "ood-genus" + "-".join(map(str, genus)), **{"data.test_genus": genus})
     run_all(c)
-    shown = select(cfg.reconstruct.taus, *TABLE_METRICS)
+    shown = compared_metrics(cfg.reconstruct.taus)
     rows = [
         {
             "split": "test (held-out genus)" if r["split"] == "test" else "train",

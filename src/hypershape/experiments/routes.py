@@ -7,14 +7,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..config import Route
-from ..metrics import headline, select
+from ..metrics import compared_metrics, headline, select
 from ..paths import paths_of
 from ..pipeline import run_all
 from .common import mean_spread, run_from, save_figure, summary_rows, variant, write_result
 
 ROUTES = tuple(r.value for r in Route)  # the first is the base run
-TABLE_METRICS = ("chamfer_l1", "fscore", "normal_consistency", "iou", "genus_match", "components_filtered")
-"""The registry's metrics (metrics.py) this table shows, in this order."""
 
 
 def runs(cfg):
@@ -36,7 +34,8 @@ def run(cfg) -> str:
         for route, c in by_route.items():
             for r in summary_rows(c):
                 rows_by_key.setdefault((route, r["split"], r["kind"]), []).append(r)
-    shown = select(cfg.reconstruct.taus, *TABLE_METRICS)
+    taus = cfg.reconstruct.taus
+    shown = compared_metrics(taus) + select(taus, "components_filtered")  # components: how routes fail
     table = []
     order = {"target": 0, "predicted": 1, "refined": 2}
     for (route, split, kind), rs in sorted(
