@@ -1,6 +1,6 @@
-"""Where objects come from. Every other module of this package is one source, chosen by `data.source` by its
-module name (config.py lists the modules without importing them, so an unknown name fails when the config
-is composed). A source module defines
+"""Where objects come from. Every module of this package whose name does not start with "_" is one source,
+chosen by `data.source` by its module name (config.py lists the modules without importing them, so an
+unknown name fails when the config is composed; a helper module's name starts with "_"). A source defines
 
     candidates(data) -> list[Candidate]   the first data.num_objects objects, each with a loader
     HAS_FAMILIES: bool                    whether its candidates carry a family (the in_family and ood splits)
