@@ -1,4 +1,4 @@
-"""Run one experiment of issue 3 on a preset: python experiment.py experiment=routes [preset=default]
+"""Run one experiment on a preset: python experiment.py experiment=routes [preset=default]
 Experiments: routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout
 (see src/hypershape/experiments/)."""
 

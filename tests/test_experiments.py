@@ -1,4 +1,4 @@
-"""Each experiment of issue 3 on the tiny preset: its table has every row and no NaN, and the report
+"""Each experiment on the tiny preset: its table has every row and no NaN, and the report
 gathers them. One tiny base run is shared, as a researcher's experiments share their base run."""
 
 import itertools
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('exp')}", "experiment.seeds=[0,1]")
+    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('exp')}", "experiment.routes.seeds=[0,1]")
     run_all(cfg)
     return cfg
 
@@ -115,8 +115,9 @@ def test_anchor_measures_concentration_and_interpolation(base):
 def test_interpolation_has_every_mode_and_strips(base):
     t = table(base, "interpolation")
     assert [r["mode"] for r in t["rows"]] == ["latent", "weights", "sdf"]
-    assert len(t["pairs"]) == 3 * base.experiment.pairs
-    assert len(list(paths_of(base).experiment("interpolation").glob("strip_*.png"))) == base.experiment.pairs
+    pairs = base.experiment.interpolation.pairs
+    assert len(t["pairs"]) == 3 * pairs
+    assert len(list(paths_of(base).experiment("interpolation").glob("strip_*.png"))) == pairs
     sdf = t["rows"][2]
     assert sdf["valid share"] > 0  # blending two true SDFs gives closed meshes
 
@@ -133,11 +134,9 @@ def test_baseline_and_ood_and_report(base):
     # the verdict's words agree with the numbers of its own table
     test = {r["SIREN"]: r for r in b["rows"] if r["split"] == "test"}
     pred, retr = test["predicted"], test["retrieval"]
-    f, c = pred["fscore_0.02"] > retr["fscore_0.02"], pred["chamfer_l1"] < retr["chamfer_l1"]
+    f, c = pred["F@0.02"] > retr["F@0.02"], pred["CD-L1"] < retr["CD-L1"]
     quoted = [float(x) for x in re.findall(r"(?<![@\w.])\d+\.\d+", b["verdict"])]
-    assert quoted == pytest.approx(
-        [pred["fscore_0.02"], retr["fscore_0.02"], pred["chamfer_l1"], retr["chamfer_l1"]], abs=1e-3
-    )
+    assert quoted == pytest.approx([pred["F@0.02"], retr["F@0.02"], pred["CD-L1"], retr["CD-L1"]], abs=1e-3)
     expected = (
         "beat retrieval ("
         if f and c
@@ -162,11 +161,11 @@ def readout_run(tmp_path_factory):
         "preset=tiny",
         f"data_dir={tmp_path_factory.mktemp('readout')}",
         "experiment=readout",
-        "experiment.seeds=[0,1]",
-        "experiment.ood=false",  # the ood repeat costs a second run of 40/50; its plan is tested below
+        "experiment.readout.readout_seeds=[0,1]",
+        "experiment.readout.ood=false",  # the ood repeat costs a second run of 40/50; its plan is tested below
     )
     # one cheap ingredient (80 on): every refinement of route latent kept
-    cfg.experiment.ingredients = {
+    cfg.experiment.readout.ingredients = {
         "keep-all": dict(route="latent", overrides={"shape_siren.refine.accept_if_better": False})
     }
     run_experiment(cfg)
@@ -221,8 +220,10 @@ def test_readout_verdict_quotes_its_own_numbers(readout_run):
 
 
 def test_readout_plan_repeats_every_seed_on_the_ood_split():
-    cfg = make_cfg("preset=tiny", "experiment=readout", "experiment.seeds=[0,1]", "experiment.ood=true")
-    cfg.experiment.ingredients = {}  # tested below
+    cfg = make_cfg(
+        "preset=tiny", "experiment=readout", "experiment.readout.readout_seeds=[0,1]", "experiment.readout.ood=true"
+    )
+    cfg.experiment.readout.ingredients = {}  # tested below
     got = [
         (held, s, route, c.name, c.branch_from, c.readout_seed, list(c.eval_splits), section(c, "data")["split"])
         for held, s, runs in readout.plan(cfg)
@@ -248,8 +249,10 @@ def test_readout_plan_repeats_every_seed_on_the_ood_split():
 
 
 def test_readout_plan_branches_each_ingredient_from_its_route_run_of_every_seed_and_split():
-    cfg = make_cfg("preset=tiny", "experiment=readout", "experiment.seeds=[0,1]", "experiment.ood=true")
-    ingredients = cfg.experiment.ingredients
+    cfg = make_cfg(
+        "preset=tiny", "experiment=readout", "experiment.readout.readout_seeds=[0,1]", "experiment.readout.ood=true"
+    )
+    ingredients = cfg.experiment.readout.ingredients
     assert ingredients, "readout.yaml names the ablation's ingredients"
     for held, _, runs in readout.plan(cfg):
         for name, ing in ingredients.items():
@@ -259,6 +262,6 @@ def test_readout_plan_branches_each_ingredient_from_its_route_run_of_every_seed_
             for key, value in ing.overrides.items():
                 assert OmegaConf.select(c, key) == value != OmegaConf.select(route, key), (name, key)
     bad = make_cfg("preset=tiny", "experiment=readout")
-    bad.experiment.ingredients = {"x": dict(route="nope", overrides={})}
+    bad.experiment.readout.ingredients = {"x": dict(route="nope", overrides={})}
     with pytest.raises(ValueError, match="route must be one of"):
         readout.plan(bad)

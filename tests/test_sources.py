@@ -11,7 +11,9 @@ import objaverse
 import pytest
 import trimesh
 
-from hypershape.sources import local, objaverse_source, procedural
+from hypershape.errors import UserError
+from hypershape.sources import local, procedural
+from hypershape.sources import objaverse as objaverse_source
 
 CATALOGUE = procedural.catalogue(3 * len(procedural.FAMILIES))  # three of each family
 
@@ -190,3 +192,64 @@ def test_download_stage_from_objaverse_records_failed_downloads(objaverse_cache,
     assert objects["aaa"]["status"] == "done" and objects["aaa"]["license"] == "by"
     assert objects["bbb"]["status"] == "failed" and "URLError" in objects["bbb"]["reason"]
     assert run_stage("02_watertight", cfg)["done"] == 1  # the downloaded .glb becomes a solid
+
+
+# --- what the user must fix: one-line UserErrors ------------------------------------------------------
+
+
+def local_data(folder, n=12):
+    from conftest import make_cfg
+
+    return make_cfg("data=local", f"data.local_dir={folder or 'null'}", f"data.num_objects={n}").data
+
+
+def test_local_folder_problems_are_user_errors_naming_the_folder(tmp_path):
+    cases = {
+        tmp_path / "absent": "does not exist",
+        tmp_path / "a_file.obj": "not a folder",
+        tmp_path / "empty": "has no mesh files",
+        tmp_path / "broken": "no mesh under",
+    }
+    trimesh.creation.box().export(tmp_path / "a_file.obj")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("companions are not meshes")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "garbage.ply").write_bytes(b"\x00\x01 not a mesh")
+    (tmp_path / "broken" / "points.obj").write_text("v 0 0 0\nv 1 0 0\n")
+    for folder, words in cases.items():
+        with pytest.raises(UserError, match=words) as err:
+            local.candidates(local_data(folder))
+        assert str(folder) in str(err.value) and "\n" not in str(err.value), folder
+    with pytest.raises(UserError, match="data.local_dir=/path"):
+        local.candidates(local_data(None))
+
+
+def test_local_more_meshes_than_asked_warns_with_both_counts(tmp_path, caplog):
+    for i in range(5):
+        trimesh.creation.box(extents=[1, 1, 1 + i]).export(tmp_path / f"box{i}.obj")
+    (tmp_path / "bad.ply").write_bytes(b"not a mesh")  # listed first (by path); one good mesh is enough
+    got = local.candidates(local_data(tmp_path, n=3))
+    assert [c.id for c in got] == ["bad", "box0", "box1"]
+    assert got[1].sha1 == local.file_sha1(tmp_path / "box0.obj") and len(got[1].load().faces) == 12
+    assert "6 mesh files" in caplog.text and "data.num_objects=3" in caplog.text
+    caplog.clear()
+    assert len(local.candidates(local_data(tmp_path, n=6))) == 6 and "mesh files" not in caplog.text
+
+
+def test_objaverse_unreachable_is_one_user_error(tmp_path, monkeypatch, tiny_cfg):
+    """The network boundary refuses every request (as offline), with nothing cached: 01 stops with one line."""
+    from hypershape.pipeline import run_stage
+
+    def no_network(url, *args, **kwargs):
+        raise urllib.error.URLError(f"[Errno -3] Temporary failure in name resolution: {url}")
+
+    monkeypatch.setattr(objaverse, "BASE_PATH", objaverse.BASE_PATH)  # restored after the test
+    monkeypatch.setattr(objaverse, "_VERSIONED_PATH", objaverse._VERSIONED_PATH)
+    monkeypatch.setattr(urllib.request, "urlretrieve", no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    cache = tmp_path / "cache"
+    for overrides in (["data.objaverse_lvis=[mug]"], ["data.objaverse_uids=[aaa,bbb]", "data.objaverse_lvis=[]"]):
+        cfg = tiny_cfg("data=objaverse", f"data.objaverse_cache={cache}", "data.num_objects=2", *overrides)
+        with pytest.raises(UserError, match="cannot reach Objaverse") as err:
+            run_stage("01_download", cfg)
+        assert "\n" not in str(err.value) and "URLError" in str(err.value) and "data.objaverse_cache" in str(err.value)

@@ -3,6 +3,7 @@ type fails when the config is composed, not an hour into a run."""
 
 from __future__ import annotations
 
+import pkgutil
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -12,10 +13,15 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 
-class Source(Enum):
-    procedural = "procedural"
-    local = "local"
-    objaverse = "objaverse"
+def _source_names() -> list[str]:
+    """The source modules of hypershape/sources (every module but the package's own), found without importing
+    them: the config stays importable without their dependencies."""
+    folder = Path(__file__).resolve().parent / "sources"
+    return sorted(m.name for m in pkgutil.iter_modules([str(folder)]) if not m.name.startswith("_"))
+
+
+Source = Enum("Source", {name: name for name in _source_names()}, module=__name__)
+"""data.source's choices: one per module of hypershape/sources, so a name without a module fails at composition."""
 
 
 ROUTES_DIR = Path(__file__).resolve().parent / "routes"
@@ -48,7 +54,8 @@ class Heads(Enum):
 @dataclass
 class DataConfig:
     source: Source = Source.procedural
-    """Where objects come from: the offline procedural catalogue, a local folder, or Objaverse."""
+    """Where objects come from, by the name of its module in hypershape/sources: procedural (the offline
+    catalogue), local (a folder), objaverse, or any other module there."""
     num_objects: int = 12
     """How many objects to take from the source."""
     test_fraction: float = 0.25
@@ -358,29 +365,64 @@ class ShardConfig:
 
 
 @dataclass
-class ExperimentConfig:
-    name: Optional[str] = None
-    """Which experiment experiment.py runs: routes, heads, anchor, interpolation, baseline, ood, learning_curve,
-    readout."""
+class RoutesExperiment:
     seeds: List[int] = field(default_factory=lambda: [0])
-    """Seeds to repeat the experiment over (tables give mean ± std)."""
+    """Values of the top-level `seed` (the whole run's randomness, not the split) the routes are compared
+    over; the table gives mean ± std over them."""
+
+
+@dataclass
+class InterpolationExperiment:
+    """Paths between pairs of objects (experiment=interpolation, and the anchor experiment's validity)."""
+
     pairs: int = 10
-    """Interpolation: object pairs."""
+    """Object pairs, drawn with the run's seed."""
     steps: int = 7
-    """Interpolation: meshes along each path, ends included."""
+    """Meshes along each path, ends included."""
     resolution: int = 64
-    """Interpolation: marching-cubes grid per axis."""
-    ood_genus: List[int] = field(default_factory=lambda: [2])
-    """Out-of-distribution test: objects of these genera are held out from training entirely."""
+    """Marching-cubes grid per axis."""
+
+
+@dataclass
+class OodExperiment:
+    genus: List[int] = field(default_factory=lambda: [2])
+    """Objects of these genera are held out from training entirely (data.test_genus of the variant run)."""
+
+
+@dataclass
+class LearningCurveExperiment:
     train_sizes: List[int] = field(default_factory=lambda: [10, 20, 40, 80])
-    """Learning curve: numbers of training objects the readout learns from (data.train_limit of each variant);
-    experiment.seeds are repeated at the largest only."""
+    """Numbers of training objects the readout learns from (data.train_limit of each variant)."""
+    readout_seeds: List[int] = field(default_factory=lambda: [0])
+    """Values of `readout_seed` repeated at the largest size (the smaller sizes use the first)."""
     ood: bool = False
-    """Learning curve: repeat the largest size with data.split=ood; readout: repeat every run with it."""
+    """Repeat the largest size with data.split=ood."""
+
+
+@dataclass
+class ReadoutExperiment:
+    readout_seeds: List[int] = field(default_factory=lambda: [0])
+    """Values of `readout_seed` every run is repeated over (the first is the base run's)."""
+    ood: bool = False
+    """Repeat every run with data.split=ood."""
     ingredients: Dict[str, Any] = field(default_factory=dict)
-    """Readout: ablation rows, {name: {route: hybrid|probe|latent, overrides: {dotted key: value}}}: that
-    route's run of every seed and held-out split repeated with the overrides (run `<run>-<name>`, scored on
-    test objects)."""
+    """Ablation rows, {name: {route: hybrid|probe|latent, overrides: {dotted key: value}}}: that route's run
+    of every readout seed and held-out split repeated with the overrides (run `<run>-<name>`, scored on test
+    objects)."""
+
+
+@dataclass
+class ExperimentConfig:
+    """Which experiment experiment.py runs, and each experiment's own settings (configs/experiment/<name>.yaml
+    sets `name` and that experiment's section)."""
+
+    name: Optional[str] = None
+    """routes, heads, anchor, interpolation, baseline, ood, learning_curve or readout."""
+    routes: RoutesExperiment = field(default_factory=RoutesExperiment)
+    interpolation: InterpolationExperiment = field(default_factory=InterpolationExperiment)
+    ood: OodExperiment = field(default_factory=OodExperiment)
+    learning_curve: LearningCurveExperiment = field(default_factory=LearningCurveExperiment)
+    readout: ReadoutExperiment = field(default_factory=ReadoutExperiment)
 
 
 @dataclass

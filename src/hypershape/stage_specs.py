@@ -45,26 +45,27 @@ def download_config(cfg) -> dict:
     return dict(data=_without(section(cfg, "data"), "download_timeout_s", "train_limit"), seed=cfg.seed)
 
 
+# The data fields 02 reads (stages/watertight.py); the others choose objects and splits, or only warn.
+WATERTIGHT_DATA = (
+    "solid_resolution",
+    "thin_voxels",
+    "radius",
+    "sdf_pool",
+    "sdf_samples",
+    "surface_samples",
+    "uniform_samples",
+    "beta",
+    "eval_surface_points",
+    "faithfulness_points",
+    "faithfulness_distance",
+)
+
+
 def watertight_config(cfg) -> dict:
-    """02's: the data fields that shape one object's solid and samples (not those choosing objects)."""
-    data = _without(
-        section(cfg, "data"),
-        "source",
-        "num_objects",
-        "test_fraction",
-        "local_dir",
-        "objaverse_uids",
-        "objaverse_lvis",
-        "objaverse_cache",
-        "download_timeout_s",
-        "test_genus",
-        "split",  # these three only choose objects and splits; an object's own entry is upstream
-        "catalogue_seed",
-        "families",
-        "faithfulness_bar",
-        "train_limit",  # the readout's, not the objects'
-    )
-    return dict(data=data, bound=cfg.reconstruct.bound, seed=cfg.seed)
+    """02's: the data fields that shape one object's solid and samples (an allow-list: a new data field
+    that 02 does not read leaves its key as it is)."""
+    d = section(cfg, "data")
+    return dict(data={k: d[k] for k in WATERTIGHT_DATA}, bound=cfg.reconstruct.bound, seed=cfg.seed)
 
 
 def render_config(cfg) -> dict:

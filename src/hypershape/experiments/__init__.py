@@ -1,4 +1,4 @@
-"""The measurements of issue 3: each experiment runs the pipeline (and its variants) and writes
+"""The experiments: each runs the pipeline (and its variants) and writes
 experiments/<name>/table.md, table.json and figures under the base run's folder."""
 
 import importlib

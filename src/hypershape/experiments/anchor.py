@@ -3,6 +3,7 @@ own random init: weight-space concentration, autoencoder quality on the test spl
 
 from __future__ import annotations
 
+from ..metrics import headline
 from ..paths import paths_of
 from ..pipeline import run_all
 from ..runtime import load_json
@@ -15,6 +16,7 @@ def run(cfg) -> str:
     own = variant(cfg, "own-init", **{"mapper.route": "latent", "weight_ae.shared_anchor": False})
     run_all(shared)
     run_from(own, "60_weight_ae")
+    fscore = headline(cfg.reconstruct.taus)
     table = []
     for label, c in (("shared anchor", shared), ("own random init", own)):
         diag = load_json(paths_of(c).ae_diagnostics)
@@ -30,8 +32,8 @@ def run(cfg) -> str:
                 "AE surf.err train": diag["train_median_ae_surface_error"],
                 "AE surf.err test": diag["test_median_ae_surface_error"],
                 "AE weight MSE test": diag["test_median_ae_weight_mse"],
-                "predicted F@0.02 test": (
-                    pred[("test", "predicted")]["median_fscore_0.02"] if ("test", "predicted") in pred else None
+                f"predicted {fscore.label} test": (
+                    pred[("test", "predicted")][fscore.summary_key] if ("test", "predicted") in pred else None
                 ),
                 "valid (latent interp.)": by_mode["latent"]["valid share"],
                 "valid (weight interp.)": by_mode["weights"]["valid share"],
@@ -45,7 +47,7 @@ def run(cfg) -> str:
         "Cosines are means over all pairs of target shape-SIRENs (train and test), of the raw "
         "weights and of their residual from the shared anchor. Surface errors are medians of "
         "mean |f| on ground-truth surface points; AE = decode(encode(target)). Interpolation "
-        f"validity over {cfg.experiment.pairs} pairs × {cfg.experiment.steps} steps, "
+        f"validity over {cfg.experiment.interpolation.pairs} pairs × {cfg.experiment.interpolation.steps} steps, "
         "as in experiment 4.",
         list(table[0].keys()),
         table,

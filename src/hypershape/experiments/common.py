@@ -8,6 +8,7 @@ import matplotlib.pyplot as pyplot
 import numpy as np
 from omegaconf import OmegaConf
 
+from ..metrics import Metric, headline, select
 from ..paths import SCRIPTS, STAGE_DIRS, paths_of
 from ..pipeline import run_stage
 from ..runtime import atomic_write, load_json, save_json
@@ -41,6 +42,28 @@ def object_rows(cfg) -> list[dict]:
     return load_json(paths_of(cfg).summary_json)["rows"]
 
 
+def readout_metrics(taus) -> list[Metric]:
+    """The few registry metrics the readout tables (learning curve, readout) show: the headline F-score,
+    Chamfer-L1 and the genus rate."""
+    return [headline(taus), *select(taus, "chamfer_l1", "genus_match")]
+
+
+def scores(rows: list[dict], shown: list[Metric]) -> dict:
+    """Each metric's aggregate (metrics.py: median, or a rate) over per-object rows, by metric key."""
+    return {m.key: m.over(r[m.key] for r in rows) for m in shown}
+
+
+def spread(points: list[dict], shown: list[Metric]) -> dict:
+    """'mean ± std' over seeds of each metric of `points` (one aggregate per seed), by column label."""
+    return {m.label: mean_spread([p[m.key] for p in points]) for m in shown}
+
+
+def rates_note(shown: list[Metric]) -> str:
+    """The sentence saying which columns are rates rather than medians."""
+    rates = [m.label for m in shown if m.aggregate == "rate"]
+    return f"Medians over objects; {', '.join(rates)}: share of objects." if rates else "Medians over objects."
+
+
 def mean_spread(values) -> str:
     """'mean ± std' over seeds (just the value for one seed)."""
     v = np.asarray([x for x in values if x is not None], dtype=float)
@@ -65,13 +88,22 @@ def _fmt(v) -> str:
 
 
 def write_result(
-    cfg, experiment: str, title: str, notes: str, columns: list[str], rows: list[dict], extra: dict | None = None
+    cfg,
+    experiment: str,
+    title: str,
+    notes: str,
+    columns: list[str],
+    rows: list[dict],
+    extra: dict | None = None,
+    seeds: tuple[str, list] | None = None,
 ) -> str:
-    """Write experiments/<experiment>/table.md and table.json; return the Markdown."""
+    """Write experiments/<experiment>/table.md and table.json; return the Markdown. `seeds`: (the name of the
+    seeds the experiment repeats over, their values); None: the run's own `seed` alone."""
     d = paths_of(cfg).experiment(experiment)
-    text = (
-        f"## {title}\n\npreset={cfg.preset}, seeds={list(cfg.experiment.seeds)}, base run `{cfg.name}`. "
-        f"{notes}\n\n" + markdown(columns, rows)
+    seed_name, seed_values = seeds or ("seed", [cfg.seed])
+    repeated = f"{seed_name}={list(seed_values)}" if seeds else f"seed={cfg.seed}"
+    text = f"## {title}\n\npreset={cfg.preset}, {repeated}, base run `{cfg.name}`. {notes}\n\n" + markdown(
+        columns, rows
     )
     atomic_write(d / "table.md", lambda p: p.write_text(text))
     save_json(
@@ -79,7 +111,8 @@ def write_result(
         dict(
             title=title,
             preset=cfg.preset,
-            seeds=list(cfg.experiment.seeds),
+            seed_name=seed_name,
+            seeds=list(seed_values),
             columns=columns,
             rows=rows,
             **(extra or {}),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..metrics import headline, select
 from ..paths import paths_of
 from ..pipeline import run_all
 from ..records import Manifest
@@ -55,7 +56,9 @@ def variants(cfg):
 
 
 def per_object(c) -> list[dict]:
-    """Weight MSE of the predicted shape-SIREN against the target, beside its mesh's genus match."""
+    """Weight MSE of the predicted shape-SIREN against the target, beside its mesh's genus match and its
+    headline F-score (metrics.headline)."""
+    fscore = headline(c.reconstruct.taus).key
     p = paths_of(c)
     hyper = Manifest(p.manifest("50_hypernets"), p.root)
     out = []
@@ -73,7 +76,7 @@ def per_object(c) -> list[dict]:
                 genus=r["genus"],
                 genus_match=r["genus_match"],
                 weight_mse=float(((pred - target) ** 2).mean()),
-                fscore=r["fscore_0.02"],
+                fscore=r[fscore],
                 hyper_weight_mse=h.get("weight_mse"),
                 hyper_psnr=h.get("psnr_mean"),
             )
@@ -84,6 +87,7 @@ def per_object(c) -> list[dict]:
 def run(cfg) -> str:
     base = variant(cfg, None, **{"mapper.route": "latent"})
     run_all(base)
+    genus, fscore = select(cfg.reconstruct.taus, "genus_match")[0], headline(cfg.reconstruct.taus)
     table, details = [], []
     for label, emitter, heads, c, start in variants(cfg):
         if start:
@@ -104,9 +108,9 @@ def run(cfg) -> str:
                     "split": split,
                     "n": len(sel),
                     "shape weight MSE": float(np.median([r["weight_mse"] for r in sel])),
-                    "genus ok (all)": float(np.mean([r["genus_match"] for r in sel])),
-                    "genus ok (genus≥1)": float(np.mean([r["genus_match"] for r in topo])) if topo else None,
-                    "F@0.02": float(np.median([r["fscore"] for r in sel])),
+                    f"{genus.label} (all)": genus.over(r["genus_match"] for r in sel),
+                    f"{genus.label} (genus≥1)": genus.over(r["genus_match"] for r in topo) if topo else None,
+                    fscore.label: fscore.over(r["fscore"] for r in sel),
                     "hypernet weight MSE": float(np.median([r["hyper_weight_mse"] for r in sel])),
                     "hypernet PSNR": float(np.median([r["hyper_psnr"] for r in sel])),
                 }
@@ -125,9 +129,9 @@ def run(cfg) -> str:
             "split",
             "n",
             "shape weight MSE",
-            "genus ok (all)",
-            "genus ok (genus≥1)",
-            "F@0.02",
+            f"{genus.label} (all)",
+            f"{genus.label} (genus≥1)",
+            fscore.label,
             "hypernet weight MSE",
             "hypernet PSNR",
         ],

@@ -28,10 +28,10 @@ CHAMFER_POINTS = 5000
 
 
 def pairs_of(cfg, ids: list[str]) -> list[tuple[str, str]]:
-    """`experiment.pairs` distinct pairs of objects, drawn with the run's seed."""
+    """`experiment.interpolation.pairs` distinct pairs of objects, drawn with the run's seed."""
     all_pairs = list(itertools.combinations(sorted(ids), 2))
     order = rng(cfg.seed, "pairs").permutation(len(all_pairs))
-    return [all_pairs[i] for i in order[: cfg.experiment.pairs]]
+    return [all_pairs[i] for i in order[: cfg.experiment.interpolation.pairs]]
 
 
 class PathMeshes:
@@ -39,28 +39,29 @@ class PathMeshes:
 
     def __init__(self, cfg):
         self.cfg, self.p, self.dev = cfg, paths_of(cfg), device_of(cfg)
+        self.interp = cfg.experiment.interpolation
         self.spec = shape_spec(cfg)
         anchor = load_torch(self.p.shape_anchor)["flat"].to(self.dev)
         self.ae = WeightAE.load(load_torch(self.p.weight_ae), cfg.weight_ae, anchor)
         self.latents = load_torch(self.p.latents)["latents"]
-        self.grid = grid_points(cfg.experiment.resolution, cfg.reconstruct.bound)
+        self.grid = grid_points(self.interp.resolution, cfg.reconstruct.bound)
         self._sdf: dict[str, np.ndarray] = {}
 
     def gt_sdf(self, obj_id: str) -> np.ndarray:
         if obj_id not in self._sdf:
             solid = trimesh.load(self.p.solid(obj_id), force="mesh", process=False)
-            self._sdf[obj_id] = signed_distance(solid, self.grid).reshape((self.cfg.experiment.resolution,) * 3)
+            self._sdf[obj_id] = signed_distance(solid, self.grid).reshape((self.interp.resolution,) * 3)
         return self._sdf[obj_id]
 
     def siren_mesh(self, flat: torch.Tensor) -> trimesh.Trimesh:
         return mesh_from_sdf(
             siren_field(self.spec, flat, self.dev, self.cfg.device.eval_chunk),
-            self.cfg.experiment.resolution,
+            self.interp.resolution,
             self.cfg.reconstruct.bound,
         )
 
     def meshes(self, a: str, b: str, mode: str) -> list[trimesh.Trimesh]:
-        ts = np.linspace(0.0, 1.0, self.cfg.experiment.steps)
+        ts = np.linspace(0.0, 1.0, self.interp.steps)
         if mode == "sdf":
             A, B = self.gt_sdf(a), self.gt_sdf(b)
             return [mesh_from_grid((1 - t) * A + t * B, self.cfg.reconstruct.bound) for t in ts]
@@ -150,8 +151,8 @@ def run(cfg) -> str:
         cfg,
         "interpolation",
         "Experiment 4: interpolation",
-        f"{cfg.experiment.steps} meshes per path (ends included), marching cubes at "
-        f"{cfg.experiment.resolution}³. valid = non-empty, closed manifold, one component (≥1% "
+        f"{cfg.experiment.interpolation.steps} meshes per path (ends included), marching cubes at "
+        f"{cfg.experiment.interpolation.resolution}³. valid = non-empty, closed manifold, one component (≥1% "
         "area); jump ratio = largest Chamfer-L1 between neighbouring steps / Chamfer-L1 of the "
         "two ends (1/(steps−1) is perfectly even); strips are strip_*.png beside this table.",
         ["mode", "pairs", "valid share", "median jump ratio", "max jump ratio", "topology changes / path"],

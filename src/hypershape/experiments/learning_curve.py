@@ -1,12 +1,13 @@
-"""The learning curve (issue 8): held-out quality against the number of objects the readout learns from.
+"""The learning curve: held-out quality against the number of objects the readout learns from.
 
 The per-object stages (01–50, 60's targets) are made once, in the base run. Each (size k, readout seed s)
 is a variant run branched from it with data.train_limit=k (60's autoencoder and 70's mapper learn from the
 first k train objects of a seeded, nested order), readout_seed=s and eval_splits=[test] (80 and 90 on the
 held-out objects only); the manifests reuse every per-object output, so only 60's autoencoder and 70–90
 are made. Both routes share a variant (route folders), and the retrieval baseline (baseline.py) looks up
-the nearest of the same k objects, once per size. experiment.seeds are repeated at the largest size only;
-the smaller sizes use the first seed. With experiment.ood the largest size is repeated on data.split=ood."""
+the nearest of the same k objects, once per size. experiment.learning_curve.readout_seeds are repeated at
+the largest size only; the smaller sizes use the first seed. With experiment.learning_curve.ood the largest
+size is repeated on data.split=ood."""
 
 from __future__ import annotations
 
@@ -14,25 +15,39 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..config import section
+from ..metrics import Metric
 from ..paths import paths_of
 from ..pipeline import run_all
 from ..runtime import load_torch
 from .baseline import retrieval_rows
-from .common import mean_spread, object_rows, run_from, save_figure, summary_rows, variant, write_result
+from .common import (
+    object_rows,
+    rates_note,
+    readout_metrics,
+    run_from,
+    save_figure,
+    scores,
+    spread,
+    summary_rows,
+    variant,
+    write_result,
+)
 
 ROUTES = ("latent", "direct")
 PIPELINE = tuple(f"{route} {kind}" for route in ROUTES for kind in ("predicted", "refined"))
 METHODS = PIPELINE + ("retrieval",)
-# table column, per-object metric; 90's summary has the median of each (the mean of genus_match: a share)
-METRICS = (("F@0.02", "fscore_0.02", "median"), ("CD-L1", "chamfer_l1", "median"), ("genus ok", "genus_match", "mean"))
-COLUMNS = ["held out", "train objects", "used", "method", "seeds", "n", *(name for name, _, _ in METRICS)]
+COLUMNS = ["held out", "train objects", "used", "method", "seeds", "n"]
+"""The columns before the metrics' (common.readout_metrics)."""
 
 
 def plan(cfg) -> list[tuple[str, int, int, object]]:
     """(held-out split, size, readout seed, latent-route variant) of every run of the curve."""
-    sizes, seeds = sorted(set(cfg.experiment.train_sizes)), list(cfg.experiment.seeds)
+    e = cfg.experiment.learning_curve
+    sizes, seeds = sorted(set(e.train_sizes)), list(e.readout_seeds)
     if not sizes or sizes[0] < 1 or not seeds:
-        raise ValueError(f"experiment.train_sizes must be >= 1 and seeds non-empty, got {sizes}, {seeds}")
+        raise ValueError(
+            f"experiment.learning_curve.train_sizes must be >= 1 and readout_seeds non-empty, got {sizes}, {seeds}"
+        )
 
     def run_of(held: str, k: int, s: int, **extra):
         overrides = {"data.train_limit": k, "readout_seed": s, "eval_splits": ["test"], "mapper.route": "latent"}
@@ -40,11 +55,11 @@ def plan(cfg) -> list[tuple[str, int, int, object]]:
 
     base = section(cfg, "data").get("split", "test")  # the held-out split of the base run
     out = [run_of(base, k, s) for k in sizes for s in (seeds if k == sizes[-1] else seeds[:1])]
-    if cfg.experiment.ood:
+    if e.ood:
         if "split" not in cfg.data:
             raise ValueError(
-                "experiment.ood repeats the curve with data.split=ood, which this config does not have: "
-                "pass experiment.ood=false"
+                "experiment.learning_curve.ood repeats the curve with data.split=ood, which this config does not "
+                "have: pass experiment.learning_curve.ood=false"
             )
         ood = [run_of("ood", sizes[-1], s, **{"data.split": "ood"}) for s in seeds]
         for *_, c in ood[1:]:  # the ood split's own 40/50 anchors and objects, made once by its first run
@@ -53,13 +68,9 @@ def plan(cfg) -> list[tuple[str, int, int, object]]:
     return out
 
 
-def scores(rows: list[dict]) -> dict:
-    """The curve's metrics over per-object rows: medians, and the share of genus matches."""
-    return {key: float(getattr(np, how)([float(r[key]) for r in rows])) for _, key, how in METRICS}
-
-
 def run(cfg) -> str:
     runs = plan(cfg)  # fails before any work on a bad request
+    shown = readout_metrics(cfg.reconstruct.taus)
     run_all(cfg, until="60_train_weight_ae")  # the per-object work every variant shares
     points, retrieved, looked_up = [], [], set()
     for held, k, s, latent in runs:
@@ -71,25 +82,27 @@ def run(cfg) -> str:
         for route, c in (("latent", latent), ("direct", direct)):
             for r in summary_rows(c):
                 if r["split"] == "test" and r["kind"] != "target":
-                    m = {key: r[f"{how}_{key}"] for _, key, how in METRICS}
+                    m = {m.key: r[m.summary_key] for m in shown}
                     points.append(dict(about, method=f"{route} {r['kind']}", n=r["n"], run=c.name, **m))
         if (held, k) not in looked_up:  # retrieval has no readout seed: once per size, among the mapper's objects
             looked_up.add((held, k))
             test = {r["id"]: r["split"] for r in object_rows(latent) if r["split"] == "test"}
             rows = [dict(r, held_out=held, train_objects=k) for r in retrieval_rows(latent, test)]
             retrieved += rows
-            points.append(dict(about, seed=None, method="retrieval", n=len(rows), run=latent.name, **scores(rows)))
-    rows = table_rows(points)
-    verdict = verdict_of(points, runs[0][0])
-    save_figure(figure(points, runs[0][0]), paths_of(cfg).experiment("learning_curve") / "curve.png")
-    sizes, seeds = sorted(set(cfg.experiment.train_sizes)), list(cfg.experiment.seeds)
+            point = dict(about, seed=None, method="retrieval", n=len(rows), run=latent.name)
+            points.append(dict(point, **scores(rows, shown)))
+    rows = table_rows(points, shown)
+    verdict = verdict_of(points, runs[0][0], shown[0])
+    save_figure(figure(points, runs[0][0], shown[0]), paths_of(cfg).experiment("learning_curve") / "curve.png")
+    e = cfg.experiment.learning_curve
+    sizes, seeds = sorted(set(e.train_sizes)), list(e.readout_seeds)
     short = sorted({(p["train_objects"], p["used"]) for p in points if p["used"] < p["train_objects"]})
     notes = (
         f"Test objects only (the split is fixed by data.catalogue_seed {cfg.data.catalogue_seed}); the autoencoder, "
         "the mapper and retrieval "
         f"learn from the first k train objects of a seeded nested order. Readout seeds {seeds} at "
         f"k = {sizes[-1]}, seed {seeds[0]} at the other sizes (mean ± std over seeds); retrieval is "
-        "once per size. Medians over objects; genus ok: share of objects. "
+        f"once per size. {rates_note(shown)} "
         + (f"Fewer train objects than asked were usable (asked, used): {short}. " if short else "")
         + verdict
     )
@@ -98,13 +111,14 @@ def run(cfg) -> str:
         "learning_curve",
         "Learning curve: held-out quality against the number of training objects",
         notes,
-        COLUMNS,
+        COLUMNS + [m.label for m in shown],
         rows,
         extra=dict(points=points, retrieved=retrieved, verdict=verdict),
+        seeds=("readout_seeds", seeds),
     )
 
 
-def table_rows(points: list[dict]) -> list[dict]:
+def table_rows(points: list[dict], shown: list[Metric]) -> list[dict]:
     """One row per (held-out split, size, method): mean ± std over seeds of each metric."""
     groups: dict[tuple, list[dict]] = {}
     for p in points:
@@ -112,27 +126,27 @@ def table_rows(points: list[dict]) -> list[dict]:
     rows = []
     for (held, k, method), ps in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], METHODS.index(kv[0][2]))):
         row = {"held out": held, "train objects": k, "used": ps[0]["used"], "method": method}
-        row.update(seeds=len(ps), n=ps[0]["n"], **{name: mean_spread([p[key] for p in ps]) for name, key, _ in METRICS})
+        row.update(seeds=len(ps), n=ps[0]["n"], **spread(ps, shown))
         rows.append(row)
     return rows
 
 
-def curve_of(points: list[dict], held: str, method: str) -> tuple[list[int], list[float], list[float]]:
-    """Sizes, mean held-out F@0.02 over seeds and its std (0 for one seed) of one method."""
+def curve_of(points: list[dict], held: str, method: str, key: str) -> tuple[list[int], list[float], list[float]]:
+    """Sizes, mean held-out metric `key` over seeds and its std (0 for one seed) of one method."""
     by_size: dict[int, list[float]] = {}
     for p in points:
         if p["held_out"] == held and p["method"] == method:
-            by_size.setdefault(p["train_objects"], []).append(p["fscore_0.02"])
+            by_size.setdefault(p["train_objects"], []).append(p[key])
     sizes = sorted(by_size)
     means = [float(np.mean(by_size[k])) for k in sizes]
     stds = [float(np.std(by_size[k], ddof=1)) if len(by_size[k]) > 1 else 0.0 for k in sizes]
     return sizes, means, stds
 
 
-def verdict_of(points: list[dict], held: str) -> str:
-    """Plain words from the numbers: does held-out F@0.02 rise from the smallest to the largest size, and
-    does the pipeline beat retrieval at the largest?"""
-    curves = {m: curve_of(points, held, m) for m in METHODS}
+def verdict_of(points: list[dict], held: str, fscore: Metric) -> str:
+    """Plain words from the numbers: does the held-out F-score (`fscore`, the headline) rise from the smallest
+    to the largest size, and does the pipeline beat retrieval at the largest?"""
+    curves = {m: curve_of(points, held, m, fscore.key) for m in METHODS}
     sizes = curves[METHODS[0]][0]
     if len(sizes) < 2:
         return f"One size only ({sizes}): no curve to read."
@@ -144,7 +158,7 @@ def verdict_of(points: list[dict], held: str) -> str:
     beat = [m for m in PIPELINE if ends[m][1] > retr]
     numbers = ", ".join(f"{m} {a:.3f} → {b:.3f}" for m, (a, b) in ends.items())
     return (
-        f"Held-out median F@0.02 from {sizes[0]} to {sizes[-1]} training objects: {numbers}. It rises for "
+        f"Held-out median {fscore.label} from {sizes[0]} to {sizes[-1]} training objects: {numbers}. It rises for "
         f"{len(rises)} of {len(PIPELINE)} pipeline methods ({len(steady)} of them at every step); at "
         f"{sizes[-1]} the best, {best} ({ends[best][1]:.3f}), "
         f"{'beats' if best in beat else 'does not beat'} retrieval ({retr:.3f}), and {len(beat)} of "
@@ -152,16 +166,16 @@ def verdict_of(points: list[dict], held: str) -> str:
     )
 
 
-def figure(points: list[dict], held: str):
-    """Held-out F@0.02 against the number of training objects (log x), one line per method; error bars
+def figure(points: list[dict], held: str, fscore: Metric):
+    """Held-out F-score (`fscore`) against the number of training objects (log x), one line per method; error bars
     (std over readout seeds) where there are several; the ood repeat as hollow markers."""
     fig, ax = plt.subplots(figsize=(6, 4))
     colours = dict(zip(METHODS, ("#4c72b0", "#1f3b70", "#dd8452", "#8c4a1c", "#777777")))
     for m in METHODS:
-        sizes, means, stds = curve_of(points, held, m)
+        sizes, means, stds = curve_of(points, held, m, fscore.key)
         style = "--" if m == "retrieval" else "-"
         ax.errorbar(sizes, means, yerr=stds, fmt=f"o{style}", color=colours[m], capsize=3, label=m)
-        k, ood, ood_std = curve_of(points, "ood", m)
+        k, ood, ood_std = curve_of(points, "ood", m, fscore.key)
         if k:
             ax.errorbar(k, ood, yerr=ood_std, fmt="s", mfc="none", color=colours[m], capsize=3, label=f"{m} (ood)")
     ax.set_xscale("log")
@@ -170,7 +184,7 @@ def figure(points: list[dict], held: str):
     ax.minorticks_off()
     ax.set_ylim(0, 1)
     ax.set_xlabel("training objects (autoencoder, mapper, retrieval)")
-    ax.set_ylabel(f"held-out median F-score@0.02 ({held})")
+    ax.set_ylabel(f"held-out median {fscore.label} ({held})")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -3,29 +3,22 @@ the autoencoder and the mapper, then taken through every stage with the trained 
 
 from __future__ import annotations
 
+from ..metrics import compared_metrics
 from ..pipeline import run_all
-from .common import summary_rows, variant, write_result
-
-METRICS = (
-    "median_chamfer_l1",
-    "median_fscore_0.01",
-    "median_fscore_0.02",
-    "median_normal_consistency",
-    "median_iou",
-    "mean_genus_match",
-)
+from .common import rates_note, summary_rows, variant, write_result
 
 
 def run(cfg) -> str:
-    genus = list(cfg.experiment.ood_genus)
+    genus = list(cfg.experiment.ood.genus)
     c = variant(cfg, "ood-genus" + "-".join(map(str, genus)), **{"data.test_genus": genus})
     run_all(c)
+    shown = compared_metrics(cfg.reconstruct.taus)
     rows = [
         {
             "split": "test (held-out genus)" if r["split"] == "test" else "train",
             "SIREN": r["kind"],
             "n": r["n"],
-            **{k.replace("median_", "").replace("mean_", ""): r[k] for k in METRICS},
+            **{m.label: r[m.summary_key] for m in shown},
         }
         for r in summary_rows(c)
     ]
@@ -34,7 +27,7 @@ def run(cfg) -> str:
         "ood",
         f"Experiment 6: out of distribution (genus {genus} never trained)",
         f"Run `{c.name}`: train split = every object whose genus is not in {genus}; test split = "
-        "all objects of those genera. Medians; genus_match is a share.",
-        ["split", "SIREN", "n", *[k.replace("median_", "").replace("mean_", "") for k in METRICS]],
+        f"all objects of those genera. {rates_note(shown)}",
+        ["split", "SIREN", "n", *(m.label for m in shown)],
         rows,
     )

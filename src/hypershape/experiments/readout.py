@@ -1,4 +1,4 @@
-"""Reading held-out objects off the weights (issue 9): route hybrid beside its candidates alone (routes probe
+"""Reading held-out objects off the weights: route hybrid beside its candidates alone (routes probe
 and latent) and the retrieval baselines, predicted and refined, on train and test objects, over readout seeds.
 
 The base run is route hybrid on every object (cfg, train and test). Routes probe and latent are the same
@@ -8,8 +8,8 @@ branched from the base run, all three routes on the test objects; the per-object
 is shared. Retrieval, once (it has no readout seed): the nearest training object's target in the
 hypernetwork sketch (the learned mappers' input space: hypernetwork weights, count-sketched) and in the
 probe's space (the views each hypernetwork draws), for every object (train objects look up another one).
-With experiment.ood the same is repeated on data.split=ood (`<name>-ood`, `<name>-ood-r<s>`). Each of
-experiment.ingredients (the ablation) repeats one route's runs with some settings changed, on test objects."""
+With experiment.readout.ood the same is repeated on data.split=ood (`<name>-ood`, `<name>-ood-r<s>`). Each of
+experiment.readout.ingredients (the ablation) repeats one route's runs with some settings changed, on test objects."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import trimesh
 
 from ..config import readout_seed, section
 from ..geometry.marching import mesh_from_sdf
+from ..metrics import Metric
 from ..nets.siren import siren_field
 from ..paths import paths_of
 from ..pipeline import run_all
@@ -26,32 +27,45 @@ from ..render import thumbnail
 from ..runtime import device_of, load_torch
 from ..stages.common import shape_spec
 from .baseline import retrieval_rows
-from .common import mean_spread, object_rows, run_from, save_figure, variant, write_result
-from .learning_curve import METRICS, scores
+from .common import (
+    object_rows,
+    rates_note,
+    readout_metrics,
+    run_from,
+    save_figure,
+    scores,
+    spread,
+    variant,
+    write_result,
+)
 
 ROUTES = ("hybrid", "probe", "latent")  # hybrid and its learned and probed candidates alone
 SPACES = (("sketch", "latent"), ("probe", "probe"))  # retrieval: (input space, the route whose 70 keeps it)
-COLUMNS = ["held out", "split", "method", "seeds", "n", *(name for name, _, _ in METRICS)]
+COLUMNS = ["held out", "split", "method", "seeds", "n"]
+"""The columns before the metrics' (common.readout_metrics)."""
 
 
 def plan(cfg) -> list[tuple[str, int, dict]]:
     """(held-out split, readout seed, {route or "route, ingredient": run}) of every run; the first is the base
     run (hybrid on all). An ingredient's run is its route's run of that seed with the overrides, branched from
     it (`<run>-<ingredient>`), so it redoes only the stages they change."""
-    seeds = list(cfg.experiment.seeds)
+    e = cfg.experiment.readout
+    seeds = list(e.readout_seeds)
     if not seeds:
-        raise ValueError("experiment.seeds must name at least one readout seed")
-    ingredients = {name: dict(ing) for name, ing in cfg.experiment.ingredients.items()}
+        raise ValueError("experiment.readout.readout_seeds must name at least one readout seed")
+    ingredients = {name: dict(ing) for name, ing in e.ingredients.items()}
     for name, ing in ingredients.items():
         if ing.get("route") not in ROUTES:
-            raise ValueError(f"experiment.ingredients.{name}.route must be one of {', '.join(ROUTES)}")
+            raise ValueError(f"experiment.readout.ingredients.{name}.route must be one of {', '.join(ROUTES)}")
     base = variant(cfg, None, **{"mapper.route": "hybrid"})
     if seeds[0] != readout_seed(cfg):
         base.readout_seed = seeds[0]
     heads = [(section(cfg, "data").get("split", "test"), base)]  # named after the base run's held-out split
-    if cfg.experiment.ood:
+    if e.ood:
         if "split" not in cfg.data:
-            raise ValueError("experiment.ood repeats the runs with data.split=ood, which this config does not have")
+            raise ValueError(
+                "experiment.readout.ood repeats the runs with data.split=ood, which this config does not have"
+            )
         heads.append(("ood", variant(base, "ood", **{"data.split": "ood"})))
     out = []
     for held, head in heads:
@@ -71,6 +85,7 @@ def plan(cfg) -> list[tuple[str, int, dict]]:
 
 def run(cfg) -> str:
     runs = plan(cfg)  # fails before any work on a bad request
+    shown = readout_metrics(cfg.reconstruct.taus)
     points, retrieved = [], {}
     for held, seed, by_route in runs:
         run_all(by_route["hybrid"])
@@ -84,7 +99,7 @@ def run(cfg) -> str:
                 for kind in ("predicted", "refined"):
                     sel = [r for r in rows if r["kind"] == kind]
                     points.append(dict(held_out=held, split=split, method=f"{route} {kind}", seed=seed, n=len(sel)))
-                    points[-1].update(scores(sel))
+                    points[-1].update(scores(sel, shown))
         if held not in retrieved:  # once per split: retrieval has no readout seed
             split_of = {r["id"]: r["split"] for r in object_rows(by_route["hybrid"]) if r["kind"] == "predicted"}
             retrieved[held] = []
@@ -93,28 +108,29 @@ def run(cfg) -> str:
                 retrieved[held] += rows
                 for split, sel in by_split(rows).items():
                     points.append(dict(held_out=held, split=split, method=f"retrieval ({space})", seed=None))
-                    points[-1].update(n=len(sel), **scores(sel))
+                    points[-1].update(n=len(sel), **scores(sel, shown))
     base = runs[0][2]
     picture(base["hybrid"], [r for r in retrieved[runs[0][0]] if r["space"] == "sketch"])
-    rows = table_rows(points)
-    verdict = verdict_of(points)
+    rows = table_rows(points, shown)
+    verdict = verdict_of(points, shown[0])
     notes = (
-        "Medians over objects (genus ok: share of objects); mean ± std over readout seeds of those medians. "
+        f"{rates_note(shown)} Mean ± std over readout seeds of those aggregates. "
         "Route hybrid keeps, per object, whichever of latent's, probe's and retrieval's (sketch) shapes draws "
         "views closest to the hypernetwork's; on a train object its retrieval candidate is the object's own "
         "target (memory). Routes probe and latent, and seeds after the first, are scored on test objects only. "
         "Retrieval looks up another training object in the sketch of the hypernetwork weights or in the probe's "
         "views. Rows 'route, ingredient' are that route's runs with the ingredient's settings changed "
-        "(experiment.ingredients), on test objects. " + verdict
+        "(experiment.readout.ingredients), on test objects. " + verdict
     )
     return write_result(
         cfg,
         "readout",
         "Reading held-out objects off the weights: routes, candidates and retrieval",
         notes,
-        COLUMNS,
+        COLUMNS + [m.label for m in shown],
         rows,
         extra=dict(points=points, retrieved=[r for rs in retrieved.values() for r in rs], verdict=verdict),
+        seeds=("readout_seeds", list(cfg.experiment.readout.readout_seeds)),
     )
 
 
@@ -125,7 +141,7 @@ def by_split(rows: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def table_rows(points: list[dict]) -> list[dict]:
+def table_rows(points: list[dict], shown: list[Metric]) -> list[dict]:
     """One row per (held-out split, split, method): mean ± std over seeds of each metric."""
     groups: dict[tuple, list[dict]] = {}
     for p in points:
@@ -133,17 +149,17 @@ def table_rows(points: list[dict]) -> list[dict]:
     rows = []
     for (held, split, method), ps in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != "train", kv[0][2])):
         row = {"held out": held, "split": split, "method": method, "seeds": len(ps), "n": ps[0]["n"]}
-        row.update({name: mean_spread([p[key] for p in ps]) for name, key, _ in METRICS})
+        row.update(spread(ps, shown))
         rows.append(row)
     return rows
 
 
-def verdict_of(points: list[dict]) -> str:
-    """Plain words on issue 9's goal: held-out predicted F@0.02 of route hybrid (mean over seeds) >= 0.5 and
-    >= 0.15 above both retrievals; train predicted >= 0.95."""
+def verdict_of(points: list[dict], fscore: Metric) -> str:
+    """Plain words on the readout's goal: held-out predicted F-score (`fscore`, the headline) of route hybrid
+    (mean over seeds) >= 0.5 and >= 0.15 above both retrievals; train predicted >= 0.95."""
 
     def mean(held, split, method):
-        v = [p["fscore_0.02"] for p in points if (p["held_out"], p["split"], p["method"]) == (held, split, method)]
+        v = [p[fscore.key] for p in points if (p["held_out"], p["split"], p["method"]) == (held, split, method)]
         return float(np.mean(v)) if v else None
 
     words = []
@@ -154,7 +170,7 @@ def verdict_of(points: list[dict]) -> str:
             continue
         ok = pred >= 0.5 and pred >= max(retr) + 0.15
         words.append(
-            f"{held} test: hybrid predicted F@0.02 {pred:.3f} vs retrieval {max(retr):.3f} "
+            f"{held} test: hybrid predicted {fscore.label} {pred:.3f} vs retrieval {max(retr):.3f} "
             f"({'meets' if ok else 'misses'} >= 0.5 and +0.15)"
         )
         train = mean(held, "train", "hybrid predicted")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..config import Route
-from ..geometry.metrics import FLOOR_TORUS, fscore_key, sampling_floor
+from ..geometry.metrics import FLOOR_TORUS, sampling_floor
+from ..metrics import select
 from ..paths import Paths, paths_of
 from ..runtime import atomic_write, load_json, rng
 from . import EXPERIMENTS
@@ -14,7 +15,7 @@ def conventions(rc, floor: dict) -> str:
     reports on and the sampling floor computed at those counts (`sampling_floor`)."""
     taus = ", ".join(f"{t:g}" for t in rc.taus)
     torus = f"R = {FLOOR_TORUS['major_radius']:g}, r = {FLOOR_TORUS['minor_radius']:g}"
-    floor_f = ", ".join(f"F@{t:g} = {floor[fscore_key(t)]:.3f}" for t in rc.taus)
+    floor_f = ", ".join(f"{m.label} = {floor[m.key]:.3f}" for m in select(rc.taus, "fscore"))
     return f"""\
 All metrics are on meshes in the normalised frame (objects scaled into the unit sphere), with {rc.n_points:,} points
 sampled on each surface (DESIGN.md). Chamfer-L1 = ½(mean NN distance pred→gt + mean NN distance gt→pred);

@@ -7,27 +7,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..config import Route
+from ..metrics import compared_metrics, headline, select
 from ..paths import paths_of
 from ..pipeline import run_all
 from .common import mean_spread, run_from, save_figure, summary_rows, variant, write_result
 
 ROUTES = tuple(r.value for r in Route)  # the first is the base run
-METRICS = [
-    ("CD-L1", "median_chamfer_l1"),
-    ("F@0.01", "median_fscore_0.01"),
-    ("F@0.02", "median_fscore_0.02"),
-    ("NC", "median_normal_consistency"),
-    ("IoU", "median_iou"),
-    ("genus ok", "mean_genus_match"),
-    ("components", "median_components_filtered"),
-]
 
 
 def runs(cfg):
     """(seed, {route: run}) for every seed; seed == cfg.seed is cfg itself. The routes of a seed are one
     run with one folder per route from 70 on."""
     out = []
-    for seed in cfg.experiment.seeds:
+    for seed in cfg.experiment.routes.seeds:
         first = variant(cfg, None if seed == cfg.seed else f"seed{seed}", seed=seed, **{"mapper.route": ROUTES[0]})
         out.append((seed, {route: variant(first, None, **{"mapper.route": route}) for route in ROUTES}))
     return out
@@ -42,6 +34,8 @@ def run(cfg) -> str:
         for route, c in by_route.items():
             for r in summary_rows(c):
                 rows_by_key.setdefault((route, r["split"], r["kind"]), []).append(r)
+    taus = cfg.reconstruct.taus
+    shown = compared_metrics(taus) + select(taus, "components_filtered")  # components: how routes fail
     table = []
     order = {"target": 0, "predicted": 1, "refined": 2}
     for (route, split, kind), rs in sorted(
@@ -50,9 +44,9 @@ def run(cfg) -> str:
         if kind == "target" and route != ROUTES[0]:
             continue  # targets do not depend on the route: listed once, as the upper bound
         row = {"split": split, "SIREN": kind, "route": "—" if kind == "target" else route, "n": rs[0]["n"]}
-        row.update({name: mean_spread([r[key] for r in rs]) for name, key in METRICS})
+        row.update({m.label: mean_spread([r[m.summary_key] for r in rs]) for m in shown})
         table.append(row)
-    fig = figure(rows_by_key)
+    fig = figure(rows_by_key, headline(cfg.reconstruct.taus))
     save_figure(fig, paths_of(cfg).experiment("routes") / "routes.png")
     return write_result(
         cfg,
@@ -60,12 +54,14 @@ def run(cfg) -> str:
         "Experiment 1: the routes",
         "Medians over objects (genus ok: share of objects), mean ± std over seeds. "
         "Target SIRENs are the upper bound; test objects never trained the AE or the mapper.",
-        ["split", "SIREN", "route", "n"] + [m for m, _ in METRICS],
+        ["split", "SIREN", "route", "n"] + [m.label for m in shown],
         table,
+        seeds=("seeds", list(cfg.experiment.routes.seeds)),
     )
 
 
-def figure(rows_by_key):
+def figure(rows_by_key, fscore):
+    """Bars of the headline F-score (`fscore`, a registry metric) per route and kind, one panel per split."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
     for ax, split in zip(axes, ("train", "test")):
         labels, means, errs = [], [], []
@@ -74,7 +70,7 @@ def figure(rows_by_key):
                 rs = rows_by_key.get((route, split, kind))
                 if not rs or (kind == "target" and route != ROUTES[0]):
                     continue
-                v = [r["median_fscore_0.02"] for r in rs]
+                v = [r[fscore.summary_key] for r in rs]
                 labels.append(kind if kind == "target" else f"{kind}\n{route}")
                 means.append(sum(v) / len(v))
                 errs.append(0 if len(v) < 2 else float(np.std(v, ddof=1)))
@@ -82,6 +78,6 @@ def figure(rows_by_key):
         ax.set_xticks(range(len(means)), labels, fontsize=7)
         ax.set_title(f"{split} split")
         ax.set_ylim(0, 1)
-    axes[0].set_ylabel("median F-score@0.02")
+    axes[0].set_ylabel(f"median {fscore.label}")
     fig.tight_layout()
     return fig

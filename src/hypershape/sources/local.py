@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import Counter
 from pathlib import Path
@@ -10,6 +11,10 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from ..errors import UserError
+from . import Candidate
+
+log = logging.getLogger(__name__)
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off", ".glb", ".gltf")
 # Files a mesh file refers to (OBJ materials, glTF buffers, textures), and notes: not objects themselves.
 COMPANION_SUFFIXES = (".mtl", ".bin", ".png", ".jpg", ".jpeg", ".txt", ".md")
@@ -95,3 +100,57 @@ def load_mesh(path) -> trimesh.Trimesh:
             f"(extent {extent:g}; vertices closer than {trimesh.tol.merge:g} are merged)"
         )
     return mesh
+
+
+# --- as a source (data.source=local) ----------------------------------------------------------------------------
+
+HAS_FAMILIES = False
+
+
+def _folder(local_dir) -> Path:
+    """data.local_dir as a folder that exists and holds files; UserError naming the problem otherwise."""
+    if not local_dir:
+        raise UserError("data.source=local needs a folder of meshes: pass data.local_dir=/path/to/meshes")
+    folder = Path(local_dir).expanduser()
+    if not folder.exists():
+        raise UserError(f"data.local_dir={local_dir} does not exist: pass a folder of meshes")
+    if not folder.is_dir():
+        raise UserError(f"data.local_dir={local_dir} is a file, not a folder: pass the folder that holds the meshes")
+    return folder
+
+
+def candidates(data) -> list[Candidate]:
+    """The first data.num_objects meshes under data.local_dir (sorted by path; a warning names both counts
+    when there are more), keyed by content. UserError when the folder is missing, has no mesh files, or none
+    of the taken files loads."""
+    folder = _folder(data.local_dir)
+    found = list_meshes(folder)
+    if not found:
+        raise UserError(f"data.local_dir={data.local_dir} has no mesh files: put {' '.join(MESH_SUFFIXES)} files in it")
+    if len(found) > data.num_objects:
+        log.warning(
+            "%d mesh files under %s, data.num_objects=%d: taking the first %d by path "
+            "(pass data.num_objects=%d to take them all)",
+            len(found),
+            data.local_dir,
+            data.num_objects,
+            data.num_objects,
+            len(found),
+        )
+    found = found[: data.num_objects]
+    _one_loads(found, data.local_dir)
+    return [
+        Candidate(id=i, source="local", ref=str(p), sha1=file_sha1(p), load=lambda p=p: load_mesh(p)) for i, p in found
+    ]
+
+
+def _one_loads(found: list[tuple[str, Path]], local_dir) -> None:
+    """UserError unless at least one of the files loads (stops at the first that does)."""
+    reasons = []
+    for _, path in found:
+        try:
+            load_mesh(path)
+            return
+        except MeshLoadError as exc:
+            reasons.append(str(exc))
+    raise UserError(f"no mesh under data.local_dir={local_dir} loads ({len(found)} tried; first: {reasons[0]})")

@@ -21,6 +21,7 @@ from trimesh.remesh import subdivide_to_size
 from trimesh.transformations import rotation_matrix
 
 from ..records import fingerprint
+from . import Candidate
 
 SECTIONS = 48  # segments around a circle: smooth enough for SDF fitting, still a few thousand faces
 OVERLAP = 0.02  # parts reach this far into each other, so unions never rely on faces merely touching
@@ -552,3 +553,26 @@ def build(solid: Solid) -> trimesh.Trimesh:
     """Build the closed, single-component mesh of `solid` (deterministic)."""
     mesh = FAMILIES[solid.family][1](**solid.params)
     return trimesh.Trimesh(*subdivide_to_size(mesh.vertices, mesh.faces, MAX_EDGE * mesh.extents.max()))
+
+
+# --- as a source (data.source=procedural) ---------------------------------------------------------------------
+
+HAS_FAMILIES = True
+
+
+def candidates(data) -> list[Candidate]:
+    """The first data.num_objects solids of catalogue data.catalogue_seed over data.families."""
+    return [
+        Candidate(
+            id=s.name,
+            source="procedural",
+            ref=s.family,
+            license="generated",
+            genus=s.genus,
+            family=s.family,
+            index=s.index,
+            params=dict(s.params),
+            load=lambda s=s: build(s),
+        )
+        for s in catalogue(data.num_objects, data.catalogue_seed, list(data.families))
+    ]

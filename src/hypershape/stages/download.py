@@ -1,66 +1,14 @@
-"""01_download: the object list and the raw meshes, from the procedural catalogue, a folder, or Objaverse."""
+"""01_download: the object list and the raw meshes, from the source data.source names (sources/)."""
 
 from __future__ import annotations
 
 import numpy as np
 from tqdm import tqdm
 
-from ..config import Source, Split
+from ..config import Split
+from ..provenance import code_version
 from ..runtime import Stage, save_json, save_mesh, seed_of
-from ..sources import local, objaverse_source, procedural
-
-
-def _candidates(cfg) -> list[dict]:
-    """(id, source, ref, licence, genus, a loader) for the first num_objects of the configured source."""
-    d = cfg.data
-    if d.source == Source.procedural:
-        solids = procedural.catalogue(d.num_objects, d.catalogue_seed, list(d.families))
-        return [
-            dict(
-                id=s.name,
-                source="procedural",
-                ref=s.family,
-                license="generated",
-                genus=s.genus,
-                family=s.family,
-                index=s.index,
-                params=dict(s.params),
-                load=lambda s=s: procedural.build(s),
-            )
-            for s in solids
-        ]
-    if d.source == Source.local:
-        if not d.local_dir:
-            raise ValueError("data.source=local needs data.local_dir=/path/to/meshes")
-        found = local.list_meshes(d.local_dir)[: d.num_objects]
-        if not found:
-            raise ValueError(f"no {'/'.join(local.MESH_SUFFIXES)} meshes under {d.local_dir}")
-        # keyed by content: a mesh edited in place is redone
-        return [
-            dict(
-                id=i,
-                source="local",
-                ref=str(p),
-                sha1=local.file_sha1(p),
-                license=None,
-                genus=None,
-                load=lambda p=p: local.load_mesh(p),
-            )
-            for i, p in found
-        ]
-    uids = objaverse_source.select_uids(
-        list(d.objaverse_uids), list(d.objaverse_lvis), d.num_objects, d.objaverse_cache, d.download_timeout_s
-    )
-    out = []
-    for f in objaverse_source.fetch(uids, d.objaverse_cache, d.download_timeout_s):
-
-        def load(f=f):
-            if f.error:
-                raise RuntimeError(f"download failed: {f.error}")
-            return local.load_mesh(f.path)
-
-        out.append(dict(id=f.uid, source="objaverse", ref=f.uid, license=f.license, genus=None, load=load))
-    return out
+from ..sources import source_module
 
 
 def held_out_every(test_fraction: float) -> int:
@@ -121,13 +69,16 @@ def assign_split(objects: list[dict], cfg, log) -> None:
 def run(cfg) -> dict:
     stage = Stage(cfg, "01_download")
     d = cfg.data
-    if d.source == Source.procedural and Split(d.split) == Split.in_family and d.test_genus is None:
+    source = source_module(d.source.value)
+    if source.HAS_FAMILIES and Split(d.split) == Split.in_family and d.test_genus is None:
         if d.test_fraction > 0:
             held_out_every(d.test_fraction)  # fail before any download, not after
     objects = []
-    for c in tqdm(_candidates(cfg), desc="01_download", unit="obj", dynamic_ncols=True):
-        load = c.pop("load")
-        key, parts = stage.key(c)  # a changed catalogue entry, file (content) or uid is a changed object
+    source_code = code_version(source.__name__)  # imported by name, so not in the stage's own code version
+    for candidate in tqdm(source.candidates(d), desc="01_download", unit="obj", dynamic_ncols=True):
+        c, load = candidate.entry(), candidate.load
+        # a changed catalogue entry, file (content), uid or source code is a changed object
+        key, parts = stage.key(c, source_code=source_code)
         path = stage.paths.raw_mesh(c["id"])
         entry = dict(c, split=None, status="done", reason=None, raw=str(path.relative_to(stage.paths.root)))
         if not stage.manifest.is_current(c["id"], key):

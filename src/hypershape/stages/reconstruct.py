@@ -13,10 +13,10 @@ from .. import routes
 from ..config import readout_seed
 from ..curves import write_figure
 from ..geometry.marching import mesh_from_sdf
-from ..geometry.metrics import fscore_key, mesh_metrics, surface_error, touches_domain, volumetric_iou
+from ..geometry.metrics import mesh_metrics
 from ..geometry.sdf import sample_surface, uniform_cube_points
-from ..geometry.topology import genus_match
 from ..geometry.winding import winding_number
+from ..metrics import Scored, compute, metrics, summary_metrics
 from ..nets.siren import siren_field
 from ..page import page_inputs, write_page
 from ..runtime import Stage, atomic_write, load_json, load_torch, numerics_of, rng, save_json, save_mesh
@@ -26,21 +26,8 @@ KINDS = ("target", "predicted", "refined")
 
 
 def metric_columns(taus) -> tuple[str, ...]:
-    """Every per-row metric, in CSV and summary order, with one F-score column per configured tau."""
-    return (
-        "chamfer_l1",
-        "chamfer_l2",
-        *map(fscore_key, taus),
-        "normal_consistency",
-        "iou",
-        "surface_error",
-        "touches_domain",
-        "genus_match",
-        "closed_manifold",
-        "components",
-        "components_filtered",
-        "empty",
-    )
+    """Every per-row metric of the registry, in CSV and summary order (one F-score column per tau)."""
+    return tuple(m.key for m in metrics(taus))
 
 
 def truth_of(mesh: trimesh.Trimesh, genus: list, surface: np.ndarray, rc, gen) -> dict:
@@ -70,10 +57,7 @@ def score_field(f, truth: dict, rc, gen) -> tuple[dict, trimesh.Trimesh]:
     empty mesh gets the worst surface metrics; IoU and surface error are what the field honestly scores."""
     mesh = mesh_from_sdf(f, rc.resolution, rc.bound)
     m = mesh_metrics(mesh, truth["mesh"], rc.n_points, tuple(rc.taus), gen, truth["sample"])
-    m["iou"] = volumetric_iou(truth["inside"], f(truth["iou_points"]) < 0)
-    m["surface_error"] = surface_error(f, truth["surface"])
-    m["touches_domain"] = touches_domain(mesh, rc.domain_radius)
-    m["genus_match"] = genus_match(m["genus"], truth["genus"])
+    m.update(compute(Scored(field=f, mesh=mesh, truth=truth, rc=rc, measured=m)))
     return m, mesh
 
 
@@ -95,27 +79,19 @@ def summarise(rows: list[dict], columns) -> list[dict]:
 
 
 def table(summary: list[dict], taus, preset: str, route: str, seed: int) -> str:
-    """The summary as a Markdown table (medians over objects; rates for genus match, closedness, empty)."""
-    cols = [
-        ("CD-L1", "median_chamfer_l1", "{:.4f}"),
-        ("CD-L2", "median_chamfer_l2", "{:.5f}"),
-        *((f"F@{t:g}", f"median_{fscore_key(t)}", "{:.3f}") for t in taus),
-        ("NC", "median_normal_consistency", "{:.3f}"),
-        ("IoU", "median_iou", "{:.3f}"),
-        ("surf.err", "median_surface_error", "{:.4f}"),
-        ("at domain", "median_touches_domain", "{:.3f}"),
-        ("genus ok", "mean_genus_match", "{:.0%}"),
-        ("closed", "mean_closed_manifold", "{:.0%}"),
-        ("empty", "mean_empty", "{:.0%}"),
-    ]
+    """The summary as a Markdown table: each summary metric's aggregate (medians over objects, rates)."""
+    cols = summary_metrics(taus)
     head = (
-        f"preset={preset} route={route} seed={seed}; medians over objects, rates for genus/closed/empty; "
-        "at domain = share of mesh area at |p| >= reconstruct.domain_radius\n\n"
+        f"preset={preset} route={route} seed={seed}; medians over objects, rates for "
+        + "/".join(m.label.split()[0] for m in cols if m.aggregate == "rate")
+        + "; at domain = share of mesh area at |p| >= reconstruct.domain_radius\n\n"
     )
-    lines = ["| split | SIREN | n | " + " | ".join(c for c, _, _ in cols) + " |", "|---|---|---|" + "---|" * len(cols)]
+    lines = ["| split | SIREN | n | " + " | ".join(m.label for m in cols) + " |", "|---|---|---|" + "---|" * len(cols)]
     for s in summary:
         lines.append(
-            f"| {s['split']} | {s['kind']} | {s['n']} | " + " | ".join(fmt.format(s[k]) for _, k, fmt in cols) + " |"
+            f"| {s['split']} | {s['kind']} | {s['n']} | "
+            + " | ".join(m.fmt.format(s[m.summary_key]) for m in cols)
+            + " |"
         )
     return head + "\n".join(lines) + "\n"
 

@@ -16,17 +16,23 @@ from pathlib import Path
 
 import objaverse
 
+from ..errors import UserError
+from . import Candidate
+from .local import load_mesh
+
 VERSIONED_SUBDIR = "hf-objaverse-v1"  # the package's own layout: ~/.objaverse/hf-objaverse-v1
 
 
 @dataclass
 class Fetched:
-    """Outcome for one uid: the local .glb path and licence, or the reason it failed."""
+    """Outcome for one uid: the local .glb path and licence, or the reason it failed (`network`: the
+    failure was the network's, not the object's)."""
 
     uid: str
     path: Path | None
     license: str | None
     error: str | None
+    network: bool = False
 
 
 def use_cache_dir(cache_dir) -> None:
@@ -59,7 +65,7 @@ def select_uids(
     """Up to n uids: the explicit ones first, then members of the LVIS categories, taken in turn per category.
 
     Each category's uids are sorted, so the choice is deterministic. Raises ValueError for an unknown
-    category and RuntimeError when the LVIS list is neither cached nor downloadable.
+    category and UserError when the LVIS list is neither cached nor downloadable.
     """
     chosen = list(dict.fromkeys(uids))[:n]
     if len(chosen) >= n or not lvis_categories:
@@ -69,9 +75,9 @@ def select_uids(
     try:
         lvis = _call(objaverse.load_lvis_annotations, timeout_s)
     except Exception as exc:
-        raise RuntimeError(
-            f"cannot load the Objaverse LVIS annotations (not cached under "
-            f"{objaverse._VERSIONED_PATH}, download failed: {type(exc).__name__}: {exc})"
+        raise UserError(
+            f"cannot reach Objaverse for its LVIS annotations ({type(exc).__name__}: {exc}; none cached under "
+            f"{objaverse._VERSIONED_PATH}): check the network, or set data.objaverse_cache to a filled cache"
         ) from exc
     unknown = [c for c in lvis_categories if c not in lvis]
     if unknown:
@@ -98,9 +104,9 @@ def _fetch_one(uid: str, timeout_s: float) -> Fetched:
     try:
         paths = _call(lambda: objaverse.load_objects([uid], download_processes=1), timeout_s)
     except TimeoutError:
-        return Fetched(uid, None, None, f"download timed out after {timeout_s:g} s")
-    except Exception as exc:
-        return Fetched(uid, None, None, f"download failed: {type(exc).__name__}: {exc}")
+        return Fetched(uid, None, None, f"download timed out after {timeout_s:g} s", network=True)
+    except Exception as exc:  # URLError, ConnectionError and socket errors are OSErrors: the network's
+        return Fetched(uid, None, None, f"download failed: {type(exc).__name__}: {exc}", isinstance(exc, OSError))
     if uid not in paths:
         return Fetched(uid, None, None, "uid not found in Objaverse object-paths.json.gz")
     return Fetched(uid, Path(paths[uid]), _license(uid, timeout_s), None)
@@ -114,3 +120,37 @@ def fetch(uids: list[str], cache_dir: str | None = None, timeout_s: float = 120.
     if cache_dir is not None:
         use_cache_dir(cache_dir)
     return [_fetch_one(uid, timeout_s) for uid in uids]
+
+
+# --- as a source (data.source=objaverse) -------------------------------------------------------------------------
+
+HAS_FAMILIES = False
+
+
+def candidates(data) -> list[Candidate]:
+    """data.objaverse_uids, then LVIS members of data.objaverse_lvis, up to data.num_objects, each fetched
+    under data.download_timeout_s. An object that fails is a failed candidate (01 records why); UserError when
+    every one failed on the network (Objaverse cannot be reached)."""
+    uids = select_uids(
+        list(data.objaverse_uids),
+        list(data.objaverse_lvis),
+        data.num_objects,
+        data.objaverse_cache,
+        data.download_timeout_s,
+    )
+    fetched = fetch(uids, data.objaverse_cache, data.download_timeout_s)
+    if fetched and all(f.network for f in fetched):
+        raise UserError(
+            f"cannot reach Objaverse: all {len(fetched)} downloads failed (first: {fetched[0].error}); check the "
+            "network, or set data.objaverse_cache to a cache that holds the objects"
+        )
+    return [Candidate(id=f.uid, source="objaverse", ref=f.uid, license=f.license, load=_loader(f)) for f in fetched]
+
+
+def _loader(f: Fetched):
+    def load():
+        if f.error:
+            raise RuntimeError(f"download failed: {f.error}")
+        return load_mesh(f.path)
+
+    return load
