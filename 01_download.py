@@ -1,4 +1,4 @@
-"""01_download: see src/hypershape/stages/ and DESIGN.md.
+"""01_download: see src/hypershape/stages/ and docs/design.md.
 
 Usage: python 01_download.py [preset=default] [key=value ...]
 """

@@ -1,4 +1,4 @@
-"""02_watertight: see src/hypershape/stages/ and DESIGN.md.
+"""02_watertight: see src/hypershape/stages/ and docs/design.md.
 
 Usage: python 02_watertight.py [preset=default] [key=value ...]
 """

@@ -1,4 +1,4 @@
-"""03_render_views: see src/hypershape/stages/ and DESIGN.md.
+"""03_render_views: see src/hypershape/stages/ and docs/design.md.
 
 Usage: python 03_render_views.py [preset=default] [key=value ...]
 """

@@ -1,4 +1,4 @@
-"""40_train_image_sirens: see src/hypershape/stages/ and DESIGN.md.
+"""40_train_image_sirens: see src/hypershape/stages/ and docs/design.md.
 
 Usage: python 40_train_image_sirens.py [preset=default] [key=value ...]
 """

@@ -1,4 +1,4 @@
-"""50_train_hypernets: see src/hypershape/stages/ and DESIGN.md.
+"""50_train_hypernets: see src/hypershape/stages/ and docs/design.md.
 
 Usage: python 50_train_hypernets.py [preset=default] [key=value ...]
 """

@@ -1,4 +1,4 @@
-"""60_train_weight_ae: see src/hypershape/stages/ and DESIGN.md.
+"""60_train_weight_ae: see src/hypershape/stages/ and docs/design.md.
 
 Usage: python 60_train_weight_ae.py [preset=default] [key=value ...]
 """

@@ -1,4 +1,4 @@
-"""70_train_mapper: see src/hypershape/stages/ and DESIGN.md.
+"""70_train_mapper: see src/hypershape/stages/ and docs/design.md.
 
 Usage: python 70_train_mapper.py [preset=default] [key=value ...]
 """

@@ -1,4 +1,4 @@
-"""80_train_shape_sirens: see src/hypershape/stages/ and DESIGN.md.
+"""80_train_shape_sirens: see src/hypershape/stages/ and docs/design.md.
 
 Usage: python 80_train_shape_sirens.py [preset=default] [key=value ...]
 """

@@ -1,4 +1,4 @@
-"""90_reconstruct: see src/hypershape/stages/ and DESIGN.md.
+"""90_reconstruct: see src/hypershape/stages/ and docs/design.md.
 
 Usage: python 90_reconstruct.py [preset=default] [key=value ...]
 """

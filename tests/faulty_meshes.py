@@ -16,7 +16,7 @@ GOOD = {
     "can.ply": lambda: trimesh.creation.cylinder(0.5, 1.0),
     "pill.obj": lambda: trimesh.creation.capsule(1.0, 0.3),
 }
-# A single flat triangle is an open sheet: DESIGN.md keeps sheets as thin solids, so it is a good object.
+# A single flat triangle is an open sheet: docs/design.md keeps sheets as thin solids, so it is a good object.
 SHEET = "triangle.obj"
 
 # bad file -> the words its recorded reason must contain (any one of them, case-insensitive)

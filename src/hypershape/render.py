@@ -1,6 +1,6 @@
 """Render the 24 fixed views of an object and the camera rays that go with them.
 
-Conventions (DESIGN.md, "Views"): world Z is up; three rings of 8 cameras at elevations +45°, 0°, -45°,
+Conventions (docs/design.md, "Views"): world Z is up; three rings of 8 cameras at elevations +45°, 0°, -45°,
 azimuths staggered between rings, all looking at the origin from one distance with one field of view.
 Cameras follow pyrender/OpenGL: the camera looks down its -Z axis with +Y up in the image. Images are
 stored with row 0 at the top, and pixel (row v, column u) has its centre at (u + 0.5, v + 0.5).
@@ -13,7 +13,7 @@ import numpy as np
 from .config import RenderConfig
 
 DEFAULT_VIEWS = RenderConfig()
-"""The camera setup of DESIGN.md, for callers that pass none (tests, figures); the stages pass cfg.render."""
+"""The camera setup of docs/design.md, for callers that pass none (tests, figures); the stages pass cfg.render."""
 THUMBNAIL_ELEVATION_DEG = 30.0
 """Figures show each mesh from one camera this far above the equator: a three-quarter view."""
 

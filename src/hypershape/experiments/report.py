@@ -18,7 +18,7 @@ def conventions(rc, floor: dict) -> str:
     floor_f = ", ".join(f"{m.label} = {floor[m.key]:.3f}" for m in select(rc.taus, "fscore"))
     return f"""\
 All metrics are on meshes in the normalised frame (objects scaled into the unit sphere), with {rc.n_points:,} points
-sampled on each surface (DESIGN.md). Chamfer-L1 = ½(mean NN distance pred→gt + mean NN distance gt→pred);
+sampled on each surface (docs/design.md). Chamfer-L1 = ½(mean NN distance pred→gt + mean NN distance gt→pred);
 Chamfer-L2 = ½(mean squared NN distance pred→gt + gt→pred); F-score@τ = harmonic mean of precision (pred
 points within τ of gt) and recall (gt points within τ of pred), τ = {taus}; normal consistency = mean |n·n′| of
 nearest neighbours both ways; IoU on {rc.iou_points:,} uniform points in [−{rc.bound:g}, {rc.bound:g}]³ (ground truth

@@ -1,4 +1,4 @@
-"""Surface metrics in the normalised frame (DESIGN.md, "Metrics")."""
+"""Surface metrics in the normalised frame (docs/design.md, "Metrics")."""
 
 import numpy as np
 import trimesh

@@ -29,7 +29,7 @@ def _by_family(split: Split, obj: dict) -> bool:
 
 def split_of(obj: dict, cfg) -> str:
     """An object's split from the split seed (data.catalogue_seed, not the training seed) and the object's
-    own id, index and family alone (DESIGN.md, Splits), so one object failing never moves another.
+    own id, index and family alone (docs/design.md, Splits), so one object failing never moves another.
     With data.test_genus, exactly the objects of those genera are held out, whatever data.split says."""
     d = cfg.data
     seed, split = d.catalogue_seed, Split(d.split)

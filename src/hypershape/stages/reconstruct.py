@@ -1,5 +1,5 @@
 """90_reconstruct: marching cubes of the target, predicted and refined shape-SIRENs; every metric of
-DESIGN.md per object and per split; a printed table, summary.json/.md, metrics.csv and summary.png."""
+docs/design.md per object and per split; a printed table, summary.json/.md, metrics.csv and summary.png."""
 
 from __future__ import annotations
 
