@@ -356,7 +356,8 @@ class DecoderConfig:
     refine_lr: float = 1e-2
     """Adam learning rate of that fit."""
     refine_pull: float = 1.0
-    """Weight of the pull of the refined latent towards the readout's, in units of the latents' prior."""
+    """Weight of the pull of the refined latent towards the readout's: the mean squared move per dimension,
+    in units of the training latents' spread in that dimension."""
 
 
 @dataclass

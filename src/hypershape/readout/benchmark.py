@@ -185,7 +185,7 @@ def report(record: dict, taus) -> str:
         + table(record["summary"] + record["routes"], taus)
         + f"\nauto-decoding {record['autodecode_s']:.1f} s, readout training {record['readout_train_s']:.1f} s, "
         f"readout per object (median) {record['readout_s_median'] * 1e3:.1f} ms (load the hypernetwork, emit, "
-        "draw the probes, encode); machine under load.\n"
+        "draw the probes, encode).\n"
         f"Interpolation: the decoded midpoint of two training latents has an inside volume between the two "
         f"ends' for {record['midpoint_between']:.0%} of {len(record['interpolation'])} pairs.\n"
     )
