@@ -311,6 +311,66 @@ class MapperConfig:
 
 
 @dataclass
+class DecoderConfig:
+    """The shared shape decoder f(z, x) -> sdf with one latent z per object (readout/autodecode.py), the
+    readout that reads z off an object's hypernetwork by what it draws at probes (readout/probe_encoder.py),
+    and the test-time fitting of z to the hypernetwork's outlines."""
+
+    latent: int = 64
+    """Size of each object's latent."""
+    hidden: int = 128
+    """Width of the decoder's hidden layers."""
+    layers: int = 4
+    """Hidden layers of the decoder; the input (z, x) is fed again into the middle one (DeepSDF's skip)."""
+    frequencies: int = 4
+    """Fourier features of x: sin and cos of 2^k pi x for k < frequencies, beside x (0: x alone)."""
+    clamp: float = 0.1
+    """SDF values and predictions are clamped to [-clamp, clamp] in the L1 loss (DeepSDF's delta)."""
+    steps: int = 2000
+    """Auto-decoding steps (latents and decoder optimised together)."""
+    lr: float = 1e-3
+    """Adam learning rate of the decoder."""
+    latent_lr: float = 1e-3
+    """Adam learning rate of the latents."""
+    points: int = 2048
+    """SDF samples per object per step."""
+    batch_objects: int = 16
+    """Training objects per auto-decoding step, drawn anew each step (0 = all): bounds a step's cost."""
+    init_norm: float = 1.0
+    """Expected norm of a latent at init (each dimension drawn from N(0, init_norm^2 / latent), as DeepSDF
+    does): latents too close together at the start leave the decoder one average shape to learn."""
+    prior_weight: float = 1e-4
+    """Weight of the Gaussian prior on the codes, mean ||z||^2 (DeepSDF's code regularisation)."""
+    fit_steps: int = 300
+    """Steps fitting one new object's latent to its SDF samples with the decoder frozen."""
+    fit_lr: float = 5e-3
+    """Adam learning rate of that fit."""
+    probe_resolution: int = 8
+    """Pixels per side of the probe grid each of the 24 emitted image-SIRENs is drawn at (the readout's
+    input: 24 x probe_resolution^2 brightness values)."""
+    learn_probes: bool = False
+    """Learn the probes' pixel positions with the encoder (the camera directions stay fixed)."""
+    readout_hidden: int = 256
+    """Width of the readout encoder's two hidden layers."""
+    readout_steps: int = 1500
+    """Readout training steps."""
+    readout_lr: float = 1e-3
+    """AdamW learning rate of the readout."""
+    readout_weight_decay: float = 1e-4
+    """AdamW weight decay of the readout."""
+    function_weight: float = 1.0
+    """Weight of the readout's function term: the clamped L1 of the frozen decoder at the predicted latent
+    on the training object's SDF samples (beside the squared error to its auto-decoded latent)."""
+    refine_steps: int = 50
+    """Test-time steps fitting the latent (decoder frozen) to the hypernetwork's outlines; 0: none."""
+    refine_lr: float = 1e-2
+    """Adam learning rate of that fit."""
+    refine_pull: float = 1.0
+    """Weight of the pull of the refined latent towards the readout's: the mean squared move per dimension,
+    in units of the training latents' spread in that dimension."""
+
+
+@dataclass
 class ReconstructConfig:
     resolution: int = 128
     """Marching-cubes grid per axis."""
@@ -465,6 +525,7 @@ class Config:
     shape_siren: ShapeSirenConfig = field(default_factory=ShapeSirenConfig)
     weight_ae: WeightAEConfig = field(default_factory=WeightAEConfig)
     mapper: MapperConfig = field(default_factory=MapperConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
     reconstruct: ReconstructConfig = field(default_factory=ReconstructConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
