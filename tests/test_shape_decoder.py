@@ -11,10 +11,10 @@ from conftest import make_cfg
 from omegaconf import OmegaConf
 
 from hypershape.config import DecoderConfig, readout_seed
-from hypershape.nets.probe import Prober
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all
 from hypershape.readout.autodecode import autodecode, clamped_l1, fit_latent, midpoint_volumes, uniform_points
+from hypershape.readout.probe import Prober
 from hypershape.readout.probe_encoder import emitted_sirens, train_readout
 from hypershape.readout.view_fit import drawn_rays, refine_latent, silhouette_iou
 from hypershape.runtime import generator, load_json

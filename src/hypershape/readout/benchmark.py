@@ -14,13 +14,13 @@ import torch
 
 from ..config import readout_seed, section
 from ..geometry.metrics import fscore_key
-from ..nets.probe import Prober
 from ..nets.shape_decoder import decoder_field, save_decoder
 from ..paths import Paths, paths_of
 from ..runtime import atomic_write, device_of, generator, load_json, rng, save_json, save_torch
 from ..stages.common import image_spec, load_samples, readout_train
 from ..stages.reconstruct import ground_truth, score_field
 from .autodecode import autodecode, fit_latent, midpoint_volumes, uniform_points
+from .probe import Prober
 from .probe_encoder import emitted_sirens, train_readout
 from .view_fit import drawn_rays, refine_latent
 

@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from ..nets.hypernet import HyperNet
-from ..nets.probe import Prober
 from ..nets.shape_decoder import ShapeDecoder
 from ..nets.siren import SirenSpec, pixel_grid, siren_forward
 from ..runtime import load_torch
 from ..training import sdf_batch, train
 from .autodecode import clamped_l1, sample_gens
+from .probe import Prober
 
 
 @torch.no_grad()
@@ -27,7 +27,7 @@ def emitted_sirens(prober: Prober, obj_id: str) -> torch.Tensor:
 
 
 class ProbeEncoder(nn.Module):
-    """Emitted image-SIRENs [B, V, P] -> latents [B, L]: brightness (mean RGB, as nets/probe draws it) at
+    """Emitted image-SIRENs [B, V, P] -> latents [B, L]: brightness (mean RGB, as readout/probe draws it) at
     the probe pixels, standardised with the training objects' statistics, through an MLP whose output is
     the standardised latent; the latents' mean and scale turn it back."""
 

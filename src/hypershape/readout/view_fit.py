@@ -8,16 +8,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..nets.probe import Prober
 from ..nets.shape_decoder import ShapeDecoder
 from ..render import intrinsics
 from ..stages.shape_sirens import HARD_TEMPERATURE, PROB_CLAMP, accepted, field_silhouette, view_rays
 from ..training import train
+from .probe import Prober
 
 
 def drawn_rays(prober: Prober, obj_id: str, render, threshold: float) -> tuple[torch.Tensor, ...]:
     """view_rays of the probe cameras at render.resolution with the outlines the object's hypernetwork
-    draws (brightness above `threshold`, nets/probe) as masks, and no depth (every t_hit 0)."""
+    draws (brightness above `threshold`, readout/probe) as masks, and no depth (every t_hit 0)."""
     res = render.resolution
     outlines = (prober.images(obj_id, res).cpu() > threshold).float()
     views = dict(
