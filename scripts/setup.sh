@@ -38,7 +38,7 @@ if ! $PY -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13
 fi
 # Reinstall unless everything imports and `hypershape` is this checkout (not another clone's editable install).
 here=$(pwd -P)/src/hypershape
-if ! $PY -c "import sys, os, hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage, pytest, ruff, submitit, playwright, fast_simplification
+if ! $PY -c "import sys, os, hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage, pytest, ruff, submitit, playwright, fast_simplification, h5py, tensorboard
 import hydra_plugins.hydra_joblib_launcher, hydra_plugins.hydra_submitit_launcher
 sys.exit(0 if os.path.realpath(os.path.dirname(hypershape.__file__)) == '$here' else 1)" 2>/dev/null; then
   $PY -m pip install -q -e ".[test]"
