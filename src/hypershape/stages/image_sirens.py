@@ -54,6 +54,24 @@ def fit_images(
     return torch.cat(out), curves
 
 
+def make_anchor(stage: Stage, used: list[str], coords: torch.Tensor, num: Numerics) -> dict:
+    """The anchor image-SIREN: one SIREN fitted from a seeded init to the mean view of the training
+    objects `used`."""
+    cfg, p, c, dev = stage.cfg, stage.paths, stage.cfg.image_siren, num.device
+    spec = image_spec(cfg)
+    mean = torch.stack([load_views(p.views(i))["rgb"].mean(0) for i in used]).mean(0).to(dev)
+    init = spec.init(torch.Generator().manual_seed(cfg.seed)).to(dev)
+    flat, curves = fit_images(
+        spec, init, mean[None], coords, c.anchor_steps, c.lr, 1, "anchor image-SIREN", c.pixel_chunk, num
+    )
+    flat = flat[0]
+    stage.keep_shared_curve("anchor", curves[0])
+    q = float(psnr(siren_forward(spec, flat, coords, num.compile), mean, dims=(-2, -1)))
+    save_torch(p.image_anchor, dict(flat=flat.cpu(), spec=spec, config=section(cfg, "image_siren"), psnr=q))
+    stage.log.info("anchor image-SIREN: %d weights, PSNR %.2f dB on the mean training view", spec.numel, q)
+    return dict(psnr=q)
+
+
 def run(cfg) -> dict:
     stage = Stage(cfg, "40_image_sirens")
     p, c = stage.paths, cfg.image_siren
@@ -65,28 +83,8 @@ def run(cfg) -> dict:
     used, left_out = train_upstream(stage, objects)  # the anchor learns from rendered training objects only
     conf = section(cfg, "image_siren")
 
-    def make_anchor():
-        mean = torch.stack([load_views(p.views(i))["rgb"].mean(0) for i in used]).mean(0).to(dev)
-        flat, curves = fit_images(
-            spec,
-            spec.init(torch.Generator().manual_seed(cfg.seed)).to(dev),
-            mean[None],
-            coords,
-            c.anchor_steps,
-            c.lr,
-            1,
-            "anchor image-SIREN",
-            c.pixel_chunk,
-            num,
-        )
-        flat = flat[0]
-        stage.keep_shared_curve("anchor", curves[0])
-        q = float(psnr(siren_forward(spec, flat, coords, num.compile), mean, dims=(-2, -1)))
-        save_torch(p.image_anchor, dict(flat=flat.cpu(), spec=spec, config=conf, psnr=q))
-        stage.log.info("anchor image-SIREN: %d weights, PSNR %.2f dB on the mean training view", spec.numel, q)
-        return dict(psnr=q)
-
-    anchor_key = shared_from_train(stage, "anchor", p.image_anchor, make_anchor, used, left_out)
+    make = lambda: make_anchor(stage, used, coords, num)
+    anchor_key = shared_from_train(stage, "anchor", p.image_anchor, make, used, left_out)
     anchor = load_torch(p.image_anchor)["flat"].to(dev)
 
     def work(objs):
