@@ -1,7 +1,7 @@
 """What keeping loss curves costs. One process runs every stage of a fresh run and times the curve work
 inside it: Stage.keep_curve/keep_shared_curve (the JSON files), ItemLosses.curves (a batched fit's per-item
-losses gathered at its end) and curves.publish after each stage (TensorBoard events, 90's figure, their
-imports included: 40's publish imports torch.utils.tensorboard); it prints that time as a share of the run's.
+losses gathered at its end), curves.publish after each stage (TensorBoard events, their imports
+included: 40's publish imports torch.utils.tensorboard) and 90's convergence figure; it prints that time as a share of the run's.
 
 ItemLosses' cost inside the loop (a detach and a list append per call of the loss) is too small to time per
 call: it is counted, and priced apart as wrapped against unwrapped calls of a loss that returns at once.
@@ -18,6 +18,7 @@ import torch
 import hypershape.config  # noqa: F401
 from hypershape import pipeline, runtime, training
 from hypershape.paths import paths_of
+from hypershape.stages import reconstruct
 
 spent: Counter = Counter()
 calls: Counter = Counter()
@@ -81,6 +82,7 @@ def main(cfg) -> None:
         timed(runtime.Stage, name)
     timed(training.ItemLosses, "curves")
     timed(pipeline, "publish", per_stage=True)
+    timed(reconstruct, "write_figure")  # 90 draws the convergence figure itself
     training.ItemLosses.wrap = counted_wrap
     t = time.perf_counter()
     pipeline.run_all(cfg)
