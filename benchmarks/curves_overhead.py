@@ -1,7 +1,8 @@
 """What keeping loss curves costs. One process runs every stage of a fresh run and times the curve work
 inside it: Stage.keep_curve/keep_shared_curve (the JSON files), ItemLosses.curves (a batched fit's per-item
-losses gathered at its end), curves.publish after each stage (TensorBoard events, their imports
-included: 40's publish imports torch.utils.tensorboard) and 90's convergence figure; it prints that time as a share of the run's.
+losses gathered at its end), curves.publish after each stage (TensorBoard events, their imports included:
+40's publish imports torch.utils.tensorboard) and 90's convergence figure; it prints that time as a share
+of the run's.
 
 ItemLosses' cost inside the loop (a detach and a list append per call of the loss) is too small to time per
 call: it is counted, and priced apart as wrapped against unwrapped calls of a loss that returns at once.
