@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 import hypershape.config  # noqa: F401  (registers the schema)
@@ -25,6 +26,10 @@ ROUTES = [r.value for r in Route]
 # CPU matrix products sum in an order that depends on the thread count (last bits only): runs whose bytes
 # are compared are made at equal thread counts. torch's setting is process-wide, so the shared runs set it.
 THREADS = "device.threads=1"
+# Every test on one torch thread, whichever tests ran before it (a shared run sets it for the whole process
+# anyway): two threads that wait on each other at every operation (MKL_DYNAMIC is off) crawl whenever the
+# machine's cores are busy with other work.
+torch.set_num_threads(1)
 
 
 def make_cfg(*overrides: str):

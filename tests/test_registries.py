@@ -109,6 +109,7 @@ def candidates(data):
 '''
 
 
+@pytest.mark.slow  # 01 as a script, in a subprocess
 def test_a_source_is_one_module_and_one_yaml(tmp_path):
     """A new module under sources/ and its configs/data yaml: data=<it> composes and 01 lists and saves its meshes."""
     name = "boxes_of_this_test"
