@@ -1,17 +1,35 @@
-"""Tests compose the real configs (configs/) and shrink them with the `tiny` preset and a tmp data_dir."""
+"""Tests compose the real configs (configs/) and shrink them with the `tiny` preset and a tmp data_dir.
 
+The end-to-end tests share a few tiny runs, each made once per session (the fixtures below): tests read
+them and never write into them. A test that changes a run works on a copy of it (`copy_run`) or on a run
+branched from it (experiments.common.variant: hard links, and every write replaces a file by rename)."""
+
+import copy
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 import hypershape.config  # noqa: F401  (registers the schema)
-from hypershape.paths import paths_of
+from hypershape.config import Route
+from hypershape.experiments.common import variant
+from hypershape.paths import STAGE_DIRS, paths_of
+from hypershape.pipeline import run_all
 from hypershape.runtime import Manifest, load_json
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+ROUTES = [r.value for r in Route]
+# CPU matrix products sum in an order that depends on the thread count (last bits only): runs whose bytes
+# are compared are made at equal thread counts. torch's setting is process-wide, so the shared runs set it.
+THREADS = "device.threads=1"
+# Every test on one torch thread, whichever tests ran before it (a shared run sets it for the whole process
+# anyway): two threads that wait on each other at every operation (MKL_DYNAMIC is off) crawl whenever the
+# machine's cores are busy with other work.
+torch.set_num_threads(1)
 
 
 def make_cfg(*overrides: str):
@@ -26,9 +44,86 @@ def records(cfg, stage: str, split: str | None = None) -> dict:
     return {o["id"]: manifest.get(o["id"]) for o in load_json(p.objects) if split in (None, o.get("split"))}
 
 
+def with_umask(mask: int, make):
+    old = os.umask(mask)
+    try:
+        return make()
+    finally:
+        os.umask(old)
+
+
+def copy_run(cfg, data_dir: Path, until: str | None = None):
+    """A copy of cfg's run in data_dir (only its stages up to and including `until`, if given), and cfg
+    pointed at it: a run a test may change without touching the shared one."""
+    src, stages = paths_of(cfg), STAGE_DIRS[: STAGE_DIRS.index(until) + 1] if until else STAGE_DIRS
+    out = copy.deepcopy(cfg)
+    out.data_dir = str(data_dir)
+    dst = paths_of(out)
+    if until:
+        dst.root.mkdir(parents=True)
+        for stage in stages:
+            shutil.copytree(src.root / stage, dst.root / stage, ignore=shutil.ignore_patterns("claims"))
+    else:
+        shutil.copytree(src.root, dst.root, ignore=shutil.ignore_patterns("claims"))
+    return out
+
+
 @pytest.fixture
 def tiny_cfg(tmp_path):
     def make(*overrides: str):
         return make_cfg("preset=tiny", f"data_dir={tmp_path}", *overrides)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def shared_data(tmp_path_factory) -> Path:
+    """The data_dir of the shared runs (branches of the tiny run are made beside it)."""
+    return tmp_path_factory.mktemp("shared")
+
+
+@pytest.fixture(scope="session")
+def made_tiny_run(shared_data):
+    """One tiny run of all nine stages by route latent, in one process, under umask 022, on one CPU thread:
+    its config and run_all's counts of a run made from nothing."""
+    cfg = make_cfg("preset=tiny", f"data_dir={shared_data}", THREADS)
+    return cfg, with_umask(0o022, lambda: run_all(cfg))
+
+
+@pytest.fixture
+def tiny_run(made_tiny_run):
+    """(config, counts) of the shared tiny run; copies, so a test may edit them (never the run's files)."""
+    return copy.deepcopy(made_tiny_run)
+
+
+@pytest.fixture(scope="session")
+def made_route_runs(made_tiny_run):
+    """Run `tiny-routes`, branched from the tiny run (its 01-60), with 70-90 made by every route."""
+    base, _ = made_tiny_run
+    cfgs = {r: variant(base, "routes", **{"mapper.route": r}) for r in ROUTES}
+    for cfg in cfgs.values():
+        run_all(cfg)
+    return cfgs
+
+
+@pytest.fixture
+def route_runs(made_route_runs):
+    """{route: config} of the shared run of every route."""
+    return copy.deepcopy(made_route_runs)
+
+
+@pytest.fixture(scope="session")
+def made_copies_runs(made_tiny_run):
+    """Run `tiny-copies`, branched from the tiny run, with two hypernetworks per object (hypernet.copies=2):
+    50-90 made again, 70-90 by every route."""
+    base, _ = made_tiny_run
+    cfgs = {r: variant(base, "copies", **{"hypernet.copies": 2, "mapper.route": r}) for r in ROUTES}
+    for cfg in cfgs.values():
+        run_all(cfg)
+    return cfgs
+
+
+@pytest.fixture
+def copies_runs(made_copies_runs):
+    """{route: config} of the shared run with two hypernetworks per object."""
+    return copy.deepcopy(made_copies_runs)

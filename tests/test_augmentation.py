@@ -3,23 +3,17 @@ for the learned mappers; the first copy is the hypernetwork a run without copies
 
 import pytest
 import torch
-from conftest import make_cfg
 
-from hypershape.experiments.common import variant
 from hypershape.paths import paths_of
-from hypershape.pipeline import run_all
 from hypershape.runtime import Manifest, load_json, load_torch
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    one = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('copies')}")
-    two = variant(one, "copies", **{"hypernet.copies": 2})
-    for cfg in (one, two):
-        run_all(cfg, until="70_train_mapper")
-    return one, two
+@pytest.fixture
+def runs(tiny_run, copies_runs):
+    """The shared tiny run, and its branch with two hypernetworks per object (route latent)."""
+    return tiny_run[0], copies_runs["latent"]
 
 
 def test_each_object_gets_another_hypernetwork_and_the_first_is_unchanged(runs):

@@ -1,21 +1,19 @@
 """Identical runs write identical bytes (so checksums and content-addressed caches work), a sharded run
 writes the bytes one process does, and every file and folder a run makes keeps the user's umask."""
 
-import os
 import stat
 from pathlib import Path
 
 import pytest
-from conftest import make_cfg
+from conftest import THREADS, make_cfg, with_umask
 
 from hypershape.paths import SCRIPTS, STAGE_DIRS, paths_of
-from hypershape.pipeline import run_all, run_stage
+from hypershape.pipeline import run_stage
 from hypershape.records import atomic_write, remove_temporaries, temporary
 
 # What legitimately differs between two equal runs: the records (their files' mtimes, seconds taken), the
 # logs (times of day), the live claims, and the resolved config (it names the data_dir).
 NOT_CONTENT = {"manifest", "claims", "log.txt", "config.yaml"}
-THREADS = "device.threads=1"  # equal thread counts: CPU sums in the same order
 
 
 def files_of(root: Path) -> dict[str, bytes]:
@@ -26,21 +24,11 @@ def files_of(root: Path) -> dict[str, bytes]:
     }
 
 
-def with_umask(mask: int, make):
-    old = os.umask(mask)
-    try:
-        return make()
-    finally:
-        os.umask(old)
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """One tiny run in one process under umask 022, and the same run made in two shards, one after the
-    other stage by stage, under umask 027."""
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('one')}", THREADS)
-    with_umask(0o022, lambda: run_all(cfg))
-    out = {"one": paths_of(cfg).root}
+def runs(made_tiny_run, tmp_path_factory):
+    """The shared tiny run (one process, umask 022, one thread), and the same run made in two shards, one
+    after the other stage by stage, under umask 027."""
+    out = {"one": paths_of(made_tiny_run[0]).root}
     data = tmp_path_factory.mktemp("sharded")
     for stage in STAGE_DIRS:  # each shard in turn: what one shard needs of the other is made by then
         for index in (0, 1):

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_cfg
+from conftest import copy_run
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from hypershape.curves import EVENTS_FILE, FIT_STAGES, figure, panels
 from hypershape.paths import paths_of
-from hypershape.pipeline import run_all, run_stage
+from hypershape.pipeline import run_stage
 from hypershape.runtime import Manifest, Stage, load_json
 from hypershape.stage_specs import STAGES
 from hypershape.training import ItemLosses, train
@@ -75,13 +75,6 @@ def test_a_failed_object_loses_its_curves_and_keep_false_keeps_none(tiny_cfg):
     assert not (quiet.dir / "curves").exists()
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('run')}")
-    run_all(cfg)
-    return cfg
-
-
 def kept(cfg, stage: str, fit: str) -> dict[str, np.ndarray]:
     """{object id: its kept curve}, read straight from the files."""
     p = paths_of(cfg)
@@ -98,7 +91,7 @@ def scalars(cfg, stage: str) -> dict[str, list]:
 
 @pytest.mark.slow
 def test_every_fit_keeps_its_curve_and_a_batch_keeps_each_objects_own(tiny_run):
-    cfg = tiny_run
+    cfg, _ = tiny_run
     p = paths_of(cfg)
     for stage, (fit, steps) in OBJECT_FITS.items():
         curves = kept(cfg, stage, fit)
@@ -127,7 +120,7 @@ def cfg_value(cfg, dotted: str):
 
 @pytest.mark.slow
 def test_events_hold_the_spread_of_the_kept_curves_per_step(tiny_run):
-    cfg = tiny_run
+    cfg, _ = tiny_run
     for stage, (fit, steps) in OBJECT_FITS.items():
         got = scalars(cfg, stage)
         curves = np.stack(list(kept(cfg, stage, fit).values()))
@@ -152,7 +145,7 @@ def test_events_hold_the_spread_of_the_kept_curves_per_step(tiny_run):
 def test_convergence_figure_has_a_log_panel_per_fit(tiny_run):
     import matplotlib.image
 
-    cfg = tiny_run
+    cfg, _ = tiny_run
     p = paths_of(cfg)
     assert p.curves_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     shown = panels(p)
@@ -176,8 +169,8 @@ def test_convergence_figure_has_a_log_panel_per_fit(tiny_run):
 
 
 @pytest.mark.slow
-def test_rerunning_a_stage_replaces_its_events_with_the_same_bytes(tiny_run):
-    cfg = tiny_run
+def test_rerunning_a_stage_replaces_its_events_with_the_same_bytes(tiny_run, tmp_path):
+    cfg = copy_run(tiny_run[0], tmp_path)
     p = paths_of(cfg)
     files = {s: p.events(s) / EVENTS_FILE for s in FIT_STAGES}
     before = {s: (f.read_bytes(), f.stat().st_ino) for s, f in files.items()}

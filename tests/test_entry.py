@@ -7,11 +7,10 @@ import sys
 
 import faulty_meshes
 import pytest
-from conftest import ROOT, make_cfg
+from conftest import ROOT, copy_run, make_cfg
 from omegaconf import OmegaConf
 
 from hypershape.paths import STAGE_DIRS, Paths
-from hypershape.pipeline import run_all
 from hypershape.settings import merge, remembered_part
 
 ENV = dict(os.environ, PYOPENGL_PLATFORM="egl", PYTHONPATH=str(ROOT / "src"))
@@ -79,8 +78,8 @@ def test_failed_objects_exit_0_and_are_counted_and_strict_makes_it_1(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_later_stage_uses_the_overrides_the_run_was_made_with(tmp_path):
-    run_all(make_cfg("preset=tiny", f"data_dir={tmp_path}"), until="60_train_weight_ae")
+def test_a_later_stage_uses_the_overrides_the_run_was_made_with(tiny_run, tmp_path):
+    copy_run(tiny_run[0], tmp_path, until="60_weight_ae")
     run = ("preset=tiny", f"data_dir={tmp_path}")
     assert script("50_train_hypernets", *run, "hypernet=monolithic").returncode == 0
     out = script("70_train_mapper", *run)

@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 from hypershape.config import Route, section
 from hypershape.experiments import EXPERIMENTS, heads, readout, run_experiment
+from hypershape.experiments.common import variant
 from hypershape.experiments.report import write_report
 from hypershape.paths import Paths, paths_of
 from hypershape.pipeline import run_all
@@ -23,8 +24,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('exp')}", "experiment.routes.seeds=[0,1]")
+def base(made_route_runs):
+    """A run branched from the shared run of every route: the experiments write into it."""
+    cfg = variant(made_route_runs["latent"], "exp", **{"experiment.routes.seeds": [0, 1]})
     run_all(cfg)
     return cfg
 
@@ -156,10 +158,14 @@ def test_baseline_and_ood_and_report(base):
 
 
 @pytest.fixture(scope="module")
-def readout_run(tmp_path_factory):
+def readout_run(made_route_runs):
+    """The readout experiment in a run branched from the shared run of every route (seed 0's runs are its)."""
+    routes = made_route_runs["latent"]
     cfg = make_cfg(
         "preset=tiny",
-        f"data_dir={tmp_path_factory.mktemp('readout')}",
+        f"data_dir={routes.data_dir}",
+        f"name={routes.name}-readout",
+        f"branch_from={routes.name}",
         "experiment=readout",
         "experiment.readout.readout_seeds=[0,1]",
         "experiment.readout.ood=false",  # the ood repeat costs a second run of 40/50; its plan is tested below

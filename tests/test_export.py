@@ -10,27 +10,24 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from conftest import make_cfg
+from conftest import ROUTES, copy_run
 
 import hypershape
 from hypershape.config import Route
+from hypershape.experiments.common import variant
 from hypershape.export import export_run
 from hypershape.nets.siren import SirenSpec, siren_forward
 from hypershape.paths import paths_of
-from hypershape.pipeline import run_all
 from hypershape.runtime import load_json, load_torch
-
-ROUTES = [r.value for r in Route]
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """One tiny run with two hypernetworks per object, its stages 70-90 made by every route."""
+def runs(made_copies_runs, tmp_path_factory):
+    """A copy (the exports are written into the run) of the shared tiny run with two hypernetworks per
+    object, its stages 70-90 made by every route."""
     data = tmp_path_factory.mktemp("export")
-    cfgs = {r: make_cfg("preset=tiny", f"data_dir={data}", "hypernet.copies=2", f"mapper={r}") for r in ROUTES}
-    for cfg in cfgs.values():
-        run_all(cfg)
-    return cfgs
+    copy_run(made_copies_runs["latent"], data)
+    return {r: variant(cfg, data_dir=str(data)) for r, cfg in made_copies_runs.items()}
 
 
 @pytest.mark.slow

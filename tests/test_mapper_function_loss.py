@@ -5,12 +5,12 @@ records of the training objects it reads."""
 
 import pytest
 import torch
-from conftest import make_cfg
+from conftest import copy_run
 
 from hypershape import routes
 from hypershape.experiments.common import variant
 from hypershape.paths import paths_of
-from hypershape.pipeline import run_all, run_stage
+from hypershape.pipeline import run_stage
 from hypershape.readout.learned import function_samples
 from hypershape.runtime import Manifest, load_json, load_torch
 from hypershape.stages.common import load_samples, shape_spec
@@ -20,11 +20,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    """A tiny run up to 60: every mapper below is trained in a run branched from it."""
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('function')}")
-    run_all(cfg, until="60_train_weight_ae")
-    return cfg
+def base(made_tiny_run, tmp_path_factory):
+    """The shared tiny run's stages up to 60, copied: every mapper below is trained in a run branched from it."""
+    return copy_run(made_tiny_run[0], tmp_path_factory.mktemp("function"), until="60_weight_ae")
 
 
 def mapper_record(cfg) -> dict:

@@ -9,12 +9,11 @@ import shutil
 import numpy as np
 import pytest
 import trimesh
-from conftest import make_cfg
+from conftest import copy_run
 from PIL import Image
 
 from hypershape.page import encode_mesh, write_page
 from hypershape.paths import paths_of
-from hypershape.pipeline import run_all
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BACKGROUND = (250, 250, 250)  # the view's clear colour (viewer.js)
@@ -46,16 +45,15 @@ def test_a_mesh_over_the_budget_is_decimated_to_it_and_keeps_its_shape():
     assert encode_mesh(trimesh.Trimesh()) == dict(faces=0)
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    """The page of one tiny run of all nine stages (90 writes it)."""
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('run')}")
-    run_all(cfg)
-    return paths_of(cfg)
+@pytest.fixture
+def page(tiny_run):
+    """The paths of the shared tiny run of all nine stages, whose page 90 wrote."""
+    return paths_of(tiny_run[0])
 
 
 @pytest.mark.slow
-def test_the_page_is_rewritten_with_the_same_bytes(page):
+def test_the_page_is_rewritten_with_the_same_bytes(tiny_run, tmp_path):
+    page = paths_of(copy_run(tiny_run[0], tmp_path))
     before = page.index_html.read_bytes()
     write_page(page)
     assert page.index_html.read_bytes() == before

@@ -9,23 +9,15 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from conftest import ROOT, make_cfg
+from conftest import ROOT, THREADS, copy_run, make_cfg
 from hydra.errors import ConfigCompositionException
 
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.runtime import Manifest, MissingUpstream, load_json
 
-pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """One tiny run of all nine stages, shared by the tests that only read it."""
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('run')}")
-    return cfg, run_all(cfg)
-
-
+@pytest.mark.slow
 def test_all_nine_stages_run_and_write_what_design_md_lists(tiny_run):
     cfg, results = tiny_run
     p = paths_of(cfg)
@@ -64,6 +56,7 @@ def test_all_nine_stages_run_and_write_what_design_md_lists(tiny_run):
     assert torch.load(p.latents, weights_only=False)["latents"][o].shape == (cfg.weight_ae.latent,)
 
 
+@pytest.mark.slow
 def test_summary_has_every_split_and_kind_and_no_nan(tiny_run):
     cfg, _ = tiny_run
     s = load_json(paths_of(cfg).summary_json)
@@ -75,14 +68,16 @@ def test_summary_has_every_split_and_kind_and_no_nan(tiny_run):
     assert "| train | target |" in paths_of(cfg).summary_md.read_text()
 
 
-def test_rerun_skips_everything_when_nothing_changed(tiny_run):
-    cfg, _ = tiny_run
+@pytest.mark.slow
+def test_rerun_skips_everything_when_nothing_changed(tiny_run, tmp_path):
+    cfg = copy_run(tiny_run[0], tmp_path)
     results = run_all(cfg)
     assert all(r["done"] == 0 for r in results.values()), results
 
 
+@pytest.mark.slow
 def test_changed_config_redoes_that_stage_and_everything_downstream(tiny_run, tmp_path):
-    cfg, _ = tiny_run
+    cfg = copy_run(tiny_run[0], tmp_path)
     p = paths_of(cfg)
     before = torch.load(p.shape_sirens(load_json(p.objects)[0]["id"]), weights_only=False)["predicted"]
     cfg.mapper.steps = cfg.mapper.steps + 5
@@ -95,9 +90,10 @@ def test_changed_config_redoes_that_stage_and_everything_downstream(tiny_run, tm
     assert run_stage("40_train_image_sirens", cfg)["done"] == 0  # upstream of the change: untouched
 
 
+@pytest.mark.slow
 def test_two_runs_give_the_same_numbers(tiny_run, tmp_path):
     cfg, _ = tiny_run
-    other = make_cfg("preset=tiny", f"data_dir={tmp_path}")
+    other = make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
     run_all(other, until="60_train_weight_ae")
     a, b = paths_of(cfg), paths_of(other)
     o = load_json(a.objects)[0]["id"]
@@ -124,6 +120,7 @@ def test_wrong_config_key_or_value_fails_at_composition():
         make_cfg("preset=tiny", "shape_siren.steps=many")
 
 
+@pytest.mark.slow
 def test_broken_mesh_is_recorded_as_failed_and_the_others_go_on(tiny_cfg, tmp_path):
     folder = tmp_path / "meshes"
     folder.mkdir()
@@ -140,9 +137,9 @@ def test_broken_mesh_is_recorded_as_failed_and_the_others_go_on(tiny_cfg, tmp_pa
     assert objects["broken"]["status"] == "failed" and objects["ring"]["status"] == "done"
 
 
-def test_nan_in_training_fails_that_object_only(tiny_cfg):
-    cfg = tiny_cfg()
-    run_all(cfg, until="40_train_image_sirens")
+@pytest.mark.slow
+def test_nan_in_training_fails_that_object_only(tiny_run, tmp_path):
+    cfg = copy_run(tiny_run[0], tmp_path, until="40_image_sirens")
     p = paths_of(cfg)
     victim = next(o["id"] for o in load_json(p.objects) if o["split"] == "test")  # anchors use train only
     ckpt = torch.load(p.image_sirens(victim), weights_only=False)
@@ -156,6 +153,7 @@ def test_nan_in_training_fails_that_object_only(tiny_cfg):
     assert r["done"] == 3
 
 
+@pytest.mark.slow
 def test_numbered_script_runs_as_a_subprocess(tmp_path):
     env = dict(os.environ, PYOPENGL_PLATFORM="egl")
     out = subprocess.run(
@@ -189,6 +187,7 @@ def test_numbered_script_runs_as_a_subprocess(tmp_path):
     assert out.returncode != 0 and "num_objcts" in out.stderr
 
 
+@pytest.mark.slow
 def test_a_killed_stage_leaves_no_half_files_and_resumes(tiny_cfg, monkeypatch):
     from hypershape.runtime import atomic_write
     from hypershape.stages import watertight

@@ -5,7 +5,7 @@ object's own views."""
 
 import pytest
 import torch
-from conftest import make_cfg, records
+from conftest import records
 
 from hypershape import routes
 from hypershape.experiments.common import variant
@@ -15,11 +15,9 @@ from hypershape.runtime import load_json, load_torch
 from hypershape.stages.shape_sirens import accepted
 
 
-@pytest.fixture(scope="module")
-def probe_run(tmp_path_factory):
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('probe')}", "mapper=probe")
-    run_all(cfg)
-    return cfg
+@pytest.fixture
+def probe_run(route_runs):
+    return route_runs["probe"]
 
 
 @pytest.mark.slow
@@ -70,11 +68,9 @@ def test_without_the_check_refinement_is_kept_whatever_it_does(probe_run):
     assert all(r["refine_accepted"] for r in recs.values())
 
 
-@pytest.fixture(scope="module")
-def hybrid_run(tmp_path_factory):
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('hybrid')}", "mapper=hybrid")
-    run_all(cfg)
-    return cfg
+@pytest.fixture
+def hybrid_run(route_runs):
+    return route_runs["hybrid"]
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from hypershape import metrics
 from hypershape.experiments import run_experiment
+from hypershape.experiments.common import variant
 from hypershape.paths import Paths, paths_of
 from hypershape.pipeline import run_all
 from hypershape.provenance import object_config
@@ -27,12 +28,12 @@ AREA = metrics.Metric("area_ratio", "area ratio", fmt="{:.4f}", compute=lambda s
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The tiny pipeline and the baseline experiment, with other taus and one metric registered here."""
+def run(made_tiny_run):
+    """The tiny pipeline and the baseline experiment, with other taus and one metric registered here: a run
+    branched from the shared tiny run (90 is made again)."""
     metrics.register(AREA)
     try:
-        data_dir = tmp_path_factory.mktemp("reg")
-        cfg = make_cfg("preset=tiny", f"data_dir={data_dir}", f"reconstruct.taus=[{TAUS[0]},{TAUS[1]}]")
+        cfg = variant(made_tiny_run[0], "taus", **{"reconstruct.taus": TAUS})
         run_all(cfg)
         cfg.experiment.name = "baseline"
         run_experiment(cfg)
@@ -108,6 +109,7 @@ def candidates(data):
 '''
 
 
+@pytest.mark.slow  # 01 as a script, in a subprocess
 def test_a_source_is_one_module_and_one_yaml(tmp_path):
     """A new module under sources/ and its configs/data yaml: data=<it> composes and 01 lists and saves its meshes."""
     name = "boxes_of_this_test"

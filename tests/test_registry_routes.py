@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from conftest import ROOT, make_cfg
+from conftest import ROOT, copy_run, make_cfg
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
 from hypershape import provenance, routes
 from hypershape.config import Route, route_names
 from hypershape.paths import Paths
-from hypershape.pipeline import run_all
 from hypershape.runtime import load_json, load_torch
 
 # A route whose prediction is not a shape-SIREN: a sphere (centre x, y, z, radius) at the origin with the
@@ -113,11 +112,11 @@ def test_a_route_module_is_code_of_the_stages_that_read_routes_only(tmp_path, mo
 
 
 @pytest.mark.slow
-def test_a_route_added_as_one_module_and_its_yaml_runs_through_70_80_and_90(tmp_path):
+def test_a_route_added_as_one_module_and_its_yaml_runs_through_70_80_and_90(tiny_run, tmp_path):
     """The user's way: a copy of the repository with routes/sphere.py and configs/mapper/sphere.yaml added,
-    run as a script; 01-60 are made beforehand by the package as it is (the copy finds them current)."""
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path / 'data'}")
-    run_all(cfg, until="60_train_weight_ae")
+    run as a script; 01-60 are made beforehand by the package as it is (the shared tiny run's, copied: the
+    copy of the repository finds them current)."""
+    cfg = copy_run(tiny_run[0], tmp_path / "data", until="60_weight_ae")
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(ROOT / "configs", repo / "configs")

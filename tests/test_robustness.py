@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from conftest import make_cfg
+from conftest import copy_run, make_cfg
 
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
@@ -35,9 +35,8 @@ def _write_meshes(folder, broken: str | None = None):
     return folder
 
 
-def test_anchors_and_autoencoder_leave_out_a_training_object_that_failed_upstream(tiny_cfg):
-    cfg = tiny_cfg()
-    run_all(cfg, until="40_train_image_sirens")
+def test_anchors_and_autoencoder_leave_out_a_training_object_that_failed_upstream(tiny_run, tmp_path):
+    cfg = copy_run(tiny_run[0], tmp_path, until="40_image_sirens")
     p = paths_of(cfg)
     anchor_before = Manifest(p.manifest("40_image_sirens"), p.root).get("anchor", shared=True)
     objects = load_json(p.objects)
@@ -102,11 +101,10 @@ def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path)
             assert got.count("test") >= 1 and got.count("train") >= 2, (preset, seed, got)
 
 
-def test_blank_views_leave_no_views_file(tiny_cfg, monkeypatch):
+def test_blank_views_leave_no_views_file(tiny_run, tmp_path, monkeypatch):
     from hypershape.stages import render_views as stage03
 
-    cfg = tiny_cfg()
-    run_all(cfg, until="03_render_views")
+    cfg = copy_run(tiny_run[0], tmp_path, until="03_render_views")
     p = paths_of(cfg)
     ids = [o["id"] for o in load_json(p.objects)]
     victim = trimesh.load(p.solid(ids[0]), force="mesh", process=False)
@@ -126,9 +124,9 @@ def test_blank_views_leave_no_views_file(tiny_cfg, monkeypatch):
     assert all(p.views(i).exists() for i in ids[1:])
 
 
-def test_a_target_fitted_in_a_batch_equals_the_one_fitted_alone(tiny_cfg, tmp_path):
-    batched = tiny_cfg("shape_siren.batch=4")
-    run_all(batched, until="02_watertight")
+def test_a_target_fitted_in_a_batch_equals_the_one_fitted_alone(tiny_run, tmp_path):
+    batched = copy_run(tiny_run[0], tmp_path / "batched", until="02_watertight")
+    assert batched.shape_siren.batch == 4
     alone = make_cfg("preset=tiny", f"data_dir={tmp_path / 'alone'}", "shape_siren.batch=1")
     a, b = paths_of(batched), paths_of(alone)
     for stage in ("01_download", "02_watertight"):

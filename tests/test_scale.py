@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, make_cfg
+from conftest import ROOT, THREADS, make_cfg
 
 from hypershape.paths import STAGE_DIRS, Paths, paths_of
 from hypershape.pipeline import run_all, run_stage
@@ -21,7 +21,6 @@ from hypershape.provenance import object_config
 from hypershape.records import Claim, Manifest, fingerprint, load_json, shard_of
 from hypershape.status import run_status
 
-pytestmark = pytest.mark.slow
 ENV = dict(os.environ, PYOPENGL_PLATFORM="egl", PYTHONUNBUFFERED="1")
 BOOKKEEPING = {"manifest", "claims", "multirun"}
 NOT_ARTIFACTS = {"log.txt", "config.yaml", "code.json", "branched_from.json"}
@@ -78,19 +77,14 @@ def assert_same(a: dict, b: dict) -> None:
     assert not differ, differ
 
 
-# CPU matrix products sum in an order that depends on the thread count (last bits only), and joblib's
-# workers run one thread each: equal results are compared at equal thread counts.
-THREADS = "device.threads=1"
+@pytest.fixture
+def reference(tiny_run):
+    """One uninterrupted tiny run in one process (the shared one: joblib's workers run one thread each, and
+    it was made on one thread)."""
+    return tiny_run[0]
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """One uninterrupted tiny run in one process."""
-    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('ref')}", THREADS)
-    run_all(cfg)
-    return cfg
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_two_shards_through_a_hydra_launcher_equal_one_process(reference, tmp_path, launcher):
     data = tmp_path / launcher
@@ -116,6 +110,7 @@ def test_two_shards_through_a_hydra_launcher_equal_one_process(reference, tmp_pa
     )
 
 
+@pytest.mark.slow
 def test_two_processes_of_one_stage_at_once_lose_nothing(reference, tmp_path):
     cfg = make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
     run_stage("01_download", cfg)
@@ -128,6 +123,7 @@ def test_two_processes_of_one_stage_at_once_lose_nothing(reference, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_two_configs_at_once_never_record_one_under_the_others_key(tmp_path):
     """Two runs of 02 with different beta race on the same objects: whichever made an object's files,
     its record carries that run's key, and the files are what that config makes."""
@@ -154,6 +150,7 @@ def copy_run_until(ref: Paths, dst: Paths, stage: str) -> None:
         shutil.copytree(ref.stage(s), dst.stage(s), ignore=shutil.ignore_patterns("claims"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.0, 0.6])
 def test_a_sigkilled_stage_resumes_to_the_same_result(reference, tmp_path, delay):
     """SIGKILL 40 as soon as it has recorded its anchor (delay 0) or one object, then run it again."""
@@ -194,6 +191,7 @@ def test_a_claim_of_a_dead_job_is_taken_over_and_a_live_one_is_not(tmp_path):
     taken.release()
 
 
+@pytest.mark.slow
 def test_a_sweep_gets_one_run_per_value_and_reuses_upstream(reference, tmp_path):
     data = tmp_path / "sweep"
     copy_run_until(paths_of(reference), Paths(data, "tiny"), "50_hypernets")
@@ -211,6 +209,7 @@ def test_a_sweep_gets_one_run_per_value_and_reuses_upstream(reference, tmp_path)
     assert any(not torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_status_counts_done_stale_failed_missing(reference, tmp_path):
     data = tmp_path / "status"
     shutil.copytree(paths_of(reference).root, data / "tiny", ignore=shutil.ignore_patterns("claims"))
@@ -230,6 +229,7 @@ def test_status_counts_done_stale_failed_missing(reference, tmp_path):
     assert s["90_reconstruct"]["missing"] == 1
 
 
+@pytest.mark.slow
 def test_a_rerun_clears_what_a_killed_write_left_half_done(reference, tmp_path):
     """A SIGKILL inside atomic_write leaves its hidden temporary; the job that remakes the object removes it."""
     ref, cfg = paths_of(reference), make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
