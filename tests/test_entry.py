@@ -107,8 +107,8 @@ def test_a_later_stage_uses_the_overrides_the_run_was_made_with(tiny_run, tmp_pa
 def test_help_says_what_the_stage_does_and_documents_its_knobs():
     out = script("70_train_mapper", "--help")
     assert out.returncode == 0, out.stderr
-    assert "the mapper for the selected route" in out.stdout  # the stage module's docstring
+    assert "70_train_mapper: what the selected route (routes/<mapper.route>.py) learns" in out.stdout  # its docstring
     after = out.stdout.split("  mapper.route = latent\n", 1)[1].splitlines()
     doc = " ".join(line.strip() for line in after[: next(i for i, x in enumerate(after) if x[:6].strip())])
-    assert "probe: the hypernet's views drawn at the cameras -> visual hull" in doc  # config.py's doc of it
+    assert "Which route turns an object's hypernetwork into a shape" in doc  # config.py's doc of it
     assert "mapper: direct, hybrid, latent, probe" in out.stdout  # the groups, from Hydra

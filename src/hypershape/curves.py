@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .paths import Paths, paths_of
-from .records import Manifest, atomic_write, load_json
+from .records import Manifest, atomic_write, load_json, remove_temporaries
 
 FIT_STAGES = ("40_image_sirens", "50_hypernets", "60_weight_ae", "70_mapper", "80_shape_sirens")
 """The stages that fit networks, in running order."""
@@ -89,6 +89,7 @@ def write_events(paths: Paths, stage: str, objects: int) -> Path | None:
         bounds = [f"{tag}/p{q}" for q in PERCENTILES]
         layout[tag] = {"median, 10-90% of objects": ["Margin", [f"{tag}/median", *bounds]]}
     series.update({f"{stage}/{artifact}": curve for artifact, curve in kept.shared.items()})
+    remove_temporaries([out])  # a killed earlier write's; publish holds the stage's lock, so none is live
     atomic_write(out, lambda p: _write_events(p, series, layout))
     return out
 

@@ -451,12 +451,17 @@ class Stage:
         """Keep the loss per step of one object's fit (`fit` names it where a stage fits an object more
         than once); curves.py writes the kept curves as TensorBoard events and draws them."""
         if self.cfg.curves.keep:
-            save_json(self.paths.curve(self.name, fit, obj_id), dict(loss=[float(v) for v in curve]))
+            self._keep(self.paths.curve(self.name, fit, obj_id), curve)
 
     def keep_shared_curve(self, artifact: str, curve: Iterable[float]) -> None:
         """Keep the loss per step of the fit of a shared artifact (an anchor, the autoencoder, the mapper)."""
         if self.cfg.curves.keep:
-            save_json(self.paths.shared_curve(self.name, artifact), dict(loss=[float(v) for v in curve]))
+            self._keep(self.paths.shared_curve(self.name, artifact), curve)
+
+    @staticmethod
+    def _keep(path: Path, curve: Iterable[float]) -> None:
+        remove_temporaries([path])  # a killed earlier job's: this job holds the claim on what the curve is of
+        save_json(path, dict(loss=[float(v) for v in curve]))
 
     def _record(self, o: dict, key: str, parts: dict, claim: Claim, result, outputs: list[Path]) -> None:
         if not claim.held():  # another job broke our claim (it thought us dead): its record stands
