@@ -96,14 +96,18 @@ def tiny_run(made_tiny_run):
     return copy.deepcopy(made_tiny_run)
 
 
-@pytest.fixture(scope="session")
-def made_route_runs(made_tiny_run):
-    """Run `tiny-routes`, branched from the tiny run (its 01-60), with 70-90 made by every route."""
-    base, _ = made_tiny_run
-    cfgs = {r: variant(base, "routes", **{"mapper.route": r}) for r in ROUTES}
+def every_route(base, tag: str, **overrides) -> dict:
+    """{route: config} of the variant `tag` of run `base` (with `overrides`), 70-90 made by every route."""
+    cfgs = {r: variant(base, tag, **overrides, **{"mapper.route": r}) for r in ROUTES}
     for cfg in cfgs.values():
         run_all(cfg)
     return cfgs
+
+
+@pytest.fixture(scope="session")
+def made_route_runs(made_tiny_run):
+    """Run `tiny-routes`, branched from the tiny run (its 01-60), with 70-90 made by every route."""
+    return every_route(made_tiny_run[0], "routes")
 
 
 @pytest.fixture
@@ -116,11 +120,7 @@ def route_runs(made_route_runs):
 def made_copies_runs(made_tiny_run):
     """Run `tiny-copies`, branched from the tiny run, with two hypernetworks per object (hypernet.copies=2):
     50-90 made again, 70-90 by every route."""
-    base, _ = made_tiny_run
-    cfgs = {r: variant(base, "copies", **{"hypernet.copies": 2, "mapper.route": r}) for r in ROUTES}
-    for cfg in cfgs.values():
-        run_all(cfg)
-    return cfgs
+    return every_route(made_tiny_run[0], "copies", **{"hypernet.copies": 2})
 
 
 @pytest.fixture

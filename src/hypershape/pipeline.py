@@ -43,8 +43,13 @@ def ready(cfg, stage: str) -> None:
 
 
 def run_stage(script: str, cfg) -> dict:
-    """Run one stage by its script name on a composed config."""
+    """Run one stage by its script name on a composed config, once its upstream is checked (ready)."""
     ready(cfg, STAGE_OF_SCRIPT[script].folder)
+    return run_checked(script, cfg)
+
+
+def run_checked(script: str, cfg) -> dict:
+    """run_stage without the upstream check, for a caller that has just made it."""
     module = importlib.import_module(f"hypershape.stages.{STAGE_OF_SCRIPT[script].module}")
     try:
         result = module.run(cfg)
@@ -97,7 +102,7 @@ def main(script: str | None, cfg) -> None:
         sweep_run_name(cfg)
         ready(cfg, STAGE_OF_SCRIPT[script].folder if script else next(iter(STAGES)))
         remember(cfg, overrides)
-        results = {script: run_stage(script, cfg)} if script else run_all(cfg)
+        results = {script: run_checked(script, cfg)} if script else run_all(cfg)
     failed = 0
     for name, result in results.items():
         if result.get("failed"):

@@ -12,7 +12,6 @@ import torch.nn.functional as F
 
 from .. import routes
 from ..config import readout_seed
-from ..nets.siren import siren_forward
 from ..paths import SCRIPTS
 from ..provenance import object_config
 from ..render import camera_rays, sphere_interval
@@ -22,7 +21,7 @@ from ..training import fit_flat
 from .common import evaluated, load_views
 
 HARD_TEMPERATURE = 1e-6
-"""soft_silhouette at this temperature is the hard silhouette: sigmoid(-min f / T) > 0.5 exactly where min f < 0."""
+"""field_silhouette at this temperature is the hard silhouette: sigmoid(-min f / T) > 0.5 exactly where min f < 0."""
 PROB_CLAMP = 1e-6
 """Occupancies are clamped to [PROB_CLAMP, 1 - PROB_CLAMP] in the BCE, so a saturated ray gives a finite loss."""
 
@@ -49,11 +48,6 @@ def ray_points(o, d, near, far, samples: int, gen=None) -> tuple[torch.Tensor, t
     ) / samples
     t = near[:, None] + (far - near)[:, None] * u
     return t, o[:, None] + t[..., None] * d[:, None]
-
-
-def soft_silhouette(spec, flat, o, d, near, far, samples: int, temperature: float, gen=None) -> torch.Tensor:
-    """Occupancy of each ray under a shape-SIREN's field (see field_silhouette). Differentiable in the weights."""
-    return field_silhouette(lambda x: siren_forward(spec, flat, x), o, d, near, far, samples, temperature, gen)
 
 
 def field_silhouette(field, o, d, near, far, samples: int, temperature: float, gen=None) -> torch.Tensor:
