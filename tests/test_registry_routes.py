@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from hypershape import provenance, routes
 from hypershape.config import Route, route_names
+from hypershape.metrics import headline
 from hypershape.paths import Paths
 from hypershape.runtime import load_json, load_torch
 
@@ -121,6 +122,7 @@ def test_a_route_added_as_one_module_and_its_yaml_runs_through_70_80_and_90(tiny
     shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(ROOT / "configs", repo / "configs")
     shutil.copy(ROOT / "run_pipeline.py", repo)
+    shutil.copy(ROOT / "experiment.py", repo)
     (repo / "src/hypershape/routes/sphere.py").write_text(SPHERE)
     (repo / "configs/mapper/sphere.yaml").write_text("route: sphere\n")
     env = dict(os.environ, PYTHONPATH=str(repo / "src"))
@@ -149,3 +151,26 @@ def test_a_route_added_as_one_module_and_its_yaml_runs_through_70_80_and_90(tiny
             assert not torch.equal(saved["refined"], saved["predicted"])
             assert saved["silhouette_iou_refined"] >= saved["silhouette_iou_predicted"]
     assert any(load_torch(p.shape_sirens(o["id"]))["refine_accepted"] for o in objects)
+
+    # ... and in an experiment's table, beside a built-in route
+    args = [sys.executable, "experiment.py", "preset=tiny", f"data_dir={tmp_path / 'data'}", "experiment=routes"]
+    args += ["experiment.routes.seeds=[0]", "experiment.routes.routes=[latent,sphere]"]
+    done = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = load_json(p.experiment("routes") / "table.json")
+    shown = {(r["split"], r["SIREN"], r["route"]) for r in table["rows"]}
+    assert {(s, k, "sphere") for s in ("train", "test") for k in ("predicted", "refined")} <= shown
+    # the sphere's own summary gives that row's figure (one seed: the value itself, 4 significant digits)
+    fscore = headline(cfg.reconstruct.taus)
+    own = next(r for r in summary["summary"] if (r["split"], r["kind"]) == ("test", "predicted"))
+    row = next(r for r in table["rows"] if (r["split"], r["SIREN"], r["route"]) == ("test", "predicted", "sphere"))
+    assert float(row[fscore.label]) == pytest.approx(own[fscore.summary_key], rel=1e-3)
+
+
+def test_the_routes_experiment_compares_the_chosen_routes_or_every_registered_one():
+    from hypershape.experiments.routes import compared
+
+    assert compared(make_cfg()) == tuple(r.value for r in Route)
+    assert compared(make_cfg("experiment.routes.routes=[probe,latent]")) == ("probe", "latent")
+    with pytest.raises(ValueError, match="unknown route nope"):
+        compared(make_cfg("experiment.routes.routes=[latent,nope]"))

@@ -429,6 +429,8 @@ class RoutesExperiment:
     seeds: List[int] = field(default_factory=lambda: [0])
     """Values of the top-level `seed` (the whole run's randomness, not the split) the routes are compared
     over; the table gives mean ± std over them."""
+    routes: List[str] = field(default_factory=list)
+    """The routes compared, the first being the base run; empty: every registered route (mapper.route's choices)."""
 
 
 @dataclass

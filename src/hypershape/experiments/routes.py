@@ -12,24 +12,34 @@ from ..paths import paths_of
 from ..pipeline import run_all
 from .common import mean_spread, run_from, save_figure, summary_rows, variant, write_result
 
-ROUTES = tuple(r.value for r in Route)  # the first is the base run
+
+def compared(cfg) -> tuple[str, ...]:
+    """experiment.routes.routes, or every registered route; the first is the base run."""
+    known = tuple(r.value for r in Route)
+    chosen = tuple(cfg.experiment.routes.routes) or known
+    unknown = [r for r in chosen if r not in known]
+    if unknown:
+        raise ValueError(f"experiment.routes.routes: unknown route {', '.join(unknown)} (known: {', '.join(known)})")
+    return chosen
 
 
 def runs(cfg):
     """(seed, {route: run}) for every seed; seed == cfg.seed is cfg itself. The routes of a seed are one
     run with one folder per route from 70 on."""
+    routes = compared(cfg)
     out = []
     for seed in cfg.experiment.routes.seeds:
-        first = variant(cfg, None if seed == cfg.seed else f"seed{seed}", seed=seed, **{"mapper.route": ROUTES[0]})
-        out.append((seed, {route: variant(first, None, **{"mapper.route": route}) for route in ROUTES}))
+        first = variant(cfg, None if seed == cfg.seed else f"seed{seed}", seed=seed, **{"mapper.route": routes[0]})
+        out.append((seed, {route: variant(first, None, **{"mapper.route": route}) for route in routes}))
     return out
 
 
 def run(cfg) -> str:
+    routes = compared(cfg)
     rows_by_key: dict[tuple, list[dict]] = {}
     for _seed, by_route in runs(cfg):
-        run_all(by_route[ROUTES[0]])
-        for route in ROUTES[1:]:
+        run_all(by_route[routes[0]])
+        for route in routes[1:]:
             run_from(by_route[route], "70_mapper")  # same run, its own route folders: 01–60 are shared
         for route, c in by_route.items():
             for r in summary_rows(c):
@@ -41,12 +51,12 @@ def run(cfg) -> str:
     for (route, split, kind), rs in sorted(
         rows_by_key.items(), key=lambda kv: (kv[0][1] != "train", order[kv[0][2]], kv[0][0])
     ):
-        if kind == "target" and route != ROUTES[0]:
+        if kind == "target" and route != routes[0]:
             continue  # targets do not depend on the route: listed once, as the upper bound
         row = {"split": split, "SIREN": kind, "route": "—" if kind == "target" else route, "n": rs[0]["n"]}
         row.update({m.label: mean_spread([r[m.summary_key] for r in rs]) for m in shown})
         table.append(row)
-    fig = figure(rows_by_key, headline(cfg.reconstruct.taus))
+    fig = figure(rows_by_key, routes, headline(cfg.reconstruct.taus))
     save_figure(fig, paths_of(cfg).experiment("routes") / "routes.png")
     return write_result(
         cfg,
@@ -60,15 +70,15 @@ def run(cfg) -> str:
     )
 
 
-def figure(rows_by_key, fscore):
+def figure(rows_by_key, routes, fscore):
     """Bars of the headline F-score (`fscore`, a registry metric) per route and kind, one panel per split."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
     for ax, split in zip(axes, ("train", "test")):
         labels, means, errs = [], [], []
         for kind in ("target", "predicted", "refined"):
-            for route in ROUTES:
+            for route in routes:
                 rs = rows_by_key.get((route, split, kind))
-                if not rs or (kind == "target" and route != ROUTES[0]):
+                if not rs or (kind == "target" and route != routes[0]):
                     continue
                 v = [r[fscore.summary_key] for r in rs]
                 labels.append(kind if kind == "target" else f"{kind}\n{route}")
