@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from hypershape import provenance, routes
 from hypershape.config import Route, route_names
+from hypershape.experiments.routes import compared
 from hypershape.metrics import headline
 from hypershape.paths import Paths
 from hypershape.runtime import load_json, load_torch
@@ -168,8 +169,6 @@ def test_a_route_added_as_one_module_and_its_yaml_runs_through_70_80_and_90(tiny
 
 
 def test_the_routes_experiment_compares_the_chosen_routes_or_every_registered_one():
-    from hypershape.experiments.routes import compared
-
     assert compared(make_cfg()) == tuple(r.value for r in Route)
     assert compared(make_cfg("experiment.routes.routes=[probe,latent]")) == ("probe", "latent")
     with pytest.raises(ValueError, match="unknown route nope"):
