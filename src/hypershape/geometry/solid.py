@@ -24,6 +24,16 @@ COARSE = 8
 UNSURE = 0.25
 
 
+def check_mesh(mesh) -> None:
+    """Raise ValueError naming what makes `mesh` unusable: no triangles, non-finite vertices, bad face indices."""
+    if mesh is None or len(mesh.faces) == 0 or len(mesh.vertices) == 0:
+        raise ValueError("make_solid: the mesh is empty (no triangles)")
+    if not np.isfinite(mesh.vertices).all():
+        raise ValueError("make_solid: the mesh has NaN or infinite vertex coordinates")
+    if mesh.faces.min() < 0 or mesh.faces.max() >= len(mesh.vertices):
+        raise ValueError(f"make_solid: a face index is out of range ({len(mesh.vertices)} vertices)")
+
+
 def make_solid(mesh, resolution, padding=0.05, thin_voxels=1.0):
     """Solid bounded by `mesh`: inside where its generalized winding number is above 0.5, united with a
     slab of half-thickness `thin_voxels` voxels around every part of the surface that bounds no volume
@@ -41,12 +51,7 @@ def make_solid(mesh, resolution, padding=0.05, thin_voxels=1.0):
     voxels and `resolution` samples along the largest axis. Holes are closed, shells and self-intersections
     merge into one solid, and the result is outward-oriented (volume > 0).
     """
-    if mesh is None or len(mesh.faces) == 0 or len(mesh.vertices) == 0:
-        raise ValueError("make_solid: the mesh is empty (no triangles)")
-    if not np.isfinite(mesh.vertices).all():
-        raise ValueError("make_solid: the mesh has NaN or infinite vertex coordinates")
-    if mesh.faces.min() < 0 or mesh.faces.max() >= len(mesh.vertices):
-        raise ValueError(f"make_solid: a face index is out of range ({len(mesh.vertices)} vertices)")
+    check_mesh(mesh)
     lo, hi = mesh.bounds
     extent = float((hi - lo).max())
     if not extent > 0:
