@@ -27,7 +27,7 @@ from hypershape.render import view_count
 from hypershape.stages.common import image_spec, shape_spec
 from hypershape.stages.hypernets import hypernet_loss
 from hypershape.stages.shape_sirens import soft_silhouette
-from hypershape.training import sdf_l1, sdf_l1_each
+from hypershape.training import sdf_fit_loss, sdf_l1
 
 META = torch.device("meta")
 GB = 1024**3
@@ -89,8 +89,9 @@ def stage_rows(cfg) -> list[dict]:
     b = max(1, s.batch)
     flat = torch.empty(b, sspec.numel, device=META, requires_grad=True)
     pts, sdf = torch.empty(b, s.batch_points, 3, device=META), torch.empty(b, s.batch_points, device=META)
-    saved = saved_by(lambda: sdf_l1_each(sspec, flat, pts, sdf).sum())
-    rows.append(row(f"60 target shape-SIRENs, {b} per batch", nbytes(flat), nbytes(pts, sdf), saved))
+    cube, radii = torch.empty(b, s.cube_points, 3, device=META), torch.empty(b, device=META)
+    saved = saved_by(lambda: sdf_fit_loss(sspec, flat, (pts, sdf), cube, radii).sum())
+    rows.append(row(f"60 target shape-SIRENs, {b} per batch", nbytes(flat), nbytes(pts, sdf, cube), saved))
     a = cfg.weight_ae
     with META:
         ae = WeightAE.of(a, sspec, torch.empty(sspec.numel))

@@ -1,15 +1,20 @@
 """Training on tiny problems reaches real floors: a loss that falls, a PSNR, a surface error."""
 
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 import torch
 import trimesh
 
-from hypershape.geometry.metrics import surface_error
+from hypershape.geometry.marching import mesh_from_sdf
+from hypershape.geometry.metrics import surface_error, touches_domain
+from hypershape.geometry.sdf import enclosing_radius, sample_sdf
 from hypershape.nets.siren import SirenSpec, pixel_grid, psnr, siren_field, siren_forward
 from hypershape.render import render_views
-from hypershape.runtime import TrainingDiverged
+from hypershape.runtime import Numerics, TrainingDiverged
 from hypershape.stages.weight_ae import sphere_batch
-from hypershape.training import fit_flat, sdf_l1, train
+from hypershape.training import fit_flat, fit_sdf, sdf_l1, train
 
 
 def test_image_siren_fits_a_rendered_view_above_a_psnr_floor():
@@ -43,6 +48,51 @@ def test_shape_siren_fits_a_sphere_sdf():
     assert surface_error(siren_field(spec, flat[0], "cpu"), (0.5 * dirs).numpy()) < 0.01
     inside = siren_forward(spec, flat[0], torch.zeros(1, 3))[0, 0]
     assert -0.6 < float(inside) < -0.3  # SDF of a sphere at its centre: −r (few samples that deep)
+    # every target starts from this field: it must be the sphere's out to the corners of the cube 90 meshes
+    walls = cube_surface_grid(9)
+    assert siren_field(spec, flat[0], "cpu")(walls).min() > 0.25  # the sphere's SDF there is >= 0.5
+
+
+def cube_surface_grid(n: int) -> np.ndarray:
+    """The points of an n^3 grid over [-1, 1]^3 that lie on the cube's faces, edges and corners."""
+    g = np.linspace(-1, 1, n)
+    points = np.stack(np.meshgrid(g, g, g), -1).reshape(-1, 3)
+    return points[np.abs(points).max(1) == 1].astype(np.float32)
+
+
+def fit_torus_target(cube_points: int):
+    """A small shape-SIREN fitted from a random init to a torus's SDF samples, none of them beyond the unit
+    ball (so the cube's corners are left to the cube term alone), and the torus."""
+    mesh = trimesh.creation.torus(0.55, 0.2)
+    s = sample_sdf(mesh, 20_000, 3000, 1000, 30.0, np.random.default_rng(0), n_uniform=0)
+    spec = SirenSpec(3, 32, 3, 1)
+    c = SimpleNamespace(batch_points=1024, cube_points=cube_points, steps=150, lr=1e-3)
+    flat, _ = fit_sdf(
+        spec,
+        spec.init(torch.Generator().manual_seed(3))[None],
+        [(torch.from_numpy(s["points"]), torch.from_numpy(s["sdf"]))],
+        [enclosing_radius(mesh)],
+        [torch.Generator().manual_seed(2)],
+        c,
+        1.0,
+        "t",
+        Numerics(torch.device("cpu")),
+    )
+    return siren_field(spec, flat[0], "cpu"), mesh
+
+
+@pytest.mark.parametrize("cube_points", [0, 256])
+def test_cube_term_keeps_the_field_positive_at_the_cube_edge(cube_points):
+    f, torus = fit_torus_target(cube_points)
+    walls = cube_surface_grid(17)
+    mesh = mesh_from_sdf(f, 32, 1.0)
+    assert surface_error(f, torus.sample(2000)) < 0.02  # a fit of the torus either way
+    if cube_points:  # no surface beyond the torus, which ends at radius 0.75
+        assert f(walls).min() > 0
+        assert touches_domain(mesh, 0.8) == 0
+    else:  # the same fit without the term: the field dips below zero at the cube's edge and grows surface
+        assert f(walls).min() < 0
+        assert touches_domain(mesh, 0.8) > 0.1
 
 
 def test_nan_loss_raises_training_diverged():

@@ -239,6 +239,11 @@ class ShapeSirenConfig(SirenLayers):
     """Adam learning rate of the targets."""
     batch_points: int = 8192
     """SDF samples per step."""
+    cube_points: int = 512
+    """Points per step, fresh and uniform in the cube 90 meshes ([-reconstruct.bound, reconstruct.bound]^3),
+    where the field is held above |q| - r, a lower bound of the SDF of any shape inside the ball of radius r
+    (training.sdf_fit_loss). The SDF samples leave the cube's corners and edges sparse, and a SIREN grows
+    surfaces there without it; 0 turns it off."""
     batch: int = 1
     """Objects fitted together as one batched program."""
     refine: RefineConfig = field(default_factory=RefineConfig)

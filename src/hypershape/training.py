@@ -107,18 +107,6 @@ def sdf_l1(
     return (siren_forward(spec, flat, points, compiled)[..., 0] - sdf).abs().mean(-1)
 
 
-def sdf_l1_each(
-    spec: SirenSpec, flat: torch.Tensor, points: torch.Tensor, sdf: torch.Tensor, compiled: bool = False
-) -> torch.Tensor:
-    """sdf_l1 [B] with every SIREN run as its own program, so a target is bitwise the same whichever objects
-    share its batch. One batched program is not: on CPU torch multiplies a batch of one matrix as a single
-    GEMM (GEMV for the 1-wide last layer) on all threads, and a larger batch by MKL's batched GEMM, one
-    thread per matrix, and the two sum in different orders."""
-    return torch.cat(
-        [sdf_l1(spec, flat[i : i + 1], points[i : i + 1], sdf[i : i + 1], compiled) for i in range(len(flat))]
-    )
-
-
 def sdf_batch(data: list[tuple[torch.Tensor, torch.Tensor]], n: int, gens: list[torch.Generator], device):
     """n random SDF samples of each object, drawn from that object's own generator in `gens`, so what an
     object sees does not depend on which objects share its batch: points [B, n, 3], sdf [B, n]."""
@@ -128,14 +116,65 @@ def sdf_batch(data: list[tuple[torch.Tensor, torch.Tensor]], n: int, gens: list[
     return x, y
 
 
-def fit_sdf(spec: SirenSpec, flat0: torch.Tensor, data: list, gens: list, c, desc: str, numerics: Numerics, items=None):
-    """Shape-SIRENs [B, P] fitted from flat0 to each object's SDF samples (data: (points, sdf) per object),
-    c.batch_points drawn per step from each object's own generator, for c.steps at c.lr (cfg.shape_siren):
-    how 60 fits a target, and 80 the field the probe route reads off a hypernetwork. items: an ItemLosses
-    that keeps each object's own curve."""
+def cube_batch(n: int, bound: float, gens: list[torch.Generator], device) -> torch.Tensor:
+    """n points uniform in the cube [-bound, bound]^3 per object, each from its own generator: [B, n, 3]."""
+    return torch.stack([(torch.rand(n, 3, generator=g) * 2 - 1) * bound for g in gens]).to(device)
+
+
+def sdf_fit_loss(
+    spec: SirenSpec,
+    flat: torch.Tensor,
+    samples: tuple[torch.Tensor, torch.Tensor],
+    cube: torch.Tensor,
+    radii: torch.Tensor,
+    compiled: bool = False,
+) -> torch.Tensor:
+    """What a shape-SIREN is fitted with, per SIREN [B]: the mean |f − sdf| at its SDF samples (points
+    [B, N, 3], sdf [B, N]) plus the mean shortfall of f below |q| − r at the points `cube` [B, M, 3]
+    (uniform in the cube 90 meshes), r being the radius of a ball about the origin that holds the shape
+    (radii [B]). |q| − r is a lower bound of the shape's SDF at every q (outside the ball the surface is at
+    least that far; inside, the way out along the ray from the origin is at most that long), so the term
+    never pulls against the true field. It keeps the field positive where SDF samples are sparse (the
+    cube's corners and edges), where a SIREN is otherwise free to grow surfaces that no object has.
+
+    Every SIREN is run as its own program, so a target is bitwise the same whichever objects share its
+    batch. One batched program is not: on CPU torch multiplies a batch of one matrix as a single GEMM (GEMV
+    for the 1-wide last layer) on all threads, and a larger batch by MKL's batched GEMM, one thread per
+    matrix, and the two sum in different orders."""
+    points, sdf = samples
+    n, out = points.shape[1], []
+    for i in range(len(flat)):
+        f = siren_forward(spec, flat[i : i + 1], torch.cat([points[i : i + 1], cube[i : i + 1]], 1), compiled)[..., 0]
+        floor = cube[i : i + 1].norm(dim=-1) - radii[i]
+        shortfall = (floor - f[:, n:]).clamp(min=0).sum(-1) / max(cube.shape[1], 1)  # none: no term
+        out.append((f[:, :n] - sdf[i : i + 1]).abs().mean(-1) + shortfall)
+    return torch.cat(out)
+
+
+def fit_sdf(
+    spec: SirenSpec,
+    flat0: torch.Tensor,
+    data: list,
+    radii: list[float],
+    gens: list,
+    c,
+    bound: float,
+    desc: str,
+    numerics: Numerics,
+    items=None,
+):
+    """Shape-SIRENs [B, P] fitted from flat0 to each object's SDF samples (data: (points, sdf) per object;
+    radii: the radius of a ball about the origin holding each shape) by sdf_fit_loss: per step
+    c.batch_points samples and c.cube_points points uniform in the cube [-bound, bound]^3 (where 90 meshes
+    the field), both drawn from each object's own generator, for c.steps at c.lr (cfg.shape_siren): how 60
+    fits a target, and 80 the field the probe route reads off a hypernetwork. items: an ItemLosses that
+    keeps each object's own curve."""
     dev = flat0.device
+    r = torch.tensor(radii, dtype=torch.float32, device=dev)
 
     def loss(f, step):
-        return sdf_l1_each(spec, f, *sdf_batch(data, c.batch_points, gens, dev), compiled=numerics.compile)
+        samples = sdf_batch(data, c.batch_points, gens, dev)
+        cube = cube_batch(c.cube_points, bound, gens, dev)
+        return sdf_fit_loss(spec, f, samples, cube, r, compiled=numerics.compile)
 
     return fit_flat(flat0, items.wrap(loss) if items else loss, c.steps, c.lr, desc, numerics=numerics)

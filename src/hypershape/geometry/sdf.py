@@ -41,6 +41,11 @@ def sample_surface(mesh, n, rng):
     return points, np.asarray(mesh.face_normals[face])
 
 
+def enclosing_radius(mesh) -> float:
+    """Radius of the smallest ball about the origin that holds `mesh` (its farthest vertex)."""
+    return float(np.linalg.norm(mesh.vertices, axis=1).max())
+
+
 def uniform_ball_points(n, rng, radius=1.0):
     """`n` points uniform in the ball of `radius` about the origin."""
     d = rng.normal(size=(n, 3))

@@ -10,7 +10,7 @@ import torch
 
 from ..config import readout_seed, section
 from ..geometry.carve import visual_hull
-from ..geometry.sdf import sample_sdf
+from ..geometry.sdf import enclosing_radius, sample_sdf
 from ..readout.probe import Prober, probe_features
 from ..routes.base import MapperRoute, Predictor, TrainingSet
 from ..runtime import device_of, generator, load_torch, numerics_of, rng, save_torch
@@ -43,8 +43,9 @@ class ProbePredictor(Predictor):
         s = sample_sdf(hull, d.sdf_pool, d.sdf_samples, d.surface_samples, d.beta, gen, d.uniform_samples, bound)
         data = [(torch.from_numpy(s["points"]), torch.from_numpy(s["sdf"]))]
         gens = [generator(self.seed, "probe", obj_id)]
-        c, desc = self.cfg, f"{obj_id} (probe)"
-        flat, _ = fit_sdf(self.shape_spec, self.anchor[None], data, gens, c.shape_siren, desc, numerics_of(c))
+        c, radii = self.cfg, [enclosing_radius(hull)]
+        desc, num = f"{obj_id} (probe)", numerics_of(c)
+        flat, _ = fit_sdf(self.shape_spec, self.anchor[None], data, radii, gens, c.shape_siren, bound, desc, num)
         return flat[0], {}
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import trimesh
 
+from ..geometry.sdf import enclosing_radius
 from ..nets.siren import SirenSpec
 from ..paths import SCRIPTS
 from ..render import rgb_on_black
@@ -38,6 +40,11 @@ def shape_spec(cfg) -> SirenSpec:
 def load_samples(paths, obj_id: str) -> tuple[torch.Tensor, torch.Tensor]:
     s = np.load(paths.sdf_samples(obj_id))
     return torch.from_numpy(s["points"]).float(), torch.from_numpy(s["sdf"]).float()
+
+
+def solid_radius(paths, obj_id: str) -> float:
+    """Radius of the smallest ball about the origin that holds the object's 02 solid."""
+    return enclosing_radius(trimesh.load(paths.solid(obj_id), force="mesh", process=False))
 
 
 def split_key(objects: list[dict]) -> str:

@@ -16,20 +16,20 @@ from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..runtime import Numerics, Stage, generator, load_torch, numerics_of, save_json, save_torch
 from ..training import ItemLosses, fit_flat, fit_sdf, sdf_batch, sdf_l1, train
-from .common import load_samples, readout_train, shape_spec, shared_from_train
+from .common import load_samples, readout_train, shape_spec, shared_from_train, solid_radius
 
 SHELL_STD = 0.05
 """Half of the anchor's SDF samples lie within about this distance of its sphere (Gaussian spread), where
-the zero level set is learnt; the other half fill the unit ball so the field is an SDF everywhere."""
+the zero level set is learnt; the other half fill the cube 90 meshes, so the field is an SDF everywhere."""
 
 
-def sphere_batch(n: int, radius: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Points half uniform in the unit ball, half near a sphere of `radius`, with the sphere's SDF."""
-    d = F.normalize(torch.randn(n, 3, generator=gen), dim=-1)
-    r = torch.cat(
-        [torch.rand(n // 2, generator=gen) ** (1 / 3), radius + SHELL_STD * torch.randn(n - n // 2, generator=gen)]
-    )
-    x = d * r[:, None]
+def sphere_batch(n: int, radius: float, gen: torch.Generator, bound: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points half uniform in the cube [-bound, bound]^3, half near a sphere of `radius`, with the sphere's
+    SDF. The whole cube, corners included, because every target starts from the anchor and 90 meshes the
+    cube: a field left free beyond the unit ball dips below zero there, and targets inherit it."""
+    d = F.normalize(torch.randn(n - n // 2, 3, generator=gen), dim=-1)
+    shell = d * (radius + SHELL_STD * torch.randn(n - n // 2, generator=gen))[:, None]
+    x = torch.cat([(torch.rand(n // 2, 3, generator=gen) * 2 - 1) * bound, shell])
     return x, x.norm(dim=-1) - radius
 
 
@@ -54,7 +54,7 @@ def make_anchor(stage: Stage, numerics: Numerics) -> dict:
     gen = generator(cfg.seed, "60", "anchor")
 
     def loss(f, s):
-        x, y = sphere_batch(c.batch_points, c.anchor_radius, gen)
+        x, y = sphere_batch(c.batch_points, c.anchor_radius, gen, cfg.reconstruct.bound)
         return sdf_l1(spec, f, x[None].to(dev), y[None].to(dev), numerics.compile)
 
     flat, curve = fit_flat(
@@ -83,7 +83,9 @@ def fit_targets(stage: Stage, anchor: torch.Tensor, objs: list[dict], numerics: 
         flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
     gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
     items = ItemLosses()
-    flats, curve = fit_sdf(spec, flat0, data, gens, c, "+".join(o["id"] for o in objs), numerics, items)
+    radii = [solid_radius(p, o["id"]) for o in objs]
+    desc = "+".join(o["id"] for o in objs)
+    flats, curve = fit_sdf(spec, flat0, data, radii, gens, c, cfg.reconstruct.bound, desc, numerics, items)
     out = {}
     for o, flat, own in zip(objs, flats, items.curves()):
         stage.keep_curve(o["id"], "target", own)
