@@ -10,6 +10,7 @@ from hypershape.config import section
 from hypershape.experiments import run_experiment
 from hypershape.experiments.common import mean_spread
 from hypershape.experiments.learning_curve import METHODS, PIPELINE, curve_of
+from hypershape.objects import RunObject, Subset
 from hypershape.paths import STAGE_DIRS, Paths, paths_of
 from hypershape.pipeline import run_all
 from hypershape.provenance import object_config, shared_config
@@ -49,7 +50,7 @@ TRAIN_ORDER = [
 
 
 def objects(ids):
-    return [dict(id=i, split="test" if i in HELD_OUT else "train") for i in ids]
+    return [RunObject(id=i, source="test", ref=i, split=Subset.test if i in HELD_OUT else Subset.train) for i in ids]
 
 
 def test_train_subsets_are_nested_seeded_and_from_the_train_split():
@@ -69,7 +70,7 @@ def test_train_subsets_are_nested_seeded_and_from_the_train_split():
     with pytest.raises(ValueError, match="train_limit"):
         readout_train(cfg, objects(CATALOGUE))
     cfg.eval_splits = ["test"]
-    assert [o["id"] for o in evaluated(cfg, objects(CATALOGUE))] == [i for i in CATALOGUE if i in HELD_OUT]
+    assert [o.id for o in evaluated(cfg, objects(CATALOGUE))] == [i for i in CATALOGUE if i in HELD_OUT]
     cfg.eval_splits = ["held"]
     with pytest.raises(ValueError, match="eval_splits"):
         evaluated(cfg, objects(CATALOGUE))

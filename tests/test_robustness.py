@@ -87,6 +87,7 @@ def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path)
     assert {i: s for i, s in one_broken.items() if i != "pill"} == {i: s for i, s in whole.items() if i != "pill"}
 
     # the presets still hold out at least one object and train on at least two, at any training seed
+    from hypershape.objects import RunObject
     from hypershape.sources import procedural
     from hypershape.stages.download import split_of
 
@@ -95,7 +96,7 @@ def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path)
             cfg = make_cfg(f"preset={preset}", f"seed={seed}")
             d = cfg.data
             got = [
-                split_of(dict(id=s.name, genus=s.genus, family=s.family, index=s.index), cfg)
+                split_of(RunObject(s.name, "procedural", s.family, genus=s.genus, family=s.family, index=s.index), cfg)
                 for s in procedural.catalogue(d.num_objects, d.catalogue_seed, list(d.families))
             ]
             assert got.count("test") >= 1 and got.count("train") >= 2, (preset, seed, got)
