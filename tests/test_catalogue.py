@@ -10,7 +10,7 @@ from conftest import make_cfg
 
 from hypershape.geometry.solid import make_solid
 from hypershape.geometry.topology import topology
-from hypershape.objects import RunObject, load_objects
+from hypershape.objects import RunObject, Subset, load_objects
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_stage
 from hypershape.provenance import object_config
@@ -128,10 +128,10 @@ def test_in_family_holds_out_only_objects_whose_family_has_two_training_objects(
     objects = listed(n)
     got = splits(objects, cfg)
     for o in objects:
-        if got[o.id] == "test":
-            train = [p for p in objects if p.family == o.family and got[p.id] == "train"]
+        if got[o.id] == Subset.test:
+            train = [p for p in objects if p.family == o.family and got[p.id] == Subset.train]
             assert len(train) >= 2, o.id
-    tests = sum(s == "test" for s in got.values())
+    tests = sum(s == Subset.test for s in got.values())
     if n == 100:  # 5 of each of the 20 families: exactly one of every 5 held out
         assert len(FAMILIES) == 20 and tests == 20
     if n == 1000:
@@ -155,7 +155,7 @@ def test_ood_holds_out_whole_families():
     assert 0 < len(held) < len(FAMILIES)
     # with data.test_genus, those genera instead (what the ood experiment sets)
     genus = splits(objects, cfg_of("data.split=ood", "data.test_genus=[2]"))
-    assert all((genus[o.id] == "test") == (o.genus == 2) for o in objects)
+    assert all((genus[o.id] == Subset.test) == (o.genus == 2) for o in objects)
 
 
 @pytest.mark.parametrize("split", ["in_family", "ood", "random"])
@@ -163,7 +163,7 @@ def test_a_split_moves_for_neither_a_failed_object_nor_the_training_seed(split):
     objects = listed(100)
     cfg = cfg_of(f"data.split={split}", "data.test_fraction=0.2")
     whole = splits(objects, cfg)
-    assert set(whole.values()) == {"train", "test"}
+    assert set(whole.values()) == set(Subset)
     # one object fails to load: it joins no split, nobody else moves
     listed_again = [dataclasses.replace(o, status="failed") if i == 41 else o for i, o in enumerate(objects)]
     listed_again = assign_split(listed_again, cfg, logging.getLogger("test"))
@@ -187,8 +187,8 @@ def test_presets_hold_out_what_their_comments_say():
     def counts(cfg):
         objects = listed(cfg.data.num_objects, cfg.data.catalogue_seed, cfg.data.families)
         got = splits(objects, cfg)
-        families = {o.family for o in objects if got[o.id] == "test"}
-        return sum(s == "train" for s in got.values()), sum(s == "test" for s in got.values()), families
+        families = {o.family for o in objects if got[o.id] == Subset.test}
+        return sum(s == Subset.train for s in got.values()), sum(s == Subset.test for s in got.values()), families
 
     train, test, families = counts(make_cfg("preset=default"))
     assert (train, test) == (9, 3) and len(families) == 3
@@ -214,6 +214,6 @@ def test_01_records_family_index_and_split(tmp_path):
         (s.name, s.family, s.index) for s in procedural.catalogue(9, families=["box", "torus", "chair"])
     ]
     # K = round(1 / 0.34) = 3: the offset can only be 2, so object 2 of each family is held out
-    assert [o.id for o in objects if o.split == "test"] == ["box_0002", "torus_0002", "chair_0002"]
+    assert [o.id for o in objects if o.split == Subset.test] == ["box_0002", "torus_0002", "chair_0002"]
     log = p.log("01_download").read_text()
     assert "train: 6 objects, families box, chair, torus" in log and "test: 3 objects, families" in log

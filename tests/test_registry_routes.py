@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from hypershape import provenance, routes
 from hypershape.config import Route, route_names
+from hypershape.objects import Subset, load_objects
 from hypershape.paths import Paths
 from hypershape.runtime import load_json, load_torch
 
@@ -129,12 +130,12 @@ def test_a_route_added_as_one_module_and_its_yaml_runs_through_70_80_and_90(tiny
     assert done.returncode == 0, done.stderr[-3000:]
 
     p = Paths(cfg.data_dir, cfg.name, route="sphere")
-    objects = load_json(p.objects)
+    objects = load_objects(p.objects)
     summary = load_json(p.summary_json)
     assert summary["route"] == "sphere" and not summary["failed"]
     for kind in ("predicted", "refined"):
-        assert sorted(r["id"] for r in summary["rows"] if r["kind"] == kind) == sorted(o["id"] for o in objects)
-    train = [o["id"] for o in objects if o["split"] == "train"]
+        assert sorted(r["id"] for r in summary["rows"] if r["kind"] == kind) == sorted(o.id for o in objects)
+    train = [o.id for o in objects if o.split == Subset.train]
     radii = [np.linalg.norm(np.load(p.surface(i))["points"], axis=1).mean() for i in train]
     radius = load_torch(p.mapper)["radius"]
     assert radius == pytest.approx(float(np.mean(radii)))

@@ -9,6 +9,7 @@ import torch
 import trimesh
 from conftest import copy_run, make_cfg
 
+from hypershape.objects import RunObject, Subset, load_objects
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.runtime import Manifest, load_json
@@ -39,12 +40,12 @@ def test_anchors_and_autoencoder_leave_out_a_training_object_that_failed_upstrea
     cfg = copy_run(tiny_run[0], tmp_path, until="40_image_sirens")
     p = paths_of(cfg)
     anchor_before = Manifest(p.manifest("40_image_sirens"), p.root).get("anchor", shared=True)
-    objects = load_json(p.objects)
-    victim = next(o for o in objects if o["split"] == "train")
+    objects = load_objects(p.objects)
+    victim = next(o for o in objects if o.split == Subset.train)
     # its raw mesh becomes unreadable and 02 is told to redo it: 02 fails for it, its old outputs stay on disk
-    (p.root / victim["raw"]).write_bytes(b"ply\nformat nonsense\n")
+    (p.root / victim.raw).write_bytes(b"ply\nformat nonsense\n")
     m = Manifest(p.manifest("02_watertight"), p.root)
-    m.failed(victim["id"], "", "as if never made")
+    m.failed(victim.id, "", "as if never made")
     assert run_stage("02_watertight", cfg)["failed"] == 1
 
     r03 = run_stage("03_render_views", cfg)
@@ -87,7 +88,6 @@ def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path)
     assert {i: s for i, s in one_broken.items() if i != "pill"} == {i: s for i, s in whole.items() if i != "pill"}
 
     # the presets still hold out at least one object and train on at least two, at any training seed
-    from hypershape.objects import RunObject
     from hypershape.sources import procedural
     from hypershape.stages.download import split_of
 
@@ -99,7 +99,7 @@ def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path)
                 split_of(RunObject(s.name, "procedural", s.family, genus=s.genus, family=s.family, index=s.index), cfg)
                 for s in procedural.catalogue(d.num_objects, d.catalogue_seed, list(d.families))
             ]
-            assert got.count("test") >= 1 and got.count("train") >= 2, (preset, seed, got)
+            assert got.count(Subset.test) >= 1 and got.count(Subset.train) >= 2, (preset, seed, got)
 
 
 def test_blank_views_leave_no_views_file(tiny_run, tmp_path, monkeypatch):
@@ -107,7 +107,7 @@ def test_blank_views_leave_no_views_file(tiny_run, tmp_path, monkeypatch):
 
     cfg = copy_run(tiny_run[0], tmp_path, until="03_render_views")
     p = paths_of(cfg)
-    ids = [o["id"] for o in load_json(p.objects)]
+    ids = [o.id for o in load_objects(p.objects)]
     victim = trimesh.load(p.solid(ids[0]), force="mesh", process=False)
     real = stage03.render_like
 

@@ -15,6 +15,7 @@ import pytest
 import torch
 from conftest import ROOT, THREADS, make_cfg
 
+from hypershape.objects import load_objects
 from hypershape.paths import STAGE_DIRS, Paths, paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.provenance import object_config
@@ -217,7 +218,7 @@ def test_status_counts_done_stale_failed_missing(reference, tmp_path):
     s = run_status(cfg)
     assert all(v["done"] == 4 and v["stale"] == 0 for v in s.values())
     p = paths_of(cfg)
-    victim = load_json(p.objects)[0]["id"]
+    victim = load_objects(p.objects)[0].id
     m = Manifest(p.manifest("03_render_views"), p.root)
     m.failed(victim, "", "RuntimeError: a broken renderer")
     (Manifest(p.manifest("90_reconstruct"), p.root).dir / "objects" / f"{victim}.json").unlink()
@@ -235,7 +236,7 @@ def test_a_rerun_clears_what_a_killed_write_left_half_done(reference, tmp_path):
     ref, cfg = paths_of(reference), make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
     p = paths_of(cfg)
     copy_run_until(ref, p, "40_image_sirens")
-    victim = load_json(p.objects)[0]["id"]
+    victim = load_objects(p.objects)[0].id
     half = p.views(victim).with_name(f".{victim}.abcd1234.npz")
     half.write_bytes(b"half an npz")
     (Manifest(p.manifest("03_render_views"), p.root).dir / "objects" / f"{victim}.json").unlink()
