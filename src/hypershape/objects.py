@@ -28,18 +28,36 @@ FETCHED = "done"
 
 
 @dataclass(frozen=True)
-class RunObject:
-    """One entry of objects.json: the source's catalogue entry (sources.Candidate.entry) and what 01 adds."""
+class CatalogueEntry:
+    """What a source lists for an object, and 01 keys the object on (sources.Candidate adds how to load its
+    mesh). Optional fields are listed only when set."""
 
     id: str
+    """Stable, filesystem-safe id."""
     source: str
+    """The source's name."""
     ref: str
+    """Where it came from: a family, a file, a uid."""
     license: str | None = None
     genus: int | None = None
+    """Known genus, when the source knows it by construction."""
     family: str | None = None
     index: int | None = None
+    """Index within the family."""
     params: dict | None = None
+    """The parameters it was built from (JSON-able)."""
     sha1: str | None = None
+    """Content hash of a file: a file edited in place is a changed object."""
+
+
+LISTED_WHEN_SET = ("family", "index", "params", "sha1")
+"""The catalogue fields objects.json lists only when set (the others always, null or not)."""
+
+
+@dataclass(frozen=True)
+class RunObject(CatalogueEntry):
+    """One entry of objects.json: the source's catalogue entry and what 01 adds."""
+
     split: Subset | None = None
     """None while the object is not fetched."""
     status: str = FETCHED
@@ -62,12 +80,9 @@ class RunObject:
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if v is not None or f.name not in _LISTED_WHEN_SET:
+            if v is not None or f.name not in LISTED_WHEN_SET:
                 out[f.name] = v.value if isinstance(v, Subset) else v
         return out
-
-
-_LISTED_WHEN_SET = ("family", "index", "params", "sha1")
 
 
 def load_objects(path: Path, fetched_only: bool = False) -> list[RunObject]:
