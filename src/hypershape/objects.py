@@ -1,6 +1,7 @@
 """The objects of a run: what 01_download lists in objects.json, one typed record per object, and the subset
-(train or test) each is in. Every stage reads the list through load_objects, so none indexes a dict by a
-string key, and save_objects writes the same bytes the stages' keys and the tests were made from."""
+(train or test) each is in. Every stage reads the list through load_objects; save_objects writes plain JSON
+values only (a Subset as its bare string), so the file and every key made from it do not depend on the
+record type."""
 
 from __future__ import annotations
 
