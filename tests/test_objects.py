@@ -1,5 +1,6 @@
 """objects.json as typed records (objects.py): the file 01 writes reads back and writes out byte for byte, and
-the split key that every readout's provenance holds is the one the plain JSON gives."""
+the split key that every readout's provenance holds is the one the plain JSON gives; a stage tells an object's
+upstream keys from the reason it cannot be made."""
 
 import json
 
@@ -9,7 +10,8 @@ from conftest import make_cfg
 from hypershape.objects import RunObject, Subset, load_objects, save_objects
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_stage
-from hypershape.records import fingerprint, load_json, save_json
+from hypershape.records import Manifest, fingerprint, load_json, save_json
+from hypershape.runtime import Stage
 from hypershape.stages.common import split_key
 
 # what 01 lists for each kind of source: a procedural object (family, index, params), a local file (sha1, no
@@ -93,3 +95,16 @@ def test_a_subset_is_its_bare_value_in_json_text_and_comparisons():
     assert json.dumps({"split": Subset.test}) == '{"split": "test"}'
     assert f"{Subset.train}/{Subset.test}" == "train/test" and "%s" % Subset.train == "train"
     assert Subset.train == "train" and Subset("test") is Subset.test
+
+
+def test_an_object_has_upstream_keys_or_the_reason_it_cannot_be_made(tiny_cfg):
+    cfg = tiny_cfg()
+    p = paths_of(cfg)
+    made = Manifest(p.manifest("01_download"), p.root)
+    made.done("fine", "k1")
+    made.failed("broken", "k2", "ValueError: no faces")
+    stage = Stage(cfg, "02_watertight")
+    assert stage.upstream_failure("fine") is None
+    assert stage.upstream_keys("fine") == {"01_download": "k1"}
+    assert stage.upstream_failure("broken") == "01_download failed: ValueError: no faces"
+    assert stage.upstream_failure("unlisted") == "01_download has no output for it: run 01_download.py"
