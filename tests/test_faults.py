@@ -83,7 +83,7 @@ def test_every_good_mesh_is_scored_in_both_splits(run, ids):
     assert sorted((r["id"], r["kind"]) for r in rows) == sorted(
         (i, k) for i in good for k in ("target", "predicted", "refined")
     )
-    assert all(r["split"] == objects[r["id"]]["split"] for r in rows)
+    assert all(r["split"] == objects[r["id"]].split for r in rows)
 
 
 def test_the_results_list_every_failure(run, ids):

@@ -97,7 +97,7 @@ def test_two_runs_give_the_same_numbers(tiny_run, tmp_path):
     other = make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
     run_all(other, until="60_train_weight_ae")
     a, b = paths_of(cfg), paths_of(other)
-    o = load_json(a.objects)[0]["id"]
+    o = load_objects(a.objects)[0].id
     assert torch.equal(
         torch.load(a.hypernet(o), weights_only=False)["state"]["heads.heads.0.2.bias"],
         torch.load(b.hypernet(o), weights_only=False)["state"]["heads.heads.0.2.bias"],
@@ -134,8 +134,8 @@ def test_broken_mesh_is_recorded_as_failed_and_the_others_go_on(tiny_cfg, tmp_pa
     assert results["01_download"]["failed"] == 1 and "broken" in results["01_download"]["failures"]
     assert "broken.off" in results["01_download"]["failures"]["broken"]
     assert results["03_render_views"]["done"] == 3
-    objects = {o["id"]: o for o in load_json(paths_of(cfg).objects)}
-    assert objects["broken"]["status"] == "failed" and objects["ring"]["status"] == "done"
+    objects = {o.id: o for o in load_objects(paths_of(cfg).objects)}
+    assert objects["broken"].status == "failed" and objects["ring"].fetched
 
 
 @pytest.mark.slow

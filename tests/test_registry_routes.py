@@ -141,12 +141,12 @@ def test_a_route_added_as_one_module_and_its_yaml_runs_through_70_80_and_90(tiny
     assert radius == pytest.approx(float(np.mean(radii)))
     cell = 2 * cfg.reconstruct.bound / cfg.reconstruct.resolution
     for o in objects:
-        saved = load_torch(p.shape_sirens(o["id"]))
+        saved = load_torch(p.shape_sirens(o.id))
         assert torch.allclose(saved["predicted"], torch.tensor([0.0, 0.0, 0.0, radius]))
         # 90 meshed the route's own field: the predicted mesh is that sphere
-        mesh = trimesh.load(p.mesh(o["id"], "predicted"), force="mesh")
+        mesh = trimesh.load(p.mesh(o.id, "predicted"), force="mesh")
         assert np.abs(np.linalg.norm(mesh.vertices, axis=1) - radius).max() < cell
         if saved["refine_accepted"]:  # 80 refined the sphere's parameters through its field
             assert not torch.equal(saved["refined"], saved["predicted"])
             assert saved["silhouette_iou_refined"] >= saved["silhouette_iou_predicted"]
-    assert any(load_torch(p.shape_sirens(o["id"]))["refine_accepted"] for o in objects)
+    assert any(load_torch(p.shape_sirens(o.id))["refine_accepted"] for o in objects)

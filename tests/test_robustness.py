@@ -12,7 +12,7 @@ from conftest import copy_run, make_cfg
 from hypershape.objects import RunObject, Subset, load_objects
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
-from hypershape.runtime import Manifest, load_json
+from hypershape.runtime import Manifest
 
 pytestmark = pytest.mark.slow
 
@@ -49,25 +49,25 @@ def test_anchors_and_autoencoder_leave_out_a_training_object_that_failed_upstrea
     assert run_stage("02_watertight", cfg)["failed"] == 1
 
     r03 = run_stage("03_render_views", cfg)
-    assert "02_watertight failed" in r03["failures"][victim["id"]]
-    assert not p.views(victim["id"]).exists()  # the views of the earlier run are gone: nothing stale to read
+    assert "02_watertight failed" in r03["failures"][victim.id]
+    assert not p.views(victim.id).exists()  # the views of the earlier run are gone: nothing stale to read
 
     r40 = run_stage("40_train_image_sirens", cfg)
     anchor = Manifest(p.manifest("40_image_sirens"), p.root).get("anchor", shared=True)
-    assert list(anchor["left_out"]) == [victim["id"]] and "03_render_views failed" in anchor["left_out"][victim["id"]]
+    assert list(anchor["left_out"]) == [victim.id] and "03_render_views failed" in anchor["left_out"][victim.id]
     assert anchor["key"] != anchor_before["key"]  # the key covers the objects used, and one is gone
-    assert r40["done"] == 3 and not p.image_sirens(victim["id"]).exists()
+    assert r40["done"] == 3 and not p.image_sirens(victim.id).exists()
     assert run_stage("40_train_image_sirens", cfg)["done"] == 0  # and it is stable: nothing redone
 
     r50 = run_stage("50_train_hypernets", cfg)
     assert r50["done"] == 3
-    assert list(Manifest(p.manifest("50_hypernets"), p.root).get("anchor", shared=True)["left_out"]) == [victim["id"]]
+    assert list(Manifest(p.manifest("50_hypernets"), p.root).get("anchor", shared=True)["left_out"]) == [victim.id]
     assert p.hypernet_anchor.exists()
 
     run_stage("60_train_weight_ae", cfg)
     ae = Manifest(p.manifest("60_weight_ae"), p.root).get("weight_ae", shared=True)
-    assert list(ae["left_out"]) == [victim["id"]]
-    assert victim["id"] not in torch.load(p.weight_ae, weights_only=False)["train_ids"]
+    assert list(ae["left_out"]) == [victim.id]
+    assert victim.id not in torch.load(p.weight_ae, weights_only=False)["train_ids"]
 
 
 def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path):
@@ -81,7 +81,7 @@ def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path)
             "data.num_objects=10",
         )
         run_stage("01_download", cfg)
-        return {o["id"]: (o["status"], o["split"]) for o in load_json(paths_of(cfg).objects)}
+        return {o.id: (o.status, o.split) for o in load_objects(paths_of(cfg).objects)}
 
     whole, one_broken = splits("whole", None), splits("broken", "pill.obj")
     assert one_broken["pill"] == ("failed", None) and whole["pill"][0] == "done"
@@ -134,7 +134,7 @@ def test_a_target_fitted_in_a_batch_equals_the_one_fitted_alone(tiny_run, tmp_pa
         shutil.copytree(a.stage(stage), b.stage(stage))
     run_stage("60_train_weight_ae", batched)
     run_stage("60_train_weight_ae", alone)
-    ids = [o["id"] for o in load_json(a.objects)]
+    ids = [o.id for o in load_objects(a.objects)]
     assert len(ids) == 4
     for i in ids:  # bitwise, not merely close
         assert torch.equal(

@@ -103,7 +103,7 @@ def test_two_shards_through_a_hydra_launcher_equal_one_process(reference, tmp_pa
     one, two = paths_of(reference).root, data / "tiny"
     assert_same(artifacts(one), artifacts(two))
     assert load_json(Paths(data, "tiny").summary_json)["rows"] == load_json(paths_of(reference).summary_json)["rows"]
-    ids = [o["id"] for o in load_json(paths_of(reference).objects)]
+    ids = [o.id for o in load_objects(paths_of(reference).objects)]
     assert {shard_of(i, 2) for i in ids} == {0, 1}  # both shards had work
     assert all(
         s["missing"] == s["stale"] == s["failed"] == 0
@@ -199,7 +199,7 @@ def test_a_sweep_gets_one_run_per_value_and_reuses_upstream(reference, tmp_path)
     script("50_train_hypernets", "-m", "preset=tiny", f"data_dir={data}", "hypernet.steps=3,4", THREADS)
     base = Paths(data, "tiny")
     runs = [Paths(data, f"tiny+hypernet.steps={n}") for n in (3, 4)]
-    ids = [o["id"] for o in load_json(base.objects)]
+    ids = [o.id for o in load_objects(base.objects)]
     for r in runs:
         assert load_json(r.branched_from)["run"] == "tiny"
         assert all(Manifest(r.manifest("50_hypernets"), r.root).is_done(i) for i in ids)
