@@ -10,8 +10,9 @@ import trimesh
 
 import hypershape.config  # noqa: F401  (registers the typed schema)
 from hypershape.geometry.metrics import fscore_key, sampling_floor
+from hypershape.objects import load_objects
 from hypershape.paths import paths_of
-from hypershape.runtime import load_json, rng
+from hypershape.runtime import rng
 
 
 @hydra.main(config_path="../configs", config_name="config", version_base=None)
@@ -22,7 +23,7 @@ def main(cfg) -> None:
     print("| surface | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
     surfaces = [("reference torus", None)]
     if p.objects.exists():
-        surfaces += [(o["id"], p.solid(o["id"])) for o in load_json(p.objects) if p.solid(o["id"]).exists()]
+        surfaces += [(o.id, p.solid(o.id)) for o in load_objects(p.objects) if p.solid(o.id).exists()]
     for name, path in surfaces:
         mesh = None if path is None else trimesh.load(path, force="mesh", process=False)
         floor = sampling_floor(rc, rng(cfg.seed, "floor", name), mesh)

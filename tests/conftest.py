@@ -16,9 +16,10 @@ from hydra import compose, initialize_config_dir
 import hypershape.config  # noqa: F401  (registers the schema)
 from hypershape.config import Route
 from hypershape.experiments.common import variant
+from hypershape.objects import load_objects
 from hypershape.paths import STAGE_DIRS, paths_of
 from hypershape.pipeline import run_all
-from hypershape.runtime import Manifest, load_json
+from hypershape.runtime import Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
@@ -41,7 +42,7 @@ def records(cfg, stage: str, split: str | None = None) -> dict:
     """{object id: its record in the stage's manifest} of a run's objects (of one split, if given)."""
     p = paths_of(cfg)
     manifest = Manifest(p.manifest(stage), p.root)
-    return {o["id"]: manifest.get(o["id"]) for o in load_json(p.objects) if split in (None, o.get("split"))}
+    return {o.id: manifest.get(o.id) for o in load_objects(p.objects) if split in (None, o.split)}
 
 
 def with_umask(mask: int, make):

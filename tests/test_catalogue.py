@@ -1,6 +1,7 @@
 """The seeded procedural catalogue (sources/procedural.py) and the splits 01 draws over it (stages/download.py):
 size, determinism, stable names, the genus each family promises surviving 02's solid, and the split rules."""
 
+import dataclasses
 import json
 import logging
 
@@ -9,10 +10,10 @@ from conftest import make_cfg
 
 from hypershape.geometry.solid import make_solid
 from hypershape.geometry.topology import topology
+from hypershape.objects import RunObject, Subset, load_objects
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_stage
 from hypershape.provenance import object_config
-from hypershape.records import load_json
 from hypershape.sources import procedural
 from hypershape.stages.download import assign_split, split_of
 
@@ -108,7 +109,7 @@ def test_the_genus_each_family_promises_survives_02s_solid_at_its_default_resolu
 def listed(n, catalogue_seed=0, families=()):
     """01's records of the first n catalogue objects, all fetched."""
     return [
-        dict(id=s.name, family=s.family, index=s.index, genus=s.genus, status="done")
+        RunObject(s.name, "procedural", s.family, genus=s.genus, family=s.family, index=s.index)
         for s in procedural.catalogue(n, catalogue_seed, list(families))
     ]
 
@@ -118,7 +119,7 @@ def cfg_of(*overrides):
 
 
 def splits(objects, cfg):
-    return {o["id"]: split_of(o, cfg) for o in objects}
+    return {o.id: split_of(o, cfg) for o in objects}
 
 
 @pytest.mark.parametrize("n", [100, 37, 1000])
@@ -127,10 +128,10 @@ def test_in_family_holds_out_only_objects_whose_family_has_two_training_objects(
     objects = listed(n)
     got = splits(objects, cfg)
     for o in objects:
-        if got[o["id"]] == "test":
-            train = [p for p in objects if p["family"] == o["family"] and got[p["id"]] == "train"]
-            assert len(train) >= 2, o["id"]
-    tests = sum(s == "test" for s in got.values())
+        if got[o.id] == Subset.test:
+            train = [p for p in objects if p.family == o.family and got[p.id] == Subset.train]
+            assert len(train) >= 2, o.id
+    tests = sum(s == Subset.test for s in got.values())
     if n == 100:  # 5 of each of the 20 families: exactly one of every 5 held out
         assert len(FAMILIES) == 20 and tests == 20
     if n == 1000:
@@ -148,13 +149,13 @@ def test_ood_holds_out_whole_families():
     cfg = cfg_of("data.split=ood", "data.test_fraction=0.2")
     objects = listed(200)
     got = splits(objects, cfg)
-    by_family = {f: {got[o["id"]] for o in objects if o["family"] == f} for f in FAMILIES}
+    by_family = {f: {got[o.id] for o in objects if o.family == f} for f in FAMILIES}
     assert all(len(s) == 1 for s in by_family.values()), by_family
     held = [f for f, s in by_family.items() if s == {"test"}]
     assert 0 < len(held) < len(FAMILIES)
     # with data.test_genus, those genera instead (what the ood experiment sets)
     genus = splits(objects, cfg_of("data.split=ood", "data.test_genus=[2]"))
-    assert all((genus[o["id"]] == "test") == (o["genus"] == 2) for o in objects)
+    assert all((genus[o.id] == Subset.test) == (o.genus == 2) for o in objects)
 
 
 @pytest.mark.parametrize("split", ["in_family", "ood", "random"])
@@ -162,23 +163,23 @@ def test_a_split_moves_for_neither_a_failed_object_nor_the_training_seed(split):
     objects = listed(100)
     cfg = cfg_of(f"data.split={split}", "data.test_fraction=0.2")
     whole = splits(objects, cfg)
-    assert set(whole.values()) == {"train", "test"}
+    assert set(whole.values()) == set(Subset)
     # one object fails to load: it joins no split, nobody else moves
-    listed_again = [dict(o) for o in objects]
-    listed_again[41]["status"] = "failed"
-    assign_split(listed_again, cfg, logging.getLogger("test"))
-    assert {o["id"]: o.get("split") for o in listed_again} == {**whole, objects[41]["id"]: None}
+    listed_again = [dataclasses.replace(o, status="failed") if i == 41 else o for i, o in enumerate(objects)]
+    listed_again = assign_split(listed_again, cfg, logging.getLogger("test"))
+    assert {o.id: o.split for o in listed_again} == {**whole, objects[41].id: None}
     # another training seed keeps the objects and the split; another catalogue seed changes the objects
     assert splits(objects, cfg_of(f"data.split={split}", "data.test_fraction=0.2", "seed=1")) == whole
-    assert not {o["id"] for o in listed(100, catalogue_seed=1)} & set(whole)
+    assert not {o.id for o in listed(100, catalogue_seed=1)} & set(whole)
 
 
 def test_a_source_without_families_falls_back_to_a_random_split(caplog):
-    objects = [dict(id=f"mesh{i}", genus=None, status="done") for i in range(40)]
+    objects = [RunObject(f"mesh{i}", "local", f"mesh{i}.obj") for i in range(40)]
     random = splits(objects, cfg_of("data.split=random", "data.test_fraction=0.5"))
     with caplog.at_level(logging.WARNING):
-        assign_split(objects, cfg_of("data.split=in_family", "data.test_fraction=0.5"), logging.getLogger("t"))
-    assert {o["id"]: o["split"] for o in objects} == random
+        in_family = cfg_of("data.split=in_family", "data.test_fraction=0.5")
+        objects = assign_split(objects, in_family, logging.getLogger("t"))
+    assert {o.id: o.split for o in objects} == random
     assert "split at random" in caplog.text
 
 
@@ -186,8 +187,8 @@ def test_presets_hold_out_what_their_comments_say():
     def counts(cfg):
         objects = listed(cfg.data.num_objects, cfg.data.catalogue_seed, cfg.data.families)
         got = splits(objects, cfg)
-        families = {o["family"] for o in objects if got[o["id"]] == "test"}
-        return sum(s == "train" for s in got.values()), sum(s == "test" for s in got.values()), families
+        families = {o.family for o in objects if got[o.id] == Subset.test}
+        return sum(s == Subset.train for s in got.values()), sum(s == Subset.test for s in got.values()), families
 
     train, test, families = counts(make_cfg("preset=default"))
     assert (train, test) == (9, 3) and len(families) == 3
@@ -208,11 +209,11 @@ def test_01_records_family_index_and_split(tmp_path):
     cfg = make_cfg("preset=default", f"data_dir={tmp_path}", "data.num_objects=9", "data.test_fraction=0.34")
     run_stage("01_download", cfg)
     p = paths_of(cfg)
-    objects = load_json(p.objects)
-    assert [(o["id"], o["family"], o["index"]) for o in objects] == [
+    objects = load_objects(p.objects)
+    assert [(o.id, o.family, o.index) for o in objects] == [
         (s.name, s.family, s.index) for s in procedural.catalogue(9, families=["box", "torus", "chair"])
     ]
     # K = round(1 / 0.34) = 3: the offset can only be 2, so object 2 of each family is held out
-    assert [o["id"] for o in objects if o["split"] == "test"] == ["box_0002", "torus_0002", "chair_0002"]
+    assert [o.id for o in objects if o.split == Subset.test] == ["box_0002", "torus_0002", "chair_0002"]
     log = p.log("01_download").read_text()
     assert "train: 6 objects, families box, chair, torus" in log and "test: 3 objects, families" in log

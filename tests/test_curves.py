@@ -11,6 +11,7 @@ from conftest import copy_run
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from hypershape.curves import EVENTS_FILE, FIT_STAGES, figure, panels
+from hypershape.objects import load_objects
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_stage
 from hypershape.runtime import Manifest, Stage, load_json
@@ -78,9 +79,7 @@ def test_a_failed_object_loses_its_curves_and_keep_false_keeps_none(tiny_cfg):
 def kept(cfg, stage: str, fit: str) -> dict[str, np.ndarray]:
     """{object id: its kept curve}, read straight from the files."""
     p = paths_of(cfg)
-    return {
-        o["id"]: np.array(json.loads(p.curve(stage, fit, o["id"]).read_text())["loss"]) for o in load_json(p.objects)
-    }
+    return {o.id: np.array(json.loads(p.curve(stage, fit, o.id).read_text())["loss"]) for o in load_objects(p.objects)}
 
 
 def scalars(cfg, stage: str) -> dict[str, list]:

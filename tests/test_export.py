@@ -17,8 +17,9 @@ from hypershape.config import Route
 from hypershape.experiments.common import variant
 from hypershape.export import export_run
 from hypershape.nets.siren import SirenSpec, siren_forward
+from hypershape.objects import load_objects
 from hypershape.paths import paths_of
-from hypershape.runtime import load_json, load_torch
+from hypershape.runtime import load_torch
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_exported_shape_sirens_give_the_packages_sdf_in_a_plain_sequential(runs,
     cfg = runs[route]
     p = paths_of(cfg)
     files = exported(cfg)
-    objects = [o["id"] for o in load_json(p.objects)]
+    objects = [o.id for o in load_objects(p.objects)]
     # float64: the layout and the conventions are compared, not float32 rounding orders
     points = torch.rand(4096, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
     for kind, flat_of in (
@@ -104,22 +105,22 @@ def test_exported_image_sirens_and_hypernets_hold_every_view_and_copy(runs):
     cfg = runs["latent"]
     p = paths_of(cfg)
     files = exported(cfg)
-    objects = load_json(p.objects)
+    objects = load_objects(p.objects)
     with h5py.File(files["image_sirens"], "r") as f:
         assert f["params"].shape == (24 * len(objects), SirenSpec.of(cfg.image_siren, 2, 3).numel)
         assert list(f["views"][:24]) == list(range(24))
         for k, o in enumerate(objects):
             rows = slice(24 * k, 24 * (k + 1))
-            assert set(f["ids"].asstr()[rows]) == {o["id"]}
-            assert np.array_equal(f["params"][rows], load_torch(p.image_sirens(o["id"]))["flat"].numpy())
-            assert np.array_equal(f["directions"][rows], np.load(p.views(o["id"]))["directions"])
-        assert list(f["genus"][::24]) == [o["genus"] for o in objects]
-        assert list(f["families"].asstr()[::24]) == [o["family"] for o in objects]
+            assert set(f["ids"].asstr()[rows]) == {o.id}
+            assert np.array_equal(f["params"][rows], load_torch(p.image_sirens(o.id))["flat"].numpy())
+            assert np.array_equal(f["directions"][rows], np.load(p.views(o.id))["directions"])
+        assert list(f["genus"][::24]) == [o.genus for o in objects]
+        assert list(f["families"].asstr()[::24]) == [o.family for o in objects]
     with h5py.File(files["hypernets"], "r") as f:
         assert list(f["copies"]) == [0, 1] * len(objects)
         config = json.loads(f["param_config"][()])
         for row, (o, copy) in enumerate((o, c) for o in objects for c in (0, 1)):
-            state = load_torch(p.hypernet(o["id"], copy))["state"]
+            state = load_torch(p.hypernet(o.id, copy))["state"]
             assert [name for name, _ in config] == list(state)
             assert np.array_equal(f["params"][row], torch.cat([t.reshape(-1) for t in state.values()]).numpy())
     with pytest.raises(ValueError, match="not SIRENs"):
@@ -163,7 +164,7 @@ def test_an_export_is_read_with_h5py_and_torch_alone(runs, tmp_path):
     cfg = runs["latent"]
     files = exported(cfg)
     p = paths_of(cfg)
-    obj = load_json(p.objects)[1]["id"]
+    obj = load_objects(p.objects)[1].id
     points = np.random.default_rng(0).uniform(-1, 1, (2048, 3))
     out = tmp_path / "sdf"
     np.save(f"{out}.points.npy", points)

@@ -9,6 +9,7 @@ import faulty_meshes
 import pytest
 from conftest import ROOT, make_cfg
 
+from hypershape.objects import Subset, load_objects
 from hypershape.paths import SCRIPTS, STAGE_DIRS, paths_of
 from hypershape.pipeline import run_all
 from hypershape.records import Manifest, load_json
@@ -74,15 +75,15 @@ def test_every_good_mesh_is_scored_in_both_splits(run, ids):
     cfg, _ = run
     p = paths_of(cfg)
     good = {ids[n] for n in (*faulty_meshes.GOOD, faulty_meshes.SHEET)}
-    objects = {o["id"]: o for o in load_json(p.objects)}
-    assert {i for i, o in objects.items() if o["status"] == "done"} == good
-    assert {objects[i]["split"] for i in good} == {"train", "test"}
-    assert all(o["split"] is None for i, o in objects.items() if i not in good)  # a failed file joins no split
+    objects = {o.id: o for o in load_objects(p.objects)}
+    assert {i for i, o in objects.items() if o.fetched} == good
+    assert {objects[i].split for i in good} == set(Subset)
+    assert all(o.split is None for i, o in objects.items() if i not in good)  # a failed file joins no split
     rows = load_json(p.summary_json)["rows"]
     assert sorted((r["id"], r["kind"]) for r in rows) == sorted(
         (i, k) for i in good for k in ("target", "predicted", "refined")
     )
-    assert all(r["split"] == objects[r["id"]]["split"] for r in rows)
+    assert all(r["split"] == objects[r["id"]].split for r in rows)
 
 
 def test_the_results_list_every_failure(run, ids):

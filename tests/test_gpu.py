@@ -14,6 +14,7 @@ import torch
 from conftest import make_cfg
 
 from hypershape.geometry.metrics import fscore_key
+from hypershape.objects import load_objects
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all
 from hypershape.runtime import load_json
@@ -35,9 +36,9 @@ def figures(cfg) -> dict:
     """Per object: the image-SIRENs' mean PSNR and the target's F@0.02."""
     p = paths_of(cfg)
     out = {}
-    for o in load_json(p.objects):
-        psnr = float(torch.load(p.image_sirens(o["id"]), weights_only=False)["psnr"].mean())
-        out[o["id"]] = dict(psnr=psnr)
+    for o in load_objects(p.objects):
+        psnr = float(torch.load(p.image_sirens(o.id), weights_only=False)["psnr"].mean())
+        out[o.id] = dict(psnr=psnr)
     for r in load_json(p.summary_json)["rows"]:
         if r["kind"] == "target":
             out[r["id"]]["f"] = float(r[F])

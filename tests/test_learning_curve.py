@@ -10,6 +10,7 @@ from hypershape.config import section
 from hypershape.experiments import run_experiment
 from hypershape.experiments.common import mean_spread
 from hypershape.experiments.learning_curve import METHODS, PIPELINE, curve_of
+from hypershape.objects import RunObject, Subset, load_objects
 from hypershape.paths import STAGE_DIRS, Paths, paths_of
 from hypershape.pipeline import run_all
 from hypershape.provenance import object_config, shared_config
@@ -49,7 +50,7 @@ TRAIN_ORDER = [
 
 
 def objects(ids):
-    return [dict(id=i, split="test" if i in HELD_OUT else "train") for i in ids]
+    return [RunObject(id=i, source="test", ref=i, split=Subset.test if i in HELD_OUT else Subset.train) for i in ids]
 
 
 def test_train_subsets_are_nested_seeded_and_from_the_train_split():
@@ -69,7 +70,7 @@ def test_train_subsets_are_nested_seeded_and_from_the_train_split():
     with pytest.raises(ValueError, match="train_limit"):
         readout_train(cfg, objects(CATALOGUE))
     cfg.eval_splits = ["test"]
-    assert [o["id"] for o in evaluated(cfg, objects(CATALOGUE))] == [i for i in CATALOGUE if i in HELD_OUT]
+    assert [o.id for o in evaluated(cfg, objects(CATALOGUE))] == [i for i in CATALOGUE if i in HELD_OUT]
     cfg.eval_splits = ["held"]
     with pytest.raises(ValueError, match="eval_splits"):
         evaluated(cfg, objects(CATALOGUE))
@@ -145,7 +146,7 @@ VARIANTS = [(1, 0), (2, 0), (2, 1)]  # (size, readout seed): the seeds at the la
 @pytest.mark.slow
 def test_curve_readout_learns_from_nested_subsets_and_per_object_work_is_untouched(curve):
     cfg, _, before, base_ae = curve
-    assert [o["id"] for o in load_json(paths_of(cfg).objects) if o["split"] == "test"] == sorted(TEST_IDS)
+    assert [o.id for o in load_objects(paths_of(cfg).objects) if o.split == Subset.test] == sorted(TEST_IDS)
     assert per_object_state(paths_of(cfg)) == before  # the base run's 02–60 records and files
     keys = {}
     for k, s in VARIANTS:

@@ -12,6 +12,7 @@ import trimesh
 from conftest import ROOT, THREADS, copy_run, make_cfg
 from hydra.errors import ConfigCompositionException
 
+from hypershape.objects import Subset, load_objects
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.runtime import Manifest, MissingUpstream, load_json
@@ -22,9 +23,9 @@ def test_all_nine_stages_run_and_write_what_design_md_lists(tiny_run):
     cfg, results = tiny_run
     p = paths_of(cfg)
     assert all(r["failed"] == 0 for r in results.values()), results
-    objects = load_json(p.objects)
-    assert len(objects) == 4 and {o["split"] for o in objects} == {"train", "test"}
-    o = objects[0]["id"]
+    objects = load_objects(p.objects)
+    assert len(objects) == 4 and {o.split for o in objects} == set(Subset)
+    o = objects[0].id
     for f in (
         p.solid(o),
         p.sdf_samples(o),
@@ -79,13 +80,13 @@ def test_rerun_skips_everything_when_nothing_changed(tiny_run, tmp_path):
 def test_changed_config_redoes_that_stage_and_everything_downstream(tiny_run, tmp_path):
     cfg = copy_run(tiny_run[0], tmp_path)
     p = paths_of(cfg)
-    before = torch.load(p.shape_sirens(load_json(p.objects)[0]["id"]), weights_only=False)["predicted"]
+    before = torch.load(p.shape_sirens(load_objects(p.objects)[0].id), weights_only=False)["predicted"]
     cfg.mapper.steps = cfg.mapper.steps + 5
     r70 = run_stage("70_train_mapper", cfg)
     assert r70["done"] == 4
     r80 = run_stage("80_train_shape_sirens", cfg)
     assert r80["done"] == 4 and r80["skipped"] == 0  # upstream changed: detected, not reused
-    after = torch.load(p.shape_sirens(load_json(p.objects)[0]["id"]), weights_only=False)["predicted"]
+    after = torch.load(p.shape_sirens(load_objects(p.objects)[0].id), weights_only=False)["predicted"]
     assert not torch.equal(before, after)
     assert run_stage("40_train_image_sirens", cfg)["done"] == 0  # upstream of the change: untouched
 
@@ -96,7 +97,7 @@ def test_two_runs_give_the_same_numbers(tiny_run, tmp_path):
     other = make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
     run_all(other, until="60_train_weight_ae")
     a, b = paths_of(cfg), paths_of(other)
-    o = load_json(a.objects)[0]["id"]
+    o = load_objects(a.objects)[0].id
     assert torch.equal(
         torch.load(a.hypernet(o), weights_only=False)["state"]["heads.heads.0.2.bias"],
         torch.load(b.hypernet(o), weights_only=False)["state"]["heads.heads.0.2.bias"],
@@ -133,15 +134,15 @@ def test_broken_mesh_is_recorded_as_failed_and_the_others_go_on(tiny_cfg, tmp_pa
     assert results["01_download"]["failed"] == 1 and "broken" in results["01_download"]["failures"]
     assert "broken.off" in results["01_download"]["failures"]["broken"]
     assert results["03_render_views"]["done"] == 3
-    objects = {o["id"]: o for o in load_json(paths_of(cfg).objects)}
-    assert objects["broken"]["status"] == "failed" and objects["ring"]["status"] == "done"
+    objects = {o.id: o for o in load_objects(paths_of(cfg).objects)}
+    assert objects["broken"].status == "failed" and objects["ring"].fetched
 
 
 @pytest.mark.slow
 def test_nan_in_training_fails_that_object_only(tiny_run, tmp_path):
     cfg = copy_run(tiny_run[0], tmp_path, until="40_image_sirens")
     p = paths_of(cfg)
-    victim = next(o["id"] for o in load_json(p.objects) if o["split"] == "test")  # anchors use train only
+    victim = next(o.id for o in load_objects(p.objects) if o.split == Subset.test)  # anchors use train only
     ckpt = torch.load(p.image_sirens(victim), weights_only=False)
     ckpt["flat"][:] = float("nan")
     torch.save(ckpt, p.image_sirens(victim))

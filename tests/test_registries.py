@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from hypershape import metrics
 from hypershape.experiments import run_experiment
 from hypershape.experiments.common import variant
+from hypershape.objects import load_objects
 from hypershape.paths import Paths, paths_of
 from hypershape.pipeline import run_all
 from hypershape.provenance import object_config
@@ -125,12 +126,12 @@ def test_a_source_is_one_module_and_one_yaml(tmp_path):
         module.unlink(missing_ok=True)
         yaml.unlink(missing_ok=True)
     p = Paths(tmp_path, "tiny")
-    objects = load_json(p.objects)
-    assert [(o["id"], o["source"], o["ref"], o["status"]) for o in objects] == [
+    objects = load_objects(p.objects)
+    assert [(o.id, o.source, o.ref, o.status) for o in objects] == [
         ("box0", "boxes", "height 1", "done"),
         ("box1", "boxes", "height 2", "done"),
     ]
-    raw = trimesh.load(p.root / objects[1]["raw"], force="mesh")
+    raw = trimesh.load(p.root / objects[1].raw, force="mesh")
     assert raw.extents.tolist() == pytest.approx([1, 1, 2])
 
 

@@ -18,6 +18,7 @@ from hypershape import provenance, routes
 from hypershape.config import Route, route_names
 from hypershape.experiments.routes import compared
 from hypershape.metrics import headline
+from hypershape.objects import Subset, load_objects
 from hypershape.paths import Paths
 from hypershape.runtime import load_json, load_torch
 
@@ -132,26 +133,26 @@ def test_a_route_added_as_one_module_and_its_yaml_runs_through_70_80_and_90(tiny
     assert done.returncode == 0, done.stderr[-3000:]
 
     p = Paths(cfg.data_dir, cfg.name, route="sphere")
-    objects = load_json(p.objects)
+    objects = load_objects(p.objects)
     summary = load_json(p.summary_json)
     assert summary["route"] == "sphere" and not summary["failed"]
     for kind in ("predicted", "refined"):
-        assert sorted(r["id"] for r in summary["rows"] if r["kind"] == kind) == sorted(o["id"] for o in objects)
-    train = [o["id"] for o in objects if o["split"] == "train"]
+        assert sorted(r["id"] for r in summary["rows"] if r["kind"] == kind) == sorted(o.id for o in objects)
+    train = [o.id for o in objects if o.split == Subset.train]
     radii = [np.linalg.norm(np.load(p.surface(i))["points"], axis=1).mean() for i in train]
     radius = load_torch(p.mapper)["radius"]
     assert radius == pytest.approx(float(np.mean(radii)))
     cell = 2 * cfg.reconstruct.bound / cfg.reconstruct.resolution
     for o in objects:
-        saved = load_torch(p.shape_sirens(o["id"]))
+        saved = load_torch(p.shape_sirens(o.id))
         assert torch.allclose(saved["predicted"], torch.tensor([0.0, 0.0, 0.0, radius]))
         # 90 meshed the route's own field: the predicted mesh is that sphere
-        mesh = trimesh.load(p.mesh(o["id"], "predicted"), force="mesh")
+        mesh = trimesh.load(p.mesh(o.id, "predicted"), force="mesh")
         assert np.abs(np.linalg.norm(mesh.vertices, axis=1) - radius).max() < cell
         if saved["refine_accepted"]:  # 80 refined the sphere's parameters through its field
             assert not torch.equal(saved["refined"], saved["predicted"])
             assert saved["silhouette_iou_refined"] >= saved["silhouette_iou_predicted"]
-    assert any(load_torch(p.shape_sirens(o["id"]))["refine_accepted"] for o in objects)
+    assert any(load_torch(p.shape_sirens(o.id))["refine_accepted"] for o in objects)
 
     # ... and in an experiment's table, beside a built-in route
     args = [sys.executable, "experiment.py", "preset=tiny", f"data_dir={tmp_path / 'data'}", "experiment=routes"]

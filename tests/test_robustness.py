@@ -9,9 +9,10 @@ import torch
 import trimesh
 from conftest import copy_run, make_cfg
 
+from hypershape.objects import RunObject, Subset, load_objects
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
-from hypershape.runtime import Manifest, load_json
+from hypershape.runtime import Manifest
 
 pytestmark = pytest.mark.slow
 
@@ -39,34 +40,34 @@ def test_anchors_and_autoencoder_leave_out_a_training_object_that_failed_upstrea
     cfg = copy_run(tiny_run[0], tmp_path, until="40_image_sirens")
     p = paths_of(cfg)
     anchor_before = Manifest(p.manifest("40_image_sirens"), p.root).get("anchor", shared=True)
-    objects = load_json(p.objects)
-    victim = next(o for o in objects if o["split"] == "train")
+    objects = load_objects(p.objects)
+    victim = next(o for o in objects if o.split == Subset.train)
     # its raw mesh becomes unreadable and 02 is told to redo it: 02 fails for it, its old outputs stay on disk
-    (p.root / victim["raw"]).write_bytes(b"ply\nformat nonsense\n")
+    (p.root / victim.raw).write_bytes(b"ply\nformat nonsense\n")
     m = Manifest(p.manifest("02_watertight"), p.root)
-    m.failed(victim["id"], "", "as if never made")
+    m.failed(victim.id, "", "as if never made")
     assert run_stage("02_watertight", cfg)["failed"] == 1
 
     r03 = run_stage("03_render_views", cfg)
-    assert "02_watertight failed" in r03["failures"][victim["id"]]
-    assert not p.views(victim["id"]).exists()  # the views of the earlier run are gone: nothing stale to read
+    assert "02_watertight failed" in r03["failures"][victim.id]
+    assert not p.views(victim.id).exists()  # the views of the earlier run are gone: nothing stale to read
 
     r40 = run_stage("40_train_image_sirens", cfg)
     anchor = Manifest(p.manifest("40_image_sirens"), p.root).get("anchor", shared=True)
-    assert list(anchor["left_out"]) == [victim["id"]] and "03_render_views failed" in anchor["left_out"][victim["id"]]
+    assert list(anchor["left_out"]) == [victim.id] and "03_render_views failed" in anchor["left_out"][victim.id]
     assert anchor["key"] != anchor_before["key"]  # the key covers the objects used, and one is gone
-    assert r40["done"] == 3 and not p.image_sirens(victim["id"]).exists()
+    assert r40["done"] == 3 and not p.image_sirens(victim.id).exists()
     assert run_stage("40_train_image_sirens", cfg)["done"] == 0  # and it is stable: nothing redone
 
     r50 = run_stage("50_train_hypernets", cfg)
     assert r50["done"] == 3
-    assert list(Manifest(p.manifest("50_hypernets"), p.root).get("anchor", shared=True)["left_out"]) == [victim["id"]]
+    assert list(Manifest(p.manifest("50_hypernets"), p.root).get("anchor", shared=True)["left_out"]) == [victim.id]
     assert p.hypernet_anchor.exists()
 
     run_stage("60_train_weight_ae", cfg)
     ae = Manifest(p.manifest("60_weight_ae"), p.root).get("weight_ae", shared=True)
-    assert list(ae["left_out"]) == [victim["id"]]
-    assert victim["id"] not in torch.load(p.weight_ae, weights_only=False)["train_ids"]
+    assert list(ae["left_out"]) == [victim.id]
+    assert victim.id not in torch.load(p.weight_ae, weights_only=False)["train_ids"]
 
 
 def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path):
@@ -80,7 +81,7 @@ def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path)
             "data.num_objects=10",
         )
         run_stage("01_download", cfg)
-        return {o["id"]: (o["status"], o["split"]) for o in load_json(paths_of(cfg).objects)}
+        return {o.id: (o.status, o.split) for o in load_objects(paths_of(cfg).objects)}
 
     whole, one_broken = splits("whole", None), splits("broken", "pill.obj")
     assert one_broken["pill"] == ("failed", None) and whole["pill"][0] == "done"
@@ -95,10 +96,10 @@ def test_an_objects_split_does_not_move_when_another_fails_to_download(tmp_path)
             cfg = make_cfg(f"preset={preset}", f"seed={seed}")
             d = cfg.data
             got = [
-                split_of(dict(id=s.name, genus=s.genus, family=s.family, index=s.index), cfg)
+                split_of(RunObject(s.name, "procedural", s.family, genus=s.genus, family=s.family, index=s.index), cfg)
                 for s in procedural.catalogue(d.num_objects, d.catalogue_seed, list(d.families))
             ]
-            assert got.count("test") >= 1 and got.count("train") >= 2, (preset, seed, got)
+            assert got.count(Subset.test) >= 1 and got.count(Subset.train) >= 2, (preset, seed, got)
 
 
 def test_blank_views_leave_no_views_file(tiny_run, tmp_path, monkeypatch):
@@ -106,7 +107,7 @@ def test_blank_views_leave_no_views_file(tiny_run, tmp_path, monkeypatch):
 
     cfg = copy_run(tiny_run[0], tmp_path, until="03_render_views")
     p = paths_of(cfg)
-    ids = [o["id"] for o in load_json(p.objects)]
+    ids = [o.id for o in load_objects(p.objects)]
     victim = trimesh.load(p.solid(ids[0]), force="mesh", process=False)
     real = stage03.render_like
 
@@ -133,7 +134,7 @@ def test_a_target_fitted_in_a_batch_equals_the_one_fitted_alone(tiny_run, tmp_pa
         shutil.copytree(a.stage(stage), b.stage(stage))
     run_stage("60_train_weight_ae", batched)
     run_stage("60_train_weight_ae", alone)
-    ids = [o["id"] for o in load_json(a.objects)]
+    ids = [o.id for o in load_objects(a.objects)]
     assert len(ids) == 4
     for i in ids:  # bitwise, not merely close
         assert torch.equal(

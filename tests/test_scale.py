@@ -15,6 +15,7 @@ import pytest
 import torch
 from conftest import ROOT, THREADS, make_cfg
 
+from hypershape.objects import load_objects
 from hypershape.paths import STAGE_DIRS, Paths, paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.provenance import object_config
@@ -102,7 +103,7 @@ def test_two_shards_through_a_hydra_launcher_equal_one_process(reference, tmp_pa
     one, two = paths_of(reference).root, data / "tiny"
     assert_same(artifacts(one), artifacts(two))
     assert load_json(Paths(data, "tiny").summary_json)["rows"] == load_json(paths_of(reference).summary_json)["rows"]
-    ids = [o["id"] for o in load_json(paths_of(reference).objects)]
+    ids = [o.id for o in load_objects(paths_of(reference).objects)]
     assert {shard_of(i, 2) for i in ids} == {0, 1}  # both shards had work
     assert all(
         s["missing"] == s["stale"] == s["failed"] == 0
@@ -198,7 +199,7 @@ def test_a_sweep_gets_one_run_per_value_and_reuses_upstream(reference, tmp_path)
     script("50_train_hypernets", "-m", "preset=tiny", f"data_dir={data}", "hypernet.steps=3,4", THREADS)
     base = Paths(data, "tiny")
     runs = [Paths(data, f"tiny+hypernet.steps={n}") for n in (3, 4)]
-    ids = [o["id"] for o in load_json(base.objects)]
+    ids = [o.id for o in load_objects(base.objects)]
     for r in runs:
         assert load_json(r.branched_from)["run"] == "tiny"
         assert all(Manifest(r.manifest("50_hypernets"), r.root).is_done(i) for i in ids)
@@ -217,7 +218,7 @@ def test_status_counts_done_stale_failed_missing(reference, tmp_path):
     s = run_status(cfg)
     assert all(v["done"] == 4 and v["stale"] == 0 for v in s.values())
     p = paths_of(cfg)
-    victim = load_json(p.objects)[0]["id"]
+    victim = load_objects(p.objects)[0].id
     m = Manifest(p.manifest("03_render_views"), p.root)
     m.failed(victim, "", "RuntimeError: a broken renderer")
     (Manifest(p.manifest("90_reconstruct"), p.root).dir / "objects" / f"{victim}.json").unlink()
@@ -235,7 +236,7 @@ def test_a_rerun_clears_what_a_killed_write_left_half_done(reference, tmp_path):
     ref, cfg = paths_of(reference), make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
     p = paths_of(cfg)
     copy_run_until(ref, p, "40_image_sirens")
-    victim = load_json(p.objects)[0]["id"]
+    victim = load_objects(p.objects)[0].id
     half = p.views(victim).with_name(f".{victim}.abcd1234.npz")
     half.write_bytes(b"half an npz")
     (Manifest(p.manifest("03_render_views"), p.root).dir / "objects" / f"{victim}.json").unlink()

@@ -11,13 +11,14 @@ from conftest import make_cfg
 from omegaconf import OmegaConf
 
 from hypershape.config import DecoderConfig, readout_seed
+from hypershape.objects import load_objects
 from hypershape.paths import paths_of
 from hypershape.pipeline import run_all
 from hypershape.readout.autodecode import autodecode, clamped_l1, fit_latent, midpoint_volumes, uniform_points
 from hypershape.readout.probe import Prober
 from hypershape.readout.probe_encoder import emitted_sirens, train_readout
 from hypershape.readout.view_fit import drawn_rays, refine_latent, silhouette_iou
-from hypershape.runtime import generator, load_json
+from hypershape.runtime import generator
 from hypershape.stages.common import image_spec, load_samples, readout_train
 
 SMALL = DecoderConfig(
@@ -88,7 +89,7 @@ def tiny_run(tmp_path_factory):
     cfg = make_cfg("preset=tiny", f"data_dir={tmp_path_factory.mktemp('decoder')}", "data.test_fraction=0")
     run_all(cfg, until="50_train_hypernets")
     p = paths_of(cfg)
-    ids = readout_train(cfg, load_json(p.objects))
+    ids = readout_train(cfg, load_objects(p.objects))
     data = [load_samples(p, i) for i in ids]
     decoder, codes, _ = autodecode(data, ids, cfg.decoder, readout_seed(cfg), "cpu")
     prober = Prober(cfg, p, image_spec(cfg), torch.device("cpu"))

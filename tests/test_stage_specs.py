@@ -12,18 +12,18 @@ from conftest import ROOT
 
 from hypershape import pipeline
 from hypershape.nets.checkpoint import ARCHITECTURE
+from hypershape.objects import RunObject, Subset, save_objects
 from hypershape.paths import Paths, paths_of
 from hypershape.provenance import numerics, object_config, shared_config, stage_numerics
-from hypershape.records import save_json
 from hypershape.runtime import MissingUpstream, Stage
 from hypershape.stage_specs import STAGES, StageSpec, made_by
 from hypershape.status import expected_parts, run_status
 
 OBJECTS = [
-    dict(id="a", status="done", split="train"),
-    dict(id="b", status="done", split="test"),
-    dict(id="c", status="done", split="test"),
-    dict(id="d", status="failed", split="train"),
+    RunObject("a", "test", "a", split=Subset.train),
+    RunObject("b", "test", "b", split=Subset.test),
+    RunObject("c", "test", "c", split=Subset.test),
+    RunObject("d", "test", "d", status="failed", split=Subset.train),
 ]
 
 
@@ -72,7 +72,7 @@ def test_a_stage_added_to_the_table_is_known_to_paths_provenance_and_status(tiny
     assert object_config(cfg, "95_extra") == dict(extra=cfg.seed) == shared_config(cfg, "95_extra", "any")
     assert stage_numerics(cfg, "95_extra") == numerics(cfg)
     assert expected_parts(cfg, "95_extra")["numerics"] == numerics(cfg)
-    save_json(p.objects, OBJECTS)
+    save_objects(p.objects, OBJECTS)
     status = run_status(cfg)
     assert list(status) == list(STAGES)  # status walks the table, extra stage included, in its order
     assert status["95_extra"]["total"] == 2  # the two test objects: evaluated only
@@ -81,7 +81,7 @@ def test_a_stage_added_to_the_table_is_known_to_paths_provenance_and_status(tiny
 
 def test_status_and_keys_follow_each_row_of_the_table(tiny_cfg, monkeypatch):
     cfg = tiny_cfg("eval_splits=[test]")
-    save_json(paths_of(cfg).objects, OBJECTS)
+    save_objects(paths_of(cfg).objects, OBJECTS)
     status = run_status(cfg)
     for folder, spec in STAGES.items():
         assert ("numerics" in expected_parts(cfg, folder)) == spec.device_dependent, folder

@@ -149,18 +149,18 @@ class ImageSirenConfig(SirenLayers):
     anchor_steps: int = 500
     """Steps fitting the anchor to the mean training view."""
     steps: int = 40
-    """Steps per view, warm-started from the anchor (on default: 200 gave 58.8 dB, 60 ~46 dB; 40 for the
-    speed goal of issue 8, the floor being 28 dB)."""
+    """Steps per view, warm-started from the anchor. Fewer steps make 40 faster and its views less sharp:
+    the default is about the fewest that keep the views above the PSNR floor (docs/performance.md)."""
     lr: float = 1e-3
     """Adam learning rate."""
     batch: int = 24
     """SIRENs fitted together as one batched program, whole objects at a time (24 = one object's views at
-    3 rings x 8; on 2 CPU cores batching
-    measured within noise of one at a time, on a GPU it is many times faster: benchmarks/image_siren_batch.py)."""
+    3 rings x 8). Batching is what keeps a GPU busy; on a CPU it gains little (benchmarks/image_siren_batch.py
+    measures both)."""
     pixel_chunk: int = 0
     """Pixels per chunk of a step's loss (0 = all at once): the gradient is accumulated over the chunks, so a
-    step is the same up to float summation order while the activations held are one chunk's (at 256x256 and
-    24 SIRENs of 128 wide, all pixels at once hold ~10 GB: benchmarks/gpu_memory.py). A memory knob, not in
+    step is the same up to float summation order while the activations held are one chunk's (at large views
+    and wide SIRENs all pixels at once may not fit a GPU: benchmarks/gpu_memory.py). A memory knob, not in
     40's keys."""
 
 
@@ -175,8 +175,9 @@ class HypernetConfig:
     anchor_steps: int = 1000
     """Steps fitting the anchor hypernetwork to the per-view mean of the training SIRENs."""
     steps: int = 150
-    """Steps per object (the same for train and test objects); 150 for issue 8's speed goal (250 gave
-    47.7 dB on default, the floor is 25 dB)."""
+    """Steps per object (the same for train and test objects). Fewer steps make 50 faster and the generated
+    views less sharp: the default is about the fewest that keep them above the PSNR floor
+    (docs/performance.md)."""
     lr: float = 1e-3
     """Adam learning rate."""
     image_loss_weight: float = 1.0
@@ -209,15 +210,17 @@ class RefineConfig:
     free_margin: float = 0.02
     """Samples closer than this to a ray's observed surface point are not held to be outside."""
     eikonal_weight: float = 0.0
-    """Weight of (|∇f| − 1)² at the ray samples, to keep the refined field a distance field. Off: on cpu100
-    test objects it cost 2.4x a step and lowered F@0.02 (README, refinement)."""
+    """Weight of (|∇f| − 1)² at the ray samples, to keep the refined field a distance field. Off by default:
+    the gradient of a gradient makes each step several times dearer, and it lowered F@0.02 (README,
+    refinement)."""
     accept_if_better: bool = True
     """Keep a refinement only where it agrees better with the object's own views (silhouette IoU no lower,
     depth error at most depth_slack higher, one of them better, on eval_rays); otherwise refined is the
     prediction."""
     depth_slack: float = 0.001
-    """How much the median depth error may rise in a kept refinement (1/20 of F@0.02's tolerance): on a
-    cpu100 object whose IoU rose 0.877 -> 0.898 it moved 0.00786 -> 0.00788 and F@0.02 rose 0.81 -> 0.94."""
+    """How much the median depth error may rise in a kept refinement (1/20 of F@0.02's tolerance): a
+    refinement that fits the silhouettes better can move the depth error by float noise while the shape
+    improves, and must not be thrown away for it."""
     eval_rays: int = 16384
     """Rays, evenly spaced over all views, on which the views' agreement (silhouette IoU, depth error) of
     the predicted and refined SIRENs is measured (all of them when the views have fewer)."""
@@ -233,8 +236,9 @@ class ShapeSirenConfig(SirenLayers):
     """Adam learning rate of the anchor: it starts from SIREN's random init, far from a sphere, so it takes
     larger steps than the targets that start from it (presets keep it at 10 x lr)."""
     steps: int = 300
-    """Steps per target, warm-started from the anchor (400 gave target F@0.02 0.998 on default; 300 for
-    issue 8's speed goal, the floor being 0.95). Route probe fits its hull's field with the same steps."""
+    """Steps per target, warm-started from the anchor. Fewer steps make 60 faster and the targets less
+    faithful: the default is about the fewest that keep them above the F-score floor (docs/performance.md).
+    Route probe fits its hull's field with the same steps."""
     lr: float = 1e-4
     """Adam learning rate of the targets."""
     batch_points: int = 8192
@@ -410,8 +414,8 @@ class DeviceConfig:
     """torch CPU threads; None keeps torch's default."""
     eval_chunk: int = 16384
     """Points per forward pass where a SIREN is only evaluated (grids for marching cubes, scoring, view
-    checks). On a CPU, 16,384 points of a 64-wide SIREN keep the activations in cache: ~2x faster than
-    65,536 at once (benchmarks/eval_chunk.py); on a GPU larger chunks fill the device better."""
+    checks). On a CPU, 16,384 points of a 64-wide SIREN keep the activations in cache, which beats larger
+    chunks (benchmarks/eval_chunk.py compares them); on a GPU larger chunks fill the device better."""
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .objects import load_objects
 from .paths import Paths, paths_of
 from .records import Manifest, atomic_write, load_json, remove_temporaries
 
@@ -42,7 +43,7 @@ def stage_curves(paths: Paths, stage: str) -> StageCurves:
     """The curves kept by `stage` for what its manifest records as done: the file of an object that failed
     since, or of an object no longer in the catalogue, is not read."""
     manifest = Manifest(paths.manifest(stage), paths.root)
-    ids = [o["id"] for o in load_json(paths.objects)] if paths.objects.exists() else []
+    ids = [o.id for o in load_objects(paths.objects)] if paths.objects.exists() else []
     out = StageCurves()
     fits = paths.object_curves(stage)
     for fit in sorted(f.name for f in fits.iterdir()) if fits.is_dir() else []:

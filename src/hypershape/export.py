@@ -48,8 +48,9 @@ import torch
 from torch import nn
 
 from .nets.siren import SirenSpec
+from .objects import RunObject, load_objects
 from .paths import Paths, paths_of
-from .records import Manifest, atomic_write, load_json
+from .records import Manifest, atomic_write
 from .runtime import load_torch
 
 log = logging.getLogger("hypershape")
@@ -151,7 +152,7 @@ def siren_attrs(spec: dict, domain: str) -> dict:
     )
 
 
-def write_shard(path: Path, params, config: list, objects: list[dict], anchor, attrs: dict, **extra) -> Path:
+def write_shard(path: Path, params, config: list, objects: list[RunObject], anchor, attrs: dict, **extra) -> Path:
     """One HDF5 shard: params [N, P], param_config, the rows' objects, the anchor, `extra` datasets."""
     params = np.asarray(params, dtype=np.float32)
     if params.shape[1] != sum(int(np.prod(s)) for _, s in config):
@@ -162,10 +163,10 @@ def write_shard(path: Path, params, config: list, objects: list[dict], anchor, a
         with h5py.File(p, "w", track_order=True) as f:
             f.create_dataset("params", data=params)
             f.create_dataset("param_config", data=json.dumps(config), dtype=text)
-            f.create_dataset("ids", data=[o["id"] for o in objects], dtype=text)
-            f.create_dataset("splits", data=[o["split"] for o in objects], dtype=text)
-            f.create_dataset("families", data=[o.get("family") or "" for o in objects], dtype=text)
-            genus = [o["genus"] if isinstance(o.get("genus"), int) else -1 for o in objects]
+            f.create_dataset("ids", data=[o.id for o in objects], dtype=text)
+            f.create_dataset("splits", data=[o.split for o in objects], dtype=text)
+            f.create_dataset("families", data=[o.family or "" for o in objects], dtype=text)
+            genus = [o.genus if isinstance(o.genus, int) else -1 for o in objects]
             f.create_dataset("genus", data=np.asarray(genus, dtype=np.int64))
             f.create_dataset("anchor", data=np.asarray(anchor, dtype=np.float32).reshape(1, -1))
             for name, data in extra.items():
@@ -175,13 +176,13 @@ def write_shard(path: Path, params, config: list, objects: list[dict], anchor, a
     return atomic_write(path, write)
 
 
-def _done(p: Paths, stage: str, objects: list[dict]) -> list[dict]:
+def _done(p: Paths, stage: str, objects: list[RunObject]) -> list[RunObject]:
     """The objects `stage` made (its manifest says done), in objects.json order."""
     manifest = Manifest(p.manifest(stage), p.root)
-    return [o for o in objects if manifest.is_done(o["id"])]
+    return [o for o in objects if manifest.is_done(o.id)]
 
 
-def _siren_shard(path: Path, kind: str, domain: str, objects: list[dict], rows_of, anchor, **extra) -> Path | None:
+def _siren_shard(path: Path, kind: str, domain: str, objects: list[RunObject], rows_of, anchor, **extra) -> Path | None:
     """A shard of SIRENs: rows_of(obj) -> (its rows [k, P], the SirenSpec fields they were fitted with)."""
     if not objects:
         return None
@@ -189,7 +190,7 @@ def _siren_shard(path: Path, kind: str, domain: str, objects: list[dict], rows_o
     for o in objects:
         flat, its_spec = rows_of(o)
         if spec not in (None, its_spec):
-            raise ValueError(f"{kind}: {o['id']} was fitted with {its_spec}, other objects with {spec}")
+            raise ValueError(f"{kind}: {o.id} was fitted with {its_spec}, other objects with {spec}")
         spec = its_spec
         params.append(flat.reshape(-1, flat.shape[-1]).numpy())
         owners += [o] * len(params[-1])
@@ -201,17 +202,17 @@ def _rows(path_of, key: str):
     """rows_of for _siren_shard: the tensor `key` and the spec of the checkpoint at path_of(object id)."""
 
     def rows(o: dict):
-        ckpt = load_torch(path_of(o["id"]))
+        ckpt = load_torch(path_of(o.id))
         return ckpt[key], ckpt["spec"]
 
     return rows
 
 
-def export_image_sirens(p: Paths, objects: list[dict]) -> Path | None:
+def export_image_sirens(p: Paths, objects: list[RunObject]) -> Path | None:
     done = _done(p, "40_image_sirens", objects)
     if not done:
         return None
-    views = [np.load(p.views(o["id"]))["directions"].astype(np.float32) for o in done]
+    views = [np.load(p.views(o.id))["directions"].astype(np.float32) for o in done]
     return _siren_shard(
         p.export("image_sirens"),
         "image_sirens",
@@ -224,7 +225,7 @@ def export_image_sirens(p: Paths, objects: list[dict]) -> Path | None:
     )
 
 
-def export_shape_sirens(p: Paths, objects: list[dict]) -> list[Path | None]:
+def export_shape_sirens(p: Paths, objects: list[RunObject]) -> list[Path | None]:
     """The targets (60), and the route's predicted and refined shape-SIRENs (80)."""
     targets = _done(p, "60_weight_ae", objects)
     made = _done(p, "80_shape_sirens", objects)
@@ -237,7 +238,7 @@ def export_shape_sirens(p: Paths, objects: list[dict]) -> list[Path | None]:
     return out
 
 
-def export_hypernets(p: Paths, objects: list[dict], copies: int) -> Path | None:
+def export_hypernets(p: Paths, objects: list[RunObject], copies: int) -> Path | None:
     """Every object's hypernetworks (copy 0 and the extra copies that exist) as state_dict rows."""
     done = _done(p, "50_hypernets", objects)
     if not done:
@@ -247,7 +248,7 @@ def export_hypernets(p: Paths, objects: list[dict], copies: int) -> Path | None:
     params, owners, copy_index = [], [], []
     for o in done:
         for k in range(copies):
-            path = p.hypernet(o["id"], k)
+            path = p.hypernet(o.id, k)
             if k and not path.exists():
                 continue
             state = load_torch(path)["state"]
@@ -272,7 +273,7 @@ def export_run(cfg) -> dict[str, Path]:
     p = paths_of(cfg)
     if not p.objects.exists():
         raise FileNotFoundError(f"no run at {p.root} (no {p.objects.name}): run the pipeline first")
-    objects = [o for o in load_json(p.objects) if o["status"] == "done"]
+    objects = load_objects(p.objects, fetched_only=True)
     paths = [
         export_image_sirens(p, objects),
         export_hypernets(p, objects, cfg.hypernet.copies),

@@ -64,12 +64,12 @@ def load_mesh(path: Path) -> trimesh.Trimesh:
     return trimesh.load(path, force="mesh", process=False) if path.exists() else trimesh.Trimesh()
 
 
-def mesh_data(paths, objects: list[dict]) -> list[dict]:
-    """Every object's four meshes, encoded for the page, in the order the objects are listed."""
+def mesh_data(paths, objects: list[tuple[str, str]]) -> list[dict]:
+    """Every object's four meshes, encoded for the page, in the order the (id, split) pairs are listed."""
     out = []
-    for o in objects:
-        files = [paths.solid(o["id"])] + [paths.mesh(o["id"], k) for k in VIEWS[1:]]
-        out.append(dict(id=o["id"], split=o["split"], meshes=[encode_mesh(load_mesh(f)) for f in files]))
+    for obj_id, split in objects:
+        files = [paths.solid(obj_id)] + [paths.mesh(obj_id, k) for k in VIEWS[1:]]
+        out.append(dict(id=obj_id, split=split, meshes=[encode_mesh(load_mesh(f)) for f in files]))
     return out
 
 
@@ -156,7 +156,7 @@ def inline_script(text: str) -> str:
 def page_html(paths, summary: dict) -> str:
     """The whole page of a run and route, from 90's files and 02's solids."""
     objects = list({r["id"]: r["split"] for r in summary["rows"]}.items())  # in the table's order
-    data = dict(views=VIEWS, objects=mesh_data(paths, [dict(id=i, split=s) for i, s in objects]))
+    data = dict(views=VIEWS, objects=mesh_data(paths, objects))
     route = summary["route"]
     fields = {
         "@TITLE@": html.escape(f"hypershape: {paths.root.name}, route {route}"),

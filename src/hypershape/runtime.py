@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from .errors import UserError
 from .nets.checkpoint import CheckpointMismatch
+from .objects import RunObject, Subset, load_objects
 from .paths import SCRIPTS, STAGE_DIRS, Paths, paths_of
 from .provenance import git_version, object_config, shared_config, stage_code, stage_numerics
 from .records import (  # noqa: F401
@@ -254,31 +255,32 @@ class Stage:
         self.log.info("%s%s: run %s in %s", name, part, cfg.name, self.dir)
 
     # objects -----------------------------------------------------------------
-    def objects(self, split: str | None = None) -> list[dict]:
+    def objects(self, split: Subset | None = None) -> list[RunObject]:
         """Objects listed by 01_download that it fetched (optionally one split), of every shard."""
-        objs = [o for o in load_json(self.paths.objects) if o["status"] == "done"]
-        return [o for o in objs if split is None or o["split"] == split]
+        return [o for o in load_objects(self.paths.objects, fetched_only=True) if split is None or o.split == split]
 
-    def mine(self, objects: list[dict]) -> list[dict]:
+    def mine(self, objects: list[RunObject]) -> list[RunObject]:
         """The objects of this job's shard."""
-        return [o for o in objects if shard_of(o["id"], self.shard.count) == self.shard.index]
+        return [o for o in objects if shard_of(o.id, self.shard.count) == self.shard.index]
 
-    def upstream_keys(self, obj_id: str) -> dict[str, str] | str:
-        """The upstream keys of an object, or the reason it cannot be made (an upstream stage failed)."""
-        keys = {}
+    def upstream_failure(self, obj_id: str) -> str | None:
+        """Why an object cannot be made (an upstream stage has no output for it, or failed), or None."""
         for up, m in self.upstream.items():
             e = m.get(obj_id)
             if e is None:
                 return f"{up} has no output for it: run {SCRIPTS[up]}.py"
             if e["status"] != "done":
                 return f"{up} failed: {e.get('reason', '?')}"
-            keys[up] = e["key"]
-        return keys
+        return None
 
-    def unrecorded(self, upstream: str, objects: list[dict], shared: tuple[str, ...] = ()) -> list[str]:
+    def upstream_keys(self, obj_id: str) -> dict[str, str]:
+        """The key of every upstream stage's record of an object that has no upstream_failure."""
+        return {up: m.get(obj_id)["key"] for up, m in self.upstream.items()}
+
+    def unrecorded(self, upstream: str, objects: list[RunObject], shared: tuple[str, ...] = ()) -> list[str]:
         """Objects (and shared artifacts) that `upstream` has no record of yet, done or failed."""
         m = self.upstream[upstream]
-        return [o["id"] for o in objects if m.get(o["id"]) is None] + [
+        return [o.id for o in objects if m.get(o.id) is None] + [
             name for name in shared if not m.is_done(name, shared=True)
         ]
 
@@ -368,9 +370,9 @@ class Stage:
 
     def run_objects(
         self,
-        objects: list[dict],
-        outputs: Callable[[dict], list[Path]],
-        work: Callable[[list[dict]], dict],
+        objects: list[RunObject],
+        outputs: Callable[[RunObject], list[Path]],
+        work: Callable[[list[RunObject]], dict],
         batch: int = 1,
         desc: str | None = None,
         shared: dict[str, str] | None = None,
@@ -390,24 +392,24 @@ class Stage:
             bar.update(len(todo[i : i + batch]))
         bar.close()
 
-    def _todo(self, mine: list[dict], outputs, shared: dict[str, str] | None, config: dict | None) -> list[tuple]:
+    def _todo(self, mine: list[RunObject], outputs, shared: dict[str, str] | None, config: dict | None) -> list[tuple]:
         """(object, key, parts) of each of `mine` that is not up to date; an object whose upstream failed
         is recorded as failed here."""
         todo = []
         for o in mine:
-            ups = self.upstream_keys(o["id"])
-            if isinstance(ups, str):
-                self.fail(o, "", f"skipped, {ups}", outputs(o))
+            failure = self.upstream_failure(o.id)
+            if failure:
+                self.fail(o, "", f"skipped, {failure}", outputs(o))
                 continue
-            key, parts = self.key(config, upstream=ups, shared=shared or {})
-            if self.manifest.is_current(o["id"], key):
+            key, parts = self.key(config, upstream=self.upstream_keys(o.id), shared=shared or {})
+            if self.manifest.is_current(o.id, key):
                 self.counts["skipped"] += 1
                 continue
-            old = self.manifest.get(o["id"])
+            old = self.manifest.get(o.id)
             if old:
                 self.log.info(
                     "%s: %s changed since it was made, redoing it",
-                    o["id"],
+                    o.id,
                     ", ".join(stale_reasons(old, parts)) or "its output on disk",
                 )
             todo.append((o, key, parts))
@@ -419,11 +421,11 @@ class Stage:
         """Claim the objects of one batch that no other job has, run `work` on them, record each result."""
         chunk = []
         for o, key, parts in batch:
-            claim = self.claim(o["id"])
+            claim = self.claim(o.id)
             if claim is None:
                 self.counts["busy"] += 1
-                self.log.info("%s is being made by another job right now: left to it", o["id"])
-            elif self.manifest.is_current(o["id"], key):  # made by another job while we queued it
+                self.log.info("%s is being made by another job right now: left to it", o.id)
+            elif self.manifest.is_current(o.id, key):  # made by another job while we queued it
                 claim.release()
                 self.counts["skipped"] += 1
             else:
@@ -434,14 +436,14 @@ class Stage:
         try:
             results = work([o for o, *_ in chunk]) if chunk else {}
         except Exception as e:  # one bad batch must not stop the others
-            self.log.exception("batch %s failed", [o["id"] for o, *_ in chunk])
-            results = {o["id"]: e for o, *_ in chunk}
+            self.log.exception("batch %s failed", [o.id for o, *_ in chunk])
+            results = {o.id: e for o, *_ in chunk}
         finally:
             # a batch's time is shared evenly by its objects (what benchmarks/stage_costs.py reads)
             seconds = round((time.perf_counter() - began) / max(1, len(chunk)), 3)
             for o, key, parts, claim in chunk:
                 if results is not None:
-                    result = results.get(o["id"], RuntimeError("no result"))
+                    result = results.get(o.id, RuntimeError("no result"))
                     if isinstance(result, dict):
                         result = dict(result, seconds=seconds)
                     self._record(o, key, parts, claim, result, outputs(o))
@@ -463,20 +465,20 @@ class Stage:
         remove_temporaries([path])  # a killed earlier job's: this job holds the claim on what the curve is of
         save_json(path, dict(loss=[float(v) for v in curve]))
 
-    def _record(self, o: dict, key: str, parts: dict, claim: Claim, result, outputs: list[Path]) -> None:
+    def _record(self, o: RunObject, key: str, parts: dict, claim: Claim, result, outputs: list[Path]) -> None:
         if not claim.held():  # another job broke our claim (it thought us dead): its record stands
-            self.log.warning("%s: lost the claim on it to another job, not recording", o["id"])
+            self.log.warning("%s: lost the claim on it to another job, not recording", o.id)
         elif isinstance(result, Exception):
             self.fail(o, key, f"{type(result).__name__}: {failure_message(result)}", outputs, parts)
         else:
-            self.manifest.done(o["id"], key, outputs, parts, **result)
+            self.manifest.done(o.id, key, outputs, parts, **result)
             self.counts["done"] += 1
 
     def fail(
-        self, obj: dict | str, key: str, reason: str, outputs: Iterable[Path] = (), parts: dict | None = None
+        self, obj: RunObject | str, key: str, reason: str, outputs: Iterable[Path] = (), parts: dict | None = None
     ) -> None:
         """Record a failure and remove the object's outputs, so no later stage can read a stale file."""
-        obj_id = obj if isinstance(obj, str) else obj["id"]
+        obj_id = obj if isinstance(obj, str) else obj.id
         for f in [*outputs, *self.paths.curves_of(self.name, obj_id)]:
             Path(f).unlink(missing_ok=True)
         self.manifest.failed(obj_id, key, reason, parts)
@@ -485,24 +487,23 @@ class Stage:
         self.log.warning("%s failed: %s", obj_id, reason)
 
     def pending(
-        self, objects: list[dict], shared: dict[str, str] | None = None, config: dict | None = None
+        self, objects: list[RunObject], shared: dict[str, str] | None = None, config: dict | None = None
     ) -> list[str]:
         """Objects (of every shard) that still lack a current record here: what a step over all objects
         (the autoencoder, the summary) must wait for. Failed ones count as settled."""
         out = []
         for o in objects:
-            e = self.manifest.get(o["id"])
-            ups = self.upstream_keys(o["id"])
-            if isinstance(ups, str):
+            e = self.manifest.get(o.id)
+            if self.upstream_failure(o.id):
                 continue
-            key = self.key(config, upstream=ups, shared=shared or {})[0]
+            key = self.key(config, upstream=self.upstream_keys(o.id), shared=shared or {})[0]
             if e is None or (e["status"] == "done" and e["key"] != key):
-                out.append(o["id"])
+                out.append(o.id)
         return out
 
-    def progress(self, objects: list[dict] | None = None) -> dict:
+    def progress(self, objects: list[RunObject] | None = None) -> dict:
         """Done, failed and missing over every shard's records of `objects` (default: all objects)."""
-        ids = [o["id"] for o in (self.objects() if objects is None else objects)]
+        ids = [o.id for o in (self.objects() if objects is None else objects)]
         status = [(self.manifest.get(i) or {}).get("status") for i in ids]
         return dict(
             total=len(ids), done=status.count("done"), failed=status.count("failed"), missing=status.count(None)

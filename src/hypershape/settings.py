@@ -18,9 +18,10 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
 from .errors import UserError
+from .objects import load_objects
 from .paths import SCRIPTS, STAGE_DIRS, paths_of
 from .provenance import object_config, shared_config, stage_numerics
-from .records import Manifest, fingerprint, load_json, save_text
+from .records import Manifest, fingerprint, save_text
 from .stage_specs import STAGES
 
 log = logging.getLogger("hypershape.settings")
@@ -148,12 +149,12 @@ def _stale_record(cfg, stage: str) -> tuple[dict, str | None] | None:
     m = Manifest(p.manifest(stage), p.root)
     if not m.exists():
         return None
-    listed = [o for o in load_json(p.objects) if o["status"] == "done"] if p.objects.exists() else []
+    listed = load_objects(p.objects, fetched_only=True) if p.objects.exists() else []
     if STAGES[stage].evaluated_only:
-        listed = [o for o in listed if o.get("split") in cfg.eval_splits]
+        listed = [o for o in listed if o.split in cfg.eval_splits]
     expected = _expected(cfg, stage, None)
     for o in listed:
-        e = m.get(o["id"])
+        e = m.get(o.id)
         if e is not None and _differs(e, expected):
             return e, None
     shared = m.dir / "shared"

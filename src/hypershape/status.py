@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from .objects import load_objects
 from .paths import paths_of
 from .provenance import object_config, shared_config, stage_code, stage_numerics
-from .records import Manifest, fingerprint, load_json
+from .records import Manifest, fingerprint
 from .stage_specs import STAGES
 
 
@@ -62,15 +63,15 @@ def shared_states(cfg, stage: str, m: Manifest, expected: dict) -> dict[str, str
 def run_status(cfg) -> dict:
     """Per stage: counts of done / stale / failed / missing objects, the reasons, and shared artifacts."""
     p = paths_of(cfg)
-    listed = load_json(p.objects) if p.objects.exists() else []
-    ids = [o["id"] for o in listed if o["status"] == "done"]
-    evaluated = [o["id"] for o in listed if o["status"] == "done" and o.get("split") in cfg.eval_splits]
+    listed = load_objects(p.objects) if p.objects.exists() else []
+    ids = [o.id for o in listed if o.fetched]
+    evaluated = [o.id for o in listed if o.fetched and o.split in cfg.eval_splits]
     out, keys, bad = {}, {}, {}  # keys: each stage's record keys, read once
     for stage, spec in STAGES.items():
         m = Manifest(p.manifest(stage), p.root)
         expected = expected_parts(cfg, stage)
         if stage == "01_download":
-            todo = [o["id"] for o in listed]
+            todo = [o.id for o in listed]
         else:  # 80 and 90 make only the objects of cfg.eval_splits
             todo = evaluated if spec.evaluated_only else ids
         keys[stage], bad[stage] = {}, set()

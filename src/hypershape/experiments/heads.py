@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..metrics import headline, select
+from ..objects import Subset
 from ..paths import paths_of
 from ..pipeline import run_all
 from ..records import Manifest
@@ -95,7 +96,7 @@ def run(cfg) -> str:
         rows = per_object(c)
         for r in rows:
             details.append(dict(variant=label, **r))
-        for split in ("train", "test"):
+        for split in Subset:
             sel = [r for r in rows if r["split"] == split]
             topo = [r for r in sel if sum(g or 0 for g in r["gt_genus"] or []) >= 1]
             if not sel:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..config import section
 from ..metrics import Metric
+from ..objects import Subset
 from ..paths import paths_of
 from ..pipeline import run_all
 from ..runtime import load_torch
@@ -81,12 +82,12 @@ def run(cfg) -> str:
         about = dict(held_out=held, train_objects=k, used=len(used), seed=s)
         for route, c in (("latent", latent), ("direct", direct)):
             for r in summary_rows(c):
-                if r["split"] == "test" and r["kind"] != "target":
+                if r["split"] == Subset.test and r["kind"] != "target":
                     m = {m.key: r[m.summary_key] for m in shown}
                     points.append(dict(about, method=f"{route} {r['kind']}", n=r["n"], run=c.name, **m))
         if (held, k) not in looked_up:  # retrieval has no readout seed: once per size, among the mapper's objects
             looked_up.add((held, k))
-            test = {r["id"]: r["split"] for r in object_rows(latent) if r["split"] == "test"}
+            test = {r["id"]: r["split"] for r in object_rows(latent) if r["split"] == Subset.test}
             rows = [dict(r, held_out=held, train_objects=k) for r in retrieval_rows(latent, test)]
             retrieved += rows
             point = dict(about, seed=None, method="retrieval", n=len(rows), run=latent.name)

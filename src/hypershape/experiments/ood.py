@@ -4,6 +4,7 @@ the autoencoder and the mapper, then taken through every stage with the trained 
 from __future__ import annotations
 
 from ..metrics import compared_metrics
+from ..objects import Subset
 from ..pipeline import run_all
 from .common import rates_note, summary_rows, variant, write_result
 
@@ -15,7 +16,7 @@ def run(cfg) -> str:
     shown = compared_metrics(cfg.reconstruct.taus)
     rows = [
         {
-            "split": "test (held-out genus)" if r["split"] == "test" else "train",
+            "split": "test (held-out genus)" if r["split"] == Subset.test else "train",
             "SIREN": r["kind"],
             "n": r["n"],
             **{m.label: r[m.summary_key] for m in shown},

@@ -15,6 +15,7 @@ import torch
 from ..config import readout_seed, section
 from ..geometry.metrics import fscore_key
 from ..nets.shape_decoder import decoder_field, save_decoder
+from ..objects import RunObject, Subset, load_objects
 from ..paths import Paths, paths_of
 from ..runtime import atomic_write, device_of, generator, load_json, rng, save_json, save_torch
 from ..stages.common import image_spec, load_samples, readout_train
@@ -59,37 +60,37 @@ def read_object(cfg, p, o: dict, nets: dict, prober: Prober, train_ids: list[str
     c, seed, decoder = cfg.decoder, readout_seed(cfg), nets["decoder"]
     start = time.perf_counter()
     with torch.no_grad():
-        z = nets["encoder"](emitted_sirens(prober, o["id"])[None])[0]
+        z = nets["encoder"](emitted_sirens(prober, o.id)[None])[0]
     readout_s = time.perf_counter() - start
-    rays = drawn_rays(prober, o["id"], cfg.render, cfg.mapper.probe.threshold)
+    rays = drawn_rays(prober, o.id, cfg.render, cfg.mapper.probe.threshold)
     scale = nets["codes"].std(0).clamp_min(1e-6)
-    gen = generator(seed, "decoder-views", o["id"])
+    gen = generator(seed, "decoder-views", o.id)
     refined, info = refine_latent(decoder, z, scale, rays, c, cfg.shape_siren.refine, gen)
     latents = dict(predicted=z, refined=refined)
-    if o["id"] in train_ids:
-        latents["autodecoded"] = nets["codes"][train_ids.index(o["id"])]
+    if o.id in train_ids:
+        latents["autodecoded"] = nets["codes"][train_ids.index(o.id)]
     else:
-        x, y = load_samples(p, o["id"])
-        latents["fitted"] = fit_latent(decoder, x, y, c, generator(seed, "decoder-fit", o["id"]))[0]
+        x, y = load_samples(p, o.id)
+        latents["fitted"] = fit_latent(decoder, x, y, c, generator(seed, "decoder-fit", o.id))[0]
     return latents, dict(info, readout_s=readout_s)
 
 
-def score_object(cfg, p, o: dict, latents: dict, decoder, dev) -> list[dict]:
+def score_object(cfg, p, o: RunObject, latents: dict, decoder, dev) -> list[dict]:
     """90's metrics of each latent's field against 02's ground truth, with 90's draws for the object."""
     rc = cfg.reconstruct
-    gen = rng(cfg.seed, "90", o["id"])
-    truth = ground_truth(p, o["id"], rc, gen)
+    gen = rng(cfg.seed, "90", o.id)
+    truth = ground_truth(p, o.id, rc, gen)
     rows = []
     for kind, z in latents.items():
         m, _ = score_field(decoder_field(decoder, z, dev, cfg.device.eval_chunk), truth, rc, gen)
-        rows.append(dict(id=o["id"], split=o["split"], kind=kind, gt_genus=truth["genus"], **m))
+        rows.append(dict(id=o.id, split=o.split, kind=kind, gt_genus=truth["genus"], **m))
     return rows
 
 
 def medians(rows: list[dict], taus) -> list[dict]:
     """Per split and kind: n, median F@tau for every tau, median Chamfer-L1, genus-match rate."""
     out = []
-    for split, kind in itertools.product(("train", "test"), KINDS):
+    for split, kind in itertools.product(Subset, KINDS):
         sel = [r for r in rows if r["split"] == split and r["kind"] == kind]
         if sel:
             s = dict(split=split, kind=kind, n=len(sel))
@@ -118,7 +119,7 @@ def table(rows: list[dict], taus) -> str:
     keys = [fscore_key(t) for t in taus]
     head = "| split | latent / SIREN | n | " + " | ".join(f"F@{t:g}" for t in taus) + " | CD-L1 | genus ok |"
     lines = [head, "|---|---|---|" + "---|" * (len(taus) + 2)]
-    for r in sorted(rows, key=lambda r: r["split"] != "train"):
+    for r in sorted(rows, key=lambda r: r["split"] != Subset.train):
         vals = " | ".join(f"{r[k]:.3f}" for k in keys)
         lines.append(
             f"| {r['split']} | {r['kind']} | {r['n']} | {vals} | {r['chamfer_l1']:.4f} | {r['genus_match']:.0%} |"
@@ -129,7 +130,7 @@ def table(rows: list[dict], taus) -> str:
 def run(cfg) -> dict:
     """Train on the run's training objects, read and score every object, write the record; returns it."""
     p, dev = paths_of(cfg), device_of(cfg)
-    objects = [o for o in load_json(p.objects) if o["status"] == "done"]
+    objects = load_objects(p.objects, fetched_only=True)
     train_ids = readout_train(cfg, objects)
     prober = Prober(cfg, p, image_spec(cfg), dev)
     nets = train_networks(cfg, p, train_ids, prober, dev)
@@ -137,7 +138,7 @@ def run(cfg) -> dict:
     for o in objects:
         latents, info = read_object(cfg, p, o, nets, prober, train_ids, dev)
         rows += score_object(cfg, p, o, latents, nets["decoder"], dev)
-        per_object[o["id"]] = info
+        per_object[o.id] = info
     pairs = list(itertools.combinations(range(len(train_ids)), 2))
     points = uniform_points(20_000, cfg.reconstruct.bound, cfg.seed).to(dev)
     interp = midpoint_volumes(nets["decoder"], nets["codes"], pairs, points)

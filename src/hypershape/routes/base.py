@@ -13,6 +13,7 @@ import torch
 
 from ..nets.siren import SirenSpec, siren_eval, siren_field, siren_forward
 from ..nets.standardise import per_element, tensor_rms
+from ..objects import RunObject
 from ..runtime import Stage
 from ..stages.common import shape_spec, split_key
 
@@ -23,14 +24,14 @@ class TrainingSet:
     with their upstream keys) and the usable training objects the readout learns from (`train_ids`)."""
 
     stage: Stage
-    objects: list[dict]
-    usable: list[dict]
+    objects: list[RunObject]
+    usable: list[RunObject]
     upstream: dict[str, dict]
     train_ids: list[str]
 
     @property
     def ids(self) -> list[str]:
-        return [o["id"] for o in self.usable]
+        return [o.id for o in self.usable]
 
     def split(self) -> str:
         """Which objects are in which split: anything learnt from the train split depends on it."""

@@ -15,36 +15,21 @@ from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any, Callable
 
+from ..objects import LISTED_WHEN_SET, CatalogueEntry
+
 
 @dataclass(frozen=True)
-class Candidate:
+class Candidate(CatalogueEntry):
     """One object a source offers: what 01 lists in objects.json (and keys the object on) and how to load
-    its mesh. Optional fields are listed only when set."""
+    its mesh."""
 
-    id: str
-    """Stable, filesystem-safe id."""
-    source: str
-    """The source's name."""
-    ref: str
-    """Where it came from: a family, a file, a uid."""
-    load: Callable[[], Any] = field(compare=False, repr=False)
+    load: Callable[[], Any] = field(kw_only=True, compare=False, repr=False)
     """Returns the raw trimesh.Trimesh; raises for a mesh that cannot be had (01 records it as failed)."""
-    license: str | None = None
-    genus: int | None = None
-    """Known genus, when the source knows it by construction."""
-    family: str | None = None
-    index: int | None = None
-    """Index within the family."""
-    params: dict | None = None
-    """The parameters it was built from (JSON-able)."""
-    sha1: str | None = None
-    """Content hash of a file: a file edited in place is a changed object."""
 
     def entry(self) -> dict:
         """The object's entry of objects.json (without the loader): id, source, ref, license and genus always,
         the rest where set."""
-        always = ("id", "source", "ref", "license", "genus")
-        return {k: v for k, v in asdict(self).items() if k != "load" and (k in always or v is not None)}
+        return {k: v for k, v in asdict(self).items() if k != "load" and (k not in LISTED_WHEN_SET or v is not None)}
 
 
 def source_module(name: str) -> ModuleType:

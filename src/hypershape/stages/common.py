@@ -8,6 +8,7 @@ import trimesh
 
 from ..geometry.sdf import enclosing_radius
 from ..nets.siren import SirenSpec
+from ..objects import RunObject, Subset
 from ..paths import SCRIPTS
 from ..render import rgb_on_black
 from ..runtime import Stage, fingerprint, seed_of
@@ -47,12 +48,12 @@ def solid_radius(paths, obj_id: str) -> float:
     return enclosing_radius(trimesh.load(paths.solid(obj_id), force="mesh", process=False))
 
 
-def split_key(objects: list[dict]) -> str:
+def split_key(objects: list[RunObject]) -> str:
     """Which objects are in which split: anything trained on the train split depends on it."""
-    return fingerprint(sorted((o["id"], o["split"]) for o in objects))
+    return fingerprint(sorted((o.id, o.split) for o in objects))
 
 
-def readout_train(cfg, objects: list[dict]) -> list[str]:
+def readout_train(cfg, objects: list[RunObject]) -> list[str]:
     """The training objects the readout (60's autoencoder, 70's mapper, the retrieval baseline) learns from:
     the first data.train_limit of the train split (all when it is 0) in an order drawn from `seed` and each
     id alone, so a smaller subset is inside every larger one and no failure elsewhere moves it.
@@ -61,32 +62,34 @@ def readout_train(cfg, objects: list[dict]) -> list[str]:
     if limit < 0:
         raise ValueError(f"data.train_limit must be >= 0 (0 = every training object), got {limit}")
     train = sorted(
-        (o["id"] for o in objects if o["split"] == "train"), key=lambda i: (seed_of(cfg.seed, "train_order", i), i)
+        (o.id for o in objects if o.split == Subset.train), key=lambda i: (seed_of(cfg.seed, "train_order", i), i)
     )
     return train[:limit] if limit else train
 
 
-def evaluated(cfg, objects: list[dict]) -> list[dict]:
+def evaluated(cfg, objects: list[RunObject]) -> list[RunObject]:
     """The objects of the splits in cfg.eval_splits: those 80 makes and 90 scores."""
-    unknown = set(cfg.eval_splits) - {"train", "test"}
+    unknown = set(cfg.eval_splits) - {s.value for s in Subset}
     if unknown or not cfg.eval_splits:
         raise ValueError(f"eval_splits must be a non-empty subset of [train, test], got {list(cfg.eval_splits)}")
-    return [o for o in objects if o["split"] in cfg.eval_splits]
+    return [o for o in objects if o.split in cfg.eval_splits]
 
 
-def train_upstream(stage: Stage, objects: list[dict]) -> tuple[dict[str, dict], dict[str, str]]:
+def train_upstream(stage: Stage, objects: list[RunObject]) -> tuple[dict[str, dict], dict[str, str]]:
     """The training objects every upstream stage made ({id: upstream keys}), and the others ({id: reason}):
     a shared artifact learns from the first only, never from a missing or stale file of the second."""
-    train = [o for o in objects if o["split"] == "train"]
+    train = [o for o in objects if o.split == Subset.train]
     for up in stage.upstream:  # sharded: other jobs may still be making their share of the upstream stage
         stage.wait_for(
             f"{up}'s records of every training object", lambda up=up: stage.unrecorded(up, train), SCRIPTS[up]
         )
     used, left_out = {}, {}
-    for o in objects:
-        if o["split"] == "train":
-            ups = stage.upstream_keys(o["id"])
-            (left_out if isinstance(ups, str) else used)[o["id"]] = ups
+    for o in train:
+        failure = stage.upstream_failure(o.id)
+        if failure:
+            left_out[o.id] = failure
+        else:
+            used[o.id] = stage.upstream_keys(o.id)
     return used, left_out
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from tqdm import tqdm
 
 from ..config import Split
+from ..objects import RunObject, Subset, save_objects
 from ..provenance import code_version
-from ..runtime import Stage, save_json, save_mesh, seed_of
+from ..runtime import Stage, save_mesh, seed_of
 from ..sources import source_module
 
 
@@ -22,48 +25,49 @@ def held_out_every(test_fraction: float) -> int:
     return k
 
 
-def _by_family(split: Split, obj: dict) -> bool:
+def _by_family(split: Split, obj: RunObject) -> bool:
     """Whether `split` decides this object by its family (sources without families fall back to random)."""
-    return split in (Split.in_family, Split.ood) and obj.get("family") is not None
+    return split in (Split.in_family, Split.ood) and obj.family is not None
 
 
-def split_of(obj: dict, cfg) -> str:
+def split_of(obj: RunObject, cfg) -> Subset:
     """An object's split from the split seed (data.catalogue_seed, not the training seed) and the object's
     own id, index and family alone (docs/design.md, Splits), so one object failing never moves another.
     With data.test_genus, exactly the objects of those genera are held out, whatever data.split says."""
     d = cfg.data
     seed, split = d.catalogue_seed, Split(d.split)
     if d.test_genus is not None:
-        return "test" if obj["genus"] in set(d.test_genus) else "train"
+        return Subset.test if obj.genus in set(d.test_genus) else Subset.train
     if d.test_fraction <= 0:
-        return "train"
+        return Subset.train
     if not _by_family(split, obj):  # random, or a source without families
-        return "test" if seed_of(seed, "split", obj["id"]) / 2**32 < d.test_fraction else "train"
+        return Subset.test if seed_of(seed, "split", obj.id) / 2**32 < d.test_fraction else Subset.train
     if split == Split.ood:  # whole families
-        return "test" if seed_of(seed, "split", obj["family"]) / 2**32 < d.test_fraction else "train"
+        return Subset.test if seed_of(seed, "split", obj.family) / 2**32 < d.test_fraction else Subset.train
     # in_family: objects 0 and 1 of every block of K train, one of the others (the family's offset) tests
     k = held_out_every(d.test_fraction)
-    offset = 2 + seed_of(seed, "split", obj["family"]) % (k - 2)
-    return "test" if obj["index"] % k == offset else "train"
+    offset = 2 + seed_of(seed, "split", obj.family) % (k - 2)
+    return Subset.test if obj.index % k == offset else Subset.train
 
 
-def assign_split(objects: list[dict], cfg, log) -> None:
-    """Set the split of every fetched object; log each split's count and families; warn when a split is
-    empty (few objects, or an unlucky seed) or a family split falls back to random."""
-    ok = [o for o in objects if o["status"] == "done"]
+def assign_split(objects: list[RunObject], cfg, log) -> list[RunObject]:
+    """The objects with the split of every fetched one set; log each split's count and families; warn when a
+    split is empty (few objects, or an unlucky seed) or a family split falls back to random."""
     split = Split(cfg.data.split)
-    if cfg.data.test_genus is None and any(split != Split.random and not _by_family(split, o) for o in ok):
+    fetched = [o for o in objects if o.fetched]
+    if cfg.data.test_genus is None and any(split != Split.random and not _by_family(split, o) for o in fetched):
         log.warning("data.split=%s needs families, which this source lacks: split at random", split.value)
-    for o in ok:
-        o["split"] = split_of(o, cfg)
-    for name in ("train", "test"):
-        if ok and not any(o["split"] == name for o in ok):
+    objects = [dataclasses.replace(o, split=split_of(o, cfg)) if o.fetched else o for o in objects]
+    ok = [o for o in objects if o.fetched]
+    for name in Subset:
+        if ok and not any(o.split == name for o in ok):
             log.warning(
                 "no %s object among the %d fetched: change data.test_fraction or data.catalogue_seed", name, len(ok)
             )
-        families = sorted({o["family"] for o in ok if o["split"] == name and o.get("family") is not None})
-        n = sum(o["split"] == name for o in ok)
+        families = sorted({o.family for o in ok if o.split == name and o.family is not None})
+        n = sum(o.split == name for o in ok)
         log.info("%s: %d objects%s", name, n, f", families {', '.join(families)}" if families else "")
+    return objects
 
 
 def run(cfg) -> dict:
@@ -79,30 +83,30 @@ def run(cfg) -> dict:
         c, load = candidate.entry(), candidate.load
         # a changed catalogue entry, file (content), uid or source code is a changed object
         key, parts = stage.key(c, source_code=source_code)
-        path = stage.paths.raw_mesh(c["id"])
-        entry = dict(c, split=None, status="done", reason=None, raw=str(path.relative_to(stage.paths.root)))
-        if not stage.manifest.is_current(c["id"], key):
+        path = stage.paths.raw_mesh(candidate.id)
+        entry = RunObject(**c, raw=str(path.relative_to(stage.paths.root)))
+        if not stage.manifest.is_current(candidate.id, key):
             try:
                 mesh = load()
                 if len(mesh.faces) == 0 or not np.isfinite(mesh.vertices).all():
                     raise ValueError("mesh has no faces or non-finite vertices")
                 save_mesh(path, mesh)
-                stage.manifest.done(c["id"], key, [path], parts, faces=int(len(mesh.faces)))
+                stage.manifest.done(candidate.id, key, [path], parts, faces=int(len(mesh.faces)))
                 stage.counts["done"] += 1
             except Exception as e:  # a broken mesh or failed download: record it, go on
-                stage.fail(c["id"], key, f"{type(e).__name__}: {e}", [path], parts)  # removes an older raw mesh
-                entry.update(status="failed", reason=f"{type(e).__name__}: {e}")
+                stage.fail(candidate.id, key, f"{type(e).__name__}: {e}", [path], parts)  # removes an older raw mesh
+                entry = dataclasses.replace(entry, status="failed", reason=f"{type(e).__name__}: {e}")
         else:
             stage.counts["skipped"] += 1
         objects.append(entry)
-    assign_split(objects, cfg, stage.log)
-    save_json(stage.paths.objects, objects)
-    n = {s: sum(o["split"] == s for o in objects) for s in ("train", "test")}
+    objects = assign_split(objects, cfg, stage.log)
+    save_objects(stage.paths.objects, objects)
+    n = {s: sum(o.split == s for o in objects) for s in Subset}
     stage.log.info(
         "%d objects listed: %d train, %d test, %d failed",
         len(objects),
-        n["train"],
-        n["test"],
-        sum(o["status"] != "done" for o in objects),
+        n[Subset.train],
+        n[Subset.test],
+        sum(not o.fetched for o in objects),
     )
     return stage.finish()

@@ -115,26 +115,26 @@ def run(cfg) -> dict:
 
     def work(objs):
         (o,) = objs
-        dirs, targets, rgb = data(o["id"])
+        dirs, targets, rgb = data(o.id)
         record = {}
         for k in range(c.copies):  # copy 0 draws as it always has; the others from their own seeds
             net = HyperNet.load(anchor, c, spec, anchor_img, str(p.hypernet_anchor))
-            gen = generator(cfg.seed, "50", o["id"], *((f"copy{k}",) if k else ()))
-            desc = o["id"] + (f" (copy {k})" if k else "")
+            gen = generator(cfg.seed, "50", o.id, *((f"copy{k}",) if k else ()))
+            desc = o.id + (f" (copy {k})" if k else "")
             curve, ev = fit_hypernet(net, (dirs, targets, scale, rgb), coords, c, gen, c.steps, desc, num)
-            stage.keep_curve(o["id"], "hypernet" + (f"_copy{k}" if k else ""), curve)
-            save_torch(p.hypernet(o["id"], k), dict(state=net.state_dict(), config=conf, **ev))
+            stage.keep_curve(o.id, "hypernet" + (f"_copy{k}" if k else ""), curve)
+            save_torch(p.hypernet(o.id, k), dict(state=net.state_dict(), config=conf, **ev))
             if k == 0:
                 record.update(loss_first=curve[0], loss_last=curve[-1], **ev)
             else:
                 record[f"psnr_mean_copy{k}"] = ev["psnr_mean"]
-        return {o["id"]: record}
+        return {o.id: record}
 
     def outputs(o):
-        return [p.hypernet(o["id"], k) for k in range(c.copies)]
+        return [p.hypernet(o.id, k) for k in range(c.copies)]
 
     stage.run_objects(objects, outputs=outputs, work=work, shared={"anchor": anchor_key})
-    done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
+    done = [stage.manifest.get(o.id) for o in objects if stage.manifest.is_done(o.id)]
     if done:
         stage.log.info(
             "median PSNR of views drawn by hypernet-generated SIRENs: %.2f dB",

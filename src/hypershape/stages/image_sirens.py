@@ -89,8 +89,8 @@ def run(cfg) -> dict:
 
     def work(objs):
         # all views of all objects of this batch go through one program, c.batch SIRENs at a time
-        rgb = torch.cat([load_views(p.views(o["id"]))["rgb"] for o in objs]).to(dev)
-        desc = "+".join(o["id"] for o in objs)
+        rgb = torch.cat([load_views(p.views(o.id))["rgb"] for o in objs]).to(dev)
+        desc = "+".join(o.id for o in objs)
         flats, curves = fit_images(spec, anchor, rgb, coords, c.steps, c.lr, max(1, c.batch), desc, c.pixel_chunk, num)
         with torch.no_grad():
             q = psnr(siren_forward(spec, flats, coords, num.compile), rgb).cpu()
@@ -98,19 +98,19 @@ def run(cfg) -> dict:
         nv = len(rgb) // len(objs)
         for i, o in enumerate(objs):
             views = slice(nv * i, nv * (i + 1))
-            save_torch(p.image_sirens(o["id"]), dict(flat=flats[views].cpu(), psnr=q[views], spec=spec, config=conf))
-            stage.keep_curve(o["id"], "image_sirens", torch.tensor(curves[views]).mean(0).tolist())  # view mean
-            out[o["id"]] = dict(psnr_mean=float(q[views].mean()), psnr_min=float(q[views].min()))
+            save_torch(p.image_sirens(o.id), dict(flat=flats[views].cpu(), psnr=q[views], spec=spec, config=conf))
+            stage.keep_curve(o.id, "image_sirens", torch.tensor(curves[views]).mean(0).tolist())  # view mean
+            out[o.id] = dict(psnr_mean=float(q[views].mean()), psnr_min=float(q[views].min()))
         return out
 
     stage.run_objects(
         objects,
-        outputs=lambda o: [p.image_sirens(o["id"])],
+        outputs=lambda o: [p.image_sirens(o.id)],
         work=work,
         batch=max(1, c.batch // view_count(cfg.render)),
         shared={"anchor": anchor_key},
     )
-    done = [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])]
+    done = [stage.manifest.get(o.id) for o in objects if stage.manifest.is_done(o.id)]
     if done:
         stage.log.info(
             "median image-SIREN PSNR %.2f dB over %d objects",

@@ -25,14 +25,14 @@ def training_set(cfg, stage: Stage) -> TrainingSet:
     )
     usable, upstream = [], {}
     for o in objects:
-        ups = stage.upstream_keys(o["id"])
-        if isinstance(ups, dict):
-            usable.append(o)
-            upstream[o["id"]] = ups
+        failure = stage.upstream_failure(o.id)
+        if failure:
+            stage.fail(o, "", f"skipped, {failure}")
         else:
-            stage.fail(o, "", f"skipped, {ups}")
+            usable.append(o)
+            upstream[o.id] = stage.upstream_keys(o.id)
     readout = set(readout_train(cfg, objects))  # every train object, or data.train_limit of them
-    train_ids = [o["id"] for o in usable if o["id"] in readout]
+    train_ids = [o.id for o in usable if o.id in readout]
     if not train_ids:
         raise RuntimeError("no training object has both a hypernetwork and a target: nothing to train the mapper on")
     return TrainingSet(stage, objects, usable, upstream, train_ids)
@@ -44,10 +44,10 @@ def run(cfg) -> dict:
     data = training_set(cfg, stage)
     made = stage.shared("mapper", stage.paths.mapper, lambda: route.make(cfg, data), inputs=route.inputs(cfg, data))
     for o in data.usable:  # per object, 70's output is its features and what reads them
-        if stage.manifest.is_current(o["id"], made["key"]):
+        if stage.manifest.is_current(o.id, made["key"]):
             stage.counts["skipped"] += 1
             continue
-        parts = dict(made["parts"], upstream=data.upstream[o["id"]])
-        stage.manifest.done(o["id"], made["key"], (), parts, split=o["split"])
+        parts = dict(made["parts"], upstream=data.upstream[o.id])
+        stage.manifest.done(o.id, made["key"], (), parts, split=o.split)
         stage.counts["done"] += 1
     return stage.finish()

@@ -18,6 +18,7 @@ from ..geometry.sdf import sample_surface, uniform_cube_points
 from ..geometry.winding import winding_number
 from ..metrics import Scored, compute, metrics, summary_metrics
 from ..nets.siren import siren_field
+from ..objects import RunObject, Subset, load_objects
 from ..page import page_inputs, write_page
 from ..runtime import Stage, atomic_write, load_json, load_torch, numerics_of, rng, save_json, save_mesh
 from .common import evaluated, shape_spec
@@ -64,7 +65,7 @@ def score_field(f, truth: dict, rc, gen) -> tuple[dict, trimesh.Trimesh]:
 def summarise(rows: list[dict], columns) -> list[dict]:
     """Median (and mean) of every metric per split and SIREN kind; rates for the boolean ones."""
     out = []
-    for split in ("train", "test"):
+    for split in Subset:
         for kind in KINDS:
             sel = [r for r in rows if r["split"] == split and r["kind"] == kind]
             if not sel:
@@ -96,7 +97,7 @@ def table(summary: list[dict], taus, preset: str, route: str, seed: int) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def picture(path, objects: list[dict], paths, n_max: int) -> None:
+def picture(path, objects: list[RunObject], paths, n_max: int) -> None:
     """One row per object: ground truth, target, predicted, refined, each rendered from one camera."""
     import matplotlib
 
@@ -108,7 +109,7 @@ def picture(path, objects: list[dict], paths, n_max: int) -> None:
     objs = objects[:n_max]
     fig, axes = plt.subplots(len(objs), 4, figsize=(8, 2 * len(objs)), squeeze=False)
     for i, o in enumerate(objs):
-        meshes = [paths.solid(o["id"])] + [paths.mesh(o["id"], k) for k in KINDS]
+        meshes = [paths.solid(o.id)] + [paths.mesh(o.id, k) for k in KINDS]
         for j, (mp, title) in enumerate(zip(meshes, ("ground truth",) + KINDS)):
             ax = axes[i, j]
             ax.axis("off")
@@ -121,7 +122,7 @@ def picture(path, objects: list[dict], paths, n_max: int) -> None:
         axes[i, 0].text(
             -0.05,
             0.5,
-            f"{o['id']}\n({o['split']})",
+            f"{o.id}\n({o.split})",
             transform=axes[i, 0].transAxes,
             ha="right",
             va="center",
@@ -145,33 +146,33 @@ def run(cfg) -> dict:
 
     def work(objs):
         (o,) = objs
-        gen = rng(cfg.seed, "90", o["id"])
-        truth = ground_truth(p, o["id"], rc, gen)
-        shapes = load_torch(p.shape_sirens(o["id"]))
+        gen = rng(cfg.seed, "90", o.id)
+        truth = ground_truth(p, o.id, rc, gen)
+        shapes = load_torch(p.shape_sirens(o.id))
         chunk = cfg.device.eval_chunk
         fields = dict(
-            target=siren_field(spec, load_torch(p.target(o["id"]))["flat"], num.device, chunk, num.compile),
+            target=siren_field(spec, load_torch(p.target(o.id))["flat"], num.device, chunk, num.compile),
             predicted=field.numpy(shapes["predicted"], num.device, chunk),
             refined=field.numpy(shapes["refined"], num.device, chunk),
         )
         rows = []
         for kind in KINDS:
             m, mesh = score_field(fields[kind], truth, rc, gen)
-            save_mesh(p.mesh(o["id"], kind), mesh)
-            rows.append(dict(id=o["id"], split=o["split"], kind=kind, gt_genus=truth["genus"], **m))
-        return {o["id"]: dict(rows=rows)}
+            save_mesh(p.mesh(o.id, kind), mesh)
+            rows.append(dict(id=o.id, split=o.split, kind=kind, gt_genus=truth["genus"], **m))
+        return {o.id: dict(rows=rows)}
 
     objects = evaluated(cfg, stage.objects())  # eval_splits: e.g. the test objects alone
-    stage.run_objects(objects, outputs=lambda o: [p.mesh(o["id"], k) for k in KINDS], work=work)
+    stage.run_objects(objects, outputs=lambda o: [p.mesh(o.id, k) for k in KINDS], work=work)
     pending = stage.pending(objects)
     if pending:  # sharded: the job that scores the last object writes the summary
         stage.log.info("the summary waits for %d objects of other shards (e.g. %s)", len(pending), pending[0])
         return stage.finish()
 
     records = {
-        o["id"]: stage.manifest.get(o["id"]) or dict(status="missing", key=None, reason="not run yet") for o in objects
+        o.id: stage.manifest.get(o.id) or dict(status="missing", key=None, reason="not run yet") for o in objects
     }
-    done = [o for o in objects if records[o["id"]]["status"] == "done"]
+    done = [o for o in objects if records[o.id]["status"] == "done"]
     files = [p.summary_json, p.summary_md, p.metrics_csv] + ([p.summary_png] if done else [])
     stage.shared(
         "summary",
@@ -179,7 +180,7 @@ def run(cfg) -> dict:
         lambda: write_summary(stage, objects, records, done),
         inputs=(
             sorted((i, r["key"], r["status"], r.get("reason")) for i, r in records.items()),
-            [(o["id"], o["status"], o["reason"]) for o in load_json(p.objects)],
+            [(o.id, o.status, o.reason) for o in load_objects(p.objects)],
         ),
     )
     print("\n" + p.summary_md.read_text())
@@ -192,18 +193,18 @@ def run(cfg) -> dict:
     return stage.finish()
 
 
-def write_summary(stage, objects: list[dict], records: dict, done: list[dict]) -> dict:
+def write_summary(stage, objects: list[RunObject], records: dict, done: list[RunObject]) -> dict:
     """summary.json/.md, metrics.csv and the picture, from every object's record."""
     cfg, p, rc = stage.cfg, stage.paths, stage.cfg.reconstruct
-    rows = [r for o in done for r in records[o["id"]]["rows"]]
+    rows = [r for o in done for r in records[o.id]["rows"]]
     columns = metric_columns(rc.taus)
     summary = summarise(rows, columns)
-    failed = {o["id"]: f"01_download: {o['reason']}" for o in load_json(p.objects) if o["status"] != "done"}
-    failed.update({o["id"]: records[o["id"]].get("reason") for o in objects if records[o["id"]]["status"] != "done"})
+    failed = {o.id: f"01_download: {o.reason}" for o in load_objects(p.objects) if not o.fetched}
+    failed.update({o.id: records[o.id].get("reason") for o in objects if records[o.id]["status"] != "done"})
     text = table(summary, rc.taus, cfg.preset, cfg.mapper.route.value, cfg.seed)
     if readout_seed(cfg) != cfg.seed:
         text += f"\nReadout (autoencoder, mapper, refinement) seed {readout_seed(cfg)}.\n"
-    if set(cfg.eval_splits) != {"train", "test"}:
+    if set(cfg.eval_splits) != {s.value for s in Subset}:
         text += f"\nOnly the {' and '.join(cfg.eval_splits)} split was made (80) and scored (eval_splits).\n"
     if failed:
         text += f"\n{len(failed)} object(s) failed and are not in the table:\n" + "".join(

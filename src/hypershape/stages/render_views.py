@@ -14,13 +14,13 @@ def run(cfg) -> dict:
 
     def work(objs):
         (o,) = objs
-        mesh = trimesh.load(p.solid(o["id"]), force="mesh", process=False)
+        mesh = trimesh.load(p.solid(o.id), force="mesh", process=False)
         v = render_like(mesh, cfg.render)
         coverage = float((v["rgba"][..., 3] > 0).mean())
         if coverage == 0:  # checked before writing: a blank object leaves no views for 40 to read
             raise ValueError("every view is blank")
-        save_npz(p.views(o["id"]), **v)
-        return {o["id"]: dict(coverage=coverage)}
+        save_npz(p.views(o.id), **v)
+        return {o.id: dict(coverage=coverage)}
 
-    stage.run_objects(stage.objects(), outputs=lambda o: [p.views(o["id"])], work=work)
+    stage.run_objects(stage.objects(), outputs=lambda o: [p.views(o.id)], work=work)
     return stage.finish()

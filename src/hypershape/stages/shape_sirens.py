@@ -162,19 +162,19 @@ def run(cfg) -> dict:
 
     def work(objs):
         (o,) = objs
-        rays = view_rays(load_views(p.views(o["id"])))
-        pred, how = predictor.predict(o["id"])
-        gen = generator(readout_seed(cfg), "80", o["id"])
+        rays = view_rays(load_views(p.views(o.id)))
+        pred, how = predictor.predict(o.id)
+        gen = generator(readout_seed(cfg), "80", o.id)
         refined, refinement, curve = refine_if_better(cfg, field, pred, rays, gen, num)
         if cfg.shape_siren.refine.steps > 0:
-            stage.keep_curve(o["id"], "refine", curve)
-        info = dict(how, split=o["split"], **refinement)
-        save_torch(p.shape_sirens(o["id"]), dict(predicted=pred.cpu(), refined=refined.cpu(), **saved, **info))
-        return {o["id"]: info}
+            stage.keep_curve(o.id, "refine", curve)
+        info = dict(how, split=o.split, **refinement)
+        save_torch(p.shape_sirens(o.id), dict(predicted=pred.cpu(), refined=refined.cpu(), **saved, **info))
+        return {o.id: info}
 
     objects = evaluated(cfg, stage.objects())  # eval_splits: e.g. the test objects alone
-    stage.run_objects(objects, outputs=lambda o: [p.shape_sirens(o["id"])], work=work)
-    log_views(stage, route, [stage.manifest.get(o["id"]) for o in objects if stage.manifest.is_done(o["id"])])
+    stage.run_objects(objects, outputs=lambda o: [p.shape_sirens(o.id)], work=work)
+    log_views(stage, route, [stage.manifest.get(o.id) for o in objects if stage.manifest.is_done(o.id)])
     return stage.finish()
 
 

@@ -38,33 +38,33 @@ def run(cfg) -> dict:
 
     def work(objs):
         (o,) = objs
-        raw = trimesh.load(p.root / o["raw"], force="mesh", process=False)
-        r = make_object(raw, d, rng(cfg.seed, "02", o["id"]), cfg.reconstruct.bound)
-        topo = dict(r["topology"], transform=r["transform"].tolist(), known_genus=o.get("genus"))
-        save_mesh(p.solid(o["id"]), r["solid"])
-        save_npz(p.sdf_samples(o["id"]), points=r["samples"]["points"], sdf=r["samples"]["sdf"])
-        save_npz(p.surface(o["id"]), points=r["points"], normals=r["normals"])
-        save_json(p.topology(o["id"]), topo)
+        raw = trimesh.load(p.root / o.raw, force="mesh", process=False)
+        r = make_object(raw, d, rng(cfg.seed, "02", o.id), cfg.reconstruct.bound)
+        topo = dict(r["topology"], transform=r["transform"].tolist(), known_genus=o.genus)
+        save_mesh(p.solid(o.id), r["solid"])
+        save_npz(p.sdf_samples(o.id), points=r["samples"]["points"], sdf=r["samples"]["sdf"])
+        save_npz(p.surface(o.id), points=r["points"], normals=r["normals"])
+        save_json(p.topology(o.id), topo)
         genus = topo["genus"]
-        if o.get("genus") is not None and sum(g or 0 for g in genus) != o["genus"]:
-            stage.log.warning("%s: solid genus %s differs from the catalogue's %s", o["id"], genus, o["genus"])
+        if o.genus is not None and sum(g or 0 for g in genus) != o.genus:
+            stage.log.warning("%s: solid genus %s differs from the catalogue's %s", o.id, genus, o.genus)
         if topo["faithfulness"] < d.faithfulness_bar:
             stage.log.warning(
                 "%s: only %.1f%% of the raw surface lies within %g of the solid (bar %.0f%%)",
-                o["id"],
+                o.id,
                 100 * topo["faithfulness"],
                 d.faithfulness_distance,
                 100 * d.faithfulness_bar,
             )
         return {
-            o["id"]: dict(
+            o.id: dict(
                 genus=genus, components=topo["components"], volume=topo["volume"], faithfulness=topo["faithfulness"]
             )
         }
 
     stage.run_objects(
         stage.objects(),
-        outputs=lambda o: [p.solid(o["id"]), p.sdf_samples(o["id"]), p.surface(o["id"]), p.topology(o["id"])],
+        outputs=lambda o: [p.solid(o.id), p.sdf_samples(o.id), p.surface(o.id), p.topology(o.id)],
         work=work,
     )
     return stage.finish()

@@ -14,6 +14,7 @@ from ..config import readout_seed, section
 from ..geometry.metrics import surface_error
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
+from ..objects import RunObject, Subset
 from ..runtime import Numerics, Stage, generator, load_torch, numerics_of, save_json, save_torch
 from ..training import ItemLosses, fit_flat, fit_sdf, sdf_batch, sdf_l1, train
 from .common import load_samples, readout_train, shape_spec, shared_from_train, solid_radius
@@ -71,35 +72,35 @@ def make_anchor(stage: Stage, numerics: Numerics) -> dict:
     return dict(loss=curve[-1])
 
 
-def fit_targets(stage: Stage, anchor: torch.Tensor, objs: list[dict], numerics: Numerics) -> dict:
+def fit_targets(stage: Stage, anchor: torch.Tensor, objs: list[RunObject], numerics: Numerics) -> dict:
     """The targets of a batch of objects, fitted to their SDF samples from the anchor (or, with
     weight_ae.shared_anchor off, each from its own random init), and their surface errors."""
     cfg, c, p, dev = stage.cfg, stage.cfg.shape_siren, stage.paths, numerics.device
     spec = shape_spec(cfg)
-    data = [load_samples(p, o["id"]) for o in objs]
+    data = [load_samples(p, o.id) for o in objs]
     if cfg.weight_ae.shared_anchor:
         flat0 = anchor.expand(len(objs), -1)
     else:  # the ablation: every target from its own random init
-        flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o["id"])) for o in objs]).to(dev)
-    gens = [generator(cfg.seed, "60", o["id"]) for o in objs]
+        flat0 = torch.stack([spec.init(generator(cfg.seed, "60", "init", o.id)) for o in objs]).to(dev)
+    gens = [generator(cfg.seed, "60", o.id) for o in objs]
     items = ItemLosses()
-    radii = [solid_radius(p, o["id"]) for o in objs]
-    desc = "+".join(o["id"] for o in objs)
+    radii = [solid_radius(p, o.id) for o in objs]
+    desc = "+".join(o.id for o in objs)
     flats, curve = fit_sdf(spec, flat0, data, radii, gens, c, cfg.reconstruct.bound, desc, numerics, items)
     out = {}
     for o, flat, own in zip(objs, flats, items.curves()):
-        stage.keep_curve(o["id"], "target", own)
-        out[o["id"]] = dict(
+        stage.keep_curve(o.id, "target", own)
+        out[o.id] = dict(
             surface_error=surface_error(
                 siren_field(spec, flat, dev, cfg.device.eval_chunk, numerics.compile),
-                np.load(p.surface(o["id"]))["points"],
+                np.load(p.surface(o.id))["points"],
             ),
             loss_last=curve[-1],
         )
     for o, flat in zip(objs, flats):  # written last, once nothing of the batch can fail any more
         save_torch(
-            p.target(o["id"]),
-            dict(flat=flat.cpu(), spec=spec, config=shape_conf(cfg), surface_error=out[o["id"]]["surface_error"]),
+            p.target(o.id),
+            dict(flat=flat.cpu(), spec=spec, config=shape_conf(cfg), surface_error=out[o.id]["surface_error"]),
         )
     return out
 
@@ -145,7 +146,7 @@ def run(cfg) -> dict:
     anchor = load_torch(p.shape_anchor)["flat"].to(num.device)
     stage.run_objects(
         objects,
-        outputs=lambda o: [p.target(o["id"])],
+        outputs=lambda o: [p.target(o.id)],
         work=lambda objs: fit_targets(stage, anchor, objs, num),
         batch=max(1, cfg.shape_siren.batch),
         shared={"anchor": anchor_key},
@@ -160,29 +161,27 @@ def run(cfg) -> dict:
         )
         return stage.finish()
 
-    done = [o for o in objects if stage.manifest.is_done(o["id"])]
+    done = [o for o in objects if stage.manifest.is_done(o.id)]
     readout = set(readout_train(cfg, objects))  # every train object, or data.train_limit of them
-    train_ids = [o["id"] for o in done if o["id"] in readout]
-    flats = {o["id"]: load_torch(p.target(o["id"]))["flat"].to(num.device) for o in done}
+    train_ids = [o.id for o in done if o.id in readout]
+    flats = {o.id: load_torch(p.target(o.id))["flat"].to(num.device) for o in done}
 
     # the autoencoder learns from the training objects whose target was made, and says which it left out
     used = {i: stage.manifest.key(i) for i in train_ids}
-    left_out = {
-        o["id"]: stage.manifest.get(o["id"])["reason"] for o in objects if o["id"] in readout and o["id"] not in used
-    }
+    left_out = {o.id: stage.manifest.get(o.id)["reason"] for o in objects if o.id in readout and o.id not in used}
     make_ae = lambda: make_weight_ae(stage, anchor, flats, train_ids, num)  # noqa: E731
     ae_key = shared_from_train(stage, "weight_ae", p.weight_ae, make_ae, used, left_out)
     stage.shared(
         "latents",
         [p.latents, p.ae_diagnostics],
         lambda: latents_and_diagnostics(stage, spec, anchor, done, flats, ae_key, num),
-        inputs=(ae_key, sorted(stage.manifest.key(o["id"]) for o in done)),
+        inputs=(ae_key, sorted(stage.manifest.key(o.id) for o in done)),
     )
     return stage.finish()
 
 
 def latents_and_diagnostics(
-    stage, spec, anchor, done: list[dict], flats: dict, ae_key: str, numerics: Numerics
+    stage, spec, anchor, done: list[RunObject], flats: dict, ae_key: str, numerics: Numerics
 ) -> dict:
     """Every object's latent, and the diagnostics of the targets and the autoencoder."""
     p = stage.paths
@@ -192,27 +191,26 @@ def latents_and_diagnostics(
     latents = {}
     with torch.no_grad():
         for o in done:
-            z = ae.encode(flats[o["id"]][None])
+            z = ae.encode(flats[o.id][None])
             rec = ae.decode(z)[0]
-            latents[o["id"]] = z[0].cpu()
-            diag["per_object"][o["id"]] = dict(
-                split=o["split"],
-                ae_trained=o["id"] in ckpt["train_ids"],
-                target_surface_error=stage.manifest.get(o["id"])["surface_error"],
+            latents[o.id] = z[0].cpu()
+            diag["per_object"][o.id] = dict(
+                split=o.split,
+                ae_trained=o.id in ckpt["train_ids"],
+                target_surface_error=stage.manifest.get(o.id)["surface_error"],
                 ae_surface_error=surface_error(
                     siren_field(spec, rec, rec.device, stage.cfg.device.eval_chunk, numerics.compile),
-                    np.load(p.surface(o["id"]))["points"],
+                    np.load(p.surface(o.id))["points"],
                 ),
-                ae_weight_mse=float(((rec - flats[o["id"]]) ** 2).mean()),
+                ae_weight_mse=float(((rec - flats[o.id]) ** 2).mean()),
             )
-    all_w = torch.stack([flats[o["id"]] for o in done]).cpu()
+    all_w = torch.stack([flats[o.id] for o in done]).cpu()
     diag["mean_pairwise_cosine_raw"] = mean_pairwise_cosine(all_w)
     diag["mean_pairwise_cosine_residual"] = mean_pairwise_cosine(all_w - anchor.cpu())
-    for split in ("train", "test"):
+    for split in Subset:
         # train: what the autoencoder learnt from (a train object left out by data.train_limit is in neither)
-        rows = [
-            v for v in diag["per_object"].values() if (v["ae_trained"] if split == "train" else v["split"] == split)
-        ]
+        trained = split == Subset.train
+        rows = [v for v in diag["per_object"].values() if (v["ae_trained"] if trained else v["split"] == split)]
         for k in ("target_surface_error", "ae_surface_error", "ae_weight_mse"):
             diag[f"{split}_median_{k}"] = float(np.median([r[k] for r in rows])) if rows else None
     save_json(p.ae_diagnostics, diag)
