@@ -171,19 +171,26 @@ def test_an_export_is_read_with_h5py_and_torch_alone(runs, tmp_path):
     p = paths_of(cfg)
     obj = load_json(p.objects)[1]["id"]
     points = np.random.default_rng(0).uniform(-1, 1, (2048, 3))
+    mine = read_alone(READ_WITH_H5PY_ALONE, files["shape_sirens_target"], 1, points, tmp_path)
+    spec = SirenSpec.of(cfg.shape_siren, 3, 1)
+    theirs = siren_forward(spec, load_torch(p.target(obj))["flat"].double(), torch.from_numpy(points)).numpy()
+    assert np.abs(mine - theirs).max() <= 1e-6
+
+
+def read_alone(script: str, path, row: int, points: np.ndarray, tmp_path) -> np.ndarray:
+    """What `script` computes at points from row `row` of an exported file in a Python that has h5py, numpy
+    and torch but nothing of this checkout."""
     out = tmp_path / "sdf"
     np.save(f"{out}.points.npy", points)
     run = subprocess.run(
-        [sys.executable, "-c", READ_WITH_H5PY_ALONE, str(files["shape_sirens_target"]), "1", str(out)],
+        [sys.executable, "-c", script, str(path), str(row), str(out)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin"},  # no PYTHONPATH: nothing of this checkout
     )
     assert run.returncode == 0, run.stderr
-    spec = SirenSpec.of(cfg.shape_siren, 3, 1)
-    theirs = siren_forward(spec, load_torch(p.target(obj))["flat"].double(), torch.from_numpy(points)).numpy()
-    assert np.abs(np.load(f"{out}.npy") - theirs).max() <= 1e-6
+    return np.load(f"{out}.npy")
 
 
 @pytest.mark.slow
@@ -247,21 +254,12 @@ def test_an_exported_decoder_is_read_with_h5py_and_torch_alone(runs, tmp_path):
     path = exported(cfg)["shape_latents_decoder_refined"]
     obj = load_json(p.objects)[1]["id"]
     points = np.random.default_rng(0).uniform(-1, 1, (2048, 3))
-    out = tmp_path / "sdf"
-    np.save(f"{out}.points.npy", points)
-    run = subprocess.run(
-        [sys.executable, "-c", READ_DECODER_WITH_H5PY_ALONE, str(path), "1", str(out)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin"},  # no PYTHONPATH: nothing of this checkout
-    )
-    assert run.returncode == 0, run.stderr
+    mine = read_alone(READ_DECODER_WITH_H5PY_ALONE, path, 1, points, tmp_path)
     saved = load_torch(p.shape_sirens(obj))
     decoder = load_decoder(saved["decoder"]).double()
     with torch.no_grad():
         theirs = decoder(saved["refined"].double(), torch.from_numpy(points)).numpy()
-    assert np.abs(np.load(f"{out}.npy")[:, 0] - theirs).max() <= 1e-6
+    assert np.abs(mine[:, 0] - theirs).max() <= 1e-6
 
 
 def test_load_field_is_there_without_making_import_hypershape_heavy():
