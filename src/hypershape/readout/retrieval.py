@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 import trimesh
 
-from ..geometry.metrics import mesh_metrics, volumetric_iou
+from ..geometry.metrics import fscore_of, mesh_metrics, nearest, volumetric_iou
+from ..geometry.sdf import sample_surface
 from ..geometry.topology import genus_match
 from ..geometry.winding import winding_number
 from ..metrics import headline
@@ -43,13 +44,16 @@ def oracle_nearest(truth: dict, candidates: dict[str, trimesh.Trimesh], rc, gen_
     F-score against `truth` (stages.reconstruct.truth_of), and its metrics: what a retrieval that sees the
     held-out shape itself would find, the ceiling of any retrieval from those candidates. gen_of(id) draws
     a candidate's surface points. IoU is read off the candidate's winding number at truth's IoU points."""
-    key = headline(rc.taus).key
-    scored = {
-        i: mesh_metrics(mesh, truth["mesh"], rc.n_points, tuple(rc.taus), gen_of(i), truth["sample"])
-        for i, mesh in candidates.items()
-    }
-    best = max(sorted(scored), key=lambda i: scored[i][key])  # ties: the first id
-    m, mesh = scored[best], candidates[best]
+    tau = headline(rc.taus).tau
+
+    def fscore(i: str) -> float:  # the headline alone picks; the other metrics are the winner's only
+        points, _ = sample_surface(candidates[i], rc.n_points, gen_of(i))
+        d_pq, _, d_qp, _ = nearest(points, truth["sample"][0])
+        return fscore_of(d_pq, d_qp, tau)
+
+    best = max(sorted(candidates), key=fscore)  # ties: the first id
+    mesh = candidates[best]
+    m = mesh_metrics(mesh, truth["mesh"], rc.n_points, tuple(rc.taus), gen_of(best), truth["sample"])
     inside = winding_number(mesh.vertices, mesh.faces, truth["iou_points"]) > 0.5
     m.update(iou=volumetric_iou(truth["inside"], inside), genus_match=genus_match(m["genus"], truth["genus"]))
     return best, m
