@@ -111,4 +111,4 @@ def test_help_says_what_the_stage_does_and_documents_its_knobs():
     after = out.stdout.split("  mapper.route = latent\n", 1)[1].splitlines()
     doc = " ".join(line.strip() for line in after[: next(i for i, x in enumerate(after) if x[:6].strip())])
     assert "Which route turns an object's hypernetwork into a shape" in doc  # config.py's doc of it
-    assert "mapper: direct, hybrid, latent, probe" in out.stdout  # the groups, from Hydra
+    assert "mapper: decoder, direct, hybrid, latent, probe" in out.stdout  # the groups, from Hydra

@@ -4,17 +4,22 @@ gathers them. One tiny base run is shared, as a researcher's experiments share t
 import itertools
 import math
 import re
+import shutil
 
 import numpy as np
 import pytest
 import torch
-from conftest import make_cfg, records
+import trimesh
+from conftest import copy_run, make_cfg, records
 from omegaconf import OmegaConf
 
 from hypershape.config import Route, section
 from hypershape.experiments import EXPERIMENTS, heads, readout, run_experiment
+from hypershape.experiments.baseline import oracle_rows
 from hypershape.experiments.common import variant
 from hypershape.experiments.report import write_report
+from hypershape.geometry.metrics import sampling_floor
+from hypershape.metrics import headline
 from hypershape.paths import Paths, paths_of
 from hypershape.pipeline import run_all
 from hypershape.runtime import load_json, load_torch
@@ -184,8 +189,8 @@ def test_readout_has_hybrid_on_train_and_every_route_and_retrieval_on_test(reado
     kinds = ("predicted", "refined")
     expected = {("train", f"hybrid {k}"): 1 for k in kinds}  # later seeds score test objects only
     expected |= {("test", f"{route} {k}"): 2 for route in (*readout.ROUTES, "latent, keep-all") for k in kinds}
-    expected |= {("test", f"retrieval ({s})"): 1 for s, _ in readout.SPACES}
-    expected |= {("train", f"retrieval ({s})"): 1 for s, _ in readout.SPACES}
+    for split in ("train", "test"):
+        expected |= {(split, f"retrieval ({s})"): 1 for s, _ in readout.SPACES} | {(split, readout.ORACLE): 1}
     assert seeds == expected
     assert (paths_of(cfg).experiment("readout") / "test_objects.png").exists()
 
@@ -212,6 +217,35 @@ def test_readout_retrieval_looks_up_the_nearest_other_training_object_in_each_sp
         for r in rows:
             others = [i for i in train if i != r["id"]]
             assert r["neighbour"] == min(others, key=lambda i: float((feats[i] - feats[r["id"]]).norm()))
+
+
+def test_the_oracle_nearest_neighbour_scores_at_least_every_retrieval_on_every_object(readout_run):
+    cfg, t = readout_run
+    key = headline(cfg.reconstruct.taus).key
+    score = {(r["space"], r["id"]): r[key] for r in t["retrieved"]}
+    ids = {i for space, i in score if space == "oracle"}
+    assert ids == {i for space, i in score if space == "sketch"}
+    for i in ids:
+        for space, _ in readout.SPACES:
+            assert score[("oracle", i)] >= score[(space, i)], (i, space)
+
+
+def test_the_oracle_finds_a_training_objects_copy_held_out(tiny_run, tmp_path):
+    cfg = copy_run(tiny_run[0], tmp_path, until="02_watertight")
+    cfg.reconstruct.n_points = 30_000  # tiny's few points score even identical surfaces far below F = 1
+    p, rc = paths_of(cfg), cfg.reconstruct
+    split_of = {o["id"]: o["split"] for o in load_json(p.objects)}
+    held = min(i for i, s in split_of.items() if s == "test")
+    copied = max(i for i, s in split_of.items() if s == "train")  # the last id: ties would go to the first
+    key = headline(rc.taus).key
+    before = {r["id"]: r for r in oracle_rows(cfg, split_of)}[held]
+    for path_of in (p.solid, p.topology, p.surface):  # the held-out object becomes a copy of a training one
+        shutil.copyfile(path_of(copied), path_of(held))
+    after = {r["id"]: r for r in oracle_rows(cfg, split_of)}[held]
+    identical = sampling_floor(rc, np.random.default_rng(0), trimesh.load(p.solid(copied), force="mesh"))[key]
+    assert before[key] < identical - 0.1, before  # distinct families: no training object is the held-out one
+    assert after["neighbour"] == copied and after[key] >= identical - 0.02 and after["iou"] == 1.0, after
+    assert after["genus_match"]
 
 
 def test_readout_verdict_quotes_its_own_numbers(readout_run):
@@ -242,15 +276,19 @@ def test_readout_plan_repeats_every_seed_on_the_ood_split():
         (first, 0, "hybrid", n, None, None, both, first),
         (first, 0, "probe", n, None, None, test, first),
         (first, 0, "latent", n, None, None, test, first),
+        (first, 0, "decoder", n, None, None, test, first),
         (first, 1, "hybrid", f"{n}-r1", n, 1, test, first),
         (first, 1, "probe", f"{n}-r1", n, 1, test, first),
         (first, 1, "latent", f"{n}-r1", n, 1, test, first),
+        (first, 1, "decoder", f"{n}-r1", n, 1, test, first),
         ("ood", 0, "hybrid", f"{n}-ood", n, None, both, "ood"),
         ("ood", 0, "probe", f"{n}-ood", n, None, test, "ood"),
         ("ood", 0, "latent", f"{n}-ood", n, None, test, "ood"),
+        ("ood", 0, "decoder", f"{n}-ood", n, None, test, "ood"),
         ("ood", 1, "hybrid", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
         ("ood", 1, "probe", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
         ("ood", 1, "latent", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
+        ("ood", 1, "decoder", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
     ]
 
 

@@ -13,9 +13,11 @@ import torch
 from conftest import ROUTES, copy_run
 
 import hypershape
+from hypershape import routes
 from hypershape.config import Route
 from hypershape.experiments.common import variant
 from hypershape.export import export_run
+from hypershape.nets.shape_decoder import load_decoder
 from hypershape.nets.siren import SirenSpec, siren_forward
 from hypershape.objects import load_objects
 from hypershape.paths import paths_of
@@ -49,21 +51,25 @@ def test_a_mapper_checkpoint_stores_its_route_as_the_value_readers_turn_back_int
     assert ckpt["route"] == "direct" and Route(ckpt["route"]) == Route.direct
 
 
+SIREN_ROUTES = [r for r in ROUTES if r != "decoder"]  # route decoder's field: a shared decoder at a latent
+
+
 def exported(cfg) -> dict:
     files = export_run(cfg)
     route = cfg.mapper.route.value
+    fields = "sirens" if route in SIREN_ROUTES else "latents"
     assert set(files) == {
         "image_sirens",
         "hypernets",
         "shape_sirens_target",
-        f"shape_sirens_{route}_predicted",
-        f"shape_sirens_{route}_refined",
+        f"shape_{fields}_{route}_predicted",
+        f"shape_{fields}_{route}_refined",
     }
     return files
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("route", SIREN_ROUTES)
 def test_exported_shape_sirens_give_the_packages_sdf_in_a_plain_sequential(runs, route):
     cfg = runs[route]
     p = paths_of(cfg)
@@ -123,7 +129,7 @@ def test_exported_image_sirens_and_hypernets_hold_every_view_and_copy(runs):
             state = load_torch(p.hypernet(o.id, copy))["state"]
             assert [name for name, _ in config] == list(state)
             assert np.array_equal(f["params"][row], torch.cat([t.reshape(-1) for t in state.values()]).numpy())
-    with pytest.raises(ValueError, match="not SIRENs"):
+    with pytest.raises(ValueError, match="not fields"):
         hypershape.load_field(files["hypernets"], 0)
 
 
@@ -166,19 +172,95 @@ def test_an_export_is_read_with_h5py_and_torch_alone(runs, tmp_path):
     p = paths_of(cfg)
     obj = load_objects(p.objects)[1].id
     points = np.random.default_rng(0).uniform(-1, 1, (2048, 3))
+    mine = read_alone(READ_WITH_H5PY_ALONE, files["shape_sirens_target"], 1, points, tmp_path)
+    spec = SirenSpec.of(cfg.shape_siren, 3, 1)
+    theirs = siren_forward(spec, load_torch(p.target(obj))["flat"].double(), torch.from_numpy(points)).numpy()
+    assert np.abs(mine - theirs).max() <= 1e-6
+
+
+def read_alone(script: str, path, row: int, points: np.ndarray, tmp_path) -> np.ndarray:
+    """What `script` computes at points from row `row` of an exported file in a Python that has h5py, numpy
+    and torch but nothing of this checkout."""
     out = tmp_path / "sdf"
     np.save(f"{out}.points.npy", points)
     run = subprocess.run(
-        [sys.executable, "-c", READ_WITH_H5PY_ALONE, str(files["shape_sirens_target"]), "1", str(out)],
+        [sys.executable, "-c", script, str(path), str(row), str(out)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin"},  # no PYTHONPATH: nothing of this checkout
     )
     assert run.returncode == 0, run.stderr
-    spec = SirenSpec.of(cfg.shape_siren, 3, 1)
-    theirs = siren_forward(spec, load_torch(p.target(obj))["flat"].double(), torch.from_numpy(points)).numpy()
-    assert np.abs(np.load(f"{out}.npy") - theirs).max() <= 1e-6
+    return np.load(f"{out}.npy")
+
+
+@pytest.mark.slow
+def test_an_exported_decoder_run_gives_the_fields_the_route_meshed(runs):
+    cfg = runs["decoder"]
+    p = paths_of(cfg)
+    files = exported(cfg)
+    objects = load_objects(p.objects)
+    field = routes.get("decoder").field(cfg, p, "cpu")  # what 80 refined and 90 meshed
+    points = torch.rand(4096, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    for which in ("predicted", "refined"):
+        path = files[f"shape_latents_decoder_{which}"]
+        with h5py.File(path, "r") as f:
+            assert list(f["ids"].asstr()[()]) == [o.id for o in objects]
+            assert list(f["splits"].asstr()[()]) == [o.split for o in objects]
+            assert f["latents"].shape == (len(objects), cfg.decoder.latent)
+        for row, o in enumerate(objects):
+            latent = load_torch(p.shape_sirens(o.id))[which]
+            net = hypershape.load_field(path, o.id if row % 2 else row)
+            with torch.no_grad():
+                mine = net(points)
+            theirs = field.evaluate(latent, points)
+            assert mine.shape == theirs.shape == (len(points), 1)
+            assert (mine - theirs).abs().max() <= 1e-6, (which, o["id"])
+            assert theirs.std() > 1e-3  # a shape, not a constant
+
+
+READ_DECODER_WITH_H5PY_ALONE = textwrap.dedent(
+    """
+    import json, sys
+    import h5py, numpy as np, torch
+
+    path, row, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    with h5py.File(path, "r") as f:
+        a = dict(f.attrs)
+        flat = torch.from_numpy(f["decoder"][()]).double()
+        w, at = {}, 0
+        for name, shape in json.loads(f["param_config"][()]):
+            n = int(np.prod(shape))
+            w[name] = flat[at : at + n].reshape(shape)
+            at += n
+        z = torch.from_numpy(f["latents"][row]).double()
+    x = torch.from_numpy(np.load(out + ".points.npy"))
+    angles = (x[:, :, None] * (2.0 ** torch.arange(int(a["frequencies"]))) * np.pi).flatten(1)
+    u = torch.cat([z.expand(len(x), -1), x, angles.sin(), angles.cos()], 1)
+    h = u
+    for i in range(int(a["layers"])):
+        if i == int(a["skip"]) and i > 0:
+            h = torch.cat([h, u], 1)
+        h = torch.nn.functional.softplus(h @ w[f"hidden_layers.{i}.weight"].T + w[f"hidden_layers.{i}.bias"],
+                                         beta=float(a["softplus_beta"]))
+    np.save(out, (h @ w["out.weight"].T + w["out.bias"]).numpy())
+    """
+)
+
+
+@pytest.mark.slow
+def test_an_exported_decoder_is_read_with_h5py_and_torch_alone(runs, tmp_path):
+    cfg = runs["decoder"]
+    p = paths_of(cfg)
+    path = exported(cfg)["shape_latents_decoder_refined"]
+    obj = load_objects(p.objects)[1].id
+    points = np.random.default_rng(0).uniform(-1, 1, (2048, 3))
+    mine = read_alone(READ_DECODER_WITH_H5PY_ALONE, path, 1, points, tmp_path)
+    saved = load_torch(p.shape_sirens(obj))
+    decoder = load_decoder(saved["decoder"]).double()
+    with torch.no_grad():
+        theirs = decoder(saved["refined"].double(), torch.from_numpy(points)).numpy()
+    assert np.abs(mine[:, 0] - theirs).max() <= 1e-6
 
 
 def test_load_field_is_there_without_making_import_hypershape_heavy():

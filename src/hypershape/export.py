@@ -34,7 +34,22 @@ pre-activation, the first included; the weights are stored as fitted (w0 is not 
 last layer is linear with no output scaling. The file's attributes say all of this (`architecture`,
 `in_dim`, `out_dim`, `hidden`, `w0`, `activation`, `output_scale`, the initialisation, the coordinates);
 `load_field` builds the network from them alone. Hypernetworks are not SIRENs: their rows are the
-state_dicts of hypershape.nets.hypernet.HyperNet, described by param_config and the `config` attribute."""
+state_dicts of hypershape.nets.hypernet.HyperNet, described by param_config and the `config` attribute.
+
+A route whose field is a shared shape decoder at a per-object latent (route decoder) writes, instead of its
+two shape-SIREN files, shape_latents_<route>_predicted.h5 and shape_latents_<route>_refined.h5:
+
+    latents       [N, L] float32  row i: object i's latent
+    decoder       [P] float32     the shared decoder's parameters, concatenated in param_config order
+    param_config  JSON string     [[name, shape], ...]: the tensors of `decoder` (ShapeDecoder's state_dict)
+    ids, splits, families, genus  as above, one per latent
+
+The decoder f(z, x) -> signed distance (hypershape.nets.shape_decoder.ShapeDecoder) is an MLP of `layers`
+linear layers `hidden_layers.<i>` of width `hidden`, each followed by softplus with beta `softplus_beta`,
+then the linear `out` to one value. Its input is u = [z, x, sin(x_j b_k), cos(x_j b_k)] with bands
+b_k = 2^k pi for k < `frequencies` (the sines ordered by coordinate j, then band k; likewise the cosines);
+layer `skip` (when > 0) reads [h, u] instead of h. The attributes say all of this; `load_field` rebuilds
+the decoder at one row's latent as a module from points [n, 3] to [n, 1]."""
 
 from __future__ import annotations
 
@@ -47,6 +62,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .nets.shape_decoder import SOFTPLUS_BETA, ShapeDecoder, load_decoder
 from .nets.siren import SirenSpec
 from .objects import RunObject, load_objects
 from .paths import Paths, paths_of
@@ -88,33 +104,59 @@ def sequential_siren(in_dim: int, hidden: list[int], out_dim: int, w0: float) ->
     return nn.Sequential(*layers, nn.Linear(sizes[-1], out_dim))
 
 
-def load_field(path: str | Path, index_or_id: int | str) -> nn.Sequential:
-    """One SIREN of an exported file (a row index, or an object id where the file has one row per object)
-    as a plain torch.nn.Sequential built from the file's attributes alone; for a shape-SIREN it maps points
-    [n, 3] to signed distances [n, 1]."""
+def load_field(path: str | Path, index_or_id: int | str) -> nn.Module:
+    """One field of an exported file (a row index, or an object id where the file has one row per object)
+    as a plain torch module built from the file's attributes alone, mapping points [n, 3] to [n, 1]: a
+    SIREN as nn.Sequential, or the shared shape decoder at one object's latent (a LatentField)."""
     with h5py.File(path, "r") as f:
-        if f.attrs.get("architecture") != "siren":
-            raise ValueError(f"{path} holds {f.attrs.get('kind')}, not SIRENs: read its rows with param_config")
+        architecture = f.attrs.get("architecture")
+        if architecture == "shape_decoder":
+            return _latent_field(f, _row(f, index_or_id, path, "latents"), path)
+        if architecture != "siren":
+            raise ValueError(f"{path} holds {f.attrs.get('kind')}, not fields: read its rows with param_config")
         row = _row(f, index_or_id, path)
         net = sequential_siren(
             int(f.attrs["in_dim"]), [int(h) for h in f.attrs["hidden"]], int(f.attrs["out_dim"]), float(f.attrs["w0"])
         )
-        config = json.loads(f["param_config"][()])
-        state = net.state_dict()
-        if [[k, list(v.shape)] for k, v in state.items()] != config:
-            raise ValueError(f"{path}: param_config does not match the network its attributes describe")
-        flat = torch.from_numpy(f["params"][row])
-    offsets = np.cumsum([0] + [int(np.prod(shape)) for _, shape in config])
-    net.load_state_dict(
-        {name: flat[a:b].reshape(shape) for (name, shape), a, b in zip(config, offsets[:-1], offsets[1:])}
-    )
+        net.load_state_dict(_state(net, f["param_config"], f["params"][row], path))
     return net.eval()
 
 
-def _row(f, index_or_id: int | str, path) -> int:
+class LatentField(nn.Module):
+    """A shared shape decoder at one object's latent: points [n, 3] -> signed distances [n, 1]."""
+
+    def __init__(self, decoder: ShapeDecoder, latent: torch.Tensor):
+        super().__init__()
+        self.decoder = decoder
+        self.register_buffer("latent", latent)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.latent, x)[:, None]
+
+
+def _latent_field(f, row: int, path) -> LatentField:
+    a = f.attrs
+    decoder = ShapeDecoder(int(a["latent"]), int(a["hidden"]), int(a["layers"]), int(a["frequencies"]))
+    if decoder.skip != int(a["skip"]) or SOFTPLUS_BETA != float(a["softplus_beta"]):
+        raise ValueError(f"{path}: its decoder's skip or softplus differs from this hypershape's ShapeDecoder")
+    decoder.load_state_dict(_state(decoder, f["param_config"], f["decoder"][()], path))
+    return LatentField(decoder, torch.from_numpy(f["latents"][row])).eval()
+
+
+def _state(net: nn.Module, param_config, flat: np.ndarray, path) -> dict:
+    """net's state_dict from a flat row laid out as param_config says (checked against net's own)."""
+    config = json.loads(param_config[()])
+    if [[k, list(v.shape)] for k, v in net.state_dict().items()] != config:
+        raise ValueError(f"{path}: param_config does not match the network its attributes describe")
+    flat = torch.from_numpy(flat)
+    offsets = np.cumsum([0] + [int(np.prod(shape)) for _, shape in config])
+    return {name: flat[a:b].reshape(shape) for (name, shape), a, b in zip(config, offsets[:-1], offsets[1:])}
+
+
+def _row(f, index_or_id: int | str, path, rows: str = "params") -> int:
     if isinstance(index_or_id, (int, np.integer)):
-        if not 0 <= index_or_id < len(f["params"]):
-            raise IndexError(f"{path} has {len(f['params'])} rows, not row {index_or_id}")
+        if not 0 <= index_or_id < len(f[rows]):
+            raise IndexError(f"{path} has {len(f[rows])} rows, not row {index_or_id}")
         return int(index_or_id)
     rows = np.flatnonzero(f["ids"].asstr()[()] == index_or_id)
     if len(rows) != 1:
@@ -155,22 +197,51 @@ def siren_attrs(spec: dict, domain: str) -> dict:
 def write_shard(path: Path, params, config: list, objects: list[RunObject], anchor, attrs: dict, **extra) -> Path:
     """One HDF5 shard: params [N, P], param_config, the rows' objects, the anchor, `extra` datasets."""
     params = np.asarray(params, dtype=np.float32)
-    if params.shape[1] != sum(int(np.prod(s)) for _, s in config):
+    if params.shape[1] != _numel(config):
         raise ValueError(f"{path.name}: {params.shape[1]} parameters per row, param_config has another count")
+    anchor = np.asarray(anchor, dtype=np.float32).reshape(1, -1)
+    return _write(path, objects, attrs, params=params, param_config=json.dumps(config), anchor=anchor, **extra)
+
+
+def write_latent_shard(path: Path, latents, decoder: ShapeDecoder, objects: list[RunObject], kind: str) -> Path:
+    """One HDF5 shard of a shared shape decoder: latents [N, L] (one per object), the decoder's flat
+    parameters and their param_config, and the attributes that say how to evaluate it."""
+    state = decoder.state_dict()
+    config = [[name, list(t.shape)] for name, t in state.items()]
+    flat = torch.cat([t.detach().reshape(-1).float().cpu() for t in state.values()]).numpy()
+    attrs = dict(
+        kind=kind,
+        architecture="shape_decoder",
+        **decoder.config(),
+        skip=decoder.skip,
+        softplus_beta=SOFTPLUS_BETA,
+        input="u = [z, x, sin(x_j * 2^k pi), cos(x_j * 2^k pi)] for k < frequencies, ordered by j then k",
+        activation="softplus(beta = softplus_beta) after every hidden layer; layer `skip` (> 0) reads [h, u]; "
+        "the last layer (`out`) is linear",
+        coordinates=COORDINATES["shape"],
+    )
+    latents = np.asarray(latents, dtype=np.float32)
+    return _write(path, objects, attrs, latents=latents, decoder=flat, param_config=json.dumps(config))
+
+
+def _numel(config: list) -> int:
+    return sum(int(np.prod(s)) for _, s in config)
+
+
+def _write(path: Path, objects: list[RunObject], attrs: dict, **datasets) -> Path:
+    """An HDF5 file of `datasets` (a str is a JSON string), the rows' objects' ids, splits, families and
+    genus, and `attrs` beside the format."""
     text = h5py.string_dtype()
 
     def write(p: Path):
         with h5py.File(p, "w", track_order=True) as f:
-            f.create_dataset("params", data=params)
-            f.create_dataset("param_config", data=json.dumps(config), dtype=text)
+            for name, data in datasets.items():
+                f.create_dataset(name, data=data, **(dict(dtype=text) if isinstance(data, str) else {}))
             f.create_dataset("ids", data=[o.id for o in objects], dtype=text)
             f.create_dataset("splits", data=[o.split for o in objects], dtype=text)
             f.create_dataset("families", data=[o.family or "" for o in objects], dtype=text)
             genus = [o.genus if isinstance(o.genus, int) else -1 for o in objects]
             f.create_dataset("genus", data=np.asarray(genus, dtype=np.int64))
-            f.create_dataset("anchor", data=np.asarray(anchor, dtype=np.float32).reshape(1, -1))
-            for name, data in extra.items():
-                f.create_dataset(name, data=data)
             f.attrs.update(format=FORMAT, **attrs)
 
     return atomic_write(path, write)
@@ -232,10 +303,31 @@ def export_shape_sirens(p: Paths, objects: list[RunObject]) -> list[Path | None]
     anchor = load_torch(p.shape_anchor)["flat"] if targets else None
     kind = "shape_sirens_target"
     out = [_siren_shard(p.export(kind), kind, "shape", targets, _rows(p.target, "flat"), anchor)]
+    # a route whose 80 files hold a shared decoder (DecoderField.describe) predicts latents, not SIRENs
+    latents = bool(made) and "decoder" in load_torch(p.shape_sirens(made[0]["id"]))
     for which in ("predicted", "refined"):
-        kind = f"shape_sirens_{p.route}_{which}"
-        out.append(_siren_shard(p.export(kind), kind, "shape", made, _rows(p.shape_sirens, which), anchor))
+        if latents:
+            kind = f"shape_latents_{p.route}_{which}"
+            out.append(_latent_shard(p.export(kind), kind, made, p.shape_sirens, which))
+        else:
+            kind = f"shape_sirens_{p.route}_{which}"
+            out.append(_siren_shard(p.export(kind), kind, "shape", made, _rows(p.shape_sirens, which), anchor))
     return out
+
+
+def _latent_shard(path: Path, kind: str, objects: list[RunObject], path_of, key: str) -> Path:
+    """The latents `key` of the 80 files at path_of(object id) and the decoder they share."""
+    latents, decoder = [], None
+    for o in objects:
+        ckpt = load_torch(path_of(o.id))
+        if decoder is None:
+            decoder = ckpt["decoder"]
+        elif decoder["config"] != ckpt["decoder"]["config"] or any(
+            not torch.equal(t, ckpt["decoder"]["state"][name]) for name, t in decoder["state"].items()
+        ):
+            raise ValueError(f"{kind}: {o['id']} was read with another decoder than the objects before it")
+        latents.append(ckpt[key].reshape(-1).numpy())
+    return write_latent_shard(path, np.stack(latents), load_decoder(decoder), objects, kind)
 
 
 def export_hypernets(p: Paths, objects: list[RunObject], copies: int) -> Path | None:

@@ -97,8 +97,12 @@ def weight_ae_shared_config(cfg, artifact: str) -> dict:
 
 
 def mapper_config(cfg) -> dict:
-    """seed: the sketch's; readout_seed: the mapper's init (its train subset is an input)."""
-    return dict(mapper=section(cfg, "mapper"), seed=cfg.seed, readout_seed=readout_seed(cfg))
+    """seed: the sketch's; readout_seed: the mapper's init (its train subset is an input). A route with a
+    config section of its own name (route decoder: cfg.decoder) trains what that section describes, so the
+    section keys 70 under that route alone; the other routes' keys do not change when it does."""
+    mapper = section(cfg, "mapper")
+    own = {mapper["route"]: section(cfg, mapper["route"])} if mapper["route"] in cfg else {}
+    return dict(mapper=mapper, seed=cfg.seed, readout_seed=readout_seed(cfg), **own)
 
 
 def refine_config(cfg) -> dict:
@@ -174,7 +178,7 @@ STAGES: dict[str, StageSpec] = {
             routed=True,
             device_dependent=True,
             makes=("mapper",),
-            knobs=("mapper",),
+            knobs=("mapper", "decoder"),
         ),
         StageSpec(
             "80_shape_sirens",

@@ -4,11 +4,13 @@ split has learned nothing beyond lookup."""
 
 from __future__ import annotations
 
+import trimesh
+
 from ..metrics import compared_metrics, headline, select
 from ..nets.siren import siren_field
 from ..paths import paths_of
 from ..pipeline import run_all
-from ..readout.retrieval import nearest_train
+from ..readout.retrieval import nearest_train, oracle_nearest
 from ..runtime import device_of, load_torch, rng
 from ..stages.common import shape_spec
 from ..stages.reconstruct import ground_truth, score_field
@@ -56,6 +58,22 @@ def retrieval_rows(cfg, split_of: dict[str, str]) -> list[dict]:
         )
         retrieved.append(dict(id=o, split=split_of[o], kind="retrieval", neighbour=nn, **m))
     return retrieved
+
+
+def oracle_rows(cfg, split_of: dict[str, str]) -> list[dict]:
+    """The oracle nearest neighbour row of each object of split_of ({id: split}), sorted by id: the ground
+    truth of the training object (of split_of, not the object itself) that scores best against the object's
+    ground truth (readout.retrieval.oracle_nearest), scored against the same draws as 90."""
+    p, rc = paths_of(cfg), cfg.reconstruct
+    train = sorted(i for i, s in split_of.items() if s == "train")
+    solids = {i: trimesh.load(p.solid(i), force="mesh", process=False) for i in train}
+    out = []
+    for o in sorted(split_of):
+        truth = ground_truth(p, o, rc, rng(cfg.seed, "90", o))
+        others = {i: mesh for i, mesh in solids.items() if i != o}
+        nn, m = oracle_nearest(truth, others, rc, lambda i, o=o: rng(cfg.seed, "oracle", o, i))
+        out.append(dict(id=o, split=split_of[o], kind="oracle", neighbour=nn, **m))
+    return out
 
 
 def run(cfg) -> str:

@@ -35,7 +35,8 @@ ROUTES = ("latent", "direct", "probe", "hybrid")
 
 
 def train_networks(cfg, p, train_ids: list[str], prober: Prober, dev) -> dict:
-    """The decoder, the training latents and the readout, each timed; what the route's training would do."""
+    """The decoder, the training latents and the readout, each timed, with their loss curves: what route
+    decoder's 70 trains (routes/decoder.py)."""
     c, seed = cfg.decoder, readout_seed(cfg)
     data = [load_samples(p, i) for i in train_ids]
     start = time.perf_counter()
@@ -52,6 +53,8 @@ def train_networks(cfg, p, train_ids: list[str], prober: Prober, dev) -> dict:
         readout_train_s=time.perf_counter() - start,
         autodecode_loss=(curve[0], curve[-1]),
         readout_loss=(readout_curve[0], readout_curve[-1]),
+        autodecode_curve=curve,
+        readout_curve=readout_curve,
     )
 
 

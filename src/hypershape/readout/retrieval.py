@@ -1,10 +1,17 @@
 """Retrieval: the target shape-SIREN of the training object nearest in some input space (a route's features
-in mapper.pt). A candidate of route hybrid and the baseline every readout table carries."""
+in mapper.pt). A candidate of route hybrid and the baseline every readout table carries; beside it the
+oracle nearest neighbour, the training object nearest to the held-out object's own ground truth."""
 
 from __future__ import annotations
 
 import torch
+import trimesh
 
+from ..geometry.metrics import fscore_of, mesh_metrics, nearest, volumetric_iou
+from ..geometry.sdf import sample_surface
+from ..geometry.topology import genus_match
+from ..geometry.winding import winding_number
+from ..metrics import headline
 from ..routes.base import Predictor
 from ..runtime import load_torch
 
@@ -30,3 +37,23 @@ class RetrievalPredictor(Predictor):
     def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
         nn = nearest_train(self.features, self.train_ids, obj_id, include_self=True)
         return load_torch(self.paths.target(nn))["flat"].to(self.device), dict(retrieved=nn)
+
+
+def oracle_nearest(truth: dict, candidates: dict[str, trimesh.Trimesh], rc, gen_of) -> tuple[str, dict]:
+    """The candidate (a training object's ground-truth solid) whose surface scores best on the headline
+    F-score against `truth` (stages.reconstruct.truth_of), and its metrics: what a retrieval that sees the
+    held-out shape itself would find, the ceiling of any retrieval from those candidates. gen_of(id) draws
+    a candidate's surface points. IoU is read off the candidate's winding number at truth's IoU points."""
+    tau = headline(rc.taus).tau
+
+    def fscore(i: str) -> float:  # the headline alone picks; the other metrics are the winner's only
+        points, _ = sample_surface(candidates[i], rc.n_points, gen_of(i))
+        d_pq, _, d_qp, _ = nearest(points, truth["sample"][0])
+        return fscore_of(d_pq, d_qp, tau)
+
+    best = max(sorted(candidates), key=fscore)  # ties: the first id
+    mesh = candidates[best]
+    m = mesh_metrics(mesh, truth["mesh"], rc.n_points, tuple(rc.taus), gen_of(best), truth["sample"])
+    inside = winding_number(mesh.vertices, mesh.faces, truth["iou_points"]) > 0.5
+    m.update(iou=volumetric_iou(truth["inside"], inside), genus_match=genus_match(m["genus"], truth["genus"]))
+    return best, m

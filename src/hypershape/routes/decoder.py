@@ -1,0 +1,102 @@
+"""Route decoder: one shape decoder shared by every object, a small latent per object (readout/autodecode.py).
+70 auto-decodes the decoder and the training objects' latents on their 02 SDF samples, then trains the probe
+readout (readout/probe_encoder.py: what the hypernetwork draws at probe pixels -> latent) on the training
+objects only. 80 reads an object's latent off its hypernetwork with the readout, and refines that latent (not
+the decoder) through the frozen decoder; 90 meshes the decoder at the refined latent (cfg.decoder)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import readout_seed, section
+from ..nets.shape_decoder import ShapeDecoder, load_decoder, save_decoder
+from ..readout.benchmark import train_networks
+from ..readout.probe import Prober
+from ..readout.probe_encoder import ProbeEncoder, emitted_sirens
+from ..routes.base import Field, MapperRoute, Predictor, TrainingSet
+from ..runtime import device_of, load_torch, save_torch
+from ..stages.common import image_spec
+
+
+class DecoderField(Field):
+    """Params are one latent [L]; the field is the frozen shared decoder at it. The pull of refinement is
+    per dimension, in units of the training latents' spread there."""
+
+    def __init__(self, decoder: ShapeDecoder, codes: torch.Tensor):
+        self.decoder = decoder.requires_grad_(False)
+        self.spread = codes.std(0).clamp_min(1e-6)  # one training object: no spread, every dimension counts alike
+
+    def sdf(self, params, points):
+        return self.decoder(params, points)[:, None]
+
+    def scale(self, params):
+        return self.spread.to(params.device)
+
+    def describe(self) -> dict:
+        """The decoder's sizes and weights (nets/shape_decoder.load_decoder rebuilds it): with a latent, the field."""
+        return dict(decoder=save_decoder(self.decoder))
+
+
+class DecoderPredictor(Predictor):
+    """The latent the trained readout gives an object from the views its hypernetwork draws at the probes."""
+
+    def __init__(self, cfg, paths, device):
+        ckpt = load_torch(paths.mapper)
+        c, e = ckpt["config"], ckpt["encoder"]
+        self.prober = Prober(cfg, paths, image_spec(cfg), device)
+        self.encoder = ProbeEncoder(
+            image_spec(cfg), e["views"], c["probe_resolution"], c["readout_hidden"], c["latent"], c["learn_probes"]
+        )
+        self.encoder.load_state_dict(e["state"])
+        self.encoder = self.encoder.to(device).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
+        return self.encoder(emitted_sirens(self.prober, obj_id)[None])[0], {}
+
+
+class Decoder(MapperRoute):
+    def inputs(self, cfg, data: TrainingSet) -> tuple:
+        # auto-decoding reads the training objects' SDF samples; the readout their hypernetworks; 80 every one's
+        train = sorted((i, data.upstream[i]["02_watertight"], data.upstream[i]["50_hypernets"]) for i in data.train_ids)
+        return data.split(), train, data.hypernets()
+
+    def make(self, cfg, data: TrainingSet) -> dict:
+        p, dev, stage = data.stage.paths, device_of(cfg), data.stage
+        prober = Prober(cfg, p, image_spec(cfg), dev)
+        nets = train_networks(cfg, p, data.train_ids, prober, dev)
+        stage.keep_shared_curve("autodecode", nets["autodecode_curve"])
+        stage.keep_shared_curve("readout", nets["readout_curve"])
+        save_torch(
+            p.mapper,
+            dict(
+                route=self.name,
+                decoder=save_decoder(nets["decoder"]),
+                codes=nets["codes"].cpu(),
+                encoder=dict(views=len(prober.directions), state=nets["encoder"].state_dict()),
+                train_ids=data.train_ids,
+                config=section(cfg, "decoder"),
+                readout_seed=readout_seed(cfg),
+            ),
+        )
+        (a0, a1), (r0, r1) = nets["autodecode_loss"], nets["readout_loss"]
+        stage.log.info(
+            "decoder on %d train objects: auto-decoding loss %.4g -> %.4g, readout loss %.4g -> %.4g",
+            len(data.train_ids),
+            a0,
+            a1,
+            r0,
+            r1,
+        )
+        info = dict(autodecode_loss_first=a0, autodecode_loss_last=a1, loss_first=r0, loss_last=r1)
+        return dict(info, train=len(data.train_ids), train_ids=data.train_ids)
+
+    def predictor(self, cfg, paths, device) -> Predictor:
+        return DecoderPredictor(cfg, paths, device)
+
+    def field(self, cfg, paths, device) -> Field:
+        ckpt = load_torch(paths.mapper)
+        return DecoderField(load_decoder(ckpt["decoder"], device), ckpt["codes"].to(device))
+
+
+ROUTE = Decoder()
