@@ -215,7 +215,7 @@ def test_an_exported_decoder_run_gives_the_fields_the_route_meshed(runs):
                 mine = net(points)
             theirs = field.evaluate(latent, points)
             assert mine.shape == theirs.shape == (len(points), 1)
-            assert (mine - theirs).abs().max() <= 1e-6, (which, o["id"])
+            assert (mine - theirs).abs().max() <= 1e-6, (which, o.id)
             assert theirs.std() > 1e-3  # a shape, not a constant
 
 
