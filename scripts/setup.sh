@@ -32,15 +32,23 @@ if [ -n "${PROJECT_VENV:-}" ] && ! "$PY" -m pip --version >/dev/null 2>&1; then
   "$BASE" -m venv --clear "$PROJECT_VENV"  # --clear: a half-made one (no pip) is made again
 fi
 
-# torch first and pinned: an unpinned resolve would pull the multi-GB CUDA build on a CPU machine.
-if ! $PY -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null; then
-  $PY -m pip install -q torch==2.13.0
-fi
-# Reinstall unless everything imports and `hypershape` is this checkout (not another clone's editable install).
+# Installed when one Python start can import everything the project and its tests use, torch is 2.13.0, and
+# `hypershape` is this checkout (not another clone's editable install). That import writes the bytecode of the
+# modules it loads, whatever PYTHONDONTWRITEBYTECODE says: pip installs with --no-compile, because compiling
+# every module of every package (torch's thousands) costs more than the packages' unpacking itself.
 here=$(pwd -P)/src/hypershape
-if ! $PY -c "import sys, os, hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage, pytest, ruff, submitit, playwright, fast_simplification, h5py, tensorboard
+installed() {
+  PYTHONDONTWRITEBYTECODE= "$PY" -c "import sys, os, torch, hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage
+import pytest, xdist, filelock, ruff, submitit, playwright, fast_simplification, h5py, tensorboard
 import hydra_plugins.hydra_joblib_launcher, hydra_plugins.hydra_submitit_launcher
-sys.exit(0 if os.path.realpath(os.path.dirname(hypershape.__file__)) == '$here' else 1)" 2>/dev/null; then
-  $PY -m pip install -q -e ".[test]"
+ok = torch.__version__.startswith('2.13.0') and os.path.realpath(os.path.dirname(hypershape.__file__)) == '$here'
+print('torch', torch.__version__)
+sys.exit(0 if ok else 1)" 2>/dev/null
+}
+if ! made=$(installed); then
+  # One pip call: pyproject.toml pins torch (an unpinned resolve would pull the multi-GB CUDA build on a CPU
+  # machine), so the package, its dependencies and the test extra resolve together.
+  "$PY" -m pip install -q --no-compile -e ".[test]"
+  made=$(installed) || { echo "setup: installed, but the packages above do not import" >&2; exit 1; }
 fi
-echo "setup: ok, $PY ($($PY -c 'import torch; print("torch", torch.__version__)'))"
+echo "setup: ok, $PY ($made)"

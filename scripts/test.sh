@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/python.sh
 export PYOPENGL_PLATFORM=egl
-exec "$PY" -m pytest -q "$@"
+# One worker per core (pytest-xdist), each test file on one worker: a file's module fixtures are built once,
+# and the session's shared runs once for all workers (tests/conftest.py).
+exec "$PY" -m pytest -q -n auto --dist loadscope "$@"

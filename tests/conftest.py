@@ -1,16 +1,19 @@
 """Tests compose the real configs (configs/) and shrink them with the `tiny` preset and a tmp data_dir.
 
-The end-to-end tests share a few tiny runs, each made once per session (the fixtures below): tests read
-them and never write into them. A test that changes a run works on a copy of it (`copy_run`) or on a run
-branched from it (experiments.common.variant: hard links, and every write replaces a file by rename)."""
+The end-to-end tests share a few tiny runs, each made once per session (the fixtures below), by whichever
+pytest-xdist worker needs it first while the others wait for it: tests read them and never write into them.
+A test that changes a run works on a copy of it (`copy_run`) or on a run branched from it
+(experiments.common.variant: hard links, and every write replaces a file by rename)."""
 
 import copy
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 from hydra import compose, initialize_config_dir
 
 import hypershape.config  # noqa: F401  (registers the schema)
@@ -79,8 +82,26 @@ def tiny_cfg(tmp_path):
 
 @pytest.fixture(scope="session")
 def shared_data(tmp_path_factory) -> Path:
-    """The data_dir of the shared runs (branches of the tiny run are made beside it)."""
-    return tmp_path_factory.mktemp("shared")
+    """The data_dir of the shared runs (branches of the tiny run are made beside it): one for the whole
+    session, which under pytest-xdist is the directory above each worker's own base temp directory."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.mktemp("shared")
+    out = tmp_path_factory.getbasetemp().parent / "shared"
+    out.mkdir(exist_ok=True)
+    return out
+
+
+def made_once(shared: Path, name: str, make) -> dict:
+    """make()'s result (JSON), made by the first xdist worker to get here; the others wait on the lock and
+    read what it wrote, so each shared run is trained once per session however many workers use it."""
+    done = shared / f"{name}.json"
+    with FileLock(shared / f"{name}.lock"):
+        if not done.exists():
+            result = make()
+            tmp = done.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result))
+            tmp.replace(done)  # a worker that dies mid-write leaves no result for the others to trust
+    return json.loads(done.read_text())
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +109,7 @@ def made_tiny_run(shared_data):
     """One tiny run of all nine stages by route latent, in one process, under umask 022, on one CPU thread:
     its config and run_all's counts of a run made from nothing."""
     cfg = make_cfg("preset=tiny", f"data_dir={shared_data}", THREADS)
-    return cfg, with_umask(0o022, lambda: run_all(cfg))
+    return cfg, made_once(shared_data, "tiny", lambda: with_umask(0o022, lambda: run_all(cfg)))
 
 
 @pytest.fixture
@@ -98,10 +119,10 @@ def tiny_run(made_tiny_run):
 
 
 def every_route(base, tag: str, **overrides) -> dict:
-    """{route: config} of the variant `tag` of run `base` (with `overrides`), 70-90 made by every route."""
+    """{route: config} of the variant `tag` of run `base` (with `overrides`), 70-90 made by every route
+    (once per session: made_once)."""
     cfgs = {r: variant(base, tag, **overrides, **{"mapper.route": r}) for r in ROUTES}
-    for cfg in cfgs.values():
-        run_all(cfg)
+    made_once(Path(base.data_dir), tag, lambda: {r: run_all(cfg) for r, cfg in cfgs.items()})
     return cfgs
 
 
