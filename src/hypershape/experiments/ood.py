@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..metrics import compared_metrics
 from ..pipeline import run_all
+from ..stages.reconstruct import LABELS
 from .common import rates_note, summary_rows, variant, write_result
 
 
@@ -16,7 +17,7 @@ def run(cfg) -> str:
     rows = [
         {
             "split": "test (held-out genus)" if r["split"] == "test" else "train",
-            "SIREN": r["kind"],
+            "SIREN": LABELS[r["kind"]],
             "n": r["n"],
             **{m.label: r[m.summary_key] for m in shown},
         }
