@@ -49,6 +49,7 @@ def test_refined_is_what_80_saved_and_never_reads_the_depth_maps(tiny_run):
     assert not torch.equal(clean["refined"], saved["predicted"])  # the refinement moved the field
     assert torch.equal(clean["refined"], dirty["refined"])
     assert not torch.equal(clean["oracle_depth"], dirty["oracle_depth"])  # the oracle reads the depth maps
+
     def pictures_record(info):
         return {k: v for k, v in info.items() if "depth" not in k}
 
