@@ -21,22 +21,26 @@ from hypershape.stages.reconstruct import metric_columns, summarise, table
 from hypershape.stages.shape_sirens import refine, refinements, view_rays
 
 
-def refined_by_80(cfg, obj_id: str, views: dict):
-    """80's refinements of the object's saved prediction from `views` (refinements, as 80 calls it)."""
+def first_object(cfg):
+    """The run's first object: its id, its 03 views, the route's field and 80's saved prediction."""
     p = paths_of(cfg)
+    obj = load_json(p.objects)[0]["id"]
     field = routes.get(cfg.mapper.route).field(cfg, p, "cpu")
-    pred = load_torch(p.shape_sirens(obj_id))["predicted"]
-    return refinements(cfg, field, pred, views, obj_id, numerics_of(cfg))
+    return obj, load_views(p.views(obj)), field, load_torch(p.shape_sirens(obj))["predicted"]
+
+
+def refined_by_80(cfg, views: dict):
+    """80's refinements of the first object's saved prediction from `views` (refinements, as 80 calls it)."""
+    obj, _, field, pred = first_object(cfg)
+    return refinements(cfg, field, pred, views, obj, numerics_of(cfg))
 
 
 @pytest.mark.slow
 def test_refined_is_what_80_saved_and_never_reads_the_depth_maps(tiny_run):
     cfg, _ = tiny_run
-    p = paths_of(cfg)
-    obj = load_json(p.objects)[0]["id"]
-    views = load_views(p.views(obj))
-    fields, info, _ = refined_by_80(cfg, obj, views)
-    saved = load_torch(p.shape_sirens(obj))
+    obj, views, _, pred = first_object(cfg)
+    fields, _, _ = refined_by_80(cfg, views)
+    saved = load_torch(paths_of(cfg).shape_sirens(obj))
     for kind in ("refined", "oracle_depth"):  # the function below is the one 80 ran
         assert torch.equal(fields[kind], saved[kind].to(fields[kind].device)), kind
 
@@ -44,9 +48,9 @@ def test_refined_is_what_80_saved_and_never_reads_the_depth_maps(tiny_run):
     cfg = copy.deepcopy(cfg)
     cfg.shape_siren.refine.accept_if_better = False
     garbage = dict(views, depth=torch.rand(views["depth"].shape, generator=torch.Generator().manual_seed(1)) * 3)
-    clean, clean_info, _ = refined_by_80(cfg, obj, views)
-    dirty, dirty_info, _ = refined_by_80(cfg, obj, garbage)
-    assert not torch.equal(clean["refined"], saved["predicted"])  # the refinement moved the field
+    clean, clean_info, _ = refined_by_80(cfg, views)
+    dirty, dirty_info, _ = refined_by_80(cfg, garbage)
+    assert not torch.equal(clean["refined"], pred)  # the refinement moved the field
     assert torch.equal(clean["refined"], dirty["refined"])
     assert not torch.equal(clean["oracle_depth"], dirty["oracle_depth"])  # the oracle reads the depth maps
 
@@ -55,7 +59,7 @@ def test_refined_is_what_80_saved_and_never_reads_the_depth_maps(tiny_run):
 
     assert pictures_record(clean_info) == pictures_record(dirty_info)
     cfg.shape_siren.refine.oracle_depth = False
-    no_depth, _, _ = refined_by_80(cfg, obj, {k: v for k, v in views.items() if k != "depth"})
+    no_depth, _, _ = refined_by_80(cfg, {k: v for k, v in views.items() if k != "depth"})
     assert torch.equal(no_depth["refined"], clean["refined"]) and set(no_depth) == {"refined"}
 
 
@@ -63,11 +67,7 @@ def test_refined_is_what_80_saved_and_never_reads_the_depth_maps(tiny_run):
 def test_the_oracle_depth_fit_differs_from_the_pictures_fit_by_its_depth_terms_alone(tiny_run):
     """With no weight on the depth terms both fits are the same fit: same rays, same draws."""
     cfg, _ = tiny_run
-    p = paths_of(cfg)
-    obj = load_json(p.objects)[0]["id"]
-    views = load_views(p.views(obj))
-    field = routes.get(cfg.mapper.route).field(cfg, p, "cpu")
-    pred = load_torch(p.shape_sirens(obj))["predicted"]
+    obj, views, field, pred = first_object(cfg)
     r = copy.deepcopy(cfg.shape_siren.refine)
     r.depth_weight = 0.0
 
