@@ -52,7 +52,10 @@ def test_routes_has_every_route_for_every_split_and_kind_with_spread_over_seeds(
     t = table(base, "routes")
     keys = {(r["split"], r["SIREN"], r["route"]) for r in t["rows"]}
     expected = {(s, "target", "—") for s in ("train", "test")} | {
-        (s, k, route) for s in ("train", "test") for k in ("predicted", "refined") for route in (r.value for r in Route)
+        (s, k, route)
+        for s in ("train", "test")
+        for k in ("predicted", "refined", "oracle depth")
+        for route in (r.value for r in Route)
     }
     assert keys == expected
     assert all("±" in r["F@0.02"] for r in t["rows"])  # two seeds: mean ± std

@@ -81,7 +81,7 @@ def test_every_good_mesh_is_scored_in_both_splits(run, ids):
     assert all(o.split is None for i, o in objects.items() if i not in good)  # a failed file joins no split
     rows = load_json(p.summary_json)["rows"]
     assert sorted((r["id"], r["kind"]) for r in rows) == sorted(
-        (i, k) for i in good for k in ("target", "predicted", "refined")
+        (i, k) for i in good for k in ("target", "predicted", "refined", "oracle_depth")
     )
     assert all(r["split"] == objects[r["id"]].split for r in rows)
 

@@ -62,10 +62,10 @@ def test_summary_has_every_split_and_kind_and_no_nan(tiny_run):
     cfg, _ = tiny_run
     s = load_json(paths_of(cfg).summary_json)
     keys = {(r["split"], r["kind"]) for r in s["summary"]}
-    assert keys == {(sp, k) for sp in ("train", "test") for k in ("target", "predicted", "refined")}
+    assert keys == {(sp, k) for sp in ("train", "test") for k in ("target", "predicted", "refined", "oracle_depth")}
     for r in s["summary"]:
         assert all(np.isfinite(v) for k, v in r.items() if k.startswith(("median_", "mean_")))
-    assert len(s["rows"]) == 4 * 3
+    assert len(s["rows"]) == 4 * 4
     assert "| train | target |" in paths_of(cfg).summary_md.read_text()
 
 

@@ -53,10 +53,13 @@ def test_refined_never_agrees_worse_with_the_views_than_predicted(probe_run):
     recs = records(probe_run, "80_shape_sirens")
     for i, r in recs.items():
         assert r["silhouette_iou_refined"] >= r["silhouette_iou_predicted"], i
-        assert r["depth_error_refined"] <= r["depth_error_predicted"] + probe_run.shape_siren.refine.depth_slack, i
+        assert r["silhouette_iou_oracle_depth"] >= r["silhouette_iou_predicted"], i
+        slack = probe_run.shape_siren.refine.depth_slack
+        assert r["depth_error_oracle_depth"] <= r["depth_error_predicted"] + slack, i
         saved = load_torch(p.shape_sirens(i))
-        if not r["refine_accepted"]:
-            assert torch.equal(saved["refined"], saved["predicted"]), i
+        for kind, kept in (("refined", "refine_accepted"), ("oracle_depth", "oracle_depth_accepted")):
+            if not r[kept]:
+                assert torch.equal(saved[kind], saved["predicted"]), i
 
 
 @pytest.mark.slow
@@ -65,7 +68,7 @@ def test_without_the_check_refinement_is_kept_whatever_it_does(probe_run):
     cfg = variant(probe_run, "keep-all", **{"shape_siren.refine.accept_if_better": False})
     run_all(cfg)
     recs = records(cfg, "80_shape_sirens")
-    assert all(r["refine_accepted"] for r in recs.values())
+    assert all(r["refine_accepted"] and r["oracle_depth_accepted"] for r in recs.values())
 
 
 @pytest.fixture

@@ -204,9 +204,13 @@ class RefineConfig:
     """Softness of the silhouette: occupancy = sigmoid(-sdf / temperature)."""
     weight_reg: float = 1.0
     """Pull towards the predicted weights (keeps the field an SDF away from the rays)."""
+    oracle_depth: bool = True
+    """Also make the "oracle_depth" refinement (scored by 90 as a row of its own): it reads 03's depth maps,
+    ground-truth geometry no RGB picture holds. "refined" never reads them."""
     depth_weight: float = 1.0
-    """Weight of the depth terms (03's depth maps): |f| at each hit ray's surface point, and max(0, −f) at
-    its samples in front of that point, which carves concavities no silhouette shows. 0: silhouettes only."""
+    """Weight of the oracle-depth refinement's depth terms (03's depth maps): |f| at each hit ray's surface
+    point, and max(0, −f) at its samples in front of that point, which carves concavities no silhouette
+    shows. 0: silhouettes only."""
     free_margin: float = 0.02
     """Samples closer than this to a ray's observed surface point are not held to be outside."""
     eikonal_weight: float = 0.0
@@ -214,9 +218,9 @@ class RefineConfig:
     the gradient of a gradient makes each step several times dearer, and it lowered F@0.02 (README,
     refinement)."""
     accept_if_better: bool = True
-    """Keep a refinement only where it agrees better with the object's own views (silhouette IoU no lower,
-    depth error at most depth_slack higher, one of them better, on eval_rays); otherwise refined is the
-    prediction."""
+    """Keep a refinement only where it agrees better with what it read, on eval_rays: "refined" where its
+    silhouette IoU is higher; "oracle_depth" where silhouette IoU is no lower, depth error at most
+    depth_slack higher and one of them better. Otherwise the refinement is the prediction."""
     depth_slack: float = 0.001
     """How much the median depth error may rise in a kept refinement (1/20 of F@0.02's tolerance): a
     refinement that fits the silhouettes better can move the depth error by float noise while the shape

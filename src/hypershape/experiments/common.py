@@ -12,6 +12,7 @@ from ..metrics import Metric, headline, select
 from ..paths import SCRIPTS, STAGE_DIRS, paths_of
 from ..pipeline import run_stage
 from ..runtime import atomic_write, load_json, save_json
+from ..stages.reconstruct import INPUTS
 
 
 def variant(cfg, suffix: str | None = None, **overrides):
@@ -102,7 +103,7 @@ def write_result(
     d = paths_of(cfg).experiment(experiment)
     seed_name, seed_values = seeds or ("seed", [cfg.seed])
     repeated = f"{seed_name}={list(seed_values)}" if seeds else f"seed={cfg.seed}"
-    text = f"## {title}\n\npreset={cfg.preset}, {repeated}, base run `{cfg.name}`. {notes}\n\n" + markdown(
+    text = f"## {title}\n\npreset={cfg.preset}, {repeated}, base run `{cfg.name}`. {notes} {INPUTS}\n\n" + markdown(
         columns, rows
     )
     atomic_write(d / "table.md", lambda p: p.write_text(text))

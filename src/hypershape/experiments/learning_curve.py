@@ -82,7 +82,7 @@ def run(cfg) -> str:
         about = dict(held_out=held, train_objects=k, used=len(used), seed=s)
         for route, c in (("latent", latent), ("direct", direct)):
             for r in summary_rows(c):
-                if r["split"] == Subset.test and r["kind"] != "target":
+                if r["split"] == Subset.test and f"{route} {r['kind']}" in PIPELINE:
                     m = {m.key: r[m.summary_key] for m in shown}
                     points.append(dict(about, method=f"{route} {r['kind']}", n=r["n"], run=c.name, **m))
         if (held, k) not in looked_up:  # retrieval has no readout seed: once per size, among the mapper's objects

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..metrics import compared_metrics
 from ..objects import Subset
 from ..pipeline import run_all
+from ..stages.reconstruct import LABELS
 from .common import rates_note, summary_rows, variant, write_result
 
 
@@ -17,7 +18,7 @@ def run(cfg) -> str:
     rows = [
         {
             "split": "test (held-out genus)" if r["split"] == Subset.test else "train",
-            "SIREN": r["kind"],
+            "SIREN": LABELS[r["kind"]],
             "n": r["n"],
             **{m.label: r[m.summary_key] for m in shown},
         }

@@ -10,6 +10,7 @@ from ..config import Route
 from ..metrics import compared_metrics, headline, select
 from ..paths import paths_of
 from ..pipeline import run_all
+from ..stages.reconstruct import KINDS, LABELS
 from .common import mean_spread, run_from, save_figure, summary_rows, variant, write_result
 
 
@@ -47,13 +48,12 @@ def run(cfg) -> str:
     taus = cfg.reconstruct.taus
     shown = compared_metrics(taus) + select(taus, "components_filtered")  # components: how routes fail
     table = []
-    order = {"target": 0, "predicted": 1, "refined": 2}
     for (route, split, kind), rs in sorted(
-        rows_by_key.items(), key=lambda kv: (kv[0][1] != "train", order[kv[0][2]], kv[0][0])
+        rows_by_key.items(), key=lambda kv: (kv[0][1] != "train", KINDS.index(kv[0][2]), kv[0][0])
     ):
         if kind == "target" and route != routes[0]:
             continue  # targets do not depend on the route: listed once, as the upper bound
-        row = {"split": split, "SIREN": kind, "route": "—" if kind == "target" else route, "n": rs[0]["n"]}
+        row = {"split": split, "SIREN": LABELS[kind], "route": "—" if kind == "target" else route, "n": rs[0]["n"]}
         row.update({m.label: mean_spread([r[m.summary_key] for r in rs]) for m in shown})
         table.append(row)
     fig = figure(rows_by_key, routes, headline(cfg.reconstruct.taus))

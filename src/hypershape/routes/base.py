@@ -100,7 +100,9 @@ class SirenField(Field):
 
 class Predictor:
     """What 80 starts from: predict(obj_id) gives the field parameters [P] read off the object's
-    hypernetwork alone, and what the route records about how (a dict, may be empty)."""
+    hypernetwork alone, and what the route records about how (a dict, may be empty). The record's `memory`
+    is True where the parameters are the object's own training target, looked up rather than read (a
+    training object retrieving itself); absent means False. 80 records it for every object and 90 counts it."""
 
     def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
         raise NotImplementedError

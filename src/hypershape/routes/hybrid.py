@@ -5,7 +5,8 @@ memory, not reading). Each is marched at mapper.probe.resolution and rendered fr
 renders; the prediction is the one whose brightness is closest (mean |difference|, readout/probe.view_error)
 to the views the hypernetwork draws. Where an object is like a training object its shape draws the views
 back, concavities included; where none is, the hull's outlines win. Records the choice and every view
-error; a candidate that cannot be made (outlines that share no point) is left out."""
+error, and memory where the chosen candidate is the object's own target; a candidate that cannot be made
+(outlines that share no point) is left out."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from .probe import ProbePredictor
 class HybridPredictor(Predictor):
     """Predicts with every candidate and keeps the one whose views are closest to the hypernetwork's."""
 
-    def __init__(self, cfg, device, candidates: dict[str, Predictor], field: Field):
+    def __init__(self, cfg, device, candidates: dict[str, Predictor], field: Field, prober):
         self.cfg, self.device, self.field = cfg, device, field
-        self.candidates = candidates
+        self.candidates, self.prober = candidates, prober
 
     def view_error(self, flat: torch.Tensor, images: torch.Tensor) -> float:
         c = self.cfg
@@ -32,20 +33,21 @@ class HybridPredictor(Predictor):
         return view_error(mesh_from_sdf(f, c.mapper.probe.resolution, c.reconstruct.bound), images, c.render)
 
     def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
-        images = self.candidates["probe"].prober.images(obj_id, self.cfg.render.resolution)
-        flats, info = {}, {}
+        images = self.prober.images(obj_id, self.cfg.render.resolution)
+        flats, info, memory = {}, {}, {}
         for name, predictor in self.candidates.items():
             try:
                 flats[name], how = predictor.predict(obj_id)
             except ValueError as e:  # the hull is empty: the other candidates remain
                 info[f"{name}_failed"] = str(e)
                 continue
+            memory[name] = bool(how.pop("memory", False))
             info.update(how)
             info[f"view_error_{name}"] = self.view_error(flats[name], images)
         if not flats:
             raise ValueError("; ".join(info.values()))
         chosen = min(flats, key=lambda k: info[f"view_error_{k}"])
-        return flats[chosen], dict(info, prediction=chosen)
+        return flats[chosen], dict(info, prediction=chosen, memory=memory[chosen])
 
 
 class Hybrid(Latent):
@@ -55,7 +57,8 @@ class Hybrid(Latent):
             probe=ProbePredictor(cfg, paths, device),
             retrieval=RetrievalPredictor(paths, device),
         )
-        return HybridPredictor(cfg, device, candidates, self.field(cfg, paths, device))
+        field = self.field(cfg, paths, device)
+        return HybridPredictor(cfg, device, candidates, field, candidates["probe"].prober)
 
     def summary(self, records: list[dict]) -> str:
         chosen = [r["prediction"] for r in records if "prediction" in r]

@@ -1,5 +1,6 @@
-"""90_reconstruct: marching cubes of the target, predicted and refined shape-SIRENs; every metric of
-docs/design.md per object and per split; a printed table, summary.json/.md, metrics.csv and summary.png."""
+"""90_reconstruct: marching cubes of the target, predicted, refined and (with refine.oracle_depth) oracle-depth
+fields; every metric of docs/design.md per object and per split, and the share of objects a route answered
+from memory; a printed table, summary.json/.md, metrics.csv and summary.png."""
 
 from __future__ import annotations
 
@@ -23,7 +24,24 @@ from ..page import page_inputs, write_page
 from ..runtime import Stage, atomic_write, load_json, load_torch, numerics_of, rng, save_json, save_mesh
 from .common import evaluated, shape_spec
 
-KINDS = ("target", "predicted", "refined")
+KINDS = ("target", "predicted", "refined", "oracle_depth")
+"""The fields scored per object: 60's target and 80's fields (oracle_depth only with refine.oracle_depth)."""
+REFINEMENTS = ("refined", "oracle_depth")
+"""80's refinements of the prediction."""
+LABELS = dict(target="target", predicted="predicted", refined="refined", oracle_depth="oracle depth")
+"""How tables name each kind."""
+INPUTS = (
+    "Inputs: predicted reads only the object's hypernetwork and what was learned from the training objects; "
+    "refined, the prediction fitted to the outlines of the object's 24 RGB pictures; oracle depth, fitted to "
+    "03's depth maps as well (ground-truth geometry no picture holds); memory: share of objects the route "
+    "answered with their own training target (a training object retrieving itself)."
+)
+"""What each row of a table may read: every table's preamble states it."""
+
+
+def scored_kinds(cfg) -> tuple[str, ...]:
+    """The kinds 90 scores for this config (80 makes oracle_depth only with shape_siren.refine.oracle_depth)."""
+    return KINDS if cfg.shape_siren.refine.oracle_depth else tuple(k for k in KINDS if k != "oracle_depth")
 
 
 def metric_columns(taus) -> tuple[str, ...]:
@@ -63,7 +81,8 @@ def score_field(f, truth: dict, rc, gen) -> tuple[dict, trimesh.Trimesh]:
 
 
 def summarise(rows: list[dict], columns) -> list[dict]:
-    """Median (and mean) of every metric per split and SIREN kind; rates for the boolean ones."""
+    """Median (and mean) of every metric per split and SIREN kind; rates for the boolean ones; for 80's
+    fields, `memory`: the share of objects the route answered with their own training target."""
     out = []
     for split in Subset:
         for kind in KINDS:
@@ -71,6 +90,8 @@ def summarise(rows: list[dict], columns) -> list[dict]:
             if not sel:
                 continue
             s = dict(split=split, kind=kind, n=len(sel))
+            if kind != "target":
+                s["memory"] = float(np.mean([bool(r["memory"]) for r in sel]))
             for c in columns:
                 vals = np.array([float(r[c]) for r in sel])
                 s[f"median_{c}"] = float(np.median(vals))
@@ -83,22 +104,26 @@ def table(summary: list[dict], taus, preset: str, route: str, seed: int) -> str:
     """The summary as a Markdown table: each summary metric's aggregate (medians over objects, rates)."""
     cols = summary_metrics(taus)
     head = (
-        f"preset={preset} route={route} seed={seed}; medians over objects, rates for "
+        f"preset={preset} route={route} seed={seed}; medians over objects, rates for memory/"
         + "/".join(m.label.split()[0] for m in cols if m.aggregate == "rate")
-        + "; at domain = share of mesh area at |p| >= reconstruct.domain_radius\n\n"
+        + f"; at domain = share of mesh area at |p| >= reconstruct.domain_radius. {INPUTS}\n\n"
     )
-    lines = ["| split | SIREN | n | " + " | ".join(m.label for m in cols) + " |", "|---|---|---|" + "---|" * len(cols)]
+    lines = [
+        "| split | SIREN | n | memory | " + " | ".join(m.label for m in cols) + " |",
+        "|---|---|---|---|" + "---|" * len(cols),
+    ]
     for s in summary:
+        memory = f"{s['memory']:.0%}" if "memory" in s else "–"
         lines.append(
-            f"| {s['split']} | {s['kind']} | {s['n']} | "
+            f"| {s['split']} | {LABELS[s['kind']]} | {s['n']} | {memory} | "
             + " | ".join(m.fmt.format(s[m.summary_key]) for m in cols)
             + " |"
         )
     return head + "\n".join(lines) + "\n"
 
 
-def picture(path, objects: list[RunObject], paths, n_max: int) -> None:
-    """One row per object: ground truth, target, predicted, refined, each rendered from one camera."""
+def picture(path, objects: list[RunObject], paths, n_max: int, kinds: tuple[str, ...]) -> None:
+    """One row per object: ground truth and each of `kinds` (target, predicted, ...), rendered from one camera."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -107,10 +132,10 @@ def picture(path, objects: list[RunObject], paths, n_max: int) -> None:
     from ..render import thumbnail
 
     objs = objects[:n_max]
-    fig, axes = plt.subplots(len(objs), 4, figsize=(8, 2 * len(objs)), squeeze=False)
+    fig, axes = plt.subplots(len(objs), 1 + len(kinds), figsize=(2 * (1 + len(kinds)), 2 * len(objs)), squeeze=False)
     for i, o in enumerate(objs):
-        meshes = [paths.solid(o.id)] + [paths.mesh(o.id, k) for k in KINDS]
-        for j, (mp, title) in enumerate(zip(meshes, ("ground truth",) + KINDS)):
+        meshes = [paths.solid(o.id)] + [paths.mesh(o.id, k) for k in kinds]
+        for j, (mp, title) in enumerate(zip(meshes, ("ground truth",) + tuple(LABELS[k] for k in kinds))):
             ax = axes[i, j]
             ax.axis("off")
             mesh = trimesh.load(mp, force="mesh", process=False) if mp.exists() else trimesh.Trimesh()
@@ -142,7 +167,8 @@ def run(cfg) -> dict:
     p, rc = stage.paths, cfg.reconstruct
     num = numerics_of(cfg)
     spec = shape_spec(cfg)
-    field = routes.get(cfg.mapper.route).field(cfg, p, num.device)  # what 80's predicted and refined parameters draw
+    field = routes.get(cfg.mapper.route).field(cfg, p, num.device)  # what 80's parameters draw
+    kinds = scored_kinds(cfg)
 
     def work(objs):
         (o,) = objs
@@ -150,20 +176,22 @@ def run(cfg) -> dict:
         truth = ground_truth(p, o.id, rc, gen)
         shapes = load_torch(p.shape_sirens(o.id))
         chunk = cfg.device.eval_chunk
-        fields = dict(
-            target=siren_field(spec, load_torch(p.target(o.id))["flat"], num.device, chunk, num.compile),
-            predicted=field.numpy(shapes["predicted"], num.device, chunk),
-            refined=field.numpy(shapes["refined"], num.device, chunk),
-        )
-        rows = []
-        for kind in KINDS:
+        fields = dict(target=siren_field(spec, load_torch(p.target(o.id))["flat"], num.device, chunk, num.compile))
+        fields.update({k: field.numpy(shapes[k], num.device, chunk) for k in kinds if k != "target"})
+        rows, drawn = [], None
+        for kind in kinds:
+            if kind in REFINEMENTS:  # scored on the same draws from gen: they differ by their fields alone
+                drawn = drawn or gen.bit_generator.state
+                gen.bit_generator.state = drawn
             m, mesh = score_field(fields[kind], truth, rc, gen)
             save_mesh(p.mesh(o.id, kind), mesh)
-            rows.append(dict(id=o.id, split=o.split, kind=kind, gt_genus=truth["genus"], **m))
+            # memory is what 80 recorded from the route, for each of 80's fields (all start from its prediction)
+            memory = {} if kind == "target" else dict(memory=bool(shapes["memory"]))
+            rows.append(dict(id=o.id, split=o.split, kind=kind, gt_genus=truth["genus"], **memory, **m))
         return {o.id: dict(rows=rows)}
 
     objects = evaluated(cfg, stage.objects())  # eval_splits: e.g. the test objects alone
-    stage.run_objects(objects, outputs=lambda o: [p.mesh(o.id, k) for k in KINDS], work=work)
+    stage.run_objects(objects, outputs=lambda o: [p.mesh(o.id, k) for k in kinds], work=work)
     pending = stage.pending(objects)
     if pending:  # sharded: the job that scores the last object writes the summary
         stage.log.info("the summary waits for %d objects of other shards (e.g. %s)", len(pending), pending[0])
@@ -225,11 +253,11 @@ def write_summary(stage, objects: list[RunObject], records: dict, done: list[Run
     )
     atomic_write(p.summary_md, lambda f: f.write_text(text))
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["id", "split", "kind", "gt_genus", "genus", *columns])
+    w = csv.DictWriter(buf, fieldnames=["id", "split", "kind", "gt_genus", "memory", "genus", *columns])
     w.writeheader()
     for r in rows:
         w.writerow({k: r.get(k) for k in w.fieldnames})
     atomic_write(p.metrics_csv, lambda f: f.write_text(buf.getvalue()))
     if done:
-        picture(p.summary_png, done, p, rc.picture_objects)
+        picture(p.summary_png, done, p, rc.picture_objects, scored_kinds(cfg))
     return dict(objects=len(done), failed=len(failed))

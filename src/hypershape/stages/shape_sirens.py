@@ -1,8 +1,10 @@
 """80_train_shape_sirens: per object, the field predicted from its hypernetwork alone by the selected route
-(routes/<mapper.route>.py), then refined so that its soft silhouettes match the object's own 24 masks and its
-zero set passes through the points of 03's depth maps; the refinement is kept only where the views agree
-better. The refinement optimises the field's parameters through the route's field (a shape-SIREN's weights
-for the routes that predict one). No SDF of the object is used here."""
+(routes/<mapper.route>.py), then refined so that its soft silhouettes match the outlines of the object's own
+24 pictures (03's masks), kept only where those outlines agree better: "refined" reads the pictures alone.
+With shape_siren.refine.oracle_depth, a second refinement from the same prediction also holds the zero set
+to the surface points of 03's depth maps, ground-truth geometry that no RGB picture holds, and is judged by
+depth error as well: "oracle_depth", a row of its own in 90. Both optimise the field's parameters through
+the route's field (a shape-SIREN's weights for the routes that predict one). No SDF of the object is used."""
 
 from __future__ import annotations
 
@@ -26,12 +28,15 @@ PROB_CLAMP = 1e-6
 """Occupancies are clamped to [PROB_CLAMP, 1 - PROB_CLAMP] in the BCE, so a saturated ray gives a finite loss."""
 
 
-def view_rays(views: dict) -> tuple[torch.Tensor, ...]:
+def view_rays(views: dict) -> tuple:
     """All rays of all views, flattened: origins, dirs, t_near, t_far, mask, and t_hit, the ray parameter
-    of the surface point 03's depth map gives (0 where the ray hits nothing)."""
+    of the surface point 03's depth map gives (0 where the ray hits nothing; None where `views` hold no
+    depth, so nothing downstream can read one)."""
     o, d = camera_rays(views["K"], views["cam_to_world"], views["resolution"])
     o, d = torch.from_numpy(o).reshape(-1, 3), torch.from_numpy(d).reshape(-1, 3)
     near, far = sphere_interval(o, d, 1.0)
+    if "depth" not in views:
+        return o, d, near, far, views["mask"].reshape(-1), None
     # depth is measured along the camera's -Z axis: t = depth / cos(ray, axis)
     axis = -torch.from_numpy(np.asarray(views["cam_to_world"])[:, :3, 2]).float()
     per_view = len(o) // len(axis)
@@ -60,33 +65,37 @@ def field_silhouette(field, o, d, near, far, samples: int, temperature: float, g
 
 def view_agreement(field: Field, params, rays, samples: int, max_rays: int, chunk: int | None = None) -> dict:
     """How well a field agrees with the object's own views, on at most `max_rays` rays evenly spaced over
-    all of them: the IoU of its hard silhouettes (minimum of f along the ray < 0) with the masks, and the
-    median |f| at the surface points the depth maps give (0 for a field whose zero set passes through them)."""
+    all of them: the IoU of its hard silhouettes (minimum of f along the ray < 0) with the masks and, where
+    the rays carry depth, the median |f| at the depth maps' surface points (0 for a field whose zero set
+    passes through them)."""
     o, d, near, far, mask, t_hit = rays
     idx = torch.linspace(0, len(o) - 1, min(len(o), max_rays)).long()
     dev = params.device
-    o, d, near, far, t_hit = (x[idx].to(dev) for x in (o, d, near, far, t_hit))
+    o, d, near, far = (x[idx].to(dev) for x in (o, d, near, far))
 
     def f(x):
         return field.evaluate(params, x, chunk)
 
     occ = field_silhouette(f, o, d, near, far, samples, HARD_TEMPERATURE) > 0.5
-    hit = t_hit > 0
-    surf = f(o[hit] + t_hit[hit, None] * d[hit])[:, 0].abs()
     m = mask[idx].to(dev) > 0.5
     union = (occ | m).sum()
-    return dict(
-        silhouette_iou=float((occ & m).sum() / union) if union else 1.0,
-        depth_error=float(surf.median()) if len(surf) else 0.0,
-    )
+    out = dict(silhouette_iou=float((occ & m).sum() / union) if union else 1.0)
+    if t_hit is not None:
+        t_hit = t_hit[idx].to(dev)
+        hit = t_hit > 0
+        surf = f(o[hit] + t_hit[hit, None] * d[hit])[:, 0].abs()
+        out["depth_error"] = float(surf.median()) if len(surf) else 0.0
+    return out
 
 
 def refine(field: Field, params0: torch.Tensor, rays, r, gen, numerics: Numerics) -> tuple[torch.Tensor, list[float]]:
-    """Adam on the field's parameters: the silhouette BCE against the masks; with r.depth_weight, |f| at the
-    depth maps' surface points and max(0, −f) at ray samples in front of them (free space: carves what no
-    silhouette shows); with r.eikonal_weight, (|∇f| − 1)² at the ray samples (keeps the field a distance
-    field); and a pull towards the starting parameters, in units of field.scale."""
-    o, d, near, far, mask, t_hit = (t.to(params0.device) for t in rays)
+    """Adam on the field's parameters: the silhouette BCE against the masks; where the rays carry depth
+    (t_hit not None), r.depth_weight times |f| at the depth maps' surface points and max(0, −f) at ray
+    samples in front of them (free space: carves what no silhouette shows); with r.eikonal_weight,
+    (|∇f| − 1)² at the ray samples (keeps the field a distance field); and a pull towards the starting
+    parameters, in units of field.scale."""
+    o, d, near, far, mask, t_hit = (t if t is None else t.to(params0.device) for t in rays)
+    depth_weight = r.depth_weight if t_hit is not None else 0.0
     scale = field.scale(params0)
 
     def loss(f, step):
@@ -96,13 +105,13 @@ def refine(field: Field, params0: torch.Tensor, rays, r, gen, numerics: Numerics
         values = field.sdf(f[0], pts)[:, 0]
         occ = torch.sigmoid(-values.reshape(len(idx), -1).min(dim=1).values / r.temperature)
         total = F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask[idx])
-        if r.depth_weight > 0:
+        if depth_weight > 0:
             th = t_hit[idx]
             hit = th > 0
             surface = field.sdf(f[0], o[idx][hit] + th[hit, None] * d[idx][hit])[:, 0]
             free = (t < (th - r.free_margin)[:, None]) & hit[:, None]  # in front of the observed surface
             carve = torch.relu(-values.reshape(len(idx), -1))[free]
-            total = total + r.depth_weight * (surface.abs().mean() + (carve.mean() if len(carve) else 0.0))
+            total = total + depth_weight * (surface.abs().mean() + (carve.mean() if len(carve) else 0.0))
         if r.eikonal_weight > 0:
             (grad,) = torch.autograd.grad(values.sum(), pts, create_graph=True)
             total = total + r.eikonal_weight * ((grad.norm(dim=-1) - 1) ** 2).mean()
@@ -127,28 +136,45 @@ def refine_if_better(
     cfg, field: Field, pred: torch.Tensor, rays, gen, numerics: Numerics
 ) -> tuple[torch.Tensor, dict, list[float]]:
     """The refined parameters (the prediction itself where refining did not make the views agree better,
-    or shape_siren.refine.steps is 0), what 80 records about the refinement, and its loss curve."""
+    or shape_siren.refine.steps is 0), the views' agreement before and after, whether it was kept, and
+    its loss curve. What the rays hold decides: silhouette IoU, and depth error where they carry depth."""
     r, chunk = cfg.shape_siren.refine, cfg.device.eval_chunk
     refined, curve = refine(field, pred, rays, r, gen, numerics) if r.steps > 0 else (pred, [float("nan")])
     before = view_agreement(field, pred, rays, r.samples_per_ray, r.eval_rays, chunk)
     after = view_agreement(field, refined, rays, r.samples_per_ray, r.eval_rays, chunk) if r.steps > 0 else before
-    slack = r.depth_slack if r.depth_weight > 0 else None
+    slack = r.depth_slack if rays[-1] is not None and r.depth_weight > 0 else None
     keep = r.steps > 0 and (not r.accept_if_better or accepted(before, after, slack))
-    if not keep:  # refined is what 90 scores: the prediction, where refining did not help the views
+    if not keep:  # what 90 scores: the prediction, where refining did not help the views
         refined, after = pred, before
-    return (
-        refined,
-        dict(
-            refine_loss_first=curve[0],
-            refine_loss_last=curve[-1],
-            refine_accepted=keep,
-            silhouette_iou_predicted=before["silhouette_iou"],
-            silhouette_iou_refined=after["silhouette_iou"],
-            depth_error_predicted=before["depth_error"],
-            depth_error_refined=after["depth_error"],
-        ),
-        curve,
-    )
+    return refined, dict(accepted=keep, loss_first=curve[0], loss_last=curve[-1], before=before, after=after), curve
+
+
+def refinement_record(name: str, kind: str, done: dict) -> dict:
+    """What 80 records about one refinement (refine_if_better's record): `name`_accepted and its loss, and
+    the views' agreement of the predicted field and of the `kind` field 90 scores."""
+    out = {f"{name}_accepted": done["accepted"], f"{name}_loss_first": done["loss_first"]}
+    out[f"{name}_loss_last"] = done["loss_last"]
+    for measure, value in done["before"].items():
+        out[f"{measure}_predicted"], out[f"{measure}_{kind}"] = value, done["after"][measure]
+    return out
+
+
+def refinements(cfg, field: Field, pred: torch.Tensor, views: dict, obj_id: str, numerics: Numerics):
+    """{kind: parameters} of the refinements 80 makes from the prediction, what it records about them, and
+    the loss curve of "refined". "refined" reads the pictures alone: 03's depth maps are dropped from the
+    views before any ray is made. "oracle_depth" (shape_siren.refine.oracle_depth) reads them too. Both draw
+    the same rays (one seed), so the depth terms are all that tells them apart."""
+    pictures = {k: v for k, v in views.items() if k != "depth"}
+
+    def refine_on(rays):
+        return refine_if_better(cfg, field, pred, rays, generator(readout_seed(cfg), "80", obj_id), numerics)
+
+    refined, done, curve = refine_on(view_rays(pictures))
+    fields, info = dict(refined=refined), refinement_record("refine", "refined", done)
+    if cfg.shape_siren.refine.oracle_depth:
+        fields["oracle_depth"], done, _ = refine_on(view_rays(views))
+        info.update(refinement_record("oracle_depth", "oracle_depth", done))
+    return fields, info, curve
 
 
 def run(cfg) -> dict:
@@ -162,14 +188,14 @@ def run(cfg) -> dict:
 
     def work(objs):
         (o,) = objs
-        rays = view_rays(load_views(p.views(o.id)))
         pred, how = predictor.predict(o.id)
-        gen = generator(readout_seed(cfg), "80", o.id)
-        refined, refinement, curve = refine_if_better(cfg, field, pred, rays, gen, num)
+        fields, refinement, curve = refinements(cfg, field, pred, load_views(p.views(o.id)), o.id, num)
         if cfg.shape_siren.refine.steps > 0:
             stage.keep_curve(o.id, "refine", curve)
-        info = dict(how, split=o.split, **refinement)
-        save_torch(p.shape_sirens(o.id), dict(predicted=pred.cpu(), refined=refined.cpu(), **saved, **info))
+        # memory: the route answered with the object's own training target (routes/base.Predictor)
+        info = dict(how, split=o.split, memory=bool(how.get("memory", False)), **refinement)
+        fields = {k: v.cpu() for k, v in fields.items()}
+        save_torch(p.shape_sirens(o.id), dict(predicted=pred.cpu(), **fields, **saved, **info))
         return {o.id: info}
 
     objects = evaluated(cfg, stage.objects())  # eval_splits: e.g. the test objects alone
@@ -179,19 +205,29 @@ def run(cfg) -> dict:
 
 
 def log_views(stage: Stage, route, done: list[dict]) -> None:
-    """How the objects' fields agree with their views, predicted and refined, and what the route says."""
+    """How the objects' fields agree with their views, predicted and refined (and with oracle depth), how
+    many the route answered from memory, and what the route says."""
     if not done:
         return
     stage.log.info(
-        "median silhouette IoU: predicted %.3f, refined %.3f; depth error %.4f -> %.4f; refinement kept "
-        "for %d of %d objects",
+        "median silhouette IoU: predicted %.3f, refined %.3f; refinement kept for %d of %d objects; "
+        "answered from memory: %d",
         np.median([e["silhouette_iou_predicted"] for e in done]),
         np.median([e["silhouette_iou_refined"] for e in done]),
-        np.median([e["depth_error_predicted"] for e in done]),
-        np.median([e["depth_error_refined"] for e in done]),
         sum(bool(e["refine_accepted"]) for e in done),
         len(done),
+        sum(bool(e["memory"]) for e in done),
     )
+    oracle = [e for e in done if "oracle_depth_accepted" in e]
+    if oracle:
+        stage.log.info(
+            "oracle depth: silhouette IoU %.3f, depth error %.4f -> %.4f, kept for %d of %d objects",
+            np.median([e["silhouette_iou_oracle_depth"] for e in oracle]),
+            np.median([e["depth_error_predicted"] for e in oracle]),
+            np.median([e["depth_error_oracle_depth"] for e in oracle]),
+            sum(bool(e["oracle_depth_accepted"]) for e in oracle),
+            len(oracle),
+        )
     said = route.summary(done)
     if said:
         stage.log.info("%s", said)
