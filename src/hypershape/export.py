@@ -304,7 +304,7 @@ def export_shape_sirens(p: Paths, objects: list[RunObject]) -> list[Path | None]
     kind = "shape_sirens_target"
     out = [_siren_shard(p.export(kind), kind, "shape", targets, _rows(p.target, "flat"), anchor)]
     # a route whose 80 files hold a shared decoder (DecoderField.describe) predicts latents, not SIRENs
-    latents = bool(made) and "decoder" in load_torch(p.shape_sirens(made[0]["id"]))
+    latents = bool(made) and "decoder" in load_torch(p.shape_sirens(made[0].id))
     for which in ("predicted", "refined"):
         if latents:
             kind = f"shape_latents_{p.route}_{which}"
