@@ -34,6 +34,19 @@ def import_pyrender():
     return pyrender
 
 
+_RENDERERS: dict[tuple[int, int], object] = {}
+
+
+def offscreen_renderer(resolution: int):
+    """pyrender's OffscreenRenderer of size resolution², one per process and size, kept for the process's
+    life: its delete() runs a full gc.collect(), which in a process holding many objects costs more than the
+    pictures. Keyed by the process id too, since a GL context does not survive a fork."""
+    key = (os.getpid(), int(resolution))
+    if key not in _RENDERERS:
+        _RENDERERS[key] = import_pyrender().OffscreenRenderer(resolution, resolution)
+    return _RENDERERS[key]
+
+
 def camera_directions(elevations_deg=None, per_ring=None):
     """Unit vectors from the origin to each camera, ring by ring: shape [len(elevations)·per_ring, 3].
 
@@ -117,20 +130,17 @@ def render_views(mesh, resolution, yfov_deg, distance, color=(0.7, 0.7, 0.75), e
     # Off the viewing axis, because a pure headlight shades relief symmetrically and flattens it.
     light_in_camera = look_at((-0.4, 0.5, 1.0), up=(0.0, 1.0, 0.0))
 
-    renderer = pyrender.OffscreenRenderer(resolution, resolution)
-    try:
-        rgba, depth = [], []
-        for pose in poses:
-            scene.set_pose(camera_node, pose)
-            scene.set_pose(light_node, pose @ light_in_camera)
-            rgba.append(renderer.render(scene, flags=pyrender.RenderFlags.RGBA)[0])
-            # pyrender turns multisampling off for SEG renders; otherwise depth would come from one
-            # MSAA sample, up to 0.4 px away from the pixel centre that camera_rays shoots through.
-            depth.append(
-                renderer.render(scene, flags=pyrender.RenderFlags.SEG, seg_node_map={mesh_node: (255, 255, 255)})[1]
-            )
-    finally:
-        renderer.delete()
+    renderer = offscreen_renderer(resolution)
+    rgba, depth = [], []
+    for pose in poses:
+        scene.set_pose(camera_node, pose)
+        scene.set_pose(light_node, pose @ light_in_camera)
+        rgba.append(renderer.render(scene, flags=pyrender.RenderFlags.RGBA)[0])
+        # pyrender turns multisampling off for SEG renders; otherwise depth would come from one
+        # MSAA sample, up to 0.4 px away from the pixel centre that camera_rays shoots through.
+        depth.append(
+            renderer.render(scene, flags=pyrender.RenderFlags.SEG, seg_node_map={mesh_node: (255, 255, 255)})[1]
+        )
 
     return {
         "rgba": np.stack(rgba).astype(np.uint8),
