@@ -15,6 +15,7 @@ from hypershape.paths import paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.runtime import load_json, load_torch
 from hypershape.settings import check_readout_from
+from hypershape.status import run_status
 
 # what each stage takes from the training run (shared files, relative to a run's root)
 TAKEN = ("40_image_sirens/shared/anchor.pt", "50_hypernets/shared/anchor.pt", "60_weight_ae/shared/anchor.pt")
@@ -75,6 +76,8 @@ def test_a_run_reads_its_meshes_with_another_runs_readout(tiny_run, route_runs, 
     # the training run's mapper retrained: this run redoes 70-90, and nothing it took from 40-60
     train.mapper.steps += 5
     run_stage("70_train_mapper", train)
+    assert run_status(mine)["70_mapper"]["shared"]["mapper"] == "stale (remade in run tiny)"
+    assert run_status(mine)["60_weight_ae"]["shared"]["weight_ae"] == "done"
     again = done(run_all(mine))
     assert again == {s: (2 if s[:2] in ("70", "80", "90") else 0) for s in again}, again
     assert equal(load_torch(p.mapper)["state"], load_torch(t.mapper)["state"])

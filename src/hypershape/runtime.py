@@ -390,7 +390,8 @@ class Stage:
 
         def make() -> dict:
             atomic_write(path, link)
-            return dict(readout_from=self.cfg.readout_from, **(adapt() if adapt else {}))
+            taken = dict(readout_from=self.cfg.readout_from, readout_key=theirs["key"])  # what status compares
+            return dict(taken, **(adapt() if adapt else {}))
 
         # their key, not their name: runs that share these parts (a branch of that run) share what is made here
         return self.shared(artifact, path, make, inputs=(theirs["key"], inputs))
