@@ -39,6 +39,8 @@ def reading(train, meshes: Path, route: str = "latent"):
         "name=mine",
         f"readout_from={train.name}",
         f"mapper={route}",
+        "shape_siren.refine.oracle_depth=false",  # fewer fields to refine and score: none is asserted on
+        "curves.keep=false",
         THREADS,
     )
 

@@ -1,6 +1,7 @@
 """70_train_mapper: what the selected route (routes/<mapper.route>.py) learns from the train split, or keeps
 of every object, for 80 to read objects with: one shared mapper.pt, written by the route. Every object whose
-upstream stages made it is recorded against that artifact's key."""
+upstream stages made it is recorded against that artifact's key. A run with readout_from trains nothing here:
+its mapper.pt is that run's, made to read this run's objects too (route.read_objects)."""
 
 from __future__ import annotations
 
