@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 import trimesh
-from conftest import THREADS, copy_run, make_cfg
+from conftest import THREADS, copy_run, make_cfg, records
 from omegaconf import OmegaConf
 
 from hypershape.errors import UserError
 from hypershape.objects import Subset, load_objects
-from hypershape.paths import paths_of
+from hypershape.paths import paths_of, readout_paths
 from hypershape.pipeline import run_all, run_stage
 from hypershape.runtime import load_json, load_torch
 from hypershape.settings import check_readout_from
@@ -85,11 +85,18 @@ def test_a_run_reads_its_meshes_with_another_runs_readout(tiny_run, route_runs, 
     assert equal(load_torch(p.mapper)["state"], load_torch(t.mapper)["state"])
 
     # route decoder, from a branch of the training run: 01-60 are its too (same records), so only 70-90 run
-    decoder = copy_run(route_runs["decoder"], tmp_path / "data", until="70_mapper")
-    reader = reading(decoder, tmp_path / "meshes", "decoder")
+    branch = copy_run(route_runs["decoder"], tmp_path / "data", until="70_mapper")  # 70 of every route
+    reader = reading(branch, tmp_path / "meshes", "decoder")
     assert done(run_all(reader)) == {s: (2 if s[:2] in ("70", "80", "90") else 0) for s in again}
-    assert paths_of(reader).mapper.read_bytes() == paths_of(decoder).mapper.read_bytes()
+    assert paths_of(reader).mapper.read_bytes() == paths_of(branch).mapper.read_bytes()
     assert {r["split"] for r in load_json(paths_of(reader).summary_json)["rows"]} == {"test"}
+
+    # route hybrid: its retrieval candidate is a training object of that run, read from that run's targets
+    reader = reading(branch, tmp_path / "meshes", "hybrid")
+    run_all(reader, until="80_train_shape_sirens")
+    trained = load_torch(readout_paths(reader).mapper)["train_ids"]
+    for record in records(reader, "80_shape_sirens").values():
+        assert record["retrieved"] in trained and record["memory"] is False
 
 
 def test_a_size_the_readout_depends_on_must_be_the_training_runs(tmp_path):
