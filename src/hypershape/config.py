@@ -533,6 +533,11 @@ class Config:
     branch_from: Optional[str] = None
     """Another run's name: this run starts from links to its finished stages (sweeps and experiment
     variants do this), and the manifests decide what is redone."""
+    readout_from: Optional[str] = None
+    """Another run's name (same data_dir) whose learned, shared parts this run reads its objects with: the
+    anchors of 40, 50 and 60, 60's autoencoder and 70's mapper of this route, linked unchanged (never
+    trained here) and keyed by that run's records of them. Every object of this run is held out (split
+    test, whatever data.split says); the sizes those parts depend on must be that run's."""
     data: DataConfig = field(default_factory=DataConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     image_siren: ImageSirenConfig = field(default_factory=ImageSirenConfig)

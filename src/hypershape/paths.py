@@ -223,3 +223,9 @@ class Paths:
 def paths_of(cfg) -> Paths:
     """The Paths of a composed config."""
     return Paths(cfg.data_dir, cfg.name, route=cfg.mapper.route.value)
+
+
+def readout_paths(cfg) -> Paths:
+    """The Paths of the run whose learned, shared parts cfg's run reads its objects with: readout_from's
+    run, else its own."""
+    return Paths(cfg.data_dir, cfg.readout_from or cfg.name, route=cfg.mapper.route.value)

@@ -12,7 +12,7 @@ from .curves import publish
 from .nets.checkpoint import CheckpointMismatch
 from .paths import paths_of
 from .runtime import failure_message
-from .settings import check_upstream, remember
+from .settings import check_readout_from, check_upstream, remember
 from .stage_specs import STAGES
 
 # script name -> its stage, in running order
@@ -33,12 +33,14 @@ NOT_A_BRANCH = (
 
 
 def ready(cfg, stage: str) -> None:
-    """Make the run's branch (branch_from) if it is not there yet, then stop (UpstreamStale) if a stage
-    before `stage` was made with other settings than cfg's."""
+    """Make the run's branch (branch_from) if it is not there yet, then stop (UserError) if readout_from
+    names a run whose readout does not fit cfg, or (UpstreamStale) if a stage before `stage` was made with
+    other settings than cfg's."""
     from .runtime import branch_run
 
     if cfg.branch_from:
         branch_run(paths_of(cfg), cfg.branch_from)
+    check_readout_from(cfg)
     check_upstream(cfg, stage)
 
 

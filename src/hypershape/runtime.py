@@ -25,7 +25,7 @@ from tqdm import tqdm
 from .errors import UserError
 from .nets.checkpoint import CheckpointMismatch
 from .objects import RunObject, Subset, load_objects
-from .paths import SCRIPTS, STAGE_DIRS, Paths, paths_of
+from .paths import SCRIPTS, STAGE_DIRS, Paths, paths_of, readout_paths
 from .provenance import git_version, object_config, shared_config, stage_code, stage_numerics
 from .records import (  # noqa: F401
     Claim,
@@ -228,6 +228,8 @@ class Stage:
         self.paths: Paths = paths_of(cfg)
         if cfg.branch_from:
             branch_run(self.paths, cfg.branch_from)
+        self.readout: Paths | None = readout_paths(cfg) if cfg.readout_from else None
+        """The readout_from run, whose shared parts take_shared links here."""
         self.dir = self.paths.stage(name)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log = _stage_logger(name, self.paths.log(name))
@@ -367,6 +369,32 @@ class Stage:
                 said = True
             time.sleep(self.shard.poll_s)
             waited += self.shard.poll_s
+
+    def take_shared(
+        self, artifact: str, path: Path, adapt: Callable[[], dict] | None = None, inputs: Any = None
+    ) -> dict:
+        """A shared artifact of the readout_from run, linked here unchanged (then, with `adapt`, made to
+        read this run's objects too, from `inputs`), keyed by that run's record of it: remaking it there
+        makes it, and all that is made from it here, stale. Returns this run's record (stage.shared)."""
+        theirs = Manifest(self.readout.manifest(self.name), self.readout.root).get(artifact, shared=True)
+        if not theirs or theirs["status"] != "done":
+            raise MissingUpstream(
+                f"readout_from={self.cfg.readout_from}: that run has no {artifact} in {self.readout.stage(self.name)}: "
+                f"run `python {SCRIPTS[self.name]}.py name={self.cfg.readout_from}` (its overrides) first"
+            )
+        source = self.readout.root / path.relative_to(self.paths.root)
+
+        def link(tmp: Path) -> None:
+            tmp.unlink()
+            _link_or_copy(str(source), str(tmp))
+
+        def make() -> dict:
+            atomic_write(path, link)
+            taken = dict(readout_from=self.cfg.readout_from, readout_key=theirs["key"])  # what status compares
+            return dict(taken, **(adapt() if adapt else {}))
+
+        # their key, not their name: runs that share these parts (a branch of that run) share what is made here
+        return self.shared(artifact, path, make, inputs=(theirs["key"], inputs))
 
     def run_objects(
         self,

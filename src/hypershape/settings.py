@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from .errors import UserError
 from .objects import load_objects
-from .paths import SCRIPTS, STAGE_DIRS, paths_of
+from .paths import SCRIPTS, STAGE_DIRS, paths_of, readout_paths
 from .provenance import object_config, shared_config, stage_numerics
 from .records import Manifest, fingerprint, save_text
 from .stage_specs import STAGES
@@ -222,3 +222,63 @@ def check_upstream(cfg, stage: str) -> None:
             f"{said or 'its config or device differs'}. Rerun `python {SCRIPTS[up]}.py{' ' + now if now else ''}` "
             f"first{f', or run this stage with {then}' if then else ''}"
         )
+
+
+# ---------------------------------------------------------------- readout_from
+READOUT_SIZES = (
+    "mapper.route",
+    "render.elevations_deg",
+    "render.per_ring",
+    "image_siren.hidden",
+    "image_siren.sine_layers",
+    "image_siren.w0",
+    "hypernet.hidden",
+    "hypernet.heads",
+    "shape_siren.hidden",
+    "shape_siren.sine_layers",
+    "shape_siren.w0",
+    "weight_ae.latent",
+    "weight_ae.hidden",
+    "weight_ae.heads",
+    "mapper.sketch_dim",
+    "mapper.hidden",
+    "mapper.heads",
+    "mapper.probe.feature_resolution",
+    "decoder.latent",
+    "decoder.hidden",
+    "decoder.layers",
+    "decoder.frequencies",
+    "decoder.probe_resolution",
+    "decoder.readout_hidden",
+    "decoder.learn_probes",
+)
+"""The settings the parts a readout_from run lends depend on (the cameras the hypernetworks are read at,
+every network's sizes, the route): a run must read its objects with that run's values of them."""
+
+
+def _plain(value):
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else getattr(value, "value", value)
+
+
+def check_readout_from(cfg) -> None:
+    """Raise UserError (one line) when cfg.readout_from names no run with this route's readout, or a run
+    whose readout was made with another value of a READOUT_SIZES setting than cfg's."""
+    if not cfg.readout_from:
+        return
+    theirs = readout_paths(cfg)
+    if theirs.root == paths_of(cfg).root:
+        raise UserError(f"readout_from={cfg.readout_from} names this run itself: give another run's name")
+    made = theirs.run_config("70_mapper")
+    if not made.exists():
+        raise UserError(
+            f"readout_from={cfg.readout_from}: {theirs.stage('70_mapper')} holds no readout: run `python "
+            f"run_pipeline.py name={cfg.readout_from} mapper.route={cfg.mapper.route.value}` (its overrides) first"
+        )
+    then = OmegaConf.load(made)
+    for key in READOUT_SIZES:
+        a, b = _plain(OmegaConf.select(then, key)), _plain(OmegaConf.select(cfg, key))
+        if a != b:
+            raise UserError(
+                f"readout_from={cfg.readout_from}: {key} must be that run's {_value(a)}, this config says "
+                f"{_value(b)} (the parts it lends are made for its value)"
+            )

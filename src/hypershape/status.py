@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .objects import load_objects
-from .paths import paths_of
+from .paths import paths_of, readout_paths
 from .provenance import object_config, shared_config, stage_code, stage_numerics
 from .records import Manifest, fingerprint
 from .stage_specs import STAGES
@@ -56,6 +56,10 @@ def shared_states(cfg, stage: str, m: Manifest, expected: dict) -> dict[str, str
         changed = [k for k in ("code", "config", "numerics") if parts.get(k) != now.get(k)]
         if not m.outputs_intact(e):
             changed.append("outputs changed on disk")
+        if cfg.readout_from and "readout_key" in e:  # taken from that run (Stage.take_shared): remade there since?
+            theirs = readout_paths(cfg)
+            if Manifest(theirs.manifest(stage), theirs.root).key(f.stem, shared=True) != e["readout_key"]:
+                changed.append(f"remade in run {cfg.readout_from}")
         shared[f.stem] = "done" if e["status"] == "done" and not changed else f"stale ({', '.join(changed)})"
     return shared
 

@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 
 from ..config import readout_seed, section
+from ..errors import UserError
 from ..nets.mapper import Mapper, count_sketch, load_mapper
 from ..nets.standardise import Standardiser, per_element, tensor_rms
 from ..routes.base import MapperRoute, Predictor, TrainingSet
@@ -40,14 +41,22 @@ def hypernet_features(
     and [(id, sketch)] of the train objects' other copies (hypernet.copies: more training examples)."""
     anchor, sizes = hypernet_vector(load_torch(paths.hypernet_anchor)["state"])
     scale = tensor_rms((hypernet_vector(load_torch(paths.hypernet(i))["state"])[0] - anchor for i in train_ids), sizes)
-    full = per_element(scale, sizes)
-
-    def sketch(path):
-        return count_sketch(((hypernet_vector(load_torch(path)["state"])[0] - anchor) / full)[None], dim, seed)[0]
-
+    sketch = hypernet_sketch(paths, scale, dim, seed)
     feats = {i: sketch(paths.hypernet(i)) for i in ids}
     extra = [(i, sketch(paths.hypernet(i, k))) for i in train_ids for k in range(1, copies)]
     return feats, scale, extra
+
+
+def hypernet_sketch(paths, scale: torch.Tensor, dim: int, seed: int) -> Callable[[object], torch.Tensor]:
+    """path of a hypernetwork -> the count sketch [dim] of its residual from the anchor hypernetwork, each
+    tensor divided by its entry of `scale` (per-tensor RMS over the training objects)."""
+    anchor, sizes = hypernet_vector(load_torch(paths.hypernet_anchor)["state"])
+    full = per_element(scale, sizes)
+
+    def sketch(path) -> torch.Tensor:
+        return count_sketch(((hypernet_vector(load_torch(path)["state"])[0] - anchor) / full)[None], dim, seed)[0]
+
+    return sketch
 
 
 def function_samples(cfg, paths, ids: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,6 +147,23 @@ class LearnedRoute(MapperRoute):
                 info["sdf_l1_last"] = float(function(mapper(x)))
         self.log(cfg, data, info)
         return info
+
+    def read_objects(self, cfg, data: TrainingSet) -> dict:
+        """The mapper's features gain this run's objects' sketches, drawn as its own 70 drew its objects'
+        (its per-tensor scales and sketch seed); the mapper and its training objects' features stay as they
+        are. An id of a training object would replace that object's features, so it is an error."""
+        path = data.stage.paths.mapper
+        ckpt = load_torch(path)
+        same = sorted(set(data.ids) & set(ckpt["features"]))
+        if same:
+            raise UserError(
+                f"readout_from={cfg.readout_from}: object {same[0]} (and {len(same) - 1} more) has the id of an "
+                "object of that run: rename the mesh files"
+            )
+        sketch = hypernet_sketch(data.stage.paths, ckpt["hyper_scale"], cfg.mapper.sketch_dim, ckpt["sketch_seed"])
+        mine = {i: sketch(data.stage.paths.hypernet(i)) for i in data.ids}
+        save_torch(path, dict(ckpt, features={**ckpt["features"], **mine}))
+        return dict(read=len(data.ids))
 
     def function_term(self, cfg, data: TrainingSet, examples: list[str], out_norm: Standardiser, anchor):
         """mapper output [B, D] -> the mean |f - sdf| of the shape-SIRENs it stands for at each training

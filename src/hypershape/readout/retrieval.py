@@ -28,16 +28,17 @@ def nearest_train(features: dict, train_ids: list[str], obj_id: str, include_sel
 class RetrievalPredictor(Predictor):
     """The target shape-SIREN of the training object nearest in the input space of the route whose 70 wrote
     mapper.pt, the object itself included: a lookup over the training set. Records its id, and memory where
-    it is the object itself."""
+    it is the object itself. The targets are those of the run the mapper learnt from, `trained` (a
+    readout_from run's: readout_paths), default `paths`' own."""
 
-    def __init__(self, paths, device):
+    def __init__(self, paths, device, trained=None):
         ckpt = load_torch(paths.mapper)
         self.features, self.train_ids = ckpt["features"], ckpt["train_ids"]
-        self.paths, self.device = paths, device
+        self.trained, self.device = trained or paths, device
 
     def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
         nn = nearest_train(self.features, self.train_ids, obj_id, include_self=True)
-        return load_torch(self.paths.target(nn))["flat"].to(self.device), dict(retrieved=nn, memory=nn == obj_id)
+        return load_torch(self.trained.target(nn))["flat"].to(self.device), dict(retrieved=nn, memory=nn == obj_id)
 
 
 def oracle_nearest(truth: dict, candidates: dict[str, trimesh.Trimesh], rc, gen_of) -> tuple[str, dict]:

@@ -126,6 +126,12 @@ class MapperRoute:
         """70: train or keep what the predictor reads, write it to paths.mapper; returns what 70 records."""
         raise NotImplementedError
 
+    def read_objects(self, cfg, data: TrainingSet) -> dict:
+        """70 of a readout_from run: make paths.mapper, another run's linked unchanged, read this run's
+        objects (`data`) too; returns what 70 records. Here nothing: the predictor reads each object's
+        hypernetwork itself."""
+        return {}
+
     def predictor(self, cfg, paths, device) -> Predictor:
         """80: reads each object off its hypernetwork (and what make wrote)."""
         raise NotImplementedError

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from ..geometry.marching import mesh_from_sdf
+from ..paths import readout_paths
 from ..readout.probe import view_error
 from ..readout.retrieval import RetrievalPredictor
 from ..routes.base import Field, Predictor
@@ -55,7 +56,7 @@ class Hybrid(Latent):
         candidates = dict(
             latent=super().predictor(cfg, paths, device),
             probe=ProbePredictor(cfg, paths, device),
-            retrieval=RetrievalPredictor(paths, device),
+            retrieval=RetrievalPredictor(paths, device, readout_paths(cfg)),
         )
         field = self.field(cfg, paths, device)
         return HybridPredictor(cfg, device, candidates, field, candidates["probe"].prober)

@@ -96,7 +96,10 @@ def train_upstream(stage: Stage, objects: list[RunObject]) -> tuple[dict[str, di
 def shared_from_train(stage: Stage, artifact: str, path, make, used: dict, left_out: dict[str, str], *inputs) -> str:
     """stage.shared for an artifact learnt from the training objects in `used` ({id: what it was made from}):
     its key covers `inputs` plus exactly those objects. The training objects left out ({id: reason}) are
-    logged and recorded as `left_out` in its manifest record. Returns the key."""
+    logged and recorded as `left_out` in its manifest record. Returns the key. A run with readout_from
+    learns nothing: it takes the artifact from that run (stage.take_shared)."""
+    if stage.readout:
+        return stage.take_shared(artifact, path)["key"]
     for obj_id, reason in left_out.items():
         stage.log.warning("%s: training object %s left out (%s)", artifact, obj_id, reason)
     if not used:

@@ -33,8 +33,11 @@ def _by_family(split: Split, obj: RunObject) -> bool:
 def split_of(obj: RunObject, cfg) -> Subset:
     """An object's split from the split seed (data.catalogue_seed, not the training seed) and the object's
     own id, index and family alone (docs/design.md, Splits), so one object failing never moves another.
-    With data.test_genus, exactly the objects of those genera are held out, whatever data.split says."""
+    With data.test_genus, exactly the objects of those genera are held out, whatever data.split says; with
+    readout_from (a readout trained on another run's objects), every object is."""
     d = cfg.data
+    if cfg.readout_from:
+        return Subset.test
     seed, split = d.catalogue_seed, Split(d.split)
     if d.test_genus is not None:
         return Subset.test if obj.genus in set(d.test_genus) else Subset.train
@@ -60,7 +63,7 @@ def assign_split(objects: list[RunObject], cfg, log) -> list[RunObject]:
     objects = [dataclasses.replace(o, split=split_of(o, cfg)) if o.fetched else o for o in objects]
     ok = [o for o in objects if o.fetched]
     for name in Subset:
-        if ok and not any(o.split == name for o in ok):
+        if ok and not any(o.split == name for o in ok) and not (cfg.readout_from and name == Subset.train):
             log.warning(
                 "no %s object among the %d fetched: change data.test_fraction or data.catalogue_seed", name, len(ok)
             )

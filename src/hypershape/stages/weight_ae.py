@@ -142,7 +142,10 @@ def run(cfg) -> dict:
     p, num = stage.paths, numerics_of(cfg)
     spec = shape_spec(cfg)
     objects = stage.objects()
-    anchor_key = stage.shared("anchor", p.shape_anchor, lambda: make_anchor(stage, num))["key"]
+    if stage.readout:  # the readout_from run's anchor: its targets and autoencoder start from it
+        anchor_key = stage.take_shared("anchor", p.shape_anchor)["key"]
+    else:
+        anchor_key = stage.shared("anchor", p.shape_anchor, lambda: make_anchor(stage, num))["key"]
     anchor = load_torch(p.shape_anchor)["flat"].to(num.device)
     stage.run_objects(
         objects,
@@ -215,10 +218,12 @@ def latents_and_diagnostics(
             diag[f"{split}_median_{k}"] = float(np.median([r[k] for r in rows])) if rows else None
     save_json(p.ae_diagnostics, diag)
     save_torch(p.latents, dict(latents=latents, ae_key=ae_key))
+    split = Subset.train if diag["train_median_target_surface_error"] is not None else Subset.test  # readout_from
     stage.log.info(
-        "pairwise cosine: raw weights %.4f, anchor residuals %.4f; median target surface error %.4g",
+        "pairwise cosine: raw weights %.4f, anchor residuals %.4f; median %s target surface error %.4g",
         diag["mean_pairwise_cosine_raw"],
         diag["mean_pairwise_cosine_residual"],
-        diag["train_median_target_surface_error"],
+        split,
+        diag[f"{split}_median_target_surface_error"],
     )
     return dict(objects=len(done))
