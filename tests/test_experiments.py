@@ -10,6 +10,7 @@ import pytest
 
 from hypershape.config import Route
 from hypershape.experiments import EXPERIMENTS, heads, run_experiment
+from hypershape.experiments.baseline import ORACLE
 from hypershape.experiments.common import variant
 from hypershape.experiments.report import write_report
 from hypershape.paths import Paths, paths_of
@@ -126,13 +127,20 @@ def test_interpolation_has_every_mode_and_strips(base):
 
 def test_baseline_and_ood_and_report(base):
     b = table(base, "baseline")
-    assert {r["SIREN"] for r in b["rows"] if r["split"] == "test"} == {"target", "retrieval", "predicted", "refined"}
+    sirens = {"target", "retrieval", ORACLE, "predicted", "refined"}
+    assert {r["SIREN"] for r in b["rows"] if r["split"] == "test"} == sirens
     # each object's neighbour is another training object, the nearest in the mapper's sketch space
     ckpt = load_torch(paths_of(base).mapper)
     feats, train = ckpt["features"], ckpt["train_ids"]
     for r in b["retrieved"]:
         others = [i for i in train if i != r["id"]]
         assert r["neighbour"] == min(others, key=lambda i: float((feats[i] - feats[r["id"]]).norm()))
+    # the oracle searches the same objects, never the object itself; its row is the median of its objects
+    assert {r["id"] for r in b["oracle"]} == {r["id"] for r in b["retrieved"]}
+    assert all(r["neighbour"] in train and r["neighbour"] != r["id"] for r in b["oracle"])
+    for row in (r for r in b["rows"] if r["SIREN"] == ORACLE):
+        sel = [r["fscore_0.02"] for r in b["oracle"] if r["split"] == row["split"]]
+        assert row["n"] == len(sel) and row["F@0.02"] == pytest.approx(np.median(sel))
     # the verdict's words agree with the numbers of its own table
     test = {r["SIREN"]: r for r in b["rows"] if r["split"] == "test"}
     pred, retr = test["predicted"], test["retrieval"]

@@ -29,7 +29,7 @@ from ..pipeline import run_all
 from ..render import thumbnail
 from ..runtime import device_of, load_torch
 from ..stages.common import shape_spec
-from .baseline import oracle_rows, retrieval_rows
+from .baseline import ORACLE, oracle_rows, retrieval_rows
 from .common import (
     object_rows,
     rates_note,
@@ -43,7 +43,6 @@ from .common import (
 )
 
 ROUTES = ("hybrid", "probe", "latent", "decoder")  # hybrid, its learned and probed candidates alone, the decoder
-ORACLE = "oracle nearest neighbour"
 SPACES = (("sketch", "latent"), ("probe", "probe"))  # retrieval: (input space, the route whose 70 keeps it)
 COLUMNS = ["held out", "split", "method", "seeds", "n"]
 """The columns before the metrics' (common.readout_metrics)."""
