@@ -137,7 +137,8 @@ def baselines(by_route: dict, held: str, shown: list[Metric], points: list[dict]
     run (by_route's hybrid) scored; each method's aggregates per split are appended to `points`."""
     split_of = {r["id"]: r["split"] for r in object_rows(by_route["hybrid"]) if r["kind"] == "predicted"}
     found = [(space, f"retrieval ({space})", retrieval_rows(by_route[route], split_of)) for space, route in SPACES]
-    found.append(("oracle", ORACLE, oracle_rows(by_route["hybrid"], split_of)))
+    used = load_torch(paths_of(by_route["hybrid"]).mapper)["train_ids"]  # the objects the readout learnt from
+    found.append(("oracle", ORACLE, oracle_rows(by_route["hybrid"], split_of, used)))
     out = []
     for space, method, rows in found:
         rows = [dict(r, held_out=held, space=space) for r in rows]
