@@ -7,14 +7,21 @@ import re
 
 import numpy as np
 import pytest
+import trimesh
 
 from hypershape.config import Route
 from hypershape.experiments import EXPERIMENTS, heads, run_experiment
+from hypershape.experiments.baseline import ORACLE
 from hypershape.experiments.common import variant
+from hypershape.experiments.interpolation import DECODER, MODES, PathMeshes, path_stats
 from hypershape.experiments.report import write_report
+from hypershape.geometry.marching import mesh_from_sdf
+from hypershape.geometry.metrics import chamfer
+from hypershape.geometry.sdf import sample_surface
+from hypershape.nets.shape_decoder import decoder_field, load_decoder
 from hypershape.paths import Paths, paths_of
 from hypershape.pipeline import run_all
-from hypershape.runtime import load_json, load_torch
+from hypershape.runtime import load_json, load_torch, rng
 from hypershape.stages.common import image_spec
 
 pytestmark = pytest.mark.slow
@@ -116,23 +123,54 @@ def test_anchor_measures_concentration_and_interpolation(base):
 
 def test_interpolation_has_every_mode_and_strips(base):
     t = table(base, "interpolation")
-    assert [r["mode"] for r in t["rows"]] == ["latent", "weights", "sdf"]
-    pairs = base.experiment.interpolation.pairs
-    assert len(t["pairs"]) == 3 * pairs
+    assert [r["mode"] for r in t["rows"]] == list(MODES)
+    # every mode walks the same pairs, drawn among route decoder's training objects (auto-decoded latents)
+    ckpt = load_torch(Paths(base.data_dir, base.name, "decoder").mapper)
+    train = ckpt["train_ids"]
+    pairs = min(base.experiment.interpolation.pairs, math.comb(len(train), 2))
+    assert len(t["pairs"]) == len(MODES) * pairs
     assert len(list(paths_of(base).experiment("interpolation").glob("strip_*.png"))) == pairs
-    sdf = t["rows"][2]
+    sdf = t["rows"][MODES.index("sdf")]
     assert sdf["valid share"] > 0  # blending two true SDFs gives closed meshes
+    # the decoder's path starts and ends at the shared decoder's field at each end's own auto-decoded latent
+    decoder, ps = load_decoder(ckpt["decoder"]), PathMeshes(base)
+    res, bound = base.experiment.interpolation.resolution, base.reconstruct.bound
+
+    def surface(mesh):
+        return sample_surface(mesh, 5000, np.random.default_rng(0))[0]
+
+    for row in (r for r in t["pairs"] if r["mode"] == DECODER):
+        a, b = row["pair"].split(" → ")
+        assert a in train and b in train
+        path = ps.meshes(a, b, DECODER)
+        for mesh, end, other in ((path[0], a, b), (path[-1], b, a)):
+            field = decoder_field(decoder, ckpt["codes"][train.index(end)], "cpu", base.device.eval_chunk)
+            own = mesh_from_sdf(field, res, bound)
+            assert np.allclose(mesh.vertices, own.vertices, atol=1e-6) and np.array_equal(mesh.faces, own.faces)
+            # ... and that field is the end's shape: nearer its ground truth than the other end's
+            pts, truth = surface(mesh), {i: surface(trimesh.load(paths_of(base).solid(i))) for i in (a, b)}
+            assert chamfer(pts, truth[end])[0] < chamfer(pts, truth[other])[0], (row["pair"], end)
+        stats = path_stats(path, rng(base.seed, "interp", a, b))  # the row is this path's
+        numbers = ("valid", "jump_ratio", "topology_changes")
+        assert [row[k] for k in numbers] == pytest.approx([stats[k] for k in numbers])
 
 
 def test_baseline_and_ood_and_report(base):
     b = table(base, "baseline")
-    assert {r["SIREN"] for r in b["rows"] if r["split"] == "test"} == {"target", "retrieval", "predicted", "refined"}
+    sirens = {"target", "retrieval", ORACLE, "predicted", "refined"}
+    assert {r["SIREN"] for r in b["rows"] if r["split"] == "test"} == sirens
     # each object's neighbour is another training object, the nearest in the mapper's sketch space
     ckpt = load_torch(paths_of(base).mapper)
     feats, train = ckpt["features"], ckpt["train_ids"]
     for r in b["retrieved"]:
         others = [i for i in train if i != r["id"]]
         assert r["neighbour"] == min(others, key=lambda i: float((feats[i] - feats[r["id"]]).norm()))
+    # the oracle searches the same objects, never the object itself; its row is the median of its objects
+    assert {r["id"] for r in b["oracle"]} == {r["id"] for r in b["retrieved"]}
+    assert all(r["neighbour"] in train and r["neighbour"] != r["id"] for r in b["oracle"])
+    for row in (r for r in b["rows"] if r["SIREN"] == ORACLE):
+        sel = [r["fscore_0.02"] for r in b["oracle"] if r["split"] == row["split"]]
+        assert row["n"] == len(sel) and row["F@0.02"] == pytest.approx(np.median(sel))
     # the verdict's words agree with the numbers of its own table
     test = {r["SIREN"]: r for r in b["rows"] if r["split"] == "test"}
     pred, retr = test["predicted"], test["retrieval"]

@@ -4,18 +4,23 @@ subset of the train split for the autoencoder, the mapper and retrieval), readou
 import numpy as np
 import pytest
 import torch
+import trimesh
 from conftest import make_cfg
 
 from hypershape.config import section
 from hypershape.experiments import run_experiment
+from hypershape.experiments.baseline import ORACLE
 from hypershape.experiments.common import mean_spread
-from hypershape.experiments.learning_curve import METHODS, PIPELINE, curve_of
+from hypershape.experiments.learning_curve import BASELINES, METHODS, PIPELINE, curve_of
+from hypershape.metrics import headline
 from hypershape.objects import RunObject, Subset, load_objects
 from hypershape.paths import STAGE_DIRS, Paths, paths_of
 from hypershape.pipeline import run_all
 from hypershape.provenance import object_config, shared_config
-from hypershape.runtime import load_json, load_torch
+from hypershape.readout.retrieval import oracle_nearest
+from hypershape.runtime import load_json, load_torch, rng
 from hypershape.stages.common import evaluated, readout_train
+from hypershape.stages.reconstruct import ground_truth
 from hypershape.status import run_status
 
 # twelve ids (the names of an older catalogue: any strings do), three of them held out
@@ -214,13 +219,13 @@ def test_curve_table_plot_and_verdict_agree_with_the_runs(curve):
             and r["used"] == r["train objects"]
             and r["n"] == len(TEST_IDS)
         )
-        assert r["seeds"] == (2 if r["train objects"] == 2 and r["method"] != "retrieval" else 1)
+        assert r["seeds"] == (2 if r["train objects"] == 2 and r["method"] not in BASELINES else 1)
     png = paths_of(cfg).experiment("learning_curve") / "curve.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # every point is its variant's summary: medians recomputed from the per-object rows
     points = table["points"]
     for p in points:
-        if p["method"] == "retrieval":
+        if p["method"] in BASELINES:
             continue
         route, kind = p["method"].split()
         summary = load_json(run_paths(cfg, p["train_objects"], p["seed"], route).summary_json)
@@ -245,3 +250,34 @@ def test_curve_table_plot_and_verdict_agree_with_the_runs(curve):
     assert f"It rises for {rises} of 4 pipeline methods" in table["verdict"]
     assert f"and {beat} of 4 pipeline methods beat it" in table["verdict"]
     assert table["verdict"] in (paths_of(cfg).experiment("learning_curve") / "table.md").read_text()
+
+
+def ground_truth_score(cfg, obj: str, neighbour: str) -> dict:
+    """The metrics of `neighbour`'s ground-truth solid against obj's ground truth, with the oracle's draws."""
+    p, rc = paths_of(cfg), cfg.reconstruct
+    truth = ground_truth(p, obj, rc, rng(cfg.seed, "90", obj))
+    solid = {neighbour: trimesh.load(p.solid(neighbour), force="mesh", process=False)}
+    return oracle_nearest(truth, solid, rc, lambda j: rng(cfg.seed, "oracle", obj, j))[1]
+
+
+@pytest.mark.slow
+def test_curve_oracle_searches_its_sizes_training_objects_and_bounds_their_retrieval(curve):
+    cfg, table, *_ = curve
+    key = headline(cfg.reconstruct.taus).key
+    oracle = {(r["train_objects"], r["id"]): r for r in table["oracle"]}
+    assert set(oracle) == {(k, i) for k in SUBSETS for i in TEST_IDS}
+    for (k, i), r in oracle.items():
+        assert r["neighbour"] in SUBSETS[k] and r["neighbour"] != i, (k, r)
+        # the best of the size's candidates: no other one of them scores above it, with the same draws
+        others = [ground_truth_score(cfg, i, j)[key] for j in SUBSETS[k] if j != r["neighbour"]]
+        assert all(r[key] >= f for f in others), (k, r, others)
+    for i in TEST_IDS:  # nested candidates, the same draws: a larger size's oracle never scores lower
+        assert oracle[(2, i)][key] >= oracle[(1, i)][key]
+    # the ceiling of retrieval among the same objects: at least the ground truth of retrieval's neighbour
+    for r in table["retrieved"]:
+        o = oracle[(r["train_objects"], r["id"])]
+        assert o[key] >= ground_truth_score(cfg, r["id"], r["neighbour"])[key], (r, o)
+    for p in table["points"]:
+        if p["method"] == ORACLE:
+            sel = [r[key] for (k, _), r in oracle.items() if k == p["train_objects"]]
+            assert p[key] == pytest.approx(np.median(sel))

@@ -89,6 +89,8 @@ def test_the_oracle_nearest_neighbour_scores_at_least_every_retrievals_neighbour
     key = headline(rc.taus).key
     oracle = {r["id"]: r[key] for r in t["retrieved"] if r["space"] == "oracle"}
     assert set(oracle) == {r["id"] for r in t["retrieved"] if r["space"] == "sketch"}
+    used = load_torch(Paths(cfg.data_dir, cfg.name, "hybrid").mapper)["train_ids"]  # what the readout learnt from
+    assert all(r["neighbour"] in used and r["neighbour"] != r["id"] for r in t["retrieved"] if r["space"] == "oracle")
     checked = 0
     for r in t["retrieved"]:
         if r["space"] == "oracle" or r["id"] not in oracle:

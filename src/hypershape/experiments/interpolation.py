@@ -1,5 +1,7 @@
 """Experiment 4: paths between pairs of objects, interpolated in the autoencoder latent, in raw
-shape-SIREN weights, and (a reference that needs no network) in the ground-truth SDF itself."""
+shape-SIREN weights, in route decoder's auto-decoded latents (through its shared decoder), and (a reference
+that needs no network) in the ground-truth SDF itself. Every mode walks the same pairs; with the decoder's
+mode they are drawn among its training objects, the only ones with an auto-decoded latent."""
 
 from __future__ import annotations
 
@@ -13,17 +15,20 @@ from ..geometry.marching import grid_points, mesh_from_grid, mesh_from_sdf
 from ..geometry.metrics import WORST_CHAMFER, chamfer
 from ..geometry.sdf import sample_surface, signed_distance
 from ..geometry.topology import topology
+from ..nets.shape_decoder import decoder_field, load_decoder
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
-from ..paths import paths_of
-from ..pipeline import run_all
+from ..paths import SCRIPTS, Paths, paths_of
+from ..pipeline import run_all, run_stage
 from ..records import Manifest
 from ..render import thumbnail
 from ..runtime import device_of, load_torch, rng
 from ..stages.common import shape_spec
-from .common import save_figure, write_result
+from .common import save_figure, variant, write_result
 
-MODES = ("latent", "weights", "sdf")
+DECODER = "decoder latent"
+"""The mode that walks route decoder's auto-decoded latents (its 70's mapper.pt)."""
+MODES = ("latent", "weights", "sdf", DECODER)
 CHAMFER_POINTS = 5000
 
 
@@ -46,6 +51,15 @@ class PathMeshes:
         self.latents = load_torch(self.p.latents)["latents"]
         self.grid = grid_points(self.interp.resolution, cfg.reconstruct.bound)
         self._sdf: dict[str, np.ndarray] = {}
+        self._decoder: dict | None = None
+
+    def decoder(self) -> dict:
+        """Route decoder's shared decoder and {training object: its auto-decoded latent}, read once."""
+        if self._decoder is None:
+            ckpt = load_torch(Paths(self.cfg.data_dir, self.cfg.name, "decoder").mapper)
+            codes = dict(zip(ckpt["train_ids"], ckpt["codes"].to(self.dev)))
+            self._decoder = dict(decoder=load_decoder(ckpt["decoder"], self.dev), codes=codes)
+        return self._decoder
 
     def gt_sdf(self, obj_id: str) -> np.ndarray:
         if obj_id not in self._sdf:
@@ -53,18 +67,23 @@ class PathMeshes:
             self._sdf[obj_id] = signed_distance(solid, self.grid).reshape((self.interp.resolution,) * 3)
         return self._sdf[obj_id]
 
+    def field_mesh(self, field) -> trimesh.Trimesh:
+        return mesh_from_sdf(field, self.interp.resolution, self.cfg.reconstruct.bound)
+
     def siren_mesh(self, flat: torch.Tensor) -> trimesh.Trimesh:
-        return mesh_from_sdf(
-            siren_field(self.spec, flat, self.dev, self.cfg.device.eval_chunk),
-            self.interp.resolution,
-            self.cfg.reconstruct.bound,
-        )
+        return self.field_mesh(siren_field(self.spec, flat, self.dev, self.cfg.device.eval_chunk))
+
+    def decoder_mesh(self, z: torch.Tensor) -> trimesh.Trimesh:
+        return self.field_mesh(decoder_field(self.decoder()["decoder"], z, self.dev, self.cfg.device.eval_chunk))
 
     def meshes(self, a: str, b: str, mode: str) -> list[trimesh.Trimesh]:
         ts = np.linspace(0.0, 1.0, self.interp.steps)
         if mode == "sdf":
             A, B = self.gt_sdf(a), self.gt_sdf(b)
             return [mesh_from_grid((1 - t) * A + t * B, self.cfg.reconstruct.bound) for t in ts]
+        if mode == DECODER:
+            za, zb = (self.decoder()["codes"][i] for i in (a, b))
+            return [self.decoder_mesh((1 - t) * za + t * zb) for t in ts]
         if mode == "latent":
             za, zb = self.latents[a].to(self.dev), self.latents[b].to(self.dev)
             with torch.no_grad():
@@ -99,11 +118,14 @@ def path_stats(meshes: list[trimesh.Trimesh], gen) -> dict:
 
 
 def interpolate_pairs(cfg, modes=MODES, strips: bool = True) -> tuple[list[dict], list[dict]]:
-    """Per-pair rows and per-mode summary rows for one run (its targets, autoencoder and latents)."""
+    """Per-pair rows and per-mode summary rows for one run (its targets, autoencoder and latents; with the
+    decoder's mode, route decoder's 70)."""
     p = paths_of(cfg)
     m = Manifest(p.manifest("60_weight_ae"), p.root)
     done = [i for i in m.ids() if m.is_done(i) and p.target(i).exists()]
     ps = PathMeshes(cfg)
+    if DECODER in modes:  # pairs every mode can walk
+        done = [i for i in done if i in ps.decoder()["codes"]]
     per_pair = []
     for a, b in pairs_of(cfg, done):
         strip = {}
@@ -146,13 +168,17 @@ def strip_figure(strip: dict, a: str, b: str):
 
 def run(cfg) -> str:
     run_all(cfg)
+    # the decoder's mode reads route decoder's 70 of this run (made here when its route is another)
+    run_stage(SCRIPTS["70_mapper"], variant(cfg, None, **{"mapper.route": "decoder"}))
     per_pair, summary = interpolate_pairs(cfg)
     return write_result(
         cfg,
         "interpolation",
         "Experiment 4: interpolation",
         f"{cfg.experiment.interpolation.steps} meshes per path (ends included), marching cubes at "
-        f"{cfg.experiment.interpolation.resolution}³. valid = non-empty, closed manifold, one component (≥1% "
+        f"{cfg.experiment.interpolation.resolution}³. Pairs of route decoder's training objects (the only ones "
+        f"with an auto-decoded latent); '{DECODER}' decodes the blended latent through its shared decoder. "
+        "valid = non-empty, closed manifold, one component (≥1% "
         "area); jump ratio = largest Chamfer-L1 between neighbouring steps / Chamfer-L1 of the "
         "two ends (1/(steps−1) is perfectly even); strips are strip_*.png beside this table.",
         ["mode", "pairs", "valid share", "median jump ratio", "max jump ratio", "topology changes / path"],

@@ -5,9 +5,10 @@ is a variant run branched from it with data.train_limit=k (60's autoencoder and 
 first k train objects of a seeded, nested order), readout_seed=s and eval_splits=[test] (80 and 90 on the
 held-out objects only); the manifests reuse every per-object output, so only 60's autoencoder and 70–90
 are made. Both routes share a variant (route folders), and the retrieval baseline (baseline.py) looks up
-the nearest of the same k objects, once per size. experiment.learning_curve.readout_seeds are repeated at
-the largest size only; the smaller sizes use the first seed. With experiment.learning_curve.ood the largest
-size is repeated on data.split=ood."""
+the nearest of the same k objects, once per size; so does the oracle nearest neighbour (the one of those k
+whose ground truth scores best against the held-out object's: the ceiling of any retrieval among them).
+experiment.learning_curve.readout_seeds are repeated at the largest size only; the smaller sizes use the
+first seed. With experiment.learning_curve.ood the largest size is repeated on data.split=ood."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ..objects import Subset
 from ..paths import paths_of
 from ..pipeline import run_all
 from ..runtime import load_torch
-from .baseline import retrieval_rows
+from .baseline import ORACLE, oracle_rows, retrieval_rows
 from .common import (
     object_rows,
     rates_note,
@@ -36,7 +37,9 @@ from .common import (
 
 ROUTES = ("latent", "direct")
 PIPELINE = tuple(f"{route} {kind}" for route in ROUTES for kind in ("predicted", "refined"))
-METHODS = PIPELINE + ("retrieval",)
+BASELINES = ("retrieval", ORACLE)
+"""The methods with no readout seed, made once per size."""
+METHODS = PIPELINE + BASELINES
 COLUMNS = ["held out", "train objects", "used", "method", "seeds", "n"]
 """The columns before the metrics' (common.readout_metrics)."""
 
@@ -73,7 +76,7 @@ def run(cfg) -> str:
     runs = plan(cfg)  # fails before any work on a bad request
     shown = readout_metrics(cfg.reconstruct.taus)
     run_all(cfg, until="60_train_weight_ae")  # the per-object work every variant shares
-    points, retrieved, looked_up = [], [], set()
+    points, found, looked_up = [], {m: [] for m in BASELINES}, set()
     for held, k, s, latent in runs:
         direct = variant(latent, None, **{"mapper.route": "direct"})
         run_all(latent)  # 01–50 and 60's targets are up to date (linked from the base run), the rest is made
@@ -85,13 +88,12 @@ def run(cfg) -> str:
                 if r["split"] == Subset.test and f"{route} {r['kind']}" in PIPELINE:
                     m = {m.key: r[m.summary_key] for m in shown}
                     points.append(dict(about, method=f"{route} {r['kind']}", n=r["n"], run=c.name, **m))
-        if (held, k) not in looked_up:  # retrieval has no readout seed: once per size, among the mapper's objects
+        if (held, k) not in looked_up:  # the baselines have no readout seed: once per size
             looked_up.add((held, k))
-            test = {r["id"]: r["split"] for r in object_rows(latent) if r["split"] == Subset.test}
-            rows = [dict(r, held_out=held, train_objects=k) for r in retrieval_rows(latent, test)]
-            retrieved += rows
-            point = dict(about, seed=None, method="retrieval", n=len(rows), run=latent.name)
-            points.append(dict(point, **scores(rows, shown)))
+            for method, rows in baselines(latent, about, used).items():
+                found[method] += rows
+                point = dict(about, seed=None, method=method, n=len(rows), run=latent.name)
+                points.append(dict(point, **scores(rows, shown)))
     rows = table_rows(points, shown)
     verdict = verdict_of(points, runs[0][0], shown[0])
     save_figure(figure(points, runs[0][0], shown[0]), paths_of(cfg).experiment("learning_curve") / "curve.png")
@@ -100,9 +102,9 @@ def run(cfg) -> str:
     short = sorted({(p["train_objects"], p["used"]) for p in points if p["used"] < p["train_objects"]})
     notes = (
         f"Test objects only (the split is fixed by data.catalogue_seed {cfg.data.catalogue_seed}); the autoencoder, "
-        "the mapper and retrieval "
+        f"the mapper, retrieval and the {ORACLE} (the ceiling of retrieval: it reads the held-out shape) "
         f"learn from the first k train objects of a seeded nested order. Readout seeds {seeds} at "
-        f"k = {sizes[-1]}, seed {seeds[0]} at the other sizes (mean ± std over seeds); retrieval is "
+        f"k = {sizes[-1]}, seed {seeds[0]} at the other sizes (mean ± std over seeds); retrieval and the oracle are "
         f"once per size. {rates_note(shown)} "
         + (f"Fewer train objects than asked were usable (asked, used): {short}. " if short else "")
         + verdict
@@ -114,9 +116,18 @@ def run(cfg) -> str:
         notes,
         COLUMNS + [m.label for m in shown],
         rows,
-        extra=dict(points=points, retrieved=retrieved, verdict=verdict),
+        extra=dict(points=points, retrieved=found["retrieval"], oracle=found[ORACLE], verdict=verdict),
         seeds=("readout_seeds", seeds),
     )
+
+
+def baselines(latent, about: dict, used: list[str]) -> dict[str, list[dict]]:
+    """{method: per-object rows} of retrieval and of the oracle nearest neighbour on the test objects of one
+    size's run (`latent`), both among the `used` training objects its mapper learnt from."""
+    test = {r["id"]: r["split"] for r in object_rows(latent) if r["split"] == Subset.test}
+    made = {"retrieval": retrieval_rows(latent, test), ORACLE: oracle_rows(latent, test, used)}
+    tag = dict(held_out=about["held_out"], train_objects=about["train_objects"])
+    return {method: [dict(r, **tag) for r in rows] for method, rows in made.items()}
 
 
 def table_rows(points: list[dict], shown: list[Metric]) -> list[dict]:
@@ -163,7 +174,8 @@ def verdict_of(points: list[dict], held: str, fscore: Metric) -> str:
         f"{len(rises)} of {len(PIPELINE)} pipeline methods ({len(steady)} of them at every step); at "
         f"{sizes[-1]} the best, {best} ({ends[best][1]:.3f}), "
         f"{'beats' if best in beat else 'does not beat'} retrieval ({retr:.3f}), and {len(beat)} of "
-        f"{len(PIPELINE)} pipeline methods beat it."
+        f"{len(PIPELINE)} pipeline methods beat it; the {ORACLE}, the ceiling of retrieval, scores "
+        f"{ends[ORACLE][1]:.3f}."
     )
 
 
@@ -171,10 +183,11 @@ def figure(points: list[dict], held: str, fscore: Metric):
     """Held-out F-score (`fscore`) against the number of training objects (log x), one line per method; error bars
     (std over readout seeds) where there are several; the ood repeat as hollow markers."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    colours = dict(zip(METHODS, ("#4c72b0", "#1f3b70", "#dd8452", "#8c4a1c", "#777777")))
+    colours = dict(zip(METHODS, ("#4c72b0", "#1f3b70", "#dd8452", "#8c4a1c", "#777777", "#2b8a3e")))
+    styles = {"retrieval": "--", ORACLE: ":"}
     for m in METHODS:
         sizes, means, stds = curve_of(points, held, m, fscore.key)
-        style = "--" if m == "retrieval" else "-"
+        style = styles.get(m, "-")
         ax.errorbar(sizes, means, yerr=stds, fmt=f"o{style}", color=colours[m], capsize=3, label=m)
         k, ood, ood_std = curve_of(points, "ood", m, fscore.key)
         if k:
@@ -184,7 +197,7 @@ def figure(points: list[dict], held: str, fscore: Metric):
     ax.set_xticks(sizes, [str(k) for k in sizes])
     ax.minorticks_off()
     ax.set_ylim(0, 1)
-    ax.set_xlabel("training objects (autoencoder, mapper, retrieval)")
+    ax.set_xlabel("training objects (autoencoder, mapper, retrieval, oracle)")
     ax.set_ylabel(f"held-out median {fscore.label} ({held})")
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -29,7 +29,7 @@ from ..pipeline import run_all
 from ..render import thumbnail
 from ..runtime import device_of, load_torch
 from ..stages.common import shape_spec
-from .baseline import oracle_rows, retrieval_rows
+from .baseline import ORACLE, oracle_rows, retrieval_rows
 from .common import (
     object_rows,
     rates_note,
@@ -43,7 +43,6 @@ from .common import (
 )
 
 ROUTES = ("hybrid", "probe", "latent", "decoder")  # hybrid, its learned and probed candidates alone, the decoder
-ORACLE = "oracle nearest neighbour"
 SPACES = (("sketch", "latent"), ("probe", "probe"))  # retrieval: (input space, the route whose 70 keeps it)
 COLUMNS = ["held out", "split", "method", "seeds", "n"]
 """The columns before the metrics' (common.readout_metrics)."""
@@ -138,7 +137,8 @@ def baselines(by_route: dict, held: str, shown: list[Metric], points: list[dict]
     run (by_route's hybrid) scored; each method's aggregates per split are appended to `points`."""
     split_of = {r["id"]: r["split"] for r in object_rows(by_route["hybrid"]) if r["kind"] == "predicted"}
     found = [(space, f"retrieval ({space})", retrieval_rows(by_route[route], split_of)) for space, route in SPACES]
-    found.append(("oracle", ORACLE, oracle_rows(by_route["hybrid"], split_of)))
+    used = load_torch(paths_of(by_route["hybrid"]).mapper)["train_ids"]  # the objects the readout learnt from
+    found.append(("oracle", ORACLE, oracle_rows(by_route["hybrid"], split_of, used)))
     out = []
     for space, method, rows in found:
         rows = [dict(r, held_out=held, space=space) for r in rows]
