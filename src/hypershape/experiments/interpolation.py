@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import trimesh
 
+from ..errors import UserError
 from ..geometry.marching import grid_points, mesh_from_grid, mesh_from_sdf
 from ..geometry.metrics import WORST_CHAMFER, chamfer
 from ..geometry.sdf import sample_surface, signed_distance
@@ -126,6 +127,8 @@ def interpolate_pairs(cfg, modes=MODES, strips: bool = True) -> tuple[list[dict]
     ps = PathMeshes(cfg)
     if DECODER in modes:  # pairs every mode can walk
         done = [i for i in done if i in ps.decoder()["codes"]]
+    if len(done) < 2:
+        raise UserError(f"interpolation: {len(done)} object(s) with every mode's code ({', '.join(modes)}): need 2")
     per_pair = []
     for a, b in pairs_of(cfg, done):
         strip = {}
