@@ -7,11 +7,9 @@ from __future__ import annotations
 import torch
 import trimesh
 
-from ..geometry.metrics import fscore_of, mesh_metrics, nearest, volumetric_iou
-from ..geometry.sdf import sample_surface
-from ..geometry.topology import genus_match
-from ..geometry.winding import winding_number
-from ..metrics import headline
+from ..geometry.metrics import fscore_of, mesh_metrics, nearest
+from ..geometry.sdf import sample_surface, signed_distance
+from ..metrics import Scored, compute, headline
 from ..routes.base import Predictor
 from ..runtime import load_torch
 
@@ -45,7 +43,8 @@ def oracle_nearest(truth: dict, candidates: dict[str, trimesh.Trimesh], rc, gen_
     """The candidate (a training object's ground-truth solid) whose surface scores best on the headline
     F-score against `truth` (stages.reconstruct.truth_of), and its metrics: what a retrieval that sees the
     held-out shape itself would find, the ceiling of any retrieval from those candidates. gen_of(id) draws
-    a candidate's surface points. IoU is read off the candidate's winding number at truth's IoU points."""
+    a candidate's surface points. Every registered metric is computed as 90 computes it, with the candidate's
+    exact signed distance as its field (IoU: its winding number at truth's IoU points)."""
     tau = headline(rc.taus).tau
 
     def fscore(i: str) -> float:  # the headline alone picks; the other metrics are the winner's only
@@ -56,6 +55,5 @@ def oracle_nearest(truth: dict, candidates: dict[str, trimesh.Trimesh], rc, gen_
     best = max(sorted(candidates), key=fscore)  # ties: the first id
     mesh = candidates[best]
     m = mesh_metrics(mesh, truth["mesh"], rc.n_points, tuple(rc.taus), gen_of(best), truth["sample"])
-    inside = winding_number(mesh.vertices, mesh.faces, truth["iou_points"]) > 0.5
-    m.update(iou=volumetric_iou(truth["inside"], inside), genus_match=genus_match(m["genus"], truth["genus"]))
+    m.update(compute(Scored(field=lambda q: signed_distance(mesh, q), mesh=mesh, truth=truth, rc=rc, measured=m)))
     return best, m
