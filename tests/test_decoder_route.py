@@ -6,14 +6,20 @@ import csv
 
 import pytest
 import torch
-from conftest import make_cfg
+from conftest import copy_run, make_cfg, records
 
 from hypershape import routes
+from hypershape.config import readout_seed
 from hypershape.nets.shape_decoder import load_decoder
-from hypershape.paths import paths_of
-from hypershape.pipeline import run_all
-from hypershape.runtime import load_json, rng
-from hypershape.stage_specs import mapper_config
+from hypershape.paths import SCRIPTS, paths_of
+from hypershape.pipeline import run_all, run_stage
+from hypershape.readout.autodecode import fit_latent
+from hypershape.readout.probe import Prober
+from hypershape.readout.probe_encoder import ProbeEncoder, emitted_sirens
+from hypershape.routes.probe import hull_samples
+from hypershape.runtime import generator, load_json, rng
+from hypershape.stage_specs import mapper_config, refine_config
+from hypershape.stages.common import image_spec
 from hypershape.stages.reconstruct import ground_truth, score_field
 
 
@@ -29,6 +35,14 @@ def test_the_decoder_section_keys_70_under_route_decoder_alone():
         a = mapper_config(make_cfg("preset=tiny", f"mapper={route}"))
         b = mapper_config(make_cfg("preset=tiny", f"mapper={route}", "decoder.steps=7"))
         assert (a != b) == changes, route
+
+
+def test_decoder_start_keys_80_under_route_decoder_and_not_70():
+    for route, changes in (("decoder", True), ("latent", False), ("probe", False)):
+        a = make_cfg("preset=tiny", f"mapper={route}")
+        b = make_cfg("preset=tiny", f"mapper={route}", "decoder.start=hull")
+        assert mapper_config(a) == mapper_config(b), route
+        assert (refine_config(a) != refine_config(b)) == changes, route
 
 
 @pytest.mark.slow
@@ -61,3 +75,37 @@ def test_a_training_objects_predicted_field_is_its_own_not_the_other_training_ob
         predicted = torch.load(p.shape_sirens(other), weights_only=True)["predicted"]
         m, _ = score_field(field.numpy(predicted, "cpu"), truth, rc, rng(run.seed, "90", obj))
         assert own[obj] > m["iou"] + 0.05, (obj, own[obj], other, m["iou"])
+
+
+def readout_latent(cfg, prober: Prober, obj: str) -> torch.Tensor:
+    """The latent the run's trained readout (70's mapper.pt) reads off the object's drawn views."""
+    ckpt = torch.load(paths_of(cfg).mapper, weights_only=True)
+    c, e = ckpt["config"], ckpt["encoder"]
+    encoder = ProbeEncoder(
+        image_spec(cfg), e["views"], c["probe_resolution"], c["readout_hidden"], c["latent"], c["learn_probes"]
+    )
+    encoder.load_state_dict(e["state"])
+    with torch.no_grad():
+        return encoder.eval()(emitted_sirens(prober, obj)[None])[0]
+
+
+@pytest.mark.slow
+def test_80_starts_from_the_readouts_latent_or_from_the_latent_fitted_to_the_drawn_hull(route_runs, tmp_path):
+    shared = route_runs["decoder"]  # made with decoder.start=readout
+    cfg = copy_run(shared, tmp_path, until="70_mapper")
+    cfg.decoder.start, cfg.eval_splits = "hull", ["test"]
+    run_stage(SCRIPTS["80_shape_sirens"], cfg)  # 70 is not redone: decoder.start keys 80 alone
+    p, seed = paths_of(cfg), readout_seed(cfg)
+    decoder = load_decoder(torch.load(p.mapper, weights_only=True)["decoder"])
+    prober = Prober(cfg, p, image_spec(cfg), "cpu")
+    hull_records = records(cfg, "80_shape_sirens", "test")
+    assert hull_records and {r["start"] for r in hull_records.values()} == {"hull"}
+    for obj in hull_records:
+        _, points, sdf = hull_samples(cfg, prober, obj, seed)
+        fitted = fit_latent(decoder, points, sdf, cfg.decoder, generator(seed, "decoder-hull", obj))[0]
+        hull_start = torch.load(p.shape_sirens(obj), weights_only=True)["predicted"]
+        torch.testing.assert_close(hull_start, fitted)
+        readout_start = torch.load(paths_of(shared).shape_sirens(obj), weights_only=True)
+        assert readout_start["start"] == "readout"
+        torch.testing.assert_close(readout_start["predicted"], readout_latent(shared, prober, obj))
+        assert not torch.allclose(hull_start, readout_start["predicted"], atol=1e-3)

@@ -51,6 +51,11 @@ class Heads(Enum):
     monolithic = "monolithic"
 
 
+class DecoderStart(str, Enum):
+    readout = "readout"
+    hull = "hull"
+
+
 @dataclass
 class DataConfig:
     source: Source = Source.procedural
@@ -381,6 +386,11 @@ class DecoderConfig:
     refine_pull: float = 1.0
     """Weight of the pull of the refined latent towards the readout's: the mean squared move per dimension,
     in units of the training latents' spread in that dimension."""
+    start: DecoderStart = DecoderStart.readout
+    """The latent 80 starts an object from (its "predicted" row), which 80's refinement then fits to the
+    views: readout, the trained readout's; hull, the latent fitted (decoder frozen, from the prior's mean,
+    fit_steps at fit_lr) to SDF samples of the visual hull route probe carves from the views the object's
+    hypernetwork draws. Either reads the object's hypernetwork alone. Keys 80, not 70: nothing trained reads it."""
 
 
 @dataclass

@@ -99,14 +99,19 @@ def weight_ae_shared_config(cfg, artifact: str) -> dict:
 def mapper_config(cfg) -> dict:
     """seed: the sketch's; readout_seed: the mapper's init (its train subset is an input). A route with a
     config section of its own name (route decoder: cfg.decoder) trains what that section describes, so the
-    section keys 70 under that route alone; the other routes' keys do not change when it does."""
+    section keys 70 under that route alone; the other routes' keys do not change when it does. decoder.start
+    keys 80 instead (refine_config): where 80 starts reads what 70 trained and changes none of it."""
     mapper = section(cfg, "mapper")
-    own = {mapper["route"]: section(cfg, mapper["route"])} if mapper["route"] in cfg else {}
+    own = {mapper["route"]: _without(section(cfg, mapper["route"]), "start")} if mapper["route"] in cfg else {}
     return dict(mapper=mapper, seed=cfg.seed, readout_seed=readout_seed(cfg), **own)
 
 
 def refine_config(cfg) -> dict:
-    return dict(refine=section(cfg, "shape_siren")["refine"], readout_seed=readout_seed(cfg))
+    """80's: the refinement, the readout seed, and under route decoder where its latent starts (decoder.start)."""
+    out = dict(refine=section(cfg, "shape_siren")["refine"], readout_seed=readout_seed(cfg))
+    if section(cfg, "mapper")["route"] == "decoder":
+        out["decoder_start"] = section(cfg, "decoder")["start"]
+    return out
 
 
 def reconstruct_config(cfg) -> dict:
@@ -190,7 +195,7 @@ STAGES: dict[str, StageSpec] = {
             routed=True,
             device_dependent=True,
             evaluated_only=True,
-            knobs=("shape_siren.refine", "eval_splits"),
+            knobs=("shape_siren.refine", "decoder.start", "eval_splits"),
         ),
         StageSpec(
             "90_reconstruct",

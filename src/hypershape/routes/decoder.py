@@ -1,20 +1,24 @@
 """Route decoder: one shape decoder shared by every object, a small latent per object (readout/autodecode.py).
 70 auto-decodes the decoder and the training objects' latents on their 02 SDF samples, then trains the probe
 readout (readout/probe_encoder.py: what the hypernetwork draws at probe pixels -> latent) on the training
-objects only. 80 reads an object's latent off its hypernetwork with the readout, and refines that latent (not
-the decoder) through the frozen decoder; 90 meshes the decoder at the refined latent (cfg.decoder)."""
+objects only. 80 reads an object's latent off its hypernetwork with the readout (or fits it to the hull of the
+views the hypernetwork draws: decoder.start), and refines that latent (not the decoder) through the frozen
+decoder; 90 meshes the decoder at the refined latent (cfg.decoder)."""
 
 from __future__ import annotations
 
 import torch
 
-from ..config import readout_seed, section
+from ..config import DecoderStart, readout_seed
 from ..nets.shape_decoder import ShapeDecoder, load_decoder, save_decoder
+from ..readout.autodecode import fit_latent
 from ..readout.benchmark import train_networks
 from ..readout.probe import Prober
 from ..readout.probe_encoder import ProbeEncoder, emitted_sirens
 from ..routes.base import Field, MapperRoute, Predictor, TrainingSet
-from ..runtime import device_of, load_torch, save_torch
+from ..routes.probe import hull_samples
+from ..runtime import device_of, generator, load_torch, save_torch
+from ..stage_specs import mapper_config
 from ..stages.common import image_spec
 
 
@@ -38,21 +42,35 @@ class DecoderField(Field):
 
 
 class DecoderPredictor(Predictor):
-    """The latent the trained readout gives an object from the views its hypernetwork draws at the probes."""
+    """The latent an object starts from (decoder.start), read off its hypernetwork alone, so the row stays
+    "predicted": the trained readout's latent from the views the hypernetwork draws at the probes, or the
+    latent fitted with the decoder frozen to SDF samples of the visual hull those views carve (route
+    probe's hull, which reads nothing learnt from other objects). The record says which start it is."""
 
     def __init__(self, cfg, paths, device):
         ckpt = load_torch(paths.mapper)
         c, e = ckpt["config"], ckpt["encoder"]
+        self.cfg, self.start, self.seed = cfg, DecoderStart(cfg.decoder.start), readout_seed(cfg)
         self.prober = Prober(cfg, paths, image_spec(cfg), device)
         self.encoder = ProbeEncoder(
             image_spec(cfg), e["views"], c["probe_resolution"], c["readout_hidden"], c["latent"], c["learn_probes"]
         )
         self.encoder.load_state_dict(e["state"])
         self.encoder = self.encoder.to(device).eval().requires_grad_(False)
+        self.decoder = load_decoder(ckpt["decoder"], device)
 
-    @torch.no_grad()
     def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
-        return self.encoder(emitted_sirens(self.prober, obj_id)[None])[0], {}
+        how = dict(start=self.start.value)
+        if self.start == DecoderStart.hull:
+            return self.hull_latent(obj_id), how
+        with torch.no_grad():
+            return self.encoder(emitted_sirens(self.prober, obj_id)[None])[0], how
+
+    def hull_latent(self, obj_id: str) -> torch.Tensor:
+        """The latent fitted (decoder frozen, from the prior's mean) to SDF samples of the object's drawn hull."""
+        _, points, sdf = hull_samples(self.cfg, self.prober, obj_id, self.seed)
+        gen = generator(self.seed, "decoder-hull", obj_id)
+        return fit_latent(self.decoder, points, sdf, self.cfg.decoder, gen)[0]
 
 
 class Decoder(MapperRoute):
@@ -75,7 +93,7 @@ class Decoder(MapperRoute):
                 codes=nets["codes"].cpu(),
                 encoder=dict(views=len(prober.directions), state=nets["encoder"].state_dict()),
                 train_ids=data.train_ids,
-                config=section(cfg, "decoder"),
+                config=mapper_config(cfg)["decoder"],  # what 70 read: not decoder.start, which 80 reads
                 readout_seed=readout_seed(cfg),
             ),
         )

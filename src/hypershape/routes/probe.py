@@ -18,33 +18,38 @@ from ..stages.common import image_spec, shape_spec
 from ..training import fit_sdf
 
 
+def drawn_hull(cfg, prober: Prober, obj_id: str):
+    """The visual hull (a trimesh; empty if the outlines share no point) of the views the object's
+    hypernetwork draws at mapper.probe.upsample times the render resolution."""
+    probe, bound = cfg.mapper.probe, cfg.reconstruct.bound
+    images = prober.images(obj_id, probe.upsample * cfg.render.resolution).cpu()
+    return visual_hull(images, prober.poses, cfg.render.yfov_deg, probe.threshold, probe.resolution, bound)
+
+
+def hull_samples(cfg, prober: Prober, obj_id: str, seed: int):
+    """The drawn hull and its SDF samples (points, sdf) drawn as 02 draws them from a solid (cfg.data),
+    seeded by `seed` and the object. Raises ValueError where the hull is empty."""
+    hull = drawn_hull(cfg, prober, obj_id)
+    if len(hull.faces) == 0:
+        raise ValueError(f"{obj_id}: the probed outlines (threshold {cfg.mapper.probe.threshold}) share no point")
+    d, bound, gen = cfg.data, cfg.reconstruct.bound, rng(seed, "probe", obj_id)
+    s = sample_sdf(hull, d.sdf_pool, d.sdf_samples, d.surface_samples, d.beta, gen, d.uniform_samples, bound)
+    return hull, torch.from_numpy(s["points"]), torch.from_numpy(s["sdf"])
+
+
 class ProbePredictor(Predictor):
     """The shape-SIREN fitted to the visual hull of the views the object's hypernetwork draws."""
 
     def __init__(self, cfg, paths, device):
         self.cfg, self.seed, self.shape_spec = cfg, readout_seed(cfg), shape_spec(cfg)
-        self.probe = cfg.mapper.probe
         self.prober = Prober(cfg, paths, image_spec(cfg), device)
         self.anchor = load_torch(paths.shape_anchor)["flat"].to(device)
 
-    def hull(self, obj_id: str):
-        """The visual hull (a trimesh; empty if the outlines share no point) of the object's hypernetwork."""
-        c, probe = self.cfg, self.probe
-        images = self.prober.images(obj_id, probe.upsample * c.render.resolution).cpu()
-        poses = self.prober.poses
-        return visual_hull(images, poses, c.render.yfov_deg, probe.threshold, probe.resolution, c.reconstruct.bound)
-
     def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
-        hull = self.hull(obj_id)
-        if len(hull.faces) == 0:
-            raise ValueError(f"{obj_id}: the probed outlines (threshold {self.probe.threshold}) share no point")
-        d, bound = self.cfg.data, self.cfg.reconstruct.bound
-        gen = rng(self.seed, "probe", obj_id)
-        s = sample_sdf(hull, d.sdf_pool, d.sdf_samples, d.surface_samples, d.beta, gen, d.uniform_samples, bound)
-        data = [(torch.from_numpy(s["points"]), torch.from_numpy(s["sdf"]))]
+        hull, points, sdf = hull_samples(self.cfg, self.prober, obj_id, self.seed)
         gens = [generator(self.seed, "probe", obj_id)]
-        c, radii = self.cfg, [enclosing_radius(hull)]
-        desc, num = f"{obj_id} (probe)", numerics_of(c)
+        c, data, radii = self.cfg, [(points, sdf)], [enclosing_radius(hull)]
+        desc, num, bound = f"{obj_id} (probe)", numerics_of(c), c.reconstruct.bound
         flat, _ = fit_sdf(self.shape_spec, self.anchor[None], data, radii, gens, c.shape_siren, bound, desc, num)
         return flat[0], {}
 
