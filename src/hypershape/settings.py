@@ -16,7 +16,9 @@ import sys
 
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from .config import Config
 from .errors import UserError
 from .objects import load_objects
 from .paths import SCRIPTS, STAGE_DIRS, paths_of, readout_paths
@@ -131,6 +133,17 @@ def _say(line: str) -> None:
 
 
 # ---------------------------------------------------------------- upstream made with other settings
+def made_config(path):
+    """A stage's saved config.yaml over the schema's defaults: a setting added since it was saved reads as
+    its default, which keeps the behaviour from before the setting existed. Where the saved config holds a
+    setting the schema no longer has, it is read as saved."""
+    saved = OmegaConf.load(path)
+    try:
+        return OmegaConf.merge(OmegaConf.structured(Config), saved)
+    except OmegaConfBaseException:
+        return saved
+
+
 def _expected(cfg, stage: str, artifact: str | None) -> dict:
     """The settings parts a record of `stage` made under cfg holds (what status compares too)."""
     config = object_config(cfg, stage) if artifact is None else shared_config(cfg, stage, artifact)
@@ -211,7 +224,7 @@ def check_upstream(cfg, stage: str) -> None:
         entry, artifact = found
         diff = []
         if p.run_config(up).exists():  # the config of its last run: the values, when they made this record
-            made_with = OmegaConf.load(p.run_config(up))
+            made_with = made_config(p.run_config(up))
             if not _differs(entry, _expected(made_with, up, artifact)):
                 diff = differences(cfg, made_with, up, artifact)
         said = "; ".join(f"{k}: made with {a}, this config says {b}" for k, a, b in diff)
@@ -274,7 +287,7 @@ def check_readout_from(cfg) -> None:
             f"readout_from={cfg.readout_from}: {theirs.stage('70_mapper')} holds no readout: run `python "
             f"run_pipeline.py name={cfg.readout_from} mapper.route={cfg.mapper.route.value}` (its overrides) first"
         )
-    then = OmegaConf.load(made)
+    then = made_config(made)
     for key in READOUT_SIZES:
         a, b = _plain(OmegaConf.select(then, key)), _plain(OmegaConf.select(cfg, key))
         if a != b:
