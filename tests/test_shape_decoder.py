@@ -124,3 +124,29 @@ def test_fitting_a_latent_to_the_views_never_lowers_their_agreement(tiny_run):
         assert info["refine_accepted"] == (after > before) and info["view_iou_refined"] == after
         kept += info["refine_accepted"]
     assert kept > 0  # the fit does move latents towards the views somewhere
+
+
+@pytest.mark.slow
+def test_the_readouts_function_term_reads_a_bounded_batch_of_objects_per_step(tiny_run):
+    """readout_batch_objects at or above the number of training objects changes nothing (every object, in
+    order, no extra draw); below it, the frozen decoder sees exactly that many objects each step."""
+    cfg, ids, data, decoder, codes, prober = tiny_run
+    sirens = torch.stack([emitted_sirens(prober, i) for i in ids])
+    spec, n = image_spec(cfg), len(ids)
+
+    def trained(batch: int):
+        seen = []
+        hook = decoder.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[0]))
+        try:
+            c = OmegaConf.merge(cfg.decoder, dict(readout_steps=5, readout_batch_objects=batch))
+            encoder, curve = train_readout(sirens, codes, decoder, data, ids, spec, c, 0)
+        finally:
+            hook.remove()
+        return encoder.state_dict(), curve, seen
+
+    every, every_curve, seen = trained(0)
+    assert seen == [n] * 5
+    same, same_curve, _ = trained(n)
+    assert same_curve == every_curve and all(torch.equal(same[k], every[k]) for k in every)
+    _, fewer_curve, seen = trained(n - 1)
+    assert seen == [n - 1] * 5 and fewer_curve != every_curve

@@ -379,6 +379,10 @@ class DecoderConfig:
     function_weight: float = 1.0
     """Weight of the readout's function term: the clamped L1 of the frozen decoder at the predicted latent
     on the training object's SDF samples (beside the squared error to its auto-decoded latent)."""
+    readout_batch_objects: int = 16
+    """Training objects whose SDF samples the function term reads per readout step, drawn anew each step
+    (0 = all; every object when there are no more than this): bounds a step's cost at any number of training
+    objects. The latent term reads every object each step."""
     refine_steps: int = 50
     """Test-time steps fitting the latent (decoder frozen) to the hypernetwork's outlines; 0: none."""
     refine_lr: float = 1e-2

@@ -12,7 +12,7 @@ from torch import nn
 from ..nets.hypernet import HyperNet
 from ..nets.shape_decoder import ShapeDecoder
 from ..nets.siren import SirenSpec, pixel_grid, siren_forward
-from ..runtime import load_torch
+from ..runtime import generator, load_torch
 from ..training import sdf_batch, train
 from .autodecode import clamped_l1, sample_gens
 from .probe import Prober
@@ -76,8 +76,9 @@ def train_readout(
     seed: int,
 ) -> tuple[ProbeEncoder, list[float]]:
     """A ProbeEncoder trained on the training objects' emitted SIRENs [B, V, P] to their auto-decoded
-    latents [B, L] and, with c.function_weight, through the frozen decoder on their SDF samples (c.points
-    a step each). Seeded by `seed`. Returns the encoder (eval mode, no gradients) and the loss curve."""
+    latents [B, L] and, with c.function_weight, through the frozen decoder on the SDF samples (c.points a step
+    each) of c.readout_batch_objects of them per step. Seeded by `seed`. Returns the encoder (eval mode, no
+    gradients) and the loss curve."""
     dev = sirens.device
     torch.manual_seed(seed)
     enc = ProbeEncoder(spec, sirens.shape[1], c.probe_resolution, c.readout_hidden, c.latent, c.learn_probes)
@@ -86,13 +87,17 @@ def train_readout(
     target = (latents - enc.out_mean) / enc.out_scale
     decoder.requires_grad_(False)
     gens = sample_gens(seed, "readout", ids)
+    pick = generator(seed, "readout-objects")
+    size = min(c.readout_batch_objects or len(data), len(data))
 
     def loss(step):
         pred = enc.standardised(sirens)
         total = ((pred - target) ** 2).mean()
         if c.function_weight > 0:
-            x, y = sdf_batch(data, c.points, gens, dev)
-            z = pred * enc.out_scale + enc.out_mean
+            # all objects in order when they fit, so a small training set draws nothing extra
+            rows = torch.randperm(len(data), generator=pick)[:size].tolist() if size < len(data) else range(size)
+            x, y = sdf_batch([data[r] for r in rows], c.points, [gens[r] for r in rows], dev)
+            z = pred[list(rows)] * enc.out_scale + enc.out_mean
             total = total + c.function_weight * clamped_l1(decoder(z, x), y, c.clamp).mean()
         return total
 
