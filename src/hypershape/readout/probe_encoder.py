@@ -95,9 +95,9 @@ def train_readout(
         total = ((pred - target) ** 2).mean()
         if c.function_weight > 0:
             # all objects in order when they fit, so a small training set draws nothing extra
-            rows = torch.randperm(len(data), generator=pick)[:size].tolist() if size < len(data) else range(size)
+            rows = torch.randperm(len(data), generator=pick)[:size].tolist() if size < len(data) else list(range(size))
             x, y = sdf_batch([data[r] for r in rows], c.points, [gens[r] for r in rows], dev)
-            z = pred[list(rows)] * enc.out_scale + enc.out_mean
+            z = pred[rows] * enc.out_scale + enc.out_mean
             total = total + c.function_weight * clamped_l1(decoder(z, x), y, c.clamp).mean()
         return total
 
