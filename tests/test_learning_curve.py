@@ -11,7 +11,8 @@ from hypershape.config import section
 from hypershape.experiments import run_experiment
 from hypershape.experiments.baseline import ORACLE
 from hypershape.experiments.common import mean_spread
-from hypershape.experiments.learning_curve import BASELINES, METHODS, PIPELINE, curve_of
+from hypershape.experiments.learning_curve import BASELINES, curve_of, fitting_sizes, pipeline_methods, plan
+from hypershape.experiments.readout import SPACES
 from hypershape.metrics import headline
 from hypershape.objects import RunObject, Subset, load_objects
 from hypershape.paths import STAGE_DIRS, Paths, paths_of
@@ -98,6 +99,40 @@ def test_readout_knobs_enter_only_the_readouts_keys():
     assert shared_config(same, "60_weight_ae", "weight_ae") == shared_config(base, "60_weight_ae", "weight_ae")
 
 
+def test_plan_drops_sizes_above_the_train_split_and_branches_every_route_off_the_first():
+    cfg = make_cfg(
+        "preset=tiny",
+        "experiment=learning_curve",
+        "experiment.learning_curve.train_sizes=[40,10,20,400,80]",
+        "experiment.learning_curve.readout_seeds=[0,1]",
+        "experiment.learning_curve.ood=true",
+    )
+    routes = list(cfg.experiment.learning_curve.routes)
+    assert routes == ["decoder", "latent", "hybrid"]  # the default: the first runs every stage
+    assert fitting_sizes(cfg, 80) == ([10, 20, 40, 80], [400])
+    n, held = cfg.name, section(cfg, "data")["split"]
+    got = []
+    for h, k, s, runs in plan(cfg, 80):
+        assert list(runs) == routes
+        for route, c in runs.items():
+            assert c.mapper.route.value == route and list(c.eval_splits) == ["test"]
+            assert (c.data.train_limit, c.readout_seed, section(c, "data")["split"]) == (k, s, h)
+        names = {(c.name, c.branch_from) for c in runs.values()}  # one run: the routes are its folders
+        assert len(names) == 1
+        got.append((h, k, s, *names.pop()))
+    first_ood = f"{n}-curve-ood-n80-r0"
+    assert got == [
+        *((held, k, 0, f"{n}-curve-{held}-n{k}-r0", n) for k in (10, 20, 40, 80)),
+        (held, 80, 1, f"{n}-curve-{held}-n80-r1", n),
+        ("ood", 80, 0, first_ood, n),
+        ("ood", 80, 1, f"{n}-curve-ood-n80-r1", first_ood),
+    ]
+    # with fewer training objects the largest size that fits is the one the seeds repeat at
+    assert [(k, s) for h, k, s, _ in plan(cfg, 30) if h == held] == [(10, 0), (20, 0), (20, 1)]
+    with pytest.raises(ValueError, match="above the 5 training objects"):
+        plan(cfg, 5)
+
+
 # ---------------------------------------------------------------- the experiment on the tiny preset
 # 4 objects at test_fraction 0.18 (split hashes: sphere 0.179, double torus 0.194, torus 0.71, box 0.93): the
 # sphere alone is held out; train order (train_order hashes) double torus 1.11e9, box 2.03e9, torus 2.16e9
@@ -128,7 +163,8 @@ def curve(tmp_path_factory):
         "data.num_objects=4",
         "data.test_fraction=0.18",
         "experiment=learning_curve",
-        "experiment.learning_curve.train_sizes=[1,2]",
+        f"experiment.learning_curve.routes=[{','.join(ROUTES)}]",  # the cheapest pair on tiny
+        "experiment.learning_curve.train_sizes=[1,2,5]",  # 5: above the 3 training objects, dropped
         "experiment.learning_curve.readout_seeds=[0,1]",
         "experiment.learning_curve.ood=false",  # the ood repeat costs a second run of 40/50
     )
@@ -146,6 +182,9 @@ def run_paths(cfg, k: int, s: int, route: str = "latent") -> Paths:
 
 
 VARIANTS = [(1, 0), (2, 0), (2, 1)]  # (size, readout seed): the seeds at the largest size only
+ROUTES = ("latent", "direct")  # the curve's routes: latent runs every stage, direct reuses its run from 70
+PIPELINE = pipeline_methods(list(ROUTES))
+METHODS = PIPELINE + list(BASELINES)
 
 
 @pytest.mark.slow
@@ -159,8 +198,9 @@ def test_curve_readout_learns_from_nested_subsets_and_per_object_work_is_untouch
         ae = load_json(p.manifest("60_weight_ae") / "shared" / "weight_ae.json")
         assert ae["train_ids"] == SUBSETS[k] and ae["key"] != base_ae  # the autoencoder was made anew
         assert load_torch(p.weight_ae)["train_ids"] == SUBSETS[k]
-        for route in ("latent", "direct"):
-            assert load_torch(run_paths(cfg, k, s, route).mapper)["train_ids"] == SUBSETS[k]
+        for route in (*ROUTES, "probe"):  # probe: the retrieval space's 70, made although not on the curve
+            if route != "probe" or s == 0:  # retrieval has no readout seed: made at the first only
+                assert load_torch(run_paths(cfg, k, s, route).mapper)["train_ids"] == SUBSETS[k]
         # the variant's per-object outputs of 02–60 are the base run's own: same keys, same files untouched
         assert per_object_state(p) == before
         keys[(k, s)] = ae["key"]
@@ -186,7 +226,7 @@ def test_readout_seed_changes_the_readout_alone(curve):
 def test_curve_scores_only_test_objects(curve):
     cfg, *_ = curve
     for k, s in VARIANTS:
-        for route in ("latent", "direct"):
+        for route in ROUTES:
             p = run_paths(cfg, k, s, route)
             for stage in ("80_shape_sirens", "90_reconstruct"):
                 made = {f.stem for f in (p.manifest(stage) / "objects").glob("*.json")}
@@ -237,18 +277,22 @@ def test_curve_table_plot_and_verdict_agree_with_the_runs(curve):
         ps = [p for p in points if (p["train_objects"], p["method"]) == (r["train objects"], r["method"])]
         assert r["F@0.02"] == mean_spread([p["fscore_0.02"] for p in ps])
         assert r["CD-L1"] == mean_spread([p["chamfer_l1"] for p in ps])
-    # retrieval looks up only the train objects of its size, the nearest in the mapper's sketch space
-    assert {(r["train_objects"], r["id"]) for r in table["retrieved"]} == {(k, i) for k in (1, 2) for i in TEST_IDS}
+    # each retrieval looks up only the train objects of its size, the nearest in its space (its route's 70)
+    found = {(r["space"], r["train_objects"], r["id"]) for r in table["retrieved"]}
+    assert found == {(space, k, i) for space, _ in SPACES for k in (1, 2) for i in TEST_IDS}
     for r in table["retrieved"]:
-        feats = load_torch(run_paths(cfg, r["train_objects"], 0).mapper)["features"]
+        feats = load_torch(run_paths(cfg, r["train_objects"], 0, dict(SPACES)[r["space"]]).mapper)["features"]
         sub = SUBSETS[r["train_objects"]]
         assert r["neighbour"] == min(sub, key=lambda i: float((feats[i] - feats[r["id"]]).norm()))
     # the verdict's words follow its numbers
     ends = {m: curve_of(points, section(cfg, "data")["split"], m, "fscore_0.02")[1] for m in METHODS}
+    retrieval = max(ends[f"retrieval ({space})"][-1] for space, _ in SPACES)
     rises = sum(ends[m][-1] > ends[m][0] for m in PIPELINE)
-    beat = sum(ends[m][-1] > ends["retrieval"][-1] for m in PIPELINE)
+    beat = sum(ends[m][-1] > retrieval for m in PIPELINE)
     assert f"It rises for {rises} of 4 pipeline methods" in table["verdict"]
-    assert f"and {beat} of 4 pipeline methods beat it" in table["verdict"]
+    assert f"({retrieval:.3f}), and {beat} of 4 pipeline methods beat it" in table["verdict"]
+    notes = (paths_of(cfg).experiment("learning_curve") / "table.md").read_text()
+    assert "Sizes [5] are above the 3 training objects and were dropped." in notes
     assert table["verdict"] in (paths_of(cfg).experiment("learning_curve") / "table.md").read_text()
 
 

@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from hypershape.config import section
 from hypershape.experiments import readout, run_experiment
 from hypershape.experiments.baseline import oracle_rows
+from hypershape.experiments.common import object_rows
 from hypershape.geometry.metrics import sampling_floor
 from hypershape.metrics import headline
 from hypershape.paths import Paths, paths_of
@@ -44,15 +45,19 @@ def readout_run(made_route_runs):
     return cfg, load_json(paths_of(cfg).experiment("readout") / "table.json")
 
 
-def test_readout_has_hybrid_on_train_and_every_route_and_retrieval_on_test(readout_run):
+def test_readout_has_hybrid_and_decoder_on_train_and_every_route_and_retrieval_on_test(readout_run):
     cfg, t = readout_run
     seeds = {(r["split"], r["method"]): r["seeds"] for r in t["rows"]}
-    kinds = ("predicted", "refined")
-    expected = {("train", f"hybrid {k}"): 1 for k in kinds}  # later seeds score test objects only
+    kinds = ("predicted", "refined")  # decoder's: the readout alone, and with test-time fitting
+    # later seeds score test objects only; decoder reads train objects through its readout (no memory)
+    expected = {("train", f"{route} {k}"): 1 for route in readout.TRAIN_SCORED for k in kinds}
     expected |= {("test", f"{route} {k}"): 2 for route in (*readout.ROUTES, "latent, keep-all") for k in kinds}
     for split in ("train", "test"):
         expected |= {(split, f"retrieval ({s})"): 1 for s, _ in readout.SPACES} | {(split, readout.ORACLE): 1}
     assert seeds == expected
+    decoder = readout.plan(cfg)[0][2]["decoder"]
+    train = [r for r in object_rows(decoder) if r["split"] == "train" and r["kind"] in kinds]
+    assert train and not any(r["memory"] for r in train)  # read, never its own target
     assert (paths_of(cfg).experiment("readout") / "test_objects.png").exists()
 
 
@@ -150,7 +155,7 @@ def test_readout_plan_repeats_every_seed_on_the_ood_split():
         (first, 0, "hybrid", n, None, None, both, first),
         (first, 0, "probe", n, None, None, test, first),
         (first, 0, "latent", n, None, None, test, first),
-        (first, 0, "decoder", n, None, None, test, first),
+        (first, 0, "decoder", n, None, None, both, first),  # decoder on train too, at the first seed
         (first, 1, "hybrid", f"{n}-r1", n, 1, test, first),
         (first, 1, "probe", f"{n}-r1", n, 1, test, first),
         (first, 1, "latent", f"{n}-r1", n, 1, test, first),
@@ -158,7 +163,7 @@ def test_readout_plan_repeats_every_seed_on_the_ood_split():
         ("ood", 0, "hybrid", f"{n}-ood", n, None, both, "ood"),
         ("ood", 0, "probe", f"{n}-ood", n, None, test, "ood"),
         ("ood", 0, "latent", f"{n}-ood", n, None, test, "ood"),
-        ("ood", 0, "decoder", f"{n}-ood", n, None, test, "ood"),
+        ("ood", 0, "decoder", f"{n}-ood", n, None, both, "ood"),
         ("ood", 1, "hybrid", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
         ("ood", 1, "probe", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),
         ("ood", 1, "latent", f"{n}-ood-r1", f"{n}-ood", 1, test, "ood"),

@@ -14,6 +14,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from hypershape import metrics
+from hypershape.config import Route
 from hypershape.experiments import run_experiment
 from hypershape.experiments.baseline import ORACLE
 from hypershape.experiments.common import variant
@@ -142,6 +143,18 @@ def test_an_unknown_source_fails_at_composition_naming_the_known_ones():
     with pytest.raises(ConfigCompositionException, match="data.source=nope") as err:
         make_cfg("data.source=nope")
     assert "Invalid value 'nope', expected one of [local, objaverse, procedural]" in str(err.value.__cause__)
+
+
+@pytest.mark.parametrize("routes", ["[latent,nope]", "[latent,latent]"])
+def test_a_bad_learning_curve_route_fails_before_any_work_naming_the_known_ones(tmp_path, routes):
+    cfg = make_cfg(
+        "preset=tiny", f"data_dir={tmp_path}", "experiment=learning_curve", f"experiment.learning_curve.routes={routes}"
+    )
+    with pytest.raises(ValueError, match="experiment.learning_curve.routes") as err:
+        run_experiment(cfg)
+    if "nope" in routes:  # the registry's names, every one of them
+        assert f"the routes are {', '.join(Route.__members__)}" in str(err.value)
+    assert list(tmp_path.iterdir()) == []  # no stage ran: not even 01's object list
 
 
 # ---------------------------------------------------------------- 02's key

@@ -480,8 +480,11 @@ class OodExperiment:
 
 @dataclass
 class LearningCurveExperiment:
-    train_sizes: List[int] = field(default_factory=lambda: [10, 20, 40, 80])
-    """Numbers of training objects the readout learns from (data.train_limit of each variant)."""
+    routes: List[str] = field(default_factory=lambda: ["decoder", "latent", "hybrid"])
+    """Routes on the curve (routes/); the first's variant runs every stage, the others reuse it from 70."""
+    train_sizes: List[int] = field(default_factory=lambda: [10, 20, 40, 80, 160, 320])
+    """Numbers of training objects the readout learns from (data.train_limit of each variant); those above the
+    base run's train split are dropped."""
     readout_seeds: List[int] = field(default_factory=lambda: [0])
     """Values of `readout_seed` repeated at the largest size (the smaller sizes use the first)."""
     ood: bool = False
@@ -495,7 +498,7 @@ class ReadoutExperiment:
     ood: bool = False
     """Repeat every run with data.split=ood."""
     ingredients: Dict[str, Any] = field(default_factory=dict)
-    """Ablation rows, {name: {route: hybrid|probe|latent, overrides: {dotted key: value}}}: that route's run
+    """Ablation rows, {name: {route: hybrid|probe|latent|decoder, overrides: {dotted key: value}}}: that route's run
     of every readout seed and held-out split repeated with the overrides (run `<run>-<name>`, scored on test
     objects)."""
 

@@ -4,22 +4,29 @@ The per-object stages (01–50, 60's targets) are made once, in the base run. Ea
 is a variant run branched from it with data.train_limit=k (60's autoencoder and 70's mapper learn from the
 first k train objects of a seeded, nested order), readout_seed=s and eval_splits=[test] (80 and 90 on the
 held-out objects only); the manifests reuse every per-object output, so only 60's autoencoder and 70–90
-are made. Both routes share a variant (route folders), and the retrieval baseline (baseline.py) looks up
-the nearest of the same k objects, once per size; so does the oracle nearest neighbour (the one of those k
-whose ground truth scores best against the held-out object's: the ceiling of any retrieval among them).
-experiment.learning_curve.readout_seeds are repeated at the largest size only; the smaller sizes use the
-first seed. With experiment.learning_curve.ood the largest size is repeated on data.split=ood."""
+are made. The routes of experiment.learning_curve.routes share a variant (route folders): the first runs every
+stage, the others from 70 on. Once per size, among the same k objects: retrieval in the two spaces the
+readout experiment has (readout.SPACES: the hypernetwork sketch kept by route latent's 70, the views each
+hypernetwork draws kept by route probe's 70; a space whose route is not on the curve has only its 70 made),
+and the oracle nearest neighbour (the one of those k whose ground truth scores best against the held-out
+object's: the ceiling of any retrieval among them). Sizes above the base run's train split are dropped
+before any variant is made. experiment.learning_curve.readout_seeds are repeated at the largest size only;
+the smaller sizes use the first seed. With experiment.learning_curve.ood the largest size is repeated on
+data.split=ood."""
 
 from __future__ import annotations
+
+import logging
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .. import routes as route_registry
 from ..config import section
 from ..metrics import Metric
-from ..objects import Subset
-from ..paths import paths_of
-from ..pipeline import run_all
+from ..objects import Subset, load_objects
+from ..paths import SCRIPTS, paths_of
+from ..pipeline import run_all, run_stage
 from ..runtime import load_torch
 from .baseline import ORACLE, oracle_rows, retrieval_rows
 from .common import (
@@ -34,78 +41,130 @@ from .common import (
     variant,
     write_result,
 )
+from .readout import SPACES
 
-ROUTES = ("latent", "direct")
-PIPELINE = tuple(f"{route} {kind}" for route in ROUTES for kind in ("predicted", "refined"))
-BASELINES = ("retrieval", ORACLE)
+log = logging.getLogger("hypershape")
+KINDS = ("predicted", "refined")
+RETRIEVALS = tuple(f"retrieval ({space})" for space, _ in SPACES)
+BASELINES = (*RETRIEVALS, ORACLE)
 """The methods with no readout seed, made once per size."""
-METHODS = PIPELINE + BASELINES
 COLUMNS = ["held out", "train objects", "used", "method", "seeds", "n"]
 """The columns before the metrics' (common.readout_metrics)."""
 
 
-def plan(cfg) -> list[tuple[str, int, int, object]]:
-    """(held-out split, size, readout seed, latent-route variant) of every run of the curve."""
+def pipeline_methods(routes: list[str]) -> list[str]:
+    """The rows each route makes: its predicted and refined shapes."""
+    return [f"{route} {kind}" for route in routes for kind in KINDS]
+
+
+def settings(cfg) -> tuple[list[str], list[int], list[int]]:
+    """(routes, sizes ascending, readout seeds) of the curve; ValueError on a bad request, before any work."""
     e = cfg.experiment.learning_curve
-    sizes, seeds = sorted(set(e.train_sizes)), list(e.readout_seeds)
+    names, sizes, seeds = list(e.routes), sorted(set(e.train_sizes)), list(e.readout_seeds)
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"experiment.learning_curve.routes must name distinct routes, got {names}")
+    for name in names:
+        try:
+            route_registry.get(name)
+        except ValueError as err:
+            raise ValueError(f"experiment.learning_curve.routes: {err}") from None
     if not sizes or sizes[0] < 1 or not seeds:
         raise ValueError(
             f"experiment.learning_curve.train_sizes must be >= 1 and readout_seeds non-empty, got {sizes}, {seeds}"
         )
+    if e.ood and "split" not in cfg.data:
+        raise ValueError(
+            "experiment.learning_curve.ood repeats the curve with data.split=ood, which this config does not "
+            "have: pass experiment.learning_curve.ood=false"
+        )
+    return names, sizes, seeds
+
+
+def fitting_sizes(cfg, train_count: int) -> tuple[list[int], list[int]]:
+    """(kept, dropped): the sizes of the curve that the base run's `train_count` training objects can fill,
+    and those above it."""
+    sizes = settings(cfg)[1]
+    return [k for k in sizes if k <= train_count], [k for k in sizes if k > train_count]
+
+
+def plan(cfg, train_count: int) -> list[tuple[str, int, int, dict]]:
+    """(held-out split, size, readout seed, {route: variant}) of every run of the curve; the first route's
+    variant runs every stage, the others branch off it at 70 (same run, their own route folders). Sizes above
+    `train_count` (the base run's training objects) are left out."""
+    names, _, seeds = settings(cfg)
+    sizes = fitting_sizes(cfg, train_count)[0]
+    if not sizes:
+        raise ValueError(f"every experiment.learning_curve.train_sizes is above the {train_count} training objects")
 
     def run_of(held: str, k: int, s: int, **extra):
-        overrides = {"data.train_limit": k, "readout_seed": s, "eval_splits": ["test"], "mapper.route": "latent"}
-        return (held, k, s, variant(cfg, f"curve-{held}-n{k}-r{s}", **overrides, **extra))
+        overrides = {"data.train_limit": k, "readout_seed": s, "eval_splits": ["test"], "mapper.route": names[0]}
+        first = variant(cfg, f"curve-{held}-n{k}-r{s}", **overrides, **extra)
+        return (held, k, s, {r: variant(first, None, **{"mapper.route": r}) for r in names})
 
     base = section(cfg, "data").get("split", "test")  # the held-out split of the base run
     out = [run_of(base, k, s) for k in sizes for s in (seeds if k == sizes[-1] else seeds[:1])]
-    if e.ood:
-        if "split" not in cfg.data:
-            raise ValueError(
-                "experiment.learning_curve.ood repeats the curve with data.split=ood, which this config does not "
-                "have: pass experiment.learning_curve.ood=false"
-            )
+    if cfg.experiment.learning_curve.ood:
         ood = [run_of("ood", sizes[-1], s, **{"data.split": "ood"}) for s in seeds]
-        for *_, c in ood[1:]:  # the ood split's own 40/50 anchors and objects, made once by its first run
-            c.branch_from = ood[0][3].name
+        for *_, runs in ood[1:]:  # the ood split's own 40/50 anchors and objects, made once by its first run
+            for c in runs.values():
+                c.branch_from = ood[0][3][names[0]].name
         out += ood
     return out
 
 
+def train_count(cfg) -> int:
+    """The base run's training objects, from 01's object list (made here if it is not yet)."""
+    run_stage(SCRIPTS["01_download"], cfg)
+    return sum(o.split == Subset.train for o in load_objects(paths_of(cfg).objects, fetched_only=True))
+
+
 def run(cfg) -> str:
-    runs = plan(cfg)  # fails before any work on a bad request
+    names = settings(cfg)[0]  # fails before any work on a bad request
+    n_train = train_count(cfg)
+    runs, dropped = plan(cfg, n_train), fitting_sizes(cfg, n_train)[1]
+    if dropped:
+        log.info("learning curve: sizes %s are above the %d training objects: dropped", dropped, n_train)
     shown = readout_metrics(cfg.reconstruct.taus)
     run_all(cfg, until="60_train_weight_ae")  # the per-object work every variant shares
-    points, found, looked_up = [], {m: [] for m in BASELINES}, set()
-    for held, k, s, latent in runs:
-        direct = variant(latent, None, **{"mapper.route": "direct"})
-        run_all(latent)  # 01–50 and 60's targets are up to date (linked from the base run), the rest is made
-        run_from(direct, "70_mapper")
-        used = load_torch(paths_of(latent).mapper)["train_ids"]
+    points, found, looked_up = [], [], set()
+    for held, k, s, by_route in runs:
+        first = by_route[names[0]]
+        run_all(first)  # 01–50 and 60's targets are up to date (linked from the base run), the rest is made
+        for c in list(by_route.values())[1:]:
+            run_from(c, "70_mapper")
+        used = load_torch(paths_of(first).mapper)["train_ids"]
         about = dict(held_out=held, train_objects=k, used=len(used), seed=s)
-        for route, c in (("latent", latent), ("direct", direct)):
+        for route, c in by_route.items():
             for r in summary_rows(c):
-                if r["split"] == Subset.test and f"{route} {r['kind']}" in PIPELINE:
+                if r["split"] == Subset.test and r["kind"] in KINDS:
                     m = {m.key: r[m.summary_key] for m in shown}
                     points.append(dict(about, method=f"{route} {r['kind']}", n=r["n"], run=c.name, **m))
         if (held, k) not in looked_up:  # the baselines have no readout seed: once per size
             looked_up.add((held, k))
-            for method, rows in baselines(latent, about, used).items():
-                found[method] += rows
-                point = dict(about, seed=None, method=method, n=len(rows), run=latent.name)
+            for method, rows in baselines(by_route, about, used).items():
+                found += rows
+                point = dict(about, seed=None, method=method, n=len(rows), run=first.name)
                 points.append(dict(point, **scores(rows, shown)))
-    rows = table_rows(points, shown)
-    verdict = verdict_of(points, runs[0][0], shown[0])
-    save_figure(figure(points, runs[0][0], shown[0]), paths_of(cfg).experiment("learning_curve") / "curve.png")
-    e = cfg.experiment.learning_curve
-    sizes, seeds = sorted(set(e.train_sizes)), list(e.readout_seeds)
+    return write_curve(cfg, names, points, found, shown, runs[0][0], (n_train, dropped))
+
+
+def write_curve(cfg, names, points, found, shown, held, dropped) -> str:
+    """The table, figure and verdict of the curve's points (`held`: the base run's held-out split; `dropped`:
+    (training objects, the sizes above them))."""
+    methods = pipeline_methods(names) + list(BASELINES)
+    rows = table_rows(points, shown, methods)
+    verdict = verdict_of(points, held, shown[0], names)
+    save_figure(figure(points, held, shown[0], methods), paths_of(cfg).experiment("learning_curve") / "curve.png")
+    sizes, seeds = sorted({p["train_objects"] for p in points}), list(cfg.experiment.learning_curve.readout_seeds)
     short = sorted({(p["train_objects"], p["used"]) for p in points if p["used"] < p["train_objects"]})
+    n_train, above = dropped
     notes = (
         f"Test objects only (the split is fixed by data.catalogue_seed {cfg.data.catalogue_seed}); the autoencoder, "
-        f"the mapper, retrieval and the {ORACLE} (the ceiling of retrieval: it reads the held-out shape) "
-        f"learn from the first k train objects of a seeded nested order. Readout seeds {seeds} at "
+        f"the mapper, both retrievals (sketch, probe) and the {ORACLE} (the ceiling of retrieval: it reads the "
+        f"held-out shape) learn from the first k train objects of a seeded nested order. Readout seeds {seeds} at "
         f"k = {sizes[-1]}, seed {seeds[0]} at the other sizes (mean ± std over seeds); retrieval and the oracle are "
         f"once per size. {rates_note(shown)} "
+        + (f"Sizes {above} are above the {n_train} training objects and were dropped. " if above else "")
         + (f"Fewer train objects than asked were usable (asked, used): {short}. " if short else "")
         + verdict
     )
@@ -116,27 +175,42 @@ def run(cfg) -> str:
         notes,
         COLUMNS + [m.label for m in shown],
         rows,
-        extra=dict(points=points, retrieved=found["retrieval"], oracle=found[ORACLE], verdict=verdict),
+        extra=dict(
+            points=points,
+            retrieved=[r for r in found if r["space"] != "oracle"],
+            oracle=[r for r in found if r["space"] == "oracle"],
+            verdict=verdict,
+        ),
         seeds=("readout_seeds", seeds),
     )
 
 
-def baselines(latent, about: dict, used: list[str]) -> dict[str, list[dict]]:
-    """{method: per-object rows} of retrieval and of the oracle nearest neighbour on the test objects of one
-    size's run (`latent`), both among the `used` training objects its mapper learnt from."""
-    test = {r["id"]: r["split"] for r in object_rows(latent) if r["split"] == Subset.test}
-    made = {"retrieval": retrieval_rows(latent, test), ORACLE: oracle_rows(latent, test, used)}
+def baselines(by_route: dict, about: dict, used: list[str]) -> dict[str, list[dict]]:
+    """{method: per-object rows} of both retrievals and of the oracle nearest neighbour on the test objects of
+    one size's runs ({route: variant}), all among the `used` training objects its readout learnt from. A
+    retrieval space whose route is not on the curve gets that route's 70 made in the variant."""
+    first = next(iter(by_route.values()))
+    test = {r["id"]: r["split"] for r in object_rows(first) if r["split"] == Subset.test}
+    made = {}
+    for (space, route), method in zip(SPACES, RETRIEVALS):
+        c = by_route.get(route)
+        if c is None:
+            c = variant(first, None, **{"mapper.route": route})
+            run_stage(SCRIPTS["70_mapper"], c)
+        made[space] = (method, retrieval_rows(c, test))
+    made["oracle"] = (ORACLE, oracle_rows(first, test, used))
     tag = dict(held_out=about["held_out"], train_objects=about["train_objects"])
-    return {method: [dict(r, **tag) for r in rows] for method, rows in made.items()}
+    return {method: [dict(r, space=space, **tag) for r in rows] for space, (method, rows) in made.items()}
 
 
-def table_rows(points: list[dict], shown: list[Metric]) -> list[dict]:
-    """One row per (held-out split, size, method): mean ± std over seeds of each metric."""
+def table_rows(points: list[dict], shown: list[Metric], methods: list[str]) -> list[dict]:
+    """One row per (held-out split, size, method), methods in `methods`' order: mean ± std over seeds of each
+    metric."""
     groups: dict[tuple, list[dict]] = {}
     for p in points:
         groups.setdefault((p["held_out"], p["train_objects"], p["method"]), []).append(p)
     rows = []
-    for (held, k, method), ps in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], METHODS.index(kv[0][2]))):
+    for (held, k, method), ps in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], methods.index(kv[0][2]))):
         row = {"held out": held, "train objects": k, "used": ps[0]["used"], "method": method}
         row.update(seeds=len(ps), n=ps[0]["n"], **spread(ps, shown))
         rows.append(row)
@@ -155,43 +229,52 @@ def curve_of(points: list[dict], held: str, method: str, key: str) -> tuple[list
     return sizes, means, stds
 
 
-def verdict_of(points: list[dict], held: str, fscore: Metric) -> str:
-    """Plain words from the numbers: does the held-out F-score (`fscore`, the headline) rise from the smallest
-    to the largest size, and does the pipeline beat retrieval at the largest?"""
-    curves = {m: curve_of(points, held, m, fscore.key) for m in METHODS}
-    sizes = curves[METHODS[0]][0]
+def verdict_of(points: list[dict], held: str, fscore: Metric, routes: list[str]) -> str:
+    """Plain words from the numbers: does the held-out F-score (`fscore`, the headline) of each route's rows
+    rise from the smallest to the largest size, and does the best of them beat the better retrieval at the
+    largest, beside the oracle nearest neighbour (the ceiling of retrieval)?"""
+    pipeline = pipeline_methods(routes)
+    curves = {m: curve_of(points, held, m, fscore.key) for m in (*pipeline, *BASELINES)}
+    sizes = curves[pipeline[0]][0]
     if len(sizes) < 2:
         return f"One size only ({sizes}): no curve to read."
     ends = {m: (c[1][0], c[1][-1]) for m, c in curves.items()}
-    rises = [m for m in PIPELINE if ends[m][1] > ends[m][0]]
+    rises = [m for m in pipeline if ends[m][1] > ends[m][0]]
     steady = [m for m in rises if all(b >= a for a, b in zip(curves[m][1], curves[m][1][1:]))]
-    best = max(PIPELINE, key=lambda m: ends[m][1])
-    retr = ends["retrieval"][1]
-    beat = [m for m in PIPELINE if ends[m][1] > retr]
+    best = max(pipeline, key=lambda m: ends[m][1])
+    retrieval = max(RETRIEVALS, key=lambda m: ends[m][1])  # the better space at the largest size
+    retr = ends[retrieval][1]
+    beat = [m for m in pipeline if ends[m][1] > retr]
     numbers = ", ".join(f"{m} {a:.3f} → {b:.3f}" for m, (a, b) in ends.items())
     return (
         f"Held-out median {fscore.label} from {sizes[0]} to {sizes[-1]} training objects: {numbers}. It rises for "
-        f"{len(rises)} of {len(PIPELINE)} pipeline methods ({len(steady)} of them at every step); at "
+        f"{len(rises)} of {len(pipeline)} pipeline methods ({len(steady)} of them at every step); at "
         f"{sizes[-1]} the best, {best} ({ends[best][1]:.3f}), "
-        f"{'beats' if best in beat else 'does not beat'} retrieval ({retr:.3f}), and {len(beat)} of "
-        f"{len(PIPELINE)} pipeline methods beat it; the {ORACLE}, the ceiling of retrieval, scores "
+        f"{'beats' if best in beat else 'does not beat'} the better retrieval, {retrieval} ({retr:.3f}), and "
+        f"{len(beat)} of {len(pipeline)} pipeline methods beat it; the {ORACLE}, the ceiling of retrieval, scores "
         f"{ends[ORACLE][1]:.3f}."
     )
 
 
-def figure(points: list[dict], held: str, fscore: Metric):
-    """Held-out F-score (`fscore`) against the number of training objects (log x), one line per method; error bars
-    (std over readout seeds) where there are several; the ood repeat as hollow markers."""
+def figure(points: list[dict], held: str, fscore: Metric, methods: list[str]):
+    """Held-out F-score (`fscore`) against the number of training objects (log x), one line per method (a colour
+    per route, predicted solid, refined dash-dotted; the baselines dashed and dotted); error bars (std over
+    readout seeds) where there are several; the ood repeat as hollow markers."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    colours = dict(zip(METHODS, ("#4c72b0", "#1f3b70", "#dd8452", "#8c4a1c", "#777777", "#2b8a3e")))
-    styles = {"retrieval": "--", ORACLE: ":"}
-    for m in METHODS:
+    routes = list(dict.fromkeys(m.rsplit(" ", 1)[0] for m in methods if m not in BASELINES))
+    colours = {r: plt.cm.tab10(i) for i, r in enumerate(routes)}
+    baseline_style = dict(zip(BASELINES, (("#777777", "--"), ("#8c564b", "--"), ("#2b8a3e", ":"))))
+    for m in methods:
+        if m in BASELINES:
+            colour, style = baseline_style[m]
+        else:
+            route, kind = m.rsplit(" ", 1)
+            colour, style = colours[route], "-" if kind == "predicted" else "-."
         sizes, means, stds = curve_of(points, held, m, fscore.key)
-        style = styles.get(m, "-")
-        ax.errorbar(sizes, means, yerr=stds, fmt=f"o{style}", color=colours[m], capsize=3, label=m)
+        ax.errorbar(sizes, means, yerr=stds, fmt=f"o{style}", color=colour, capsize=3, label=m)
         k, ood, ood_std = curve_of(points, "ood", m, fscore.key)
         if k:
-            ax.errorbar(k, ood, yerr=ood_std, fmt="s", mfc="none", color=colours[m], capsize=3, label=f"{m} (ood)")
+            ax.errorbar(k, ood, yerr=ood_std, fmt="s", mfc="none", color=colour, capsize=3, label=f"{m} (ood)")
     ax.set_xscale("log")
     sizes = sorted({p["train_objects"] for p in points})
     ax.set_xticks(sizes, [str(k) for k in sizes])

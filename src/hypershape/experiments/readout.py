@@ -3,9 +3,11 @@ and latent), the learned readout (route decoder) and the retrieval baselines, pr
 and test objects, over readout seeds.
 
 The base run is route hybrid on every object (cfg, train and test). Routes probe, latent and decoder are the same
-run's route folders (70 on), scored on the test objects (eval_splits=[test]). Each further readout seed s is
+run's route folders (70 on), probe and latent scored on the test objects (eval_splits=[test]), decoder on the
+train objects too (it reads them through its readout, so its train rows say what the readout recovers of the
+objects it learnt from, not memory). Each further readout seed s is
 a variant `<name>-r<s>` (readout_seed=s: the autoencoder, the mappers, the probe's fit and the refinement)
-branched from the base run, all three routes on the test objects; the per-object work (01–50, 60's targets)
+branched from the base run, every route on the test objects; the per-object work (01–50, 60's targets)
 is shared. Retrieval, once (it has no readout seed): the nearest training object's target in the
 hypernetwork sketch (the learned mappers' input space: hypernetwork weights, count-sketched) and in the
 probe's space (the views each hypernetwork draws), for every object (train objects look up another one),
@@ -43,6 +45,9 @@ from .common import (
 )
 
 ROUTES = ("hybrid", "probe", "latent", "decoder")  # hybrid, its learned and probed candidates alone, the decoder
+TRAIN_SCORED = ("hybrid", "decoder")
+"""The routes scored on the train objects too, at the first readout seed of each held-out split: hybrid (the
+base run) and decoder, which reads every object through its readout, never from memory."""
 SPACES = (("sketch", "latent"), ("probe", "probe"))  # retrieval: (input space, the route whose 70 keeps it)
 COLUMNS = ["held out", "split", "method", "seeds", "n"]
 """The columns before the metrics' (common.readout_metrics)."""
@@ -77,7 +82,8 @@ def plan(cfg) -> list[tuple[str, int, dict]]:
             first = head if s == seeds[0] else variant(head, f"r{s}", readout_seed=s, eval_splits=["test"])
             runs = {"hybrid": first}
             for route in ROUTES[1:]:
-                runs[route] = variant(first, None, **{"mapper.route": route, "eval_splits": ["test"]})
+                splits = list(first.eval_splits) if route in TRAIN_SCORED else ["test"]
+                runs[route] = variant(first, None, **{"mapper.route": route, "eval_splits": splits})
             for name, ing in ingredients.items():
                 runs[f"{ing['route']}, {name}"] = variant(
                     runs[ing["route"]], name, **ing.get("overrides", {}), eval_splits=["test"]
@@ -113,8 +119,9 @@ def run(cfg) -> str:
         f"{rates_note(shown)} Mean ± std over readout seeds of those aggregates. "
         "Route hybrid keeps, per object, whichever of latent's, probe's and retrieval's (sketch) shapes draws "
         "views closest to the hypernetwork's; on a train object its retrieval candidate is the object's own "
-        "target (memory). Routes probe, latent and decoder, and seeds after the first, are scored on test objects "
-        "only. Retrieval looks up another training object in the sketch of the hypernetwork weights or in the "
+        "target (memory). Route decoder reads train objects through its readout too (never memory). Routes probe "
+        "and latent, and seeds after the first, are scored on test objects only. Retrieval looks up another "
+        "training object in the sketch of the hypernetwork weights or in the "
         "probe's views; the oracle nearest neighbour is the other training object whose ground truth scores best "
         "against the object's (the ceiling of any retrieval; it reads the held-out shape). Rows 'route, ingredient' "
         "are that route's runs with the ingredient's settings changed "
