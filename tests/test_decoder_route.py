@@ -10,12 +10,13 @@ from conftest import copy_run, make_cfg, records
 
 from hypershape import routes
 from hypershape.config import readout_seed
-from hypershape.nets.shape_decoder import load_decoder
+from hypershape.nets.shape_decoder import ShapeDecoder, load_decoder
 from hypershape.paths import SCRIPTS, paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.readout.autodecode import fit_latent
 from hypershape.readout.probe import Prober
 from hypershape.readout.probe_encoder import ProbeEncoder, emitted_sirens
+from hypershape.routes.decoder import DecoderField
 from hypershape.routes.probe import hull_samples
 from hypershape.runtime import generator, load_json, rng
 from hypershape.stage_specs import mapper_config, refine_config
@@ -109,3 +110,13 @@ def test_80_starts_from_the_readouts_latent_or_from_the_latent_fitted_to_the_dra
         assert readout_start["start"] == "readout"
         torch.testing.assert_close(readout_start["predicted"], readout_latent(shared, prober, obj))
         assert not torch.allclose(hull_start, readout_start["predicted"], atol=1e-3)
+
+
+def test_the_decoder_fields_pull_is_finite_and_alike_with_one_training_object():
+    """data.train_limit=1 (the learning curve's smallest size): one latent has no spread, and a nan scale
+    would make every refinement diverge at its first step."""
+    decoder = ShapeDecoder(latent=4, hidden=8, layers=2, frequencies=1)
+    one = DecoderField(decoder, torch.randn(1, 4)).scale(torch.zeros(4))
+    assert torch.isfinite(one).all() and torch.equal(one, torch.full((4,), one[0].item()))
+    codes = torch.tensor([[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 0.0, 7.0]])
+    assert torch.allclose(DecoderField(decoder, codes).scale(torch.zeros(4)), codes.std(0).clamp_min(1e-6))

@@ -8,10 +8,18 @@ import trimesh
 from conftest import make_cfg
 
 from hypershape.config import section
+from hypershape.errors import UserError
 from hypershape.experiments import run_experiment
 from hypershape.experiments.baseline import ORACLE
 from hypershape.experiments.common import mean_spread
-from hypershape.experiments.learning_curve import BASELINES, curve_of, fitting_sizes, pipeline_methods, plan
+from hypershape.experiments.learning_curve import (
+    BASELINES,
+    curve_of,
+    fitting_sizes,
+    pipeline_methods,
+    plan,
+    verdict_of,
+)
 from hypershape.experiments.readout import SPACES
 from hypershape.metrics import headline
 from hypershape.objects import RunObject, Subset, load_objects
@@ -129,8 +137,34 @@ def test_plan_drops_sizes_above_the_train_split_and_branches_every_route_off_the
     ]
     # with fewer training objects the largest size that fits is the one the seeds repeat at
     assert [(k, s) for h, k, s, _ in plan(cfg, 30) if h == held] == [(10, 0), (20, 0), (20, 1)]
-    with pytest.raises(ValueError, match="above the 5 training objects"):
+    with pytest.raises(UserError, match="above the 5 training objects"):
         plan(cfg, 5)
+
+
+def test_verdict_reads_each_routes_curve_against_the_better_retrieval():
+    fscore = headline([0.01, 0.02])
+    ends = {
+        "decoder predicted": (0.2, 0.4),
+        "decoder refined": (0.5, 0.6),
+        "latent predicted": (0.3, 0.25),
+        "latent refined": (0.5, 0.55),
+        "retrieval (sketch)": (0.3, 0.35),
+        "retrieval (probe)": (0.2, 0.45),  # the better retrieval at the largest size, though not at the smallest
+        ORACLE: (0.5, 0.7),
+    }
+    points = [
+        dict(held_out="test", train_objects=k, method=m, n=3, **{fscore.key: v})
+        for m, vs in ends.items()
+        for k, v in zip((10, 20), vs)
+    ]
+    words = verdict_of(points, "test", fscore, ["decoder", "latent"])
+    assert "It rises for 3 of 4 pipeline methods (3 of them at every step)" in words
+    assert "the best, decoder refined (0.600), beats the better retrieval, retrieval (probe) (0.450)" in words
+    assert "and 2 of 4 pipeline methods beat it" in words and "scores 0.700" in words
+    # a route that scored no object at a size is read where it did; one that scored none is left out
+    unscored = [p for p in points if p["method"] != "latent predicted"]
+    unscored += [dict(held_out="test", train_objects=k, method="latent predicted", n=0) for k in (10, 20)]
+    assert "It rises for 3 of 3 pipeline methods" in verdict_of(unscored, "test", fscore, ["decoder", "latent"])
 
 
 # ---------------------------------------------------------------- the experiment on the tiny preset

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from hypershape import metrics
 from hypershape.config import Route
+from hypershape.errors import UserError
 from hypershape.experiments import run_experiment
 from hypershape.experiments.baseline import ORACLE
 from hypershape.experiments.common import variant
@@ -150,7 +151,7 @@ def test_a_bad_learning_curve_route_fails_before_any_work_naming_the_known_ones(
     cfg = make_cfg(
         "preset=tiny", f"data_dir={tmp_path}", "experiment=learning_curve", f"experiment.learning_curve.routes={routes}"
     )
-    with pytest.raises(ValueError, match="experiment.learning_curve.routes") as err:
+    with pytest.raises(UserError, match="experiment.learning_curve.routes") as err:
         run_experiment(cfg)
     if "nope" in routes:  # the registry's names, every one of them
         assert f"the routes are {', '.join(Route.__members__)}" in str(err.value)

@@ -63,11 +63,15 @@ def retrieval_rows(cfg, split_of: dict[str, str]) -> list[dict]:
     return retrieved
 
 
-def oracle_rows(cfg, split_of: dict[str, str], train_ids: list[str] | None = None) -> list[dict]:
+def oracle_rows(
+    cfg, split_of: dict[str, str], train_ids: list[str] | None = None, known: dict | None = None
+) -> list[dict]:
     """The oracle nearest neighbour row of each object of split_of ({id: split}), sorted by id: the ground
     truth of the training object (of train_ids, by default split_of's train objects; never the object itself)
     that scores best against the object's ground truth (readout.retrieval.oracle_nearest), scored against the
-    same draws as 90. A readout's oracle searches the objects it learnt from (its mapper.pt's train_ids)."""
+    same draws as 90. A readout's oracle searches the objects it learnt from (its mapper.pt's train_ids).
+    `known`: {object: {candidate: headline F-score}} of earlier calls on the same run's objects, reused and added
+    to (readout.retrieval.oracle_nearest)."""
     p, rc = paths_of(cfg), cfg.reconstruct
     train = sorted(train_ids if train_ids is not None else (i for i, s in split_of.items() if s == "train"))
     solids = {i: trimesh.load(p.solid(i), force="mesh", process=False) for i in train}
@@ -75,7 +79,8 @@ def oracle_rows(cfg, split_of: dict[str, str], train_ids: list[str] | None = Non
     for o in sorted(split_of):
         truth = ground_truth(p, o, rc, rng(cfg.seed, "90", o))
         others = {i: mesh for i, mesh in solids.items() if i != o}
-        nn, m = oracle_nearest(truth, others, rc, lambda i, o=o: rng(cfg.seed, "oracle", o, i))
+        scores = None if known is None else known.setdefault(o, {})
+        nn, m = oracle_nearest(truth, others, rc, lambda i, o=o: rng(cfg.seed, "oracle", o, i), scores)
         out.append(dict(id=o, split=split_of[o], kind="oracle", neighbour=nn, **m))
     return out
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import routes as route_registry
 from ..config import section
+from ..errors import UserError
 from ..metrics import Metric
 from ..objects import Subset, load_objects
 from ..paths import SCRIPTS, paths_of
@@ -58,22 +59,22 @@ def pipeline_methods(routes: list[str]) -> list[str]:
 
 
 def settings(cfg) -> tuple[list[str], list[int], list[int]]:
-    """(routes, sizes ascending, readout seeds) of the curve; ValueError on a bad request, before any work."""
+    """(routes, sizes ascending, readout seeds) of the curve; UserError on a bad request, before any work."""
     e = cfg.experiment.learning_curve
     names, sizes, seeds = list(e.routes), sorted(set(e.train_sizes)), list(e.readout_seeds)
     if not names or len(set(names)) != len(names):
-        raise ValueError(f"experiment.learning_curve.routes must name distinct routes, got {names}")
+        raise UserError(f"experiment.learning_curve.routes must name distinct routes, got {names}")
     for name in names:
         try:
             route_registry.get(name)
-        except ValueError as err:
-            raise ValueError(f"experiment.learning_curve.routes: {err}") from None
+        except ValueError as err:  # the registry's own words, said as the curve's
+            raise UserError(f"experiment.learning_curve.routes: {err}") from None
     if not sizes or sizes[0] < 1 or not seeds:
-        raise ValueError(
+        raise UserError(
             f"experiment.learning_curve.train_sizes must be >= 1 and readout_seeds non-empty, got {sizes}, {seeds}"
         )
     if e.ood and "split" not in cfg.data:
-        raise ValueError(
+        raise UserError(
             "experiment.learning_curve.ood repeats the curve with data.split=ood, which this config does not "
             "have: pass experiment.learning_curve.ood=false"
         )
@@ -94,7 +95,10 @@ def plan(cfg, train_count: int) -> list[tuple[str, int, int, dict]]:
     names, _, seeds = settings(cfg)
     sizes = fitting_sizes(cfg, train_count)[0]
     if not sizes:
-        raise ValueError(f"every experiment.learning_curve.train_sizes is above the {train_count} training objects")
+        raise UserError(
+            f"every experiment.learning_curve.train_sizes {settings(cfg)[1]} is above the {train_count} training "
+            "objects: pass smaller ones"
+        )
 
     def run_of(held: str, k: int, s: int, **extra):
         overrides = {"data.train_limit": k, "readout_seed": s, "eval_splits": ["test"], "mapper.route": names[0]}
@@ -127,6 +131,7 @@ def run(cfg) -> str:
     shown = readout_metrics(cfg.reconstruct.taus)
     run_all(cfg, until="60_train_weight_ae")  # the per-object work every variant shares
     points, found, looked_up = [], [], set()
+    known = {}  # per held-out split, the oracle's scores of each (object, candidate): the nested sizes reuse them
     for held, k, s, by_route in runs:
         first = by_route[names[0]]
         run_all(first)  # 01–50 and 60's targets are up to date (linked from the base run), the rest is made
@@ -141,7 +146,7 @@ def run(cfg) -> str:
                     points.append(dict(about, method=f"{route} {r['kind']}", n=r["n"], run=c.name, **m))
         if (held, k) not in looked_up:  # the baselines have no readout seed: once per size
             looked_up.add((held, k))
-            for method, rows in baselines(by_route, about, used).items():
+            for method, rows in baselines(by_route, about, used, known.setdefault(held, {})).items():
                 found += rows
                 point = dict(about, seed=None, method=method, n=len(rows), run=first.name)
                 points.append(dict(point, **scores(rows, shown)))
@@ -157,6 +162,9 @@ def write_curve(cfg, names, points, found, shown, held, dropped) -> str:
     save_figure(figure(points, held, shown[0], methods), paths_of(cfg).experiment("learning_curve") / "curve.png")
     sizes, seeds = sorted({p["train_objects"] for p in points}), list(cfg.experiment.learning_curve.readout_seeds)
     short = sorted({(p["train_objects"], p["used"]) for p in points if p["used"] < p["train_objects"]})
+    scored = {(p["held_out"], p["train_objects"], p["method"]) for p in points if p["n"]}
+    unscored = [(h, k, m) for h, k in sorted({(p["held_out"], p["train_objects"]) for p in points}) for m in methods]
+    unscored = [f"{m} at {k} ({h})" for h, k, m in unscored if (h, k, m) not in scored]
     n_train, above = dropped
     notes = (
         f"Test objects only (the split is fixed by data.catalogue_seed {cfg.data.catalogue_seed}); the autoencoder, "
@@ -166,6 +174,7 @@ def write_curve(cfg, names, points, found, shown, held, dropped) -> str:
         f"once per size. {rates_note(shown)} "
         + (f"Sizes {above} are above the {n_train} training objects and were dropped. " if above else "")
         + (f"Fewer train objects than asked were usable (asked, used): {short}. " if short else "")
+        + (f"No object was scored (see that variant's 90 summary) for: {', '.join(unscored)}. " if unscored else "")
         + verdict
     )
     return write_result(
@@ -185,12 +194,14 @@ def write_curve(cfg, names, points, found, shown, held, dropped) -> str:
     )
 
 
-def baselines(by_route: dict, about: dict, used: list[str]) -> dict[str, list[dict]]:
+def baselines(by_route: dict, about: dict, used: list[str], known: dict) -> dict[str, list[dict]]:
     """{method: per-object rows} of both retrievals and of the oracle nearest neighbour on the test objects of
     one size's runs ({route: variant}), all among the `used` training objects its readout learnt from. A
-    retrieval space whose route is not on the curve gets that route's 70 made in the variant."""
+    retrieval space whose route is not on the curve gets that route's 70 made in the variant. `known`: the
+    oracle's scores so far (baseline.oracle_rows)."""
     first = next(iter(by_route.values()))
-    test = {r["id"]: r["split"] for r in object_rows(first) if r["split"] == Subset.test}
+    # the test objects some route scored: one whose upstream failed has no ground truth to score against
+    test = {r["id"]: r["split"] for c in by_route.values() for r in object_rows(c) if r["split"] == Subset.test}
     made = {}
     for (space, route), method in zip(SPACES, RETRIEVALS):
         c = by_route.get(route)
@@ -198,7 +209,7 @@ def baselines(by_route: dict, about: dict, used: list[str]) -> dict[str, list[di
             c = variant(first, None, **{"mapper.route": route})
             run_stage(SCRIPTS["70_mapper"], c)
         made[space] = (method, retrieval_rows(c, test))
-    made["oracle"] = (ORACLE, oracle_rows(first, test, used))
+    made["oracle"] = (ORACLE, oracle_rows(first, test, used, known))
     tag = dict(held_out=about["held_out"], train_objects=about["train_objects"])
     return {method: [dict(r, space=space, **tag) for r in rows] for space, (method, rows) in made.items()}
 
@@ -218,10 +229,11 @@ def table_rows(points: list[dict], shown: list[Metric], methods: list[str]) -> l
 
 
 def curve_of(points: list[dict], held: str, method: str, key: str) -> tuple[list[int], list[float], list[float]]:
-    """Sizes, mean held-out metric `key` over seeds and its std (0 for one seed) of one method."""
+    """Sizes, mean held-out metric `key` over seeds and its std (0 for one seed) of one method, where it scored
+    an object."""
     by_size: dict[int, list[float]] = {}
     for p in points:
-        if p["held_out"] == held and p["method"] == method:
+        if p["held_out"] == held and p["method"] == method and p["n"]:
             by_size.setdefault(p["train_objects"], []).append(p[key])
     sizes = sorted(by_size)
     means = [float(np.mean(by_size[k])) for k in sizes]
@@ -233,11 +245,14 @@ def verdict_of(points: list[dict], held: str, fscore: Metric, routes: list[str])
     """Plain words from the numbers: does the held-out F-score (`fscore`, the headline) of each route's rows
     rise from the smallest to the largest size, and does the best of them beat the better retrieval at the
     largest, beside the oracle nearest neighbour (the ceiling of retrieval)?"""
-    pipeline = pipeline_methods(routes)
-    curves = {m: curve_of(points, held, m, fscore.key) for m in (*pipeline, *BASELINES)}
-    sizes = curves[pipeline[0]][0]
+    curves = {m: curve_of(points, held, m, fscore.key) for m in (*pipeline_methods(routes), *BASELINES)}
+    curves = {m: c for m, c in curves.items() if c[0]}  # a method with no scored object at any size: left out
+    pipeline = [m for m in pipeline_methods(routes) if m in curves]
+    sizes = sorted({k for c in curves.values() for k in c[0]})
     if len(sizes) < 2:
         return f"One size only ({sizes}): no curve to read."
+    if not pipeline or any(m not in curves for m in BASELINES):
+        return f"No curve to read: only {', '.join(curves)} scored an object."
     ends = {m: (c[1][0], c[1][-1]) for m, c in curves.items()}
     rises = [m for m in pipeline if ends[m][1] > ends[m][0]]
     steady = [m for m in rises if all(b >= a for a, b in zip(curves[m][1], curves[m][1][1:]))]
@@ -262,7 +277,8 @@ def figure(points: list[dict], held: str, fscore: Metric, methods: list[str]):
     readout seeds) where there are several; the ood repeat as hollow markers."""
     fig, ax = plt.subplots(figsize=(6, 4))
     routes = list(dict.fromkeys(m.rsplit(" ", 1)[0] for m in methods if m not in BASELINES))
-    colours = {r: plt.cm.tab10(i) for i, r in enumerate(routes)}
+    palette = ("#1f77b4", "#ff7f0e", "#d62728", "#9467bd", "#e377c2", "#17becf", "#bcbd22")  # not the baselines'
+    colours = {r: palette[i % len(palette)] for i, r in enumerate(routes)}
     baseline_style = dict(zip(BASELINES, (("#777777", "--"), ("#8c564b", "--"), ("#2b8a3e", ":"))))
     for m in methods:
         if m in BASELINES:
@@ -282,6 +298,6 @@ def figure(points: list[dict], held: str, fscore: Metric, methods: list[str]):
     ax.set_ylim(0, 1)
     ax.set_xlabel("training objects (autoencoder, mapper, retrieval, oracle)")
     ax.set_ylabel(f"held-out median {fscore.label} ({held})")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     return fig

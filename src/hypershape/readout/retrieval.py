@@ -39,18 +39,25 @@ class RetrievalPredictor(Predictor):
         return load_torch(self.trained.target(nn))["flat"].to(self.device), dict(retrieved=nn, memory=nn == obj_id)
 
 
-def oracle_nearest(truth: dict, candidates: dict[str, trimesh.Trimesh], rc, gen_of) -> tuple[str, dict]:
+def oracle_nearest(
+    truth: dict, candidates: dict[str, trimesh.Trimesh], rc, gen_of, known: dict[str, float] | None = None
+) -> tuple[str, dict]:
     """The candidate (a training object's ground-truth solid) whose surface scores best on the headline
     F-score against `truth` (stages.reconstruct.truth_of), and its metrics: what a retrieval that sees the
     held-out shape itself would find, the ceiling of any retrieval from those candidates. gen_of(id) draws
     a candidate's surface points. Every registered metric is computed as 90 computes it, with the candidate's
-    exact signed distance as its field (IoU: its winding number at truth's IoU points)."""
+    exact signed distance as its field (IoU: its winding number at truth's IoU points). `known`: headline
+    F-scores by candidate id against this same truth with the same draws, reused and added to, so that a caller
+    searching nested candidate sets (the learning curve's sizes) scores each candidate once."""
     tau = headline(rc.taus).tau
+    known = {} if known is None else known
 
     def fscore(i: str) -> float:  # the headline alone picks; the other metrics are the winner's only
-        points, _ = sample_surface(candidates[i], rc.n_points, gen_of(i))
-        d_pq, _, d_qp, _ = nearest(points, truth["sample"][0])
-        return fscore_of(d_pq, d_qp, tau)
+        if i not in known:
+            points, _ = sample_surface(candidates[i], rc.n_points, gen_of(i))
+            d_pq, _, d_qp, _ = nearest(points, truth["sample"][0])
+            known[i] = fscore_of(d_pq, d_qp, tau)
+        return known[i]
 
     best = max(sorted(candidates), key=fscore)  # ties: the first id
     mesh = candidates[best]

@@ -28,7 +28,8 @@ class DecoderField(Field):
 
     def __init__(self, decoder: ShapeDecoder, codes: torch.Tensor):
         self.decoder = decoder.requires_grad_(False)
-        self.spread = codes.std(0).clamp_min(1e-6)  # one training object: no spread, every dimension counts alike
+        # one training object: no spread (the sample std would be nan), every dimension counts alike
+        self.spread = codes.std(0, correction=int(len(codes) > 1)).clamp_min(1e-6)
 
     def sdf(self, params, points):
         return self.decoder(params, points)[:, None]
