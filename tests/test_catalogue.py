@@ -152,6 +152,12 @@ def test_presets_hold_out_what_their_comments_say():
     for preset in ("cpu100", "n100"):
         train, test, families = counts(make_cfg(f"preset={preset}"))
         assert (train, test) == (80, 20) and len(families) == 20
+    cfg = make_cfg("preset=cpu400")  # the learning curve's 320: 16 training and 4 test objects of every family
+    objects = listed(cfg.data.num_objects, cfg.data.catalogue_seed, cfg.data.families)
+    got = splits(objects, cfg)
+    per_family = {f: [got[o.id] for o in objects if o.family == f] for f in {o.family for o in objects}}
+    assert len(per_family) == 20 and len({o.id for o in objects}) == 400
+    assert all((s.count(Subset.train), s.count(Subset.test)) == (16, 4) for s in per_family.values())
     train, test, _ = counts(make_cfg("preset=tiny"))
     assert train >= 2 and test >= 1
 

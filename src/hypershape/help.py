@@ -78,7 +78,7 @@ def script_help(script: str, _root_) -> str:
     keys = [k for s in sections for k in docs if k == s or k.startswith(s + ".")]
     lines = [about, ""]
     if "Usage:" not in about:
-        lines += [f"Usage: python {script}.py [preset=tiny|default|cpu100|n100] [key=value ...]", ""]
+        lines += [f"Usage: python {script}.py [preset=tiny|default|cpu100|cpu400|n100] [key=value ...]", ""]
     if keys:
         lines += ["== What it computes from (key = value now, then what it does) ==", ""]
         lines += [_knob(_root_, k, docs[k]) for k in keys] + [""]
