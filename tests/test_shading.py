@@ -25,7 +25,7 @@ from hypershape.shading import (
 from hypershape.stages.common import load_views
 from hypershape.stages.shape_sirens import FULL, accepted, ray_values, refine, view_agreement, view_rays
 
-RENDER = RenderConfig(resolution=24)
+RENDER = RenderConfig(resolution=32)
 CENTRE = (0.12, -0.08, 0.1)
 RADIUS = 0.5
 
@@ -56,11 +56,10 @@ def torus_normals(points, major):
 
 
 def test_the_calibrated_model_predicts_another_meshs_pixels_from_their_normals():
-    render = RenderConfig(resolution=32)
-    model = brightness_model(render)
+    model = brightness_model(RENDER)
     assert all(b >= a for a, b in zip(model.values, model.values[1:]))
     torus = trimesh.creation.torus(major_radius=0.5, minor_radius=0.25, major_sections=96, minor_sections=48)
-    drawn = render_like(torus, render)
+    drawn = render_like(torus, RENDER)
     # the key light turned half way round each camera's axis: as high above the view, on the wrong side
     turned = LIGHT_IN_CAMERA[:3, 2] * np.array([-1.0, -1.0, 1.0])
 

@@ -22,9 +22,10 @@ KNOTS = 17
 """Knots of the piecewise-linear model, evenly spaced on n·l in [-1, 1]."""
 CALIBRATION_RADIUS = 0.6
 """Radius of the calibration sphere, centred at the origin: well inside every view."""
-CALIBRATION_RESOLUTION = 128
+CALIBRATION_RESOLUTION = 64
 """Least resolution the sphere is rendered at. A pixel's brightness does not depend on the resolution, but
-only fully covered pixels are read, and finer pixels reach closer to the rim, where n·l is lowest."""
+only fully covered pixels are read, and finer pixels reach closer to the rim, where n·l is lowest: at this
+resolution, below n·l = 0."""
 FULL = 0.99
 """Coverage above which a pixel shows the surface alone (no background mixed in at an edge)."""
 
@@ -60,8 +61,8 @@ def fit(cos: np.ndarray, brightness: np.ndarray) -> BrightnessModel:
     low = np.minimum(np.floor(pos).astype(int), KNOTS - 2)
     w = pos - low
     hat = np.zeros((len(cos), KNOTS))  # each sample's weight on each knot
-    np.add.at(hat, (np.arange(len(cos)), low), 1 - w)
-    np.add.at(hat, (np.arange(len(cos)), low + 1), w)
+    rows = np.arange(len(cos))
+    hat[rows, low], hat[rows, low + 1] = 1 - w, w
     support = hat.sum(0)
     seen = np.flatnonzero(support >= 1.0)
     if len(seen) < 2:
