@@ -278,11 +278,8 @@ def log_views(stage: Stage, route, done: list[dict]) -> None:
         )
     shaded = [e for e in done if "shading_error_predicted" in e]
     if shaded:
-        stage.log.info(
-            "median shading error: predicted %.4f, refined %.4f",
-            np.median([e["shading_error_predicted"] for e in shaded]),
-            np.median([e["shading_error_refined"] for e in shaded]),
-        )
+        before, after = (np.median([e[f"shading_error_{k}"] for e in shaded]) for k in ("predicted", "refined"))
+        stage.log.info("median shading error: predicted %.4f, refined %.4f", before, after)
     said = route.summary(done)
     if said:
         stage.log.info("%s", said)
