@@ -149,9 +149,10 @@ def test_no_shading_weight_leaves_refinement_bitwise_as_it_was(sphere_views):
 
 
 def test_a_refinement_whose_shading_worsens_beyond_the_slack_is_not_kept():
-    before = dict(silhouette_iou=0.8, shading_error=0.05)
-    assert accepted(before, dict(silhouette_iou=0.8, shading_error=0.04), None, 0.004)
-    assert accepted(before, dict(silhouette_iou=0.9, shading_error=0.053), None, 0.004)
-    assert not accepted(before, dict(silhouette_iou=0.9, shading_error=0.06), None, 0.004)
-    assert not accepted(before, dict(silhouette_iou=0.8, shading_error=0.05), None, 0.004)
+    before, slack = dict(silhouette_iou=0.8, shading_error=0.05), RefineConfig().shading_slack
+    assert accepted(before, dict(silhouette_iou=0.8, shading_error=0.04), None, slack)  # shading better
+    assert accepted(before, dict(silhouette_iou=0.9, shading_error=0.05 + slack / 2), None, slack)
+    assert not accepted(before, dict(silhouette_iou=0.9, shading_error=0.05 + 2 * slack), None, slack)
+    assert not accepted(before, dict(silhouette_iou=0.79, shading_error=0.04), None, slack)  # outlines worse
+    assert not accepted(before, dict(silhouette_iou=0.8, shading_error=0.05), None, slack)  # nothing better
     assert accepted(before, dict(silhouette_iou=0.9, shading_error=0.06), None)  # shading not read

@@ -240,9 +240,10 @@ class RefineConfig:
     Reads the RGB pictures only. With it > 0 the views' agreement also measures the shading error (median
     |difference| over covered hit rays) and a refinement is kept only where it is at most shading_slack
     higher. 0: outlines only, as before."""
-    shading_slack: float = 0.004
-    """How much the median shading error may rise in a kept refinement (about one 8-bit grey level): a
-    refinement that fits the outlines better moves it by noise."""
+    shading_slack: float = 0.001
+    """How much the median shading error may rise in a kept refinement (a quarter of an 8-bit grey level):
+    a refinement that fits the outlines better moves it by noise, one that spoils a shape the prediction
+    had right (a training object's faces rounded off to fit its outlines) raises it by more."""
 
 
 @dataclass
