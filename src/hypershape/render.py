@@ -93,6 +93,23 @@ def camera_poses(distance, elevations_deg=None, per_ring=None):
     return np.stack([look_at(distance * d) for d in camera_directions(elevations_deg, per_ring)])
 
 
+LIGHT_IN_CAMERA = look_at((-0.4, 0.5, 1.0), up=(0.0, 1.0, 0.0))
+"""Pose of the key light in the camera's frame: above left of the camera, off the viewing axis, because a pure
+headlight shades relief symmetrically and flattens it."""
+
+
+def light_poses(cam_to_world) -> np.ndarray:
+    """World poses [V, 4, 4] of the key light that rides on each camera of `cam_to_world` [V, 4, 4].
+    A pyrender DirectionalLight shines along its pose's -Z axis."""
+    return np.asarray(cam_to_world, dtype=np.float64).reshape(-1, 4, 4) @ LIGHT_IN_CAMERA
+
+
+def light_directions(cam_to_world) -> np.ndarray:
+    """Unit vectors [V, 3] from any lit point towards each camera's key light (light_poses' +Z axis):
+    what a surface normal is dotted with in shading."""
+    return light_poses(cam_to_world)[:, :3, 2]
+
+
 def intrinsics(resolution, yfov_deg):
     """Pinhole K (3x3) of pyrender's PerspectiveCamera(yfov, aspectRatio=1) drawn at resolution×resolution."""
     f = (resolution / 2.0) / np.tan(np.radians(yfov_deg) / 2.0)
@@ -127,14 +144,12 @@ def render_views(mesh, resolution, yfov_deg, distance, color=(0.7, 0.7, 0.75), e
     )
     camera_node = scene.add(camera, pose=np.eye(4))
     light_node = scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=3.0), pose=np.eye(4))
-    # Off the viewing axis, because a pure headlight shades relief symmetrically and flattens it.
-    light_in_camera = look_at((-0.4, 0.5, 1.0), up=(0.0, 1.0, 0.0))
 
     renderer = offscreen_renderer(resolution)
     rgba, depth = [], []
-    for pose in poses:
+    for pose, light_pose in zip(poses, light_poses(poses)):
         scene.set_pose(camera_node, pose)
-        scene.set_pose(light_node, pose @ light_in_camera)
+        scene.set_pose(light_node, light_pose)
         rgba.append(renderer.render(scene, flags=pyrender.RenderFlags.RGBA)[0])
         # pyrender turns multisampling off for SEG renders; otherwise depth would come from one
         # MSAA sample, up to 0.4 px away from the pixel centre that camera_rays shoots through.

@@ -19,6 +19,7 @@ from ..provenance import object_config
 from ..render import camera_rays, sphere_interval
 from ..routes.base import Field
 from ..runtime import Numerics, Stage, generator, numerics_of, save_torch
+from ..shading import FULL, RayShading, brightness_model, ray_shading, shading_residuals
 from ..training import fit_flat
 from .common import evaluated, load_views
 
@@ -55,19 +56,33 @@ def ray_points(o, d, near, far, samples: int, gen=None) -> tuple[torch.Tensor, t
     return t, o[:, None] + t[..., None] * d[:, None]
 
 
+def ray_values(field, o, d, near, far, samples: int, gen=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """ray_points' parameters [R, S] and a signed distance field's values there [R, S] (field: points
+    [N, 3] -> values, N or [N, 1])."""
+    t, pts = ray_points(o, d, near, far, samples, gen)
+    return t, field(pts.reshape(-1, 3)).reshape(len(o), samples)
+
+
+def silhouette(values: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Occupancy of each ray from the field's values along it [R, S]: sigmoid(−min f / T)."""
+    return torch.sigmoid(-values.min(dim=1).values / temperature)
+
+
 def field_silhouette(field, o, d, near, far, samples: int, temperature: float, gen=None) -> torch.Tensor:
-    """Occupancy of each ray under a signed distance field (points [N, 3] -> values, N or [N, 1]):
-    sigmoid(−min_t f(o + t d) / T) over ray_points. The hard silhouette is where the minimum is negative."""
-    _, pts = ray_points(o, d, near, far, samples, gen)
-    f = field(pts.reshape(-1, 3)).reshape(len(o), samples)
-    return torch.sigmoid(-f.min(dim=1).values / temperature)
+    """Occupancy of each ray under a signed distance field: silhouette of its ray_values. The hard
+    silhouette is where the minimum is negative."""
+    return silhouette(ray_values(field, o, d, near, far, samples, gen)[1], temperature)
 
 
-def view_agreement(field: Field, params, rays, samples: int, max_rays: int, chunk: int | None = None) -> dict:
+def view_agreement(
+    field: Field, params, rays, samples: int, max_rays: int, chunk: int | None = None, shading: RayShading = None
+) -> dict:
     """How well a field agrees with the object's own views, on at most `max_rays` rays evenly spaced over
-    all of them: the IoU of its hard silhouettes (minimum of f along the ray < 0) with the masks and, where
+    all of them: the IoU of its hard silhouettes (minimum of f along the ray < 0) with the masks; where
     the rays carry depth, the median |f| at the depth maps' surface points (0 for a field whose zero set
-    passes through them)."""
+    passes through them); with `shading`, the median |predicted − observed| brightness over the fully
+    covered rays that hit the field (shading.shading_residuals, hard hits; 1, the most it can be, where
+    none does)."""
     o, d, near, far, mask, t_hit = rays
     idx = torch.linspace(0, len(o) - 1, min(len(o), max_rays)).long()
     dev = params.device
@@ -76,10 +91,17 @@ def view_agreement(field: Field, params, rays, samples: int, max_rays: int, chun
     def f(x):
         return field.evaluate(params, x, chunk)
 
-    occ = field_silhouette(f, o, d, near, far, samples, HARD_TEMPERATURE) > 0.5
+    t, values = ray_values(f, o, d, near, far, samples)
+    occ = silhouette(values, HARD_TEMPERATURE) > 0.5
     m = mask[idx].to(dev) > 0.5
     union = (occ | m).sum()
     out = dict(silhouette_iou=float((occ & m).sum() / union) if union else 1.0)
+    if shading is not None:
+        full = mask[idx] > FULL
+        seen = shading.take(idx[full]).to(dev)
+        full = full.to(dev)
+        errors = shading_residuals(field, params.detach(), o[full], d[full], t[full], values[full], seen, False)
+        out["shading_error"] = float(errors.median()) if len(errors) else 1.0
     if t_hit is not None:
         t_hit = t_hit[idx].to(dev)
         hit = t_hit > 0
@@ -88,14 +110,20 @@ def view_agreement(field: Field, params, rays, samples: int, max_rays: int, chun
     return out
 
 
-def refine(field: Field, params0: torch.Tensor, rays, r, gen, numerics: Numerics) -> tuple[torch.Tensor, list[float]]:
+def refine(
+    field: Field, params0: torch.Tensor, rays, r, gen, numerics: Numerics, shading: RayShading = None
+) -> tuple[torch.Tensor, list[float]]:
     """Adam on the field's parameters: the silhouette BCE against the masks; where the rays carry depth
     (t_hit not None), r.depth_weight times |f| at the depth maps' surface points and max(0, −f) at ray
-    samples in front of them (free space: carves what no silhouette shows); with r.eikonal_weight,
-    (|∇f| − 1)² at the ray samples (keeps the field a distance field); and a pull towards the starting
-    parameters, in units of field.scale."""
+    samples in front of them (free space: carves what no silhouette shows); with `shading` (the rays'
+    pictures), r.shading_weight times the mean |predicted − observed| brightness of the fully covered
+    rays that hit the field (shading.shading_residuals, differentiable through hit and normal); with
+    r.eikonal_weight, (|∇f| − 1)² at the ray samples (keeps the field a distance field); and a pull
+    towards the starting parameters, in units of field.scale."""
     o, d, near, far, mask, t_hit = (t if t is None else t.to(params0.device) for t in rays)
     depth_weight = r.depth_weight if t_hit is not None else 0.0
+    shading_weight = r.shading_weight if shading is not None else 0.0
+    shading = shading.to(params0.device) if shading_weight > 0 else None
     scale = field.scale(params0)
 
     def loss(f, step):
@@ -103,8 +131,14 @@ def refine(field: Field, params0: torch.Tensor, rays, r, gen, numerics: Numerics
         t, pts = ray_points(o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, gen)
         pts = pts.reshape(-1, 3).requires_grad_(r.eikonal_weight > 0)
         values = field.sdf(f[0], pts)[:, 0]
-        occ = torch.sigmoid(-values.reshape(len(idx), -1).min(dim=1).values / r.temperature)
+        occ = silhouette(values.reshape(len(idx), -1), r.temperature)
         total = F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask[idx])
+        if shading_weight > 0:
+            full = mask[idx] > FULL
+            on = idx[full]
+            along = values.reshape(len(idx), -1)[full]
+            errors = shading_residuals(field, f[0], o[on], d[on], t[full], along, shading.take(on), True)
+            total = total + shading_weight * (errors.mean() if len(errors) else 0.0)
         if depth_weight > 0:
             th = t_hit[idx]
             hit = th > 0
@@ -121,29 +155,39 @@ def refine(field: Field, params0: torch.Tensor, rays, r, gen, numerics: Numerics
     return params[0], curve
 
 
-def accepted(before: dict, after: dict, depth_slack: float | None) -> bool:
-    """Whether a refinement agrees better with the object's own views: silhouette IoU no lower and, when
+def accepted(before: dict, after: dict, depth_slack: float | None, shading_slack: float | None = None) -> bool:
+    """Whether a refinement agrees better with the object's own views: silhouette IoU no lower; when
     refinement reads the depth maps (depth_slack not None), depth error no more than depth_slack higher
-    (a median over rays moves by a few 1e-5 when nothing changed); strictly better in one of the two."""
-    iou = after["silhouette_iou"] - before["silhouette_iou"]
-    if depth_slack is None:
-        return iou > 0
-    depth = before["depth_error"] - after["depth_error"]
-    return iou >= 0 and depth >= -depth_slack and (iou > 0 or depth > 0)
+    (a median over rays moves by a few 1e-5 when nothing changed); when it reads the shading
+    (shading_slack not None), shading error no more than shading_slack higher; strictly better in one of
+    the measures read."""
+    gains = [after["silhouette_iou"] - before["silhouette_iou"]]  # > 0: better
+    ok = gains[0] >= 0
+    for measure, slack in (("depth_error", depth_slack), ("shading_error", shading_slack)):
+        if slack is not None:
+            gains.append(before[measure] - after[measure])
+            ok = ok and gains[-1] >= -slack
+    return ok and any(g > 0 for g in gains)
 
 
 def refine_if_better(
-    cfg, field: Field, pred: torch.Tensor, rays, gen, numerics: Numerics
+    cfg, field: Field, pred: torch.Tensor, rays, gen, numerics: Numerics, shading: RayShading = None
 ) -> tuple[torch.Tensor, dict, list[float]]:
     """The refined parameters (the prediction itself where refining did not make the views agree better,
     or shape_siren.refine.steps is 0), the views' agreement before and after, whether it was kept, and
-    its loss curve. What the rays hold decides: silhouette IoU, and depth error where they carry depth."""
+    its loss curve. What the rays hold decides: silhouette IoU, depth error where they carry depth, and
+    shading error with `shading` (the rays' pictures, given where shape_siren.refine.shading_weight > 0)."""
     r, chunk = cfg.shape_siren.refine, cfg.device.eval_chunk
-    refined, curve = refine(field, pred, rays, r, gen, numerics) if r.steps > 0 else (pred, [float("nan")])
-    before = view_agreement(field, pred, rays, r.samples_per_ray, r.eval_rays, chunk)
-    after = view_agreement(field, refined, rays, r.samples_per_ray, r.eval_rays, chunk) if r.steps > 0 else before
+    refined, curve = refine(field, pred, rays, r, gen, numerics, shading) if r.steps > 0 else (pred, [float("nan")])
+
+    def agreement(params):
+        return view_agreement(field, params, rays, r.samples_per_ray, r.eval_rays, chunk, shading)
+
+    before = agreement(pred)
+    after = agreement(refined) if r.steps > 0 else before
     slack = r.depth_slack if rays[-1] is not None and r.depth_weight > 0 else None
-    keep = r.steps > 0 and (not r.accept_if_better or accepted(before, after, slack))
+    shading_slack = r.shading_slack if shading is not None else None
+    keep = r.steps > 0 and (not r.accept_if_better or accepted(before, after, slack, shading_slack))
     if not keep:  # what 90 scores: the prediction, where refining did not help the views
         refined, after = pred, before
     return refined, dict(accepted=keep, loss_first=curve[0], loss_last=curve[-1], before=before, after=after), curve
@@ -163,11 +207,15 @@ def refinements(cfg, field: Field, pred: torch.Tensor, views: dict, obj_id: str,
     """{kind: parameters} of the refinements 80 makes from the prediction, what it records about them, and
     the loss curve of "refined". "refined" reads the pictures alone: 03's depth maps are dropped from the
     views before any ray is made. "oracle_depth" (shape_siren.refine.oracle_depth) reads them too. Both draw
-    the same rays (one seed), so the depth terms are all that tells them apart."""
+    the same rays (one seed), so the depth terms are all that tells them apart. With
+    shape_siren.refine.shading_weight > 0 both read the pictures' shading too."""
     pictures = {k: v for k, v in views.items() if k != "depth"}
+    shaded = cfg.shape_siren.refine.shading_weight > 0
+    shading = ray_shading(pictures, brightness_model(cfg.render)) if shaded else None
 
     def refine_on(rays):
-        return refine_if_better(cfg, field, pred, rays, generator(readout_seed(cfg), "80", obj_id), numerics)
+        gen = generator(readout_seed(cfg), "80", obj_id)
+        return refine_if_better(cfg, field, pred, rays, gen, numerics, shading)
 
     refined, done, curve = refine_on(view_rays(pictures))
     fields, info = dict(refined=refined), refinement_record("refine", "refined", done)
@@ -228,6 +276,10 @@ def log_views(stage: Stage, route, done: list[dict]) -> None:
             sum(bool(e["oracle_depth_accepted"]) for e in oracle),
             len(oracle),
         )
+    shaded = [e for e in done if "shading_error_predicted" in e]
+    if shaded:
+        before, after = (np.median([e[f"shading_error_{k}"] for e in shaded]) for k in ("predicted", "refined"))
+        stage.log.info("median shading error: predicted %.4f, refined %.4f", before, after)
     said = route.summary(done)
     if said:
         stage.log.info("%s", said)
