@@ -298,9 +298,11 @@ class WeightAEConfig:
 
 @dataclass
 class ProbeConfig:
-    upsample: int = 2
-    """The probe draws each view at this many times render.resolution (a SIREN is continuous in its pixel
-    coordinates, so it can be drawn finer than it was fitted)."""
+    upsample: int = 1
+    """The probe draws each view at this many times render.resolution. A SIREN is continuous in its pixel
+    coordinates, but one fitted at the pixel centres alone need not be smooth between them: drawn finer, a
+    hypernetwork's views can break up there, and the hull, an intersection of all 24 outlines, loses every
+    part that one view drops (docs/results.md)."""
     threshold: float = 0.15
     """A point of a probed view is inside the object's outline where its brightness (mean RGB, views on
     black) exceeds this."""
