@@ -112,8 +112,9 @@ def run(cfg) -> str:
         cfg,
         "baseline",
         "Experiment 5: nearest-neighbour retrieval baseline",
-        f"route={cfg.mapper.route.value}. Retrieval: nearest train object in hypernetwork "
-        f"sketch space (excluding the object itself), its target SIREN. The {ORACLE}: the ground-truth shape "
+        f"route={cfg.mapper.route.value}. Retrieval: nearest train object in the route's input space (the "
+        "features its 70 keeps: the hypernetwork sketch for the learned mappers, the probed views for probe; "
+        f"excluding the object itself), its target SIREN. The {ORACLE}: the ground-truth shape "
         "of the other training object that scores best against the object's own (it reads the held-out shape: "
         f"the ceiling of any retrieval among the same objects). {rates_note(shown)} {verdict}",
         ["split", "SIREN", "n", *(m.label for m in shown)],
