@@ -121,8 +121,10 @@ def calibrated(resolution: int, yfov_deg: float, distance: float, elevations_deg
 
 def brightness_model(render) -> BrightnessModel:
     """The calibrated model of the run's renderer (cfg.render), made once per process and setting."""
-    key = (render.resolution, render.yfov_deg, render.distance, tuple(render.elevations_deg), render.per_ring)
-    return calibrated(int(key[0]), float(key[1]), float(key[2]), tuple(float(e) for e in key[3]), int(key[4]))
+    elevations = tuple(float(e) for e in render.elevations_deg)  # hashable: the cache's key
+    return calibrated(
+        int(render.resolution), float(render.yfov_deg), float(render.distance), elevations, int(render.per_ring)
+    )
 
 
 GRAZING = 0.05
