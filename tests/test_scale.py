@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from hypershape.paths import STAGE_DIRS, Paths, paths_of
 from hypershape.pipeline import run_all, run_stage
 from hypershape.provenance import object_config
 from hypershape.records import Claim, Manifest, fingerprint, load_json, shard_of
+from hypershape.runtime import MissingUpstream, Stage
 from hypershape.status import run_status
 
 ENV = dict(os.environ, PYOPENGL_PLATFORM="egl", PYTHONUNBUFFERED="1")
@@ -190,6 +192,35 @@ def test_a_claim_of_a_dead_job_is_taken_over_and_a_live_one_is_not(tmp_path):
     assert taken is not None and taken.held()
     live.release()
     taken.release()
+
+
+def test_a_job_alone_waits_for_what_a_second_job_is_making_and_no_longer(reference, tmp_path):
+    """Two unsharded pipelines on one run: a stage whose upstream record is missing waits while another
+    live job holds that object's claim, and stops at once (naming the script) when nobody does."""
+    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS, "shard.poll_s=0.05")
+    p = paths_of(cfg)
+    copy_run_until(paths_of(reference), p, "50_hypernets")
+    stage = Stage(cfg, "50_hypernets")
+    objects = stage.objects()
+    record = p.manifest("40_image_sirens") / "objects" / f"{objects[0].id}.json"
+    saved = record.read_bytes()
+    record.unlink()
+    other = Claim.take(p.claims("40_image_sirens") / "objects" / objects[0].id, stale_after=60)
+
+    def finish():  # the other job records the object, then lets go of it
+        time.sleep(0.5)
+        record.write_bytes(saved)
+        other.release()
+
+    helper = threading.Thread(target=finish)
+    began = time.perf_counter()
+    helper.start()
+    stage.wait_for("the image-SIRENs", "40_image_sirens", objects)
+    helper.join()
+    assert time.perf_counter() - began >= 0.5
+    record.unlink()
+    with pytest.raises(MissingUpstream, match=r"python 40_train_image_sirens\.py"):
+        stage.wait_for("the image-SIRENs", "40_image_sirens", objects)
 
 
 @pytest.mark.slow

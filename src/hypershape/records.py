@@ -156,6 +156,22 @@ class Claim:
         except (OSError, ValueError):  # gone, or being written this instant
             return None
 
+    @staticmethod
+    def _live(owner: dict | None, age: float, stale_after: float) -> bool:
+        """Whether a claim whose file is `age` seconds old is held by a job that still runs (an unreadable
+        owner is one being written this instant: live while the file is young)."""
+        alive = _alive(owner["host"], owner["pid"]) if owner else None
+        return bool(alive) or (alive is None and age < stale_after)
+
+    @classmethod
+    def is_live(cls, path: Path, stale_after: float) -> bool:
+        """Whether some job that still runs holds the claim at `path` (False when there is none)."""
+        try:
+            age = time.time() - Path(path).stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return cls._live(cls.owner_of(path), age, stale_after)
+
     @classmethod
     def _break_if_stale(cls, path: Path, stale_after: float) -> bool:
         owner = cls.owner_of(path)
@@ -163,8 +179,7 @@ class Claim:
             age = time.time() - path.stat().st_mtime
         except FileNotFoundError:
             return True
-        alive = _alive(owner["host"], owner["pid"]) if owner else None
-        if alive or (alive is None and age < stale_after):
+        if cls._live(owner, age, stale_after):
             return False
         if cls.owner_of(path) != owner:  # taken over meanwhile
             return False

@@ -286,22 +286,31 @@ class Stage:
             name for name in shared if not m.is_done(name, shared=True)
         ]
 
-    def wait_for(self, what: str, missing: Callable[[], list[str]], script: str) -> None:
-        """Wait until `missing()` is empty: with shards, another job may still be making what this one
-        needs (its share of an upstream stage, an anchor). Alone, or after shard.wait_s, stop with a
-        message naming the script to run."""
+    def wait_for(self, what: str, upstream: str, objects: list[RunObject] = (), shared: tuple[str, ...] = ()) -> None:
+        """Wait until `upstream` has a record, done or failed, of each of `objects` and of the shared
+        artifacts named in `shared`: another job may still be making them. With shards, the others get up
+        to shard.wait_s to start; alone, this job waits only while a live job (a second pipeline on the same
+        run) holds a claim on one of them. Otherwise stop with a message naming the script to run."""
         waited, said = 0.0, False
         while True:
-            left = missing()
+            left = self.unrecorded(upstream, objects, shared)
             if not left:
                 return
-            if self.shard.count == 1 or waited >= self.shard.wait_s:
+            claims = self.paths.claims(upstream)
+            made = [
+                n
+                for n in left
+                if Claim.is_live(claims / ("shared" if n in shared else "objects") / n, self.shard.stale_after_s)
+            ]
+            # a job between two objects holds no claim for a moment, but it recorded one just before
+            nobody = not made and self.unrecorded(upstream, objects, shared) == left
+            if (self.shard.count == 1 and nobody) or waited >= self.shard.wait_s:
                 raise MissingUpstream(
                     f"{self.name} needs {what}, which {len(left)} lack (e.g. {left[0]}): "
-                    f"run `python {script}.py` (same overrides, every shard) first"
+                    f"run `python {SCRIPTS[upstream]}.py` (same overrides, every shard) first"
                 )
             if not said:
-                self.log.info("waiting for %s from other shards (%d missing, e.g. %s)", what, len(left), left[0])
+                self.log.info("waiting for %s from other jobs (%d missing, e.g. %s)", what, len(left), left[0])
                 said = True
             time.sleep(self.shard.poll_s)
             waited += self.shard.poll_s
@@ -412,7 +421,7 @@ class Stage:
         that failed}; shared -> keys of the shared artifacts the objects are made from (an anchor)."""
         mine = self.mine(objects)
         for up in self.upstream:  # sharded: the upstream stage may still be running for these objects
-            self.wait_for(f"{up}'s records", lambda up=up: self.unrecorded(up, mine), SCRIPTS[up])
+            self.wait_for(f"{up}'s records", up, mine)
         todo = self._todo(mine, outputs, shared, config)
         bar = tqdm(total=len(todo), desc=desc or self.name, unit="obj", dynamic_ncols=True)
         for i in range(0, len(todo), batch):

@@ -9,7 +9,6 @@ import trimesh
 from ..geometry.sdf import enclosing_radius
 from ..nets.siren import SirenSpec
 from ..objects import RunObject, Subset
-from ..paths import SCRIPTS
 from ..render import rgb_on_black
 from ..runtime import Stage, fingerprint, seed_of
 
@@ -80,9 +79,7 @@ def train_upstream(stage: Stage, objects: list[RunObject]) -> tuple[dict[str, di
     a shared artifact learns from the first only, never from a missing or stale file of the second."""
     train = [o for o in objects if o.split == Subset.train]
     for up in stage.upstream:  # sharded: other jobs may still be making their share of the upstream stage
-        stage.wait_for(
-            f"{up}'s records of every training object", lambda up=up: stage.unrecorded(up, train), SCRIPTS[up]
-        )
+        stage.wait_for(f"{up}'s records of every training object", up, train)
     used, left_out = {}, {}
     for o in train:
         failure = stage.upstream_failure(o.id)

@@ -10,7 +10,6 @@ from ..config import section
 from ..nets.hypernet import HyperNet
 from ..nets.siren import pixel_grid, psnr, siren_forward
 from ..nets.standardise import Standardiser
-from ..paths import SCRIPTS
 from ..runtime import Numerics, Stage, generator, load_torch, numerics_of, save_torch
 from ..training import train
 from .common import image_spec, load_views, shared_from_train, train_upstream
@@ -90,11 +89,7 @@ def run(cfg) -> dict:
     objects = stage.objects()
     used, left_out = train_upstream(stage, objects)  # training objects with views and image-SIRENs
     conf = section(cfg, "hypernet")
-    stage.wait_for(
-        "the anchor image-SIREN",
-        lambda: stage.unrecorded("40_image_sirens", [], ("anchor",)),
-        SCRIPTS["40_image_sirens"],
-    )
+    stage.wait_for("the anchor image-SIREN", "40_image_sirens", shared=("anchor",))
     anchor_img = load_torch(p.image_anchor)["flat"].to(dev)
 
     def data(obj_id):

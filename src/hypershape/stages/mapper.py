@@ -6,7 +6,6 @@ its mapper.pt is that run's, made to read this run's objects too (route.read_obj
 from __future__ import annotations
 
 from .. import routes
-from ..paths import SCRIPTS
 from ..routes.base import TrainingSet
 from ..runtime import Stage
 from .common import readout_train
@@ -16,14 +15,8 @@ def training_set(cfg, stage: Stage) -> TrainingSet:
     """Waits for every hypernetwork and the autoencoder's latents; the objects every upstream stage made
     (the others recorded as skipped) and, among them, the training objects the readout learns from."""
     objects = stage.objects()
-    stage.wait_for(
-        "every object's hypernetwork", lambda: stage.unrecorded("50_hypernets", objects), SCRIPTS["50_hypernets"]
-    )
-    stage.wait_for(
-        "the autoencoder's latents",
-        lambda: stage.unrecorded("60_weight_ae", objects, ("latents",)),
-        SCRIPTS["60_weight_ae"],
-    )
+    stage.wait_for("every object's hypernetwork", "50_hypernets", objects)
+    stage.wait_for("the autoencoder's latents", "60_weight_ae", objects, ("latents",))
     usable, upstream = [], {}
     for o in objects:
         failure = stage.upstream_failure(o.id)

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 
 from .. import routes
 from ..config import readout_seed
-from ..paths import SCRIPTS
 from ..provenance import object_config
 from ..render import camera_rays, sphere_interval
 from ..routes.base import Field
@@ -230,7 +229,7 @@ def run(cfg) -> dict:
     p, num = stage.paths, numerics_of(cfg)
     dev = num.device
     route = routes.get(cfg.mapper.route)
-    stage.wait_for("the mapper", lambda: stage.unrecorded("70_mapper", [], ("mapper",)), SCRIPTS["70_mapper"])
+    stage.wait_for("the mapper", "70_mapper", shared=("mapper",))
     predictor, field = route.predictor(cfg, p, dev), route.field(cfg, p, dev)
     saved = dict(field.describe(), route=route.name, config=object_config(cfg, stage.name)["refine"])
 
