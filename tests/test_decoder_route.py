@@ -11,8 +11,10 @@ from conftest import copy_run, make_cfg, records
 from hypershape import routes
 from hypershape.config import readout_seed
 from hypershape.nets.shape_decoder import ShapeDecoder, load_decoder
+from hypershape.objects import Subset
 from hypershape.paths import SCRIPTS, paths_of
 from hypershape.pipeline import run_all, run_stage
+from hypershape.readout import generalisation
 from hypershape.readout.autodecode import fit_latent
 from hypershape.readout.probe import Prober
 from hypershape.readout.probe_encoder import ProbeEncoder, emitted_sirens
@@ -120,3 +122,15 @@ def test_the_decoder_fields_pull_is_finite_and_alike_with_one_training_object():
     assert torch.isfinite(one).all() and torch.equal(one, torch.full((4,), one[0].item()))
     codes = torch.tensor([[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 0.0, 7.0]])
     assert torch.allclose(DecoderField(decoder, codes).scale(torch.zeros(4)), codes.std(0).clamp_min(1e-6))
+
+
+@pytest.mark.slow
+def test_the_benchmark_scores_every_test_object_by_every_latent_and_the_train_objects_through_the_readout(run):
+    record = generalisation.run(run, train_objects=1)
+    rows = record["rows"]
+    test = {r["id"] for r in rows if r["split"] == Subset.test}
+    assert test and {(i, k) for i in test for k in generalisation.KINDS} == {
+        (r["id"], r["kind"]) for r in rows if r["id"] in test
+    }
+    assert [r["kind"] for r in rows if r["split"] == Subset.train] == ["readout"]
+    assert record["errors"]["train"]["mean"] == pytest.approx(0.5)  # tiny trains on two objects

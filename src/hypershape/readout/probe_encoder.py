@@ -61,8 +61,12 @@ class ProbeEncoder(nn.Module):
         """The standardised latent the MLP predicts."""
         return self.mlp((self.draw(sirens) - self.in_mean) / self.in_scale)
 
+    def from_inputs(self, drawn: torch.Tensor) -> torch.Tensor:
+        """Latents [B, L] from brightness already drawn at the probes (draw's output [B, V * M])."""
+        return self.mlp((drawn - self.in_mean) / self.in_scale) * self.out_scale + self.out_mean
+
     def forward(self, sirens: torch.Tensor) -> torch.Tensor:
-        return self.standardised(sirens) * self.out_scale + self.out_mean
+        return self.from_inputs(self.draw(sirens))
 
 
 def train_readout(

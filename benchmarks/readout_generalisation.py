@@ -1,0 +1,22 @@
+"""Whether route decoder's readout carries to held-out objects (readout/generalisation.py), on a run where
+route decoder's 70 is done: the decoder's held-out ceiling, 70's readout, ridge and k-NN readouts of the same
+probed views and the training mean, as latent errors and F@0.02 on the test objects; the first
+`train_objects` training objects read through 70's readout. Writes
+<data_dir>/<name>/experiments/readout_generalisation/summary.{md,json}.
+
+    python benchmarks/readout_generalisation.py preset=cpu100 data_dir=/tmp/run [+train_objects=20]
+"""
+
+import hydra
+
+import hypershape.config  # noqa: F401
+from hypershape.readout.generalisation import report, run
+
+
+@hydra.main(config_path="../configs", config_name="config", version_base=None)
+def main(cfg) -> None:
+    print(report(run(cfg, int(cfg.get("train_objects", 20)))))
+
+
+if __name__ == "__main__":
+    main()
