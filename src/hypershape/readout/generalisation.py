@@ -12,13 +12,14 @@ from typing import Callable
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..config import readout_seed
 from ..geometry.metrics import fscore_key
 from ..objects import Subset, load_objects
 from ..paths import Paths
 from ..routes.decoder import DecoderPredictor
-from ..runtime import atomic_write, device_of, generator, load_torch, save_json
+from ..runtime import MissingUpstream, atomic_write, device_of, generator, load_torch, save_json
 from ..stages.common import load_samples
 from .autodecode import fit_latent
 from .benchmark import score_object
@@ -79,7 +80,7 @@ def run(cfg, train_objects: int) -> dict:
     readout); write experiments/readout_generalisation/summary.{md,json}; return the record."""
     paths, dev, seed = Paths(cfg.data_dir, cfg.name, "decoder"), device_of(cfg), readout_seed(cfg)
     if not paths.mapper.exists():
-        raise FileNotFoundError(
+        raise MissingUpstream(
             f"no route decoder mapper at {paths.mapper}: run `python 70_train_mapper.py mapper=decoder`"
         )
     predictor = DecoderPredictor(cfg, paths, dev)
@@ -122,13 +123,13 @@ def run(cfg, train_objects: int) -> dict:
         ),
     )
     rows = []
-    for j, i in enumerate(test):
+    for j, i in enumerate(tqdm(test, desc="score test objects", unit="obj")):
         rows += score_object(
             cfg, paths, objects[i], {kind: z[j] for kind, z in latents.items()}, predictor.decoder, dev
         )
     with torch.no_grad():
         read_train = predictor.encoder.from_inputs(x_train[:train_objects])
-    for j, i in enumerate(train_ids[:train_objects]):
+    for j, i in enumerate(tqdm(train_ids[:train_objects], desc="score training objects", unit="obj")):
         rows += score_object(cfg, paths, objects[i], {"readout": read_train[j]}, predictor.decoder, dev)
     record = dict(
         preset=cfg.preset,
