@@ -163,6 +163,17 @@ def test_marching_cubes_of_sphere_sdf():
     assert np.allclose(np.linalg.norm(mesh.vertices, axis=1), 0.5, atol=0.01)
 
 
+def test_a_surface_through_grid_nodes_stays_closed():
+    """A sphere whose radius is a grid coordinate has nodes exactly on it (and a SIREN's field can come within
+    1e-8 of zero at a node): the mesh is still one closed surface of genus 0, not pinched at those nodes."""
+    r = 41
+    radius = np.linspace(-1, 1, r)[31]  # 0.55: the nodes (+-0.55, 0, 0) and others lie on the sphere
+    values = np.linalg.norm(grid_points(r, 1.0), axis=1) - radius
+    assert (np.abs(values) < 1e-12).sum() > 0
+    topo = topology(mesh_from_grid(values.reshape((r,) * 3), 1.0))
+    assert topo["closed_manifold"] and topo["genus"] == [0]
+
+
 def test_marching_cubes_empty_and_nan():
     g = grid_points(8, 1.0)
     assert g.shape == (512, 3) and np.allclose(g[0], -1) and np.allclose(g[-1], 1)

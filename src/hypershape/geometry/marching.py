@@ -4,6 +4,12 @@ import numpy as np
 import trimesh
 from skimage.measure import marching_cubes
 
+LEVEL_GAP = 1e-6
+"""Grid values closer than this to the level are moved this far above it (outside). Marching cubes puts a
+vertex on such a node from every edge that meets there; merging those coincident vertices pinches the
+surface into edges of four faces, and a closed shape of the right genus reads as open. The move shifts
+vertices by about LEVEL_GAP / |gradient|: far below any metric's resolution, far above the merge tolerance."""
+
 
 def grid_points(resolution, bound):
     """Regular grid [resolution^3, 3] over [-bound, bound]^3, both ends included, in 'ij' order."""
@@ -20,6 +26,7 @@ def mesh_from_grid(values, bound, level=0.0):
         raise ValueError("mesh_from_grid: the SDF grid contains NaN")
     if not (values.min() < level < values.max()):
         return trimesh.Trimesh()
+    values = np.where(np.abs(values - level) < LEVEL_GAP, level + LEVEL_GAP, values)
     step = 2.0 * bound / (values.shape[0] - 1)
     # 'ascent': the object is where values are below the level (negative inside).
     verts, faces, _, _ = marching_cubes(values, level=level, spacing=(step,) * 3, gradient_direction="ascent")
