@@ -15,7 +15,7 @@ from hypershape.readout.generalisation import report, run
 
 @hydra.main(config_path="../configs", config_name="config", version_base=None)
 def main(cfg) -> None:
-    print(report(run(cfg, int(cfg.get("train_objects", 20)))))
+    print(report(run(cfg, int(cfg.get("train_objects", 20))), cfg.reconstruct.taus))
 
 
 if __name__ == "__main__":

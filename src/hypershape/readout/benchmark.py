@@ -90,10 +90,10 @@ def score_object(cfg, p, o: RunObject, latents: dict, decoder, dev) -> list[dict
     return rows
 
 
-def medians(rows: list[dict], taus) -> list[dict]:
-    """Per split and kind: n, median F@tau for every tau, median Chamfer-L1, genus-match rate."""
+def medians(rows: list[dict], taus, kinds=KINDS) -> list[dict]:
+    """Per split and kind (of `kinds`): n, median F@tau for every tau, median Chamfer-L1, genus-match rate."""
     out = []
-    for split, kind in itertools.product(Subset, KINDS):
+    for split, kind in itertools.product(Subset, kinds):
         sel = [r for r in rows if r["split"] == split and r["kind"] == kind]
         if sel:
             s = dict(split=split, kind=kind, n=len(sel))

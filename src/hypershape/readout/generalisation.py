@@ -15,14 +15,13 @@ import torch
 from tqdm import tqdm
 
 from ..config import readout_seed
-from ..geometry.metrics import fscore_key
 from ..objects import Subset, load_objects
 from ..paths import Paths
 from ..routes.decoder import DecoderPredictor
 from ..runtime import MissingUpstream, atomic_write, device_of, generator, load_torch, save_json
 from ..stages.common import load_samples
 from .autodecode import fit_latent
-from .benchmark import score_object
+from .benchmark import medians, score_object, table
 from .probe_encoder import emitted_sirens
 
 Readout = Callable[[torch.Tensor], torch.Tensor]  # probe inputs [B, D] -> latents [B, L]
@@ -140,35 +139,16 @@ def run(cfg, train_objects: int) -> dict:
         k=k,
         leave_one_out=dict(ridge=ridge_loo, knn=knn_loo),
         errors=errors,
-        summary=summarise(rows),
+        summary=medians(rows, cfg.reconstruct.taus, KINDS),
         rows=rows,
     )
     out = paths.experiment("readout_generalisation")
     save_json(out / "summary.json", record)
-    atomic_write(out / "summary.md", lambda f: f.write_text(report(record)))
+    atomic_write(out / "summary.md", lambda f: f.write_text(report(record, cfg.reconstruct.taus)))
     return record
 
 
-def summarise(rows: list[dict]) -> list[dict]:
-    """Per split and kind: n, median F@0.02, genus-match rate."""
-    key, out = fscore_key(0.02), []
-    for split in Subset:
-        for kind in KINDS:
-            sel = [r for r in rows if r["split"] == split and r["kind"] == kind]
-            if sel:
-                out.append(
-                    dict(
-                        split=split.value,
-                        kind=kind,
-                        n=len(sel),
-                        f=float(np.median([r[key] for r in sel])),
-                        genus=float(np.mean([bool(r["genus_match"]) for r in sel])),
-                    )
-                )
-    return out
-
-
-def report(record: dict) -> str:
+def report(record: dict, taus) -> str:
     """The Markdown page: what each kind reads, the latent errors, the scores."""
     errors, lines = record["errors"], []
     lines.append("| latent | reads | latent error, train | latent error, test |")
@@ -183,12 +163,9 @@ def report(record: dict) -> str:
         lines.append(
             f"| {kind} | {record['kinds'][kind]} | {errors['train'][kind]:.3f} ({how}) | {errors['test'][kind]:.3f} |"
         )
-    lines += ["", "| split | latent | n | F@0.02 | genus ok |", "|---|---|---|---|---|"]
-    lines += [f"| {s['split']} | {s['kind']} | {s['n']} | {s['f']:.3f} | {s['genus']:.0%} |" for s in record["summary"]]
     return (
         f"preset={record['preset']} seed={record['seed']} readout_seed={record['readout_seed']}. Latent error: median "
         "over objects of the mean squared difference per dimension, in units of the training codes' spread, from "
-        "the object's own code (train) or its fitted latent (test). F@0.02: median over objects.\n\n"
-        + "\n".join(lines)
-        + "\n"
+        "the object's own code (train) or its fitted latent (test). Scores: medians over objects, genus ok a "
+        "rate.\n\n" + "\n".join(lines) + "\n\n" + table(record["summary"], taus)
     )
