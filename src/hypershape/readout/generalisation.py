@@ -17,7 +17,7 @@ from tqdm import tqdm
 from ..config import readout_seed
 from ..objects import Subset, load_objects
 from ..paths import Paths
-from ..routes.decoder import DecoderPredictor
+from ..routes.decoder import DecoderField, DecoderPredictor
 from ..runtime import MissingUpstream, atomic_write, device_of, generator, load_torch, save_json
 from ..stages.common import load_samples
 from .autodecode import fit_latent
@@ -85,7 +85,7 @@ def run(cfg, train_objects: int) -> dict:
     predictor = DecoderPredictor(cfg, paths, dev)
     ckpt = load_torch(paths.mapper)
     codes, train_ids = ckpt["codes"].to(dev), ckpt["train_ids"]
-    scale = codes.std(0).clamp_min(1e-6)
+    scale = DecoderField(predictor.decoder, codes).spread  # the training codes' spread, as 80's pull reads it
     objects = {o.id: o for o in load_objects(paths.objects, fetched_only=True)}
     test = [i for i, o in objects.items() if o.split == Subset.test and paths.hypernet(i).exists()]
 
