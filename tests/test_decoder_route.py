@@ -126,10 +126,11 @@ def test_the_decoder_fields_pull_is_finite_and_alike_with_one_training_object():
 
 @pytest.mark.slow
 def test_the_benchmark_scores_every_test_object_by_every_latent_and_the_train_objects_through_the_readout(run):
-    record = generalisation.run(run, train_objects=1)
+    record = generalisation.run(run, train_objects=1, hull=True)
     rows = record["rows"]
     test = {r["id"] for r in rows if r["split"] == Subset.test}
-    assert test and {(i, k) for i in test for k in generalisation.KINDS} == {
+    kinds = {**generalisation.KINDS, **generalisation.HULL_KINDS}
+    assert test and {(i, k) for i in test for k in kinds} == {
         (r["id"], r["kind"]) for r in rows if r["id"] in test
     }
     assert [r["kind"] for r in rows if r["split"] == Subset.train] == ["readout"]

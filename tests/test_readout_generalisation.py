@@ -3,7 +3,7 @@ known (the benchmark itself runs on a tiny route decoder run in test_decoder_rou
 
 import torch
 
-from hypershape.readout.generalisation import knn, leave_one_out, pick, ridge, spread_error
+from hypershape.readout.generalisation import corrected, knn, leave_one_out, pick, ridge, spread_error
 
 
 def linear_data(n=40, d=10, latent=4, seed=0):
@@ -36,3 +36,12 @@ def test_leave_one_out_never_reads_the_object_itself():
 def test_two_codes_lie_half_a_spread_from_their_mean():
     codes = torch.tensor([[0.0, 2.0, -1.0], [4.0, 3.0, 1.0]])
     assert torch.allclose(spread_error(codes.mean(0), codes, codes.std(0)), torch.tensor([0.5, 0.5]))
+
+
+def test_the_correction_reads_a_linear_step_and_a_strong_prior_leaves_the_mean_step():
+    x, step = linear_data(d=4)
+    z = x + step  # codes a linear step away from latents read some other way
+    scale = z.std(0)
+    alpha, errors = pick(corrected, (1e-3, 1.0, 1e4), x, z, scale)
+    assert errors[alpha] < 0.01 * leave_one_out(lambda a, b: lambda y: y, x, z, scale)  # the latent as read
+    assert torch.allclose(corrected(x, z, 1e9)(x[:3]), x[:3] + step.mean(0), atol=1e-4)

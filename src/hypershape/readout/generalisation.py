@@ -3,7 +3,10 @@ route's 70 is done: the decoder's own held-out ceiling (a test object's latent f
 decoder frozen) beside the latents that readouts of its probed views give, each scored as 90 scores a field.
 The readouts: 70's trained one, and two fitted here on the same training objects and the same probe inputs:
 kernel ridge regression and the mean of the k nearest training codes (alpha and k picked by leave-one-out on
-the training objects), with the training codes' mean as the readout that knows nothing. A readout's latent
+the training objects), with the training codes' mean as the readout that knows nothing. With `hull`, two readouts
+of 3-D evidence drawn from the same views: the latent fitted (decoder frozen) to the visual hull the object's
+views carve (route decoder's hull start), and that latent corrected by a ridge regression, fitted on the
+training objects' own hull latents, of the step from a hull latent to the object's code. A readout's latent
 error is the mean squared difference per dimension in units of the training codes' spread there."""
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ KINDS = {
     "ridge": "kernel ridge regression from the probed views to the training codes",
     "knn": "mean code of the k training objects whose probed views are nearest",
     "mean": "the training codes' mean (a readout that reads nothing)",
+}
+HULL_KINDS = {
+    "hull": "latent fitted, decoder frozen, to the visual hull the drawn views carve (route decoder's hull start)",
+    "hull_corrected": "the hull latent plus a ridge regression's step from it to the code, fitted on training objects",
 }
 
 
@@ -68,15 +75,37 @@ def leave_one_out(make: Callable[[torch.Tensor, torch.Tensor], Readout], x, z, s
     return float(np.median(errors))
 
 
+def corrected(x: torch.Tensor, z: torch.Tensor, alpha: float) -> Readout:
+    """x plus a ridge regression of the step z - x on x: inputs and outputs in one space (a latent read
+    some other way -> the code). A strong prior leaves x moved by the training objects' mean step."""
+    step = ridge(x, z - x, alpha)
+    return lambda y: y + step(y)
+
+
 def pick(make, values, x, z, scale) -> tuple[float, dict[float, float]]:
     """The value of make's parameter with the lowest leave-one-out error, and every value's error."""
     errors = {v: leave_one_out(lambda a, b, v=v: make(a, b, v), x, z, scale) for v in values}
     return min(errors, key=errors.get), errors
 
 
-def run(cfg, train_objects: int) -> dict:
+def hull_latents(predictor: DecoderPredictor, ids: list[str]) -> torch.Tensor:
+    """Each object's latent fitted to its drawn hull, exactly as route decoder's 80 fits its hull start."""
+    return torch.stack([predictor.hull_latent(i) for i in tqdm(ids, desc="fit latents to drawn hulls", unit="obj")])
+
+
+def hull_readouts(predictor: DecoderPredictor, train_ids, test, codes, scale) -> tuple[dict, dict, float, dict]:
+    """The HULL_KINDS latents of the test objects, their latent errors on the training objects (the hull
+    latent's in sample, the correction's by leave-one-out), the correction's alpha and every alpha's error."""
+    h_train, h_test = hull_latents(predictor, train_ids), hull_latents(predictor, test)
+    alpha, loo = pick(corrected, ALPHAS, h_train, codes, scale)
+    read = dict(hull=h_test, hull_corrected=corrected(h_train, codes, alpha)(h_test))
+    return read, dict(hull=float(spread_error(h_train, codes, scale).median()), hull_corrected=loo[alpha]), alpha, loo
+
+
+def run(cfg, train_objects: int, hull: bool = False) -> dict:
     """Read and score every test object (and the first `train_objects` training objects through 70's
-    readout); write experiments/readout_generalisation/summary.{md,json}; return the record."""
+    readout; with `hull`, the hull readouts too, which fit a latent to every object's drawn hull); write
+    experiments/readout_generalisation/summary.{md,json}; return the record."""
     paths, dev, seed = Paths(cfg.data_dir, cfg.name, "decoder"), device_of(cfg), readout_seed(cfg)
     if not paths.mapper.exists():
         raise MissingUpstream(
@@ -121,6 +150,17 @@ def run(cfg, train_objects: int) -> dict:
             mean=float(spread_error(codes.mean(0), codes, scale).median()),
         ),
     )
+    kinds, picked, loo = dict(KINDS), dict(alpha=alpha, k=k), dict(ridge=ridge_loo, knn=knn_loo)
+    if hull:
+        read, train_errors, picked["alpha_hull"], loo["hull_corrected"] = hull_readouts(
+            predictor, train_ids, test, codes, scale
+        )
+        latents.update(read)
+        errors["test"].update(
+            {kind: float(spread_error(z, latents["fitted"], scale).median()) for kind, z in read.items()}
+        )
+        errors["train"].update(train_errors)
+        kinds.update(HULL_KINDS)
     rows = []
     for j, i in enumerate(tqdm(test, desc="score test objects", unit="obj")):
         rows += score_object(
@@ -134,12 +174,11 @@ def run(cfg, train_objects: int) -> dict:
         preset=cfg.preset,
         seed=cfg.seed,
         readout_seed=seed,
-        kinds=KINDS,
-        alpha=alpha,
-        k=k,
-        leave_one_out=dict(ridge=ridge_loo, knn=knn_loo),
+        kinds=kinds,
+        **picked,
+        leave_one_out=loo,
         errors=errors,
-        summary=medians(rows, cfg.reconstruct.taus, KINDS),
+        summary=medians(rows, cfg.reconstruct.taus, kinds),
         rows=rows,
     )
     out = paths.experiment("readout_generalisation")
@@ -153,16 +192,17 @@ def report(record: dict, taus) -> str:
     errors, lines = record["errors"], []
     lines.append("| latent | reads | latent error, train | latent error, test |")
     lines.append("|---|---|---|---|")
-    for kind in ("readout", "ridge", "knn", "mean"):
-        how = dict(
-            readout="in sample",
-            ridge=f"leave-one-out, alpha {record['alpha']:g}",
-            knn=f"leave-one-out, k {record['k']}",
-            mean="in sample",
-        )[kind]
-        lines.append(
-            f"| {kind} | {record['kinds'][kind]} | {errors['train'][kind]:.3f} ({how}) | {errors['test'][kind]:.3f} |"
-        )
+    how = dict(
+        readout="in sample",
+        ridge=f"leave-one-out, alpha {record['alpha']:g}",
+        knn=f"leave-one-out, k {record['k']}",
+        mean="in sample",
+        hull="in sample: the decoder was trained on these objects",
+        hull_corrected=f"leave-one-out, alpha {record.get('alpha_hull', 0):g}",
+    )
+    for kind in (k for k in how if k in errors["test"]):
+        train, test = errors["train"][kind], errors["test"][kind]
+        lines.append(f"| {kind} | {record['kinds'][kind]} | {train:.3f} ({how[kind]}) | {test:.3f} |")
     return (
         f"preset={record['preset']} seed={record['seed']} readout_seed={record['readout_seed']}. Latent error: median "
         "over objects of the mean squared difference per dimension, in units of the training codes' spread, from "
