@@ -130,8 +130,6 @@ def test_the_benchmark_scores_every_test_object_by_every_latent_and_the_train_ob
     rows = record["rows"]
     test = {r["id"] for r in rows if r["split"] == Subset.test}
     kinds = {**generalisation.KINDS, **generalisation.HULL_KINDS}
-    assert test and {(i, k) for i in test for k in kinds} == {
-        (r["id"], r["kind"]) for r in rows if r["id"] in test
-    }
+    assert test and {(i, k) for i in test for k in kinds} == {(r["id"], r["kind"]) for r in rows if r["id"] in test}
     assert [r["kind"] for r in rows if r["split"] == Subset.train] == ["readout"]
     assert record["errors"]["train"]["mean"] == pytest.approx(0.5)  # tiny trains on two objects

@@ -42,6 +42,7 @@ def test_the_correction_reads_a_linear_step_and_a_strong_prior_leaves_the_mean_s
     x, step = linear_data(d=4)
     z = x + step  # codes a linear step away from latents read some other way
     scale = z.std(0)
-    alpha, errors = pick(corrected, (1e-3, 1.0, 1e4), x, z, scale)
+    alpha, errors = pick(corrected(ridge), (1e-3, 1.0, 1e4), x, z, scale)
     assert errors[alpha] < 0.01 * leave_one_out(lambda a, b: lambda y: y, x, z, scale)  # the latent as read
-    assert torch.allclose(corrected(x, z, 1e9)(x[:3]), x[:3] + step.mean(0), atol=1e-4)
+    assert torch.allclose(corrected(ridge)(x, z, 1e9)(x[:3]), x[:3] + step.mean(0), atol=1e-4)
+    assert torch.equal(corrected(knn)(x, z, 1)(x), z)  # in sample, each latent's nearest step is its own

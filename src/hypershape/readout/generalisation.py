@@ -5,8 +5,8 @@ The readouts: 70's trained one, and two fitted here on the same training objects
 kernel ridge regression and the mean of the k nearest training codes (alpha and k picked by leave-one-out on
 the training objects), with the training codes' mean as the readout that knows nothing. With `hull`, two readouts
 of 3-D evidence drawn from the same views: the latent fitted (decoder frozen) to the visual hull the object's
-views carve (route decoder's hull start), and that latent corrected by a ridge regression, fitted on the
-training objects' own hull latents, of the step from a hull latent to the object's code. A readout's latent
+views carve (route decoder's hull start), and that latent moved by the step from a hull latent to the code
+that ridge or k-NN learn on the training objects' own hull latents. A readout's latent
 error is the mean squared difference per dimension in units of the training codes' spread there."""
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ KINDS = {
 }
 HULL_KINDS = {
     "hull": "latent fitted, decoder frozen, to the visual hull the drawn views carve (route decoder's hull start)",
-    "hull_corrected": "the hull latent plus a ridge regression's step from it to the code, fitted on training objects",
+    "hull_ridge": "the hull latent plus a ridge regression's step from it to the code, fitted on training objects",
+    "hull_knn": "the hull latent plus the mean step to the code of the k training objects nearest in hull latent",
 }
 
 
@@ -75,11 +76,16 @@ def leave_one_out(make: Callable[[torch.Tensor, torch.Tensor], Readout], x, z, s
     return float(np.median(errors))
 
 
-def corrected(x: torch.Tensor, z: torch.Tensor, alpha: float) -> Readout:
-    """x plus a ridge regression of the step z - x on x: inputs and outputs in one space (a latent read
-    some other way -> the code). A strong prior leaves x moved by the training objects' mean step."""
-    step = ridge(x, z - x, alpha)
-    return lambda y: y + step(y)
+def corrected(make: Callable[[torch.Tensor, torch.Tensor, float], Readout]):
+    """`make` (ridge or knn) turned to read the step from a latent read some other way to the code: the
+    readout y -> y + make(x, z - x, v)(y). Corrected ridge with a strong prior moves y by the training
+    objects' mean step; corrected k-NN by their nearest ones' mean step."""
+
+    def make_corrected(x: torch.Tensor, z: torch.Tensor, v: float) -> Readout:
+        step = make(x, z - x, v)
+        return lambda y: y + step(y)
+
+    return make_corrected
 
 
 def pick(make, values, x, z, scale) -> tuple[float, dict[float, float]]:
@@ -93,13 +99,21 @@ def hull_latents(predictor: DecoderPredictor, ids: list[str]) -> torch.Tensor:
     return torch.stack([predictor.hull_latent(i) for i in tqdm(ids, desc="fit latents to drawn hulls", unit="obj")])
 
 
-def hull_readouts(predictor: DecoderPredictor, train_ids, test, codes, scale) -> tuple[dict, dict, float, dict]:
+def hull_readouts(predictor: DecoderPredictor, train_ids, test, codes, scale) -> tuple[dict, dict, dict, dict]:
     """The HULL_KINDS latents of the test objects, their latent errors on the training objects (the hull
-    latent's in sample, the correction's by leave-one-out), the correction's alpha and every alpha's error."""
+    latent's in sample, the corrections' by leave-one-out), the corrections' alpha and k, and every
+    value's leave-one-out error."""
     h_train, h_test = hull_latents(predictor, train_ids), hull_latents(predictor, test)
-    alpha, loo = pick(corrected, ALPHAS, h_train, codes, scale)
-    read = dict(hull=h_test, hull_corrected=corrected(h_train, codes, alpha)(h_test))
-    return read, dict(hull=float(spread_error(h_train, codes, scale).median()), hull_corrected=loo[alpha]), alpha, loo
+    alpha, ridge_loo = pick(corrected(ridge), ALPHAS, h_train, codes, scale)
+    k, knn_loo = pick(corrected(knn), NEIGHBOURS, h_train, codes, scale)
+    read = dict(
+        hull=h_test,
+        hull_ridge=corrected(ridge)(h_train, codes, alpha)(h_test),
+        hull_knn=corrected(knn)(h_train, codes, k)(h_test),
+    )
+    errors = dict(hull=float(spread_error(h_train, codes, scale).median()), hull_ridge=ridge_loo[alpha])
+    errors["hull_knn"] = knn_loo[k]
+    return read, errors, dict(alpha_hull=alpha, k_hull=k), dict(hull_ridge=ridge_loo, hull_knn=knn_loo)
 
 
 def run(cfg, train_objects: int, hull: bool = False) -> dict:
@@ -152,10 +166,10 @@ def run(cfg, train_objects: int, hull: bool = False) -> dict:
     )
     kinds, picked, loo = dict(KINDS), dict(alpha=alpha, k=k), dict(ridge=ridge_loo, knn=knn_loo)
     if hull:
-        read, train_errors, picked["alpha_hull"], loo["hull_corrected"] = hull_readouts(
-            predictor, train_ids, test, codes, scale
-        )
+        read, train_errors, hull_picked, hull_loo = hull_readouts(predictor, train_ids, test, codes, scale)
         latents.update(read)
+        picked.update(hull_picked)
+        loo.update(hull_loo)
         errors["test"].update(
             {kind: float(spread_error(z, latents["fitted"], scale).median()) for kind, z in read.items()}
         )
@@ -198,7 +212,8 @@ def report(record: dict, taus) -> str:
         knn=f"leave-one-out, k {record['k']}",
         mean="in sample",
         hull="in sample: the decoder was trained on these objects",
-        hull_corrected=f"leave-one-out, alpha {record.get('alpha_hull', 0):g}",
+        hull_ridge=f"leave-one-out, alpha {record.get('alpha_hull', 0):g}",
+        hull_knn=f"leave-one-out, k {record.get('k_hull', 0)}",
     )
     for kind in (k for k in how if k in errors["test"]):
         train, test = errors["train"][kind], errors["test"][kind]
