@@ -102,6 +102,7 @@ def test_a_training_object_answered_with_its_own_target_is_memory(hybrid_run):
     recs = records(cfg, "80_shape_sirens")
     for i, r in recs.items():
         assert r["memory"] == (r["prediction"] == "retrieval" and r["retrieved"] == i), i
+        assert 0 < r["predict_seconds"] < r["seconds"], i  # the readout's part of the object's time
     summary = load_json(p.summary_json)["summary"]
     for s in summary:
         want = np.mean([recs[o["id"]]["memory"] for o in objects if o["split"] == s["split"]])

@@ -8,6 +8,8 @@ the route's field (a shape-SIREN's weights for the routes that predict one). No 
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -235,7 +237,10 @@ def run(cfg) -> dict:
 
     def work(objs):
         (o,) = objs
+        began = time.perf_counter()
         pred, how = predictor.predict(o.id)
+        # the route's readout alone, beside the record's whole-object seconds (refinements included)
+        how = dict(how, predict_seconds=round(time.perf_counter() - began, 3))
         fields, refinement, curve = refinements(cfg, field, pred, load_views(p.views(o.id)), o.id, num)
         if cfg.shape_siren.refine.steps > 0:
             stage.keep_curve(o.id, "refine", curve)
