@@ -239,8 +239,7 @@ def run(cfg) -> dict:
         (o,) = objs
         began = time.perf_counter()
         pred, how = predictor.predict(o.id)
-        # the route's readout alone, beside the record's whole-object seconds (refinements included)
-        how = dict(how, predict_seconds=round(time.perf_counter() - began, 3))
+        predict_seconds = round(time.perf_counter() - began, 3)
         fields, refinement, curve = refinements(cfg, field, pred, load_views(p.views(o.id)), o.id, num)
         if cfg.shape_siren.refine.steps > 0:
             stage.keep_curve(o.id, "refine", curve)
@@ -248,7 +247,9 @@ def run(cfg) -> dict:
         info = dict(how, split=o.split, memory=bool(how.get("memory", False)), **refinement)
         fields = {k: v.cpu() for k, v in fields.items()}
         save_torch(p.shape_sirens(o.id), dict(predicted=pred.cpu(), **fields, **saved, **info))
-        return {o.id: info}
+        # the route's readout alone, beside the record's whole-object seconds; in the record only, as times
+        # are, so that equal runs write equal files
+        return {o.id: dict(info, predict_seconds=predict_seconds)}
 
     objects = evaluated(cfg, stage.objects())  # eval_splits: e.g. the test objects alone
     stage.run_objects(objects, outputs=lambda o: [p.shape_sirens(o.id)], work=work)
