@@ -2,7 +2,7 @@
 route decoder's 70 is done: the decoder's held-out ceiling, 70's readout, ridge and k-NN readouts of the same
 probed views and the training mean, as latent errors and F@0.02 on the test objects; the first
 `train_objects` training objects read through 70's readout; with +hull=true, the latent fitted to each
-object's drawn hull and that latent corrected by a ridge regression learnt on the training objects. Writes
+object's drawn hull and that latent corrected by ridge or k-NN learnt on the training objects' hull latents. Writes
 <data_dir>/<name>/experiments/readout_generalisation/summary.{md,json}.
 
     python benchmarks/readout_generalisation.py preset=cpu100 data_dir=/tmp/run [+train_objects=20] [+hull=true]

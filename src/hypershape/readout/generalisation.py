@@ -3,10 +3,10 @@ route's 70 is done: the decoder's own held-out ceiling (a test object's latent f
 decoder frozen) beside the latents that readouts of its probed views give, each scored as 90 scores a field.
 The readouts: 70's trained one, and two fitted here on the same training objects and the same probe inputs:
 kernel ridge regression and the mean of the k nearest training codes (alpha and k picked by leave-one-out on
-the training objects), with the training codes' mean as the readout that knows nothing. With `hull`, two readouts
-of 3-D evidence drawn from the same views: the latent fitted (decoder frozen) to the visual hull the object's
-views carve (route decoder's hull start), and that latent moved by the step from a hull latent to the code
-that ridge or k-NN learn on the training objects' own hull latents. A readout's latent
+the training objects), with the training codes' mean as the readout that knows nothing. With `hull`, three
+latents read from 3-D evidence: the latent fitted (decoder frozen) to the visual hull the object's views carve
+(route decoder's hull start), and that latent moved by the step from a hull latent to the code that ridge or
+k-NN learn on the training objects' own hull latents. A readout's latent
 error is the mean squared difference per dimension in units of the training codes' spread there."""
 
 from __future__ import annotations
@@ -111,8 +111,9 @@ def hull_readouts(predictor: DecoderPredictor, train_ids, test, codes, scale) ->
         hull_ridge=corrected(ridge)(h_train, codes, alpha)(h_test),
         hull_knn=corrected(knn)(h_train, codes, k)(h_test),
     )
-    errors = dict(hull=float(spread_error(h_train, codes, scale).median()), hull_ridge=ridge_loo[alpha])
-    errors["hull_knn"] = knn_loo[k]
+    errors = dict(
+        hull=float(spread_error(h_train, codes, scale).median()), hull_ridge=ridge_loo[alpha], hull_knn=knn_loo[k]
+    )
     return read, errors, dict(alpha_hull=alpha, k_hull=k), dict(hull_ridge=ridge_loo, hull_knn=knn_loo)
 
 
