@@ -35,12 +35,19 @@ fi
 # Installed when one Python start can import everything the project and its tests use, torch is 2.13.0, and
 # `hypershape` is this checkout (not another clone's editable install). That import writes the bytecode of the
 # modules it loads, whatever PYTHONDONTWRITEBYTECODE says: pip installs with --no-compile, because compiling
-# every module of every package (torch's thousands) costs more than the packages' unpacking itself.
+# every module of every package (torch's thousands) costs more than the packages' unpacking itself. It imports
+# every module of the package and what they import only when called (torch._dynamo, which every optimizer
+# loads, with sympy; pyplot; TensorBoard's writer): where PYTHONDONTWRITEBYTECODE is set, a process would
+# otherwise compile those 28 MB of source at each start, some 15 CPU-seconds.
 here=$(pwd -P)/src/hypershape
 installed() {
-  PYTHONDONTWRITEBYTECODE= "$PY" -c "import sys, os, torch, hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage
+  PYTHONDONTWRITEBYTECODE= "$PY" -c "import sys, os, importlib, pkgutil
+import torch, hypershape, pyrender, igl, manifold3d, hydra, objaverse, skimage
 import pytest, xdist, filelock, ruff, submitit, playwright, fast_simplification, h5py, tensorboard
 import hydra_plugins.hydra_joblib_launcher, hydra_plugins.hydra_submitit_launcher
+import torch._dynamo, matplotlib.pyplot, torch.utils.tensorboard
+for m in pkgutil.walk_packages(hypershape.__path__, 'hypershape.'):
+    importlib.import_module(m.name)
 ok = torch.__version__.startswith('2.13.0') and os.path.realpath(os.path.dirname(hypershape.__file__)) == '$here'
 print('torch', torch.__version__)
 sys.exit(0 if ok else 1)" 2>/dev/null
