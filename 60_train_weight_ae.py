@@ -7,11 +7,12 @@ import hydra
 
 import hypershape.config  # noqa: F401  (registers the typed schema)
 from hypershape.entry import run
-from hypershape.pipeline import main
 
 
 @hydra.main(config_path="configs", config_name="config", version_base=None)
 def entry(cfg) -> None:
+    from hypershape.pipeline import main  # torch loads after the command line composed: a mistake in it stops at once
+
     main("60_train_weight_ae", cfg)
 
 
