@@ -118,18 +118,14 @@ def tiny_run(made_tiny_run):
     return copy.deepcopy(made_tiny_run)
 
 
-def every_route(base, tag: str, **overrides) -> dict:
-    """{route: config} of the variant `tag` of run `base` (with `overrides`), 70-90 made by every route
-    (once per session: made_once)."""
-    cfgs = {r: variant(base, tag, **overrides, **{"mapper.route": r}) for r in ROUTES}
-    made_once(Path(base.data_dir), tag, lambda: {r: run_all(cfg) for r, cfg in cfgs.items()})
-    return cfgs
-
-
 @pytest.fixture(scope="session")
 def made_route_runs(made_tiny_run):
-    """Run `tiny-routes`, branched from the tiny run (its 01-60), with 70-90 made by every route."""
-    return every_route(made_tiny_run[0], "routes")
+    """{route: config} of run `tiny-routes`, branched from the tiny run (its 01-60), with 70-90 made by every
+    route (once per session)."""
+    base = made_tiny_run[0]
+    cfgs = {r: variant(base, "routes", **{"mapper.route": r}) for r in ROUTES}
+    made_once(Path(base.data_dir), "routes", lambda: {r: run_all(cfg) for r, cfg in cfgs.items()})
+    return cfgs
 
 
 @pytest.fixture
@@ -139,13 +135,16 @@ def route_runs(made_route_runs):
 
 
 @pytest.fixture(scope="session")
-def made_copies_runs(made_tiny_run):
+def made_copies_run(made_tiny_run):
     """Run `tiny-copies`, branched from the tiny run, with two hypernetworks per object (hypernet.copies=2):
-    50-90 made again, 70-90 by every route."""
-    return every_route(made_tiny_run[0], "copies", **{"hypernet.copies": 2})
+    50-90 made again by route latent (the copies are route-independent; every route is tested on
+    `tiny-routes`)."""
+    cfg = variant(made_tiny_run[0], "copies", **{"hypernet.copies": 2})
+    made_once(Path(cfg.data_dir), "copies", lambda: run_all(cfg))
+    return cfg
 
 
 @pytest.fixture
-def copies_runs(made_copies_runs):
-    """{route: config} of the shared run with two hypernetworks per object."""
-    return copy.deepcopy(made_copies_runs)
+def copies_run(made_copies_run):
+    """The config of the shared run with two hypernetworks per object."""
+    return copy.deepcopy(made_copies_run)

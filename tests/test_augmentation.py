@@ -11,9 +11,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def runs(tiny_run, copies_runs):
+def runs(tiny_run, copies_run):
     """The shared tiny run, and its branch with two hypernetworks per object (route latent)."""
-    return tiny_run[0], copies_runs["latent"]
+    return tiny_run[0], copies_run
 
 
 def test_each_object_gets_another_hypernetwork_and_the_first_is_unchanged(runs):

@@ -25,18 +25,22 @@ from hypershape.runtime import load_torch
 
 
 @pytest.fixture(scope="module")
-def runs(made_copies_runs, tmp_path_factory):
-    """A copy (the exports are written into the run) of the shared tiny run with two hypernetworks per
-    object, its stages 70-90 made by every route."""
+def runs(made_route_runs, tmp_path_factory):
+    """A copy (the exports are written into the run) of the shared run whose stages 70-90 every route made."""
     data = tmp_path_factory.mktemp("export")
-    copy_run(made_copies_runs["latent"], data)
-    return {r: variant(cfg, data_dir=str(data)) for r, cfg in made_copies_runs.items()}
+    copy_run(made_route_runs["latent"], data)
+    return {r: variant(cfg, data_dir=str(data)) for r, cfg in made_route_runs.items()}
+
+
+@pytest.fixture(scope="module")
+def copies(made_copies_run, tmp_path_factory):
+    """A copy of the shared tiny run with two hypernetworks per object."""
+    return copy_run(made_copies_run, tmp_path_factory.mktemp("export-copies"))
 
 
 @pytest.mark.slow
-def test_every_checkpoint_of_every_route_loads_with_weights_only(runs):
-    root = paths_of(runs["latent"]).root
-    files = sorted(root.rglob("*.pt"))
+def test_every_checkpoint_of_every_route_loads_with_weights_only(runs, copies):
+    files = sorted(paths_of(runs["latent"]).root.rglob("*.pt")) + sorted(paths_of(copies).root.rglob("*.pt"))
     for route in ROUTES:  # each route wrote its own mapper and shape-SIRENs
         p = paths_of(runs[route])
         assert p.mapper.exists() and any(p.objects_dir("80_shape_sirens").glob("*.pt")), route
@@ -107,8 +111,8 @@ def layers(attrs) -> dict:
 
 
 @pytest.mark.slow
-def test_exported_image_sirens_and_hypernets_hold_every_view_and_copy(runs):
-    cfg = runs["latent"]
+def test_exported_image_sirens_and_hypernets_hold_every_view_and_copy(copies):
+    cfg = copies
     p = paths_of(cfg)
     files = exported(cfg)
     objects = load_objects(p.objects)

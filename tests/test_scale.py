@@ -88,13 +88,14 @@ def reference(tiny_run):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
-def test_two_shards_through_a_hydra_launcher_equal_one_process(reference, tmp_path, launcher):
-    data = tmp_path / launcher
+def test_two_shards_through_joblib_equal_one_process(reference, tmp_path):
+    """The whole pipeline in two shards: each waits for the shared artifacts (anchors, autoencoder, mapper)
+    the other may be making."""
+    data = tmp_path / "joblib"
     script(
         "run_pipeline",
         "-m",
-        f"hydra/launcher={launcher}",
+        "hydra/launcher=joblib",
         "shard.count=2",
         "shard.index=0,1",
         "preset=tiny",
@@ -111,6 +112,31 @@ def test_two_shards_through_a_hydra_launcher_equal_one_process(reference, tmp_pa
         s["missing"] == s["stale"] == s["failed"] == 0
         for s in run_status(make_cfg("preset=tiny", f"data_dir={data}", THREADS)).values()
     )
+
+
+@pytest.mark.slow
+def test_two_shards_through_submitit_equal_one_process(reference, tmp_path):
+    """submitit's launcher (its local twin of the SLURM one) runs a stage's shards as its jobs; one stage
+    is enough here, the shards' waiting on each other is the joblib test's."""
+    cfg = make_cfg("preset=tiny", f"data_dir={tmp_path}", THREADS)
+    run_stage("01_download", cfg)
+    script(
+        "02_watertight",
+        "-m",
+        "hydra/launcher=submitit_local",
+        "shard.count=2",
+        "shard.index=0,1",
+        "preset=tiny",
+        f"data_dir={tmp_path}",
+        THREADS,
+    )
+    assert list((tmp_path / "multirun").rglob("*_submitted.pkl")), "the jobs did not go through submitit"
+    assert_same(
+        artifacts(paths_of(reference).root, ["02_watertight"]), artifacts(paths_of(cfg).root, ["02_watertight"])
+    )
+    made = Manifest(paths_of(cfg).manifest("02_watertight"), paths_of(cfg).root)
+    ids = [o.id for o in load_objects(paths_of(cfg).objects)]
+    assert {shard_of(i, 2) for i in ids} == {0, 1} and all(made.get(i) for i in ids)
 
 
 @pytest.mark.slow
