@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up, then run the whole test suite (about 12 minutes on 2 CPU cores; no GPU needed).
+# Set up, then run the whole test suite (5 to 12 minutes on 2 CPU cores, as fast as the machine is that day; no GPU needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
