@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from hypershape.geometry import solid as solid_module
 from hypershape.geometry.marching import grid_points, mesh_from_grid, mesh_from_sdf
 from hypershape.geometry.metrics import WORST_CHAMFER, chamfer, fscore, mesh_metrics, normal_consistency, volumetric_iou
 from hypershape.geometry.sdf import sample_sdf, sample_surface, signed_distance, uniform_cube_points
@@ -289,6 +290,28 @@ def test_sheet_faces_are_the_open_parts_only(holed_torus):
     wall = trimesh.creation.box(extents=(1, 1, 0.004))
     broad = np.abs(wall.face_normals[:, 2]) > 0.5
     assert np.array_equal(sheet_faces(wall, 0.01), broad) and not sheet_faces(wall, 0.001).any()
+
+
+def test_sheet_faces_asks_winding_numbers_only_where_skipping_them_cannot_change_the_answer(monkeypatch):
+    """On closed meshes sheet_faces skips the probes with no other surface within the offset; the answer
+    must be the one every probe's winding numbers give, also for a sheet closed by its reversed copy (each
+    face has a twin: the winding number does not change across it) and walls near the offset's thickness."""
+    twin = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2], [0, 2, 1]], process=False)
+    assert twin.is_watertight and twin.is_winding_consistent
+    walls = [trimesh.creation.box(extents=(1, 1, t)) for t in (0.009, 0.011)]
+    meshes = [
+        twin,
+        torus(),
+        *walls,
+        trimesh.util.concatenate([sphere(), trimesh.creation.box(extents=(0.3, 0.3, 0.005))]),
+    ]
+    fast = [sheet_faces(m, 0.01) for m in meshes]
+    monkeypatch.setattr(
+        solid_module, "_unclear_probes", lambda mesh, tri, probes, off, offset: np.ones(len(probes), bool)
+    )
+    for m, f in zip(meshes, fast):
+        assert np.array_equal(f, sheet_faces(m, 0.01))
+    assert fast[0].all() and fast[2].any() and not fast[3].any()
 
 
 def test_fin_on_a_box_is_kept_as_a_thin_slab(fin_object):

@@ -99,3 +99,15 @@ def test_nan_loss_raises_training_diverged():
     p = torch.zeros(3, requires_grad=True)
     with pytest.raises(TrainingDiverged, match="not finite at step 2"):
         train([p], lambda s: p.sum() * (float("nan") if s == 2 else 1.0), 5, 1e-3, desc="t")
+
+
+def test_a_shared_networks_bar_reaches_a_log_file_and_a_per_object_fits_does_not(capsys):
+    """Under pytest stderr is not a terminal, as when a run's output goes to a log file: a shared network's
+    fit (minutes to hours, its stage's only work) must still show how far it is; a per-object fit must
+    not, so that the log holds the stage's per-object bar alone."""
+    p = torch.zeros(3, requires_grad=True)
+    train([p], lambda s: (p**2).sum(), 3, 1e-3, desc="per-object fit")
+    train([p], lambda s: (p**2).sum(), 3, 1e-3, desc="shared fit", shared=True)
+    err = capsys.readouterr().err
+    assert "shared fit" in err and "3/3" in err
+    assert "per-object fit" not in err

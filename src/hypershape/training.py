@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Callable, Iterable
 
 import torch
@@ -10,6 +11,10 @@ from tqdm import trange
 
 from .nets.siren import SirenSpec, siren_forward
 from .runtime import Numerics, TrainingDiverged
+
+# Seconds between updates of a shared network's bar written to a log file (not a terminal): a 20-minute
+# fit leaves ~40 lines, enough to see it move and when it will end.
+SHARED_BAR_S = 30.0
 
 
 def train(
@@ -21,6 +26,7 @@ def train(
     desc: str = "train",
     parts: int = 1,
     numerics: Numerics | None = None,
+    shared: bool = False,
 ) -> list[float]:
     """Adam(W) for `steps`; loss_fn(step) returns a scalar or one loss per item (summed: items are
     independent), computed under `numerics`' autocast (None: full precision). Raises TrainingDiverged on a
@@ -28,7 +34,11 @@ def train(
 
     parts > 1: loss_fn(step, part) returns part `part` of the step's loss (e.g. over one chunk of pixels);
     each part's gradient is accumulated before the step, so the step sees the gradient of the whole loss
-    (up to float summation order) while only one part's activations are held at a time."""
+    (up to float summation order) while only one part's activations are held at a time.
+
+    shared: one network fitted over many objects (minutes to hours, the stage's only work): its bar also
+    goes to log files, every SHARED_BAR_S seconds there, and stays when done. A per-object fit's bar shows
+    on a terminal only, so log files get the stage's per-object bar alone."""
     params = list(params)
     if weight_decay:
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
@@ -36,8 +46,13 @@ def train(
         opt = torch.optim.Adam(params, lr=lr)
     curve = []
     autocast = contextlib.nullcontext if numerics is None else numerics.autocast_context
-    # disable=None: the inner bar shows on a terminal only, so log files get the per-object bar alone
-    for step in trange(steps, desc=desc, leave=False, dynamic_ncols=True, mininterval=1.0, disable=None):
+    terminal = sys.stderr.isatty()
+    bar = (
+        dict(disable=False, leave=True, mininterval=1.0 if terminal else SHARED_BAR_S)
+        if shared
+        else dict(disable=None, leave=False, mininterval=1.0)
+    )
+    for step in trange(steps, desc=desc, dynamic_ncols=True, **bar):
         opt.zero_grad(set_to_none=True)
         if parts == 1:
             with autocast():

@@ -22,6 +22,9 @@ PROBES = np.array([[1 / 3, 1 / 3, 1 / 3], [2 / 3, 1 / 6, 1 / 6], [1 / 6, 2 / 3, 
 COARSE = 8
 # A corner whose |winding number| is within this of 0.5 does not vouch for its cell (see grid_inside).
 UNSURE = 0.25
+# A probe end counts as clear of other surfaces (see _unclear_probes) if nothing is nearer than
+# (1 - CLEAR) x the probe's offset: the face itself is at the offset, up to rounding.
+CLEAR = 1e-6
 
 
 def check_mesh(mesh) -> None:
@@ -161,13 +164,44 @@ def sheet_faces(mesh, offset):
     tri = mesh.triangles[valid]
     if len(tri) == 0:
         return np.zeros(len(mesh.faces), dtype=bool)
-    probes = np.einsum("kb,fbd->fkd", PROBES, tri)  # [faces, probes, 3]
-    off = offset * normals[:, None, :]
-    w = winding_number(mesh.vertices, mesh.faces, np.concatenate([probes + off, probes - off]).reshape(-1, 3))
-    mean = w.reshape(2, len(tri), len(PROBES)).mean(axis=0)
+    probes = np.einsum("kb,fbd->fkd", PROBES, tri).reshape(-1, 3)  # [faces * probes, 3]
+    off = offset * np.repeat(normals, len(PROBES), axis=0)
+    ask = _unclear_probes(mesh, tri, probes, off, offset)
+    mean = np.full(len(probes), 0.5)
+    if ask.any():
+        w = winding_number(mesh.vertices, mesh.faces, np.concatenate([probes[ask] + off[ask], probes[ask] - off[ask]]))
+        mean[ask] = w.reshape(2, -1).mean(axis=0)
     sheet = np.zeros(len(mesh.faces), dtype=bool)
-    sheet[valid] = (np.abs(mean) < SHEET_MEAN).any(axis=1)
+    sheet[valid] = (np.abs(mean.reshape(len(tri), len(PROBES))) < SHEET_MEAN).any(axis=1)
     return sheet
+
+
+def _unclear_probes(mesh, tri, probes, off, offset):
+    """Which probe points need their winding numbers. On a closed, consistently wound mesh the winding
+    number is an integer that changes by exactly 1 across a face, so where no other surface is nearer
+    than `offset` to either end of a probe, the two ends differ by 1, their mean is not below SHEET_MEAN,
+    and the face is no sheet there: only the other probes are asked (most of them, on a thick solid, are
+    not). A face with a coincident twin (a sheet closed by its reversed copy) changes the winding number
+    by 0 or 2 and is always asked; any mesh that is not closed has every probe asked."""
+    if not (mesh.is_watertight and mesh.is_winding_consistent):
+        return np.ones(len(probes), dtype=bool)
+    tree = _tree(mesh)
+    clear = (1.0 - CLEAR) ** 2 * offset**2
+    ask = np.repeat(_has_twin(tri), len(PROBES))
+    for sign in (1.0, -1.0):
+        sq, _, _ = tree.squared_distance(_v(mesh), _f(mesh), np.ascontiguousarray(probes + sign * off))
+        ask |= sq < clear
+    return ask
+
+
+def _has_twin(tri):
+    """Faces [f, 3, 3] whose three corners, in any order, are those of another face."""
+    corners = np.ascontiguousarray(np.round(tri, 9), dtype=np.float64)
+    corners = np.sort(corners.view([("", np.float64)] * 3).reshape(len(tri), 3), axis=1)  # corners by x, y, z
+    _, inverse, counts = np.unique(
+        corners.view(np.float64).reshape(len(tri), 9), axis=0, return_inverse=True, return_counts=True
+    )
+    return counts[inverse.ravel()] > 1
 
 
 def faithfulness(raw, solid, transform, n_points, distance, rng):

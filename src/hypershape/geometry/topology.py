@@ -6,17 +6,22 @@ import scipy.sparse.csgraph
 import trimesh
 
 
+def _edge_keys(faces):
+    """One int64 per face edge (3 per face, in face order), the same for both orientations of an edge:
+    np.unique on these is several times faster than on [n, 2] rows."""
+    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2).astype(np.int64), axis=1)
+    return edges[:, 0] * (int(faces.max()) + 1) + edges[:, 1]
+
+
 def _euler(faces):
     """(V, E, F, closed) of the faces [f,3]: closed means every edge lies on exactly two faces."""
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
+    _, counts = np.unique(_edge_keys(faces), return_counts=True)
     return len(np.unique(faces)), len(counts), len(faces), bool(len(counts) and np.all(counts == 2))
 
 
 def _face_components(faces):
     """Label faces by connected component, faces connected when they share an edge (of any valence)."""
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    _, edge_id = np.unique(edges, axis=0, return_inverse=True)
+    _, edge_id = np.unique(_edge_keys(faces), return_inverse=True)
     n_f, n_e = len(faces), int(edge_id.max()) + 1
     face_id = np.repeat(np.arange(n_f), 3)
     # Bipartite face-edge graph, so that non-manifold edges still connect their faces.

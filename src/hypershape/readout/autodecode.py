@@ -55,7 +55,7 @@ def autodecode(
         return clamped_l1(decoder(z, x), y, c.clamp).mean() + c.prior_weight * prior(z)
 
     groups = [dict(params=list(decoder.parameters()), lr=c.lr), dict(params=[codes], lr=c.latent_lr)]
-    curve = train(groups, loss, c.steps, c.lr, desc="auto-decode")
+    curve = train(groups, loss, c.steps, c.lr, desc="auto-decode", shared=True)
     return decoder.requires_grad_(False), codes.detach(), curve
 
 

@@ -123,7 +123,9 @@ class LearnedRoute(MapperRoute):
             return total + c.function_weight * function(out) if function else total
 
         desc = f"mapper ({self.output})"
-        curve = train(mapper.parameters(), loss, c.steps, c.lr, weight_decay=c.weight_decay, desc=desc, numerics=num)
+        curve = train(
+            mapper.parameters(), loss, c.steps, c.lr, weight_decay=c.weight_decay, desc=desc, numerics=num, shared=True
+        )
         data.stage.keep_shared_curve("mapper", curve)
         save_torch(
             p.mapper,

@@ -106,5 +106,7 @@ def train_readout(
         return total
 
     params = [p for p in enc.parameters() if p.requires_grad]
-    curve = train(params, loss, c.readout_steps, c.readout_lr, weight_decay=c.readout_weight_decay, desc="readout")
+    curve = train(
+        params, loss, c.readout_steps, c.readout_lr, weight_decay=c.readout_weight_decay, desc="readout", shared=True
+    )
     return enc.eval().requires_grad_(False), curve

@@ -129,7 +129,7 @@ def make_weight_ae(stage: Stage, anchor: torch.Tensor, flats: dict, train_ids: l
             total = total + a.sdf_loss_weight * sdf_l1(spec, rec, points, sdf, numerics.compile).mean()
         return total
 
-    curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder", numerics=numerics)
+    curve = train(ae.parameters(), loss, a.steps, a.lr, desc="weight autoencoder", numerics=numerics, shared=True)
     stage.keep_shared_curve("weight_ae", curve)
     conf = section(cfg, "weight_ae")
     save_torch(p.weight_ae, dict(state=ae.state_dict(), spec=spec, config=conf, train_ids=list(train_ids)))
