@@ -1,5 +1,5 @@
 """Run one experiment on a preset: python experiment.py experiment=routes [preset=default]
-Experiments: routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout
+Experiments: routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout, paired
 (see src/hypershape/experiments/)."""
 
 import hydra

@@ -517,17 +517,35 @@ class ReadoutExperiment:
 
 
 @dataclass
+class PairedExperiment:
+    """Finished runs compared object by object with base runs (experiment=paired; it runs nothing)."""
+
+    base_runs: List[str] = field(default_factory=list)
+    """The base runs (of one data_dir and route), e.g. one per readout seed; empty: the run `name` alone."""
+    runs: List[List[str]] = field(default_factory=list)
+    """[[run, ...], ...]: each entry one run per base run, in the same order, each paired with the base run at
+    its place (a list of lists, since a command line cannot add keys to a typed dict)."""
+    labels: List[str] = field(default_factory=list)
+    """A row label per entry of runs; empty: each entry's first run's name."""
+    split: str = "test"
+    """The split whose objects are paired."""
+    tolerance: float = 0.005
+    """An object counts as up or down when its paired change of the headline F-score is beyond this."""
+
+
+@dataclass
 class ExperimentConfig:
     """Which experiment experiment.py runs, and each experiment's own settings (configs/experiment/<name>.yaml
     sets `name` and that experiment's section)."""
 
     name: Optional[str] = None
-    """routes, heads, anchor, interpolation, baseline, ood, learning_curve or readout."""
+    """routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout or paired."""
     routes: RoutesExperiment = field(default_factory=RoutesExperiment)
     interpolation: InterpolationExperiment = field(default_factory=InterpolationExperiment)
     ood: OodExperiment = field(default_factory=OodExperiment)
     learning_curve: LearningCurveExperiment = field(default_factory=LearningCurveExperiment)
     readout: ReadoutExperiment = field(default_factory=ReadoutExperiment)
+    paired: PairedExperiment = field(default_factory=PairedExperiment)
 
 
 @dataclass

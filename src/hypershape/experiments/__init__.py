@@ -7,7 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # once, before any module of the package imports pyplot: figures are files, no display
 
-EXPERIMENTS = ("routes", "heads", "anchor", "interpolation", "baseline", "ood", "learning_curve", "readout")
+EXPERIMENTS = ("routes", "heads", "anchor", "interpolation", "baseline", "ood", "learning_curve", "readout", "paired")
 
 
 def run_experiment(cfg) -> str:

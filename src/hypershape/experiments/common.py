@@ -65,12 +65,12 @@ def rates_note(shown: list[Metric]) -> str:
     return f"Medians over objects; {', '.join(rates)}: share of objects." if rates else "Medians over objects."
 
 
-def mean_spread(values) -> str:
-    """'mean ± std' over seeds (just the value for one seed)."""
+def mean_spread(values, fmt: str = "{:.4g}") -> str:
+    """'mean ± std' over seeds (just the value for one seed); `fmt` formats the mean."""
     v = np.asarray([x for x in values if x is not None], dtype=float)
     if len(v) == 0:
         return "n/a"
-    return f"{v.mean():.4g}" if len(v) == 1 else f"{v.mean():.4g} ± {v.std(ddof=1):.2g}"
+    return fmt.format(v.mean()) if len(v) == 1 else f"{fmt.format(v.mean())} ± {v.std(ddof=1):.2g}"
 
 
 def markdown(columns: list[str], rows: list[dict]) -> str:
