@@ -74,7 +74,7 @@ def run(cfg) -> str:
     e = cfg.experiment.paired
     bases, runs = plan(cfg)
     shown = readout_metrics(cfg.reconstruct.taus)
-    key = headline(cfg.reconstruct.taus)
+    fscore = headline(cfg.reconstruct.taus)
     base_rows = [run_rows(cfg, b, e.split) for b in bases]
     rows, points = [], []
     for label, names in {BASE: bases, **runs}.items():
@@ -86,7 +86,7 @@ def run(cfg) -> str:
             for b, r in zip(base_rows, per_seed):
                 aggregates.append(scores(list(r[kind].values()), shown))
                 if label != BASE:
-                    changes.append(paired_change(b[kind], r[kind], key.key, e.tolerance))
+                    changes.append(paired_change(b[kind], r[kind], fscore.key, e.tolerance))
             row = {"runs": label, "kind": LABELS[kind], "seeds": len(names), "n": len(per_seed[0][kind])}
             row.update(spread(aggregates, shown))
             if changes:
@@ -99,7 +99,7 @@ def run(cfg) -> str:
         f"Split {e.split}, route {paths_of(cfg).route}. Base runs {', '.join(bases)}; "
         + "; ".join(f"{label}: {', '.join(names)}" for label, names in runs.items())
         + f". Medians over objects, mean ± std over the runs of each row. Paired change: the median over objects "
-        f"of (run − its base run) {key.label}, mean ± std over the pairs; up, down: objects that move by more "
+        f"of (run − its base run) {fscore.label}, mean ± std over the pairs; up, down: objects that move by more "
         f"than {e.tolerance} either way, summed over the pairs."
     )
     columns = ["runs", "kind", "seeds", "n", *(m.label for m in shown), "paired change", "up", "down"]
