@@ -4,7 +4,7 @@ Each entry of experiment.paired.runs names one run per base run (the same order:
 seed); every run is paired with the base run at its place, over the same objects of one split, for each
 kind 90 scored (predicted, refined, oracle depth). A paired change is the median over objects of (run −
 base) headline F-score; up and down count the objects that move beyond experiment.paired.tolerance either
-way. Medians of different runs differ by chance as much as by what changed, so the paired change, not the
+way. Medians of two runs can differ by chance (which objects sit at the middle), so the paired change, not the
 difference of two medians, says whether a setting moves the objects. Over several base runs the table gives
 mean ± std of the per-run aggregates and sums the counts."""
 
