@@ -411,6 +411,30 @@ class DecoderConfig:
 
 
 @dataclass
+class ViewFieldConfig:
+    """Route view_field: a network learnt on the training objects reads a point's signed distance off the
+    brightness each view the hypernetwork draws has at the point's projection (readout/view_field.py)."""
+
+    blur_radii: List[int] = field(default_factory=lambda: [0, 1, 2, 4])
+    """Box blurs (radius in pixels at render.resolution; 0: as drawn) under which each view is sampled:
+    how near a point projects to an outline, beyond the one pixel it lands on."""
+    hidden: int = 128
+    """Width of the network's hidden layers."""
+    layers: int = 3
+    """Hidden layers of the network."""
+    clamp: float = 0.1
+    """SDF values and predictions are clamped to [-clamp, clamp] in the L1 loss (as decoder.clamp)."""
+    steps: int = 1500
+    """Training steps."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    points: int = 2048
+    """SDF samples per object per step."""
+    batch_objects: int = 16
+    """Training objects per step, drawn anew each step (0 = all): bounds a step's cost."""
+
+
+@dataclass
 class ReconstructConfig:
     resolution: int = 128
     """Marching-cubes grid per axis."""
@@ -594,6 +618,7 @@ class Config:
     weight_ae: WeightAEConfig = field(default_factory=WeightAEConfig)
     mapper: MapperConfig = field(default_factory=MapperConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    view_field: ViewFieldConfig = field(default_factory=ViewFieldConfig)
     reconstruct: ReconstructConfig = field(default_factory=ReconstructConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)

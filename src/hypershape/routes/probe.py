@@ -26,32 +26,54 @@ def drawn_hull(cfg, prober: Prober, obj_id: str):
     return visual_hull(images, prober.poses, cfg.render.yfov_deg, probe.threshold, probe.resolution, bound)
 
 
+def surface_samples(cfg, mesh, seed: int, *tag):
+    """SDF samples (points, sdf) of a closed mesh drawn as 02 draws them from a solid (cfg.data), seeded
+    by `seed` and `tag` (a route's name and the object)."""
+    d, bound, gen = cfg.data, cfg.reconstruct.bound, rng(seed, *tag)
+    s = sample_sdf(mesh, d.sdf_pool, d.sdf_samples, d.surface_samples, d.beta, gen, d.uniform_samples, bound)
+    return torch.from_numpy(s["points"]), torch.from_numpy(s["sdf"])
+
+
 def hull_samples(cfg, prober: Prober, obj_id: str, seed: int):
     """The drawn hull and its SDF samples (points, sdf) drawn as 02 draws them from a solid (cfg.data),
     seeded by `seed` and the object. Raises ValueError where the hull is empty."""
     hull = drawn_hull(cfg, prober, obj_id)
     if len(hull.faces) == 0:
         raise ValueError(f"{obj_id}: the probed outlines (threshold {cfg.mapper.probe.threshold}) share no point")
-    d, bound, gen = cfg.data, cfg.reconstruct.bound, rng(seed, "probe", obj_id)
-    s = sample_sdf(hull, d.sdf_pool, d.sdf_samples, d.surface_samples, d.beta, gen, d.uniform_samples, bound)
-    return hull, torch.from_numpy(s["points"]), torch.from_numpy(s["sdf"])
+    return (hull, *surface_samples(cfg, hull, seed, "probe", obj_id))
 
 
-class ProbePredictor(Predictor):
-    """The shape-SIREN fitted to the visual hull of the views the object's hypernetwork draws."""
+class SurfacePredictor(Predictor):
+    """The shape-SIREN fitted, from the shape anchor as 60 fits a target (cfg.shape_siren), to SDF samples of
+    a surface the route (`route`, which seeds the fit) reads off the object's hypernetwork (`samples`)."""
+
+    route = ""
 
     def __init__(self, cfg, paths, device):
         self.cfg, self.seed, self.shape_spec = cfg, readout_seed(cfg), shape_spec(cfg)
         self.prober = Prober(cfg, paths, image_spec(cfg), device)
         self.anchor = load_torch(paths.shape_anchor)["flat"].to(device)
 
+    def samples(self, obj_id: str):
+        """(the surface, points, sdf); raises ValueError where the surface is empty."""
+        raise NotImplementedError
+
     def predict(self, obj_id: str) -> tuple[torch.Tensor, dict]:
-        hull, points, sdf = hull_samples(self.cfg, self.prober, obj_id, self.seed)
-        gens = [generator(self.seed, "probe", obj_id)]
-        c, data, radii = self.cfg, [(points, sdf)], [enclosing_radius(hull)]
-        desc, num, bound = f"{obj_id} (probe)", numerics_of(c), c.reconstruct.bound
+        mesh, points, sdf = self.samples(obj_id)
+        gens = [generator(self.seed, self.route, obj_id)]
+        c, data, radii = self.cfg, [(points, sdf)], [enclosing_radius(mesh)]
+        desc, num, bound = f"{obj_id} ({self.route})", numerics_of(c), c.reconstruct.bound
         flat, _ = fit_sdf(self.shape_spec, self.anchor[None], data, radii, gens, c.shape_siren, bound, desc, num)
         return flat[0], {}
+
+
+class ProbePredictor(SurfacePredictor):
+    """The shape-SIREN fitted to the visual hull of the views the object's hypernetwork draws."""
+
+    route = "probe"
+
+    def samples(self, obj_id: str):
+        return hull_samples(self.cfg, self.prober, obj_id, self.seed)
 
 
 class Probe(MapperRoute):

@@ -1,0 +1,91 @@
+"""Route view_field's network (readout/view_field.py): a point's features do not depend on the order of the
+views, and trained on spheres whose drawn outlines are soft (so the visual hull of their views is fat), it
+reads the radius of a sphere of a size it never saw, where the hull misses by the softness."""
+
+import types
+
+import pytest
+import torch
+from conftest import records
+
+from hypershape import render
+from hypershape.geometry.carve import hull_field
+from hypershape.paths import paths_of
+from hypershape.readout.view_field import ViewField, blurred, field_grid, train_view_field, view_features
+from hypershape.runtime import load_json
+
+RES, YFOV, DIST, SOFT, THRESHOLD = 32, 40.0, 3.0, 0.03, 0.15
+RADII = [0, 1, 2]
+
+
+def sphere_views(radius: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Views [24, R, R] of a sphere at the origin whose outline fades over SOFT (as a SIREN's blurs), poses."""
+    poses = render.camera_poses(DIST)
+    o, d = (torch.from_numpy(a) for a in render.camera_rays(render.intrinsics(RES, YFOV), poses, RES))
+    miss = torch.linalg.cross(o, d, dim=-1).norm(dim=-1)  # each pixel's ray's distance from the centre
+    return torch.sigmoid((radius - miss) / SOFT), torch.from_numpy(poses).float()
+
+
+def sphere_samples(radius: float, gen: torch.Generator, n: int = 4000):
+    """SDF samples of the sphere: half near its surface, half uniform in the cube."""
+    dirs = torch.nn.functional.normalize(torch.randn(n // 2, 3, generator=gen), dim=-1)
+    near = dirs * (radius + 0.05 * torch.randn(n // 2, 1, generator=gen))
+    points = torch.cat([near, torch.rand(n // 2, 3, generator=gen) * 2 - 1])
+    return points, points.norm(dim=-1) - radius
+
+
+def crossing(f, radius_range=(0.3, 0.75)) -> torch.Tensor:
+    """Where f changes sign along 14 rays from the centre (6 axes, 8 diagonals): the radius it reads."""
+    axes = torch.eye(3)
+    corners = torch.tensor([[x, y, z] for x in (1.0, -1.0) for y in (1.0, -1.0) for z in (1.0, -1.0)])
+    dirs = torch.cat([axes, -axes, corners])
+    dirs = dirs / dirs.norm(dim=-1, keepdim=True)
+    r = torch.linspace(*radius_range, 226)
+    values = f((dirs[:, None] * r[None, :, None]).reshape(-1, 3)).reshape(len(dirs), len(r))
+    return r[(values > 0).float().argmax(1)]  # the first radius outside
+
+
+def test_features_do_not_depend_on_the_order_of_the_views():
+    images, poses = sphere_views(0.4)
+    images = images * torch.linspace(0.5, 1.0, 24)[:, None, None]  # views that differ
+    points = torch.rand(500, 3) * 1.4 - 0.7
+    perm = torch.randperm(24, generator=torch.Generator().manual_seed(0))
+    a = view_features(blurred(images, RADII), poses, YFOV, points)
+    b = view_features(blurred(images[perm], RADII), poses[perm], YFOV, points)
+    torch.testing.assert_close(a, b)
+    assert a.shape == (500, len(RADII) * 24) and not torch.equal(a[:, :24], a[:, 24:48])  # blurs differ
+
+
+def test_trained_on_spheres_it_reads_an_unseen_radius_the_hull_overshoots():
+    train_radii, held_out = [0.3, 0.35, 0.45, 0.55, 0.6, 0.65], 0.5
+    stacks, data, poses = [], [], None
+    gen = torch.Generator().manual_seed(0)
+    for r in train_radii:
+        images, poses = sphere_views(r)
+        stacks.append(blurred(images, RADII))
+        data.append(sphere_samples(r, gen))
+    c = types.SimpleNamespace(hidden=32, layers=2, clamp=0.1, steps=400, lr=3e-3, points=512, batch_objects=0)
+    ids = [f"sphere{r}" for r in train_radii]
+    field, curve = train_view_field(stacks, data, ids, poses, c, YFOV, 0, "cpu")
+    assert curve[-1] < curve[0] / 3
+    images, _ = sphere_views(held_out)
+    learnt = crossing(lambda x: field_grid(field, blurred(images, RADII), poses, YFOV, x))
+    hull = crossing(lambda x: hull_field(images, poses, YFOV, THRESHOLD, x))
+    assert (learnt - held_out).abs().max() < 0.02, learnt
+    assert (hull - held_out).abs().min() > 0.03, hull  # the threshold alone overshoots: the test can tell
+
+
+@pytest.mark.slow
+def test_the_route_rebuilds_its_network_from_the_checkpoint_and_scores_every_object(route_runs):
+    cfg = route_runs["view_field"]
+    p = paths_of(cfg)
+    saved = torch.load(p.mapper, weights_only=True)
+    field = ViewField(**saved["field"]["sizes"])
+    field.load_state_dict(saved["field"]["state"])
+    assert saved["field"]["sizes"]["features"] == len(cfg.view_field.blur_radii) * 24
+    summary = load_json(p.summary_json)
+    ids = {o["id"] for o in load_json(p.objects)}
+    assert not summary["failed"]
+    for kind in ("predicted", "refined"):
+        assert {r["id"] for r in summary["rows"] if r["kind"] == kind} == ids
+    assert set(records(cfg, "80_shape_sirens")) == ids
