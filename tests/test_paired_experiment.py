@@ -13,8 +13,8 @@ from hypershape.runtime import load_json, save_json
 IDS = ["a", "b", "c", "d", "e"]
 
 
-def write_run(data_dir, name: str, fscores: list[float], ids=IDS, split="test") -> None:
-    """A run of route decoder whose 90 scored `ids` with these F@0.02 (predicted; refined 0.1 higher; targets 1)."""
+def write_run(data_dir, name: str, fscores: list[float], ids=IDS, split="test", route="decoder") -> None:
+    """A run of `route` whose 90 scored `ids` with these F@0.02 (predicted; refined 0.1 higher; targets 1)."""
     rows = [
         {
             "id": oid,
@@ -28,7 +28,7 @@ def write_run(data_dir, name: str, fscores: list[float], ids=IDS, split="test") 
         for oid, f in zip(ids, fscores)
         for kind, v in (("predicted", f), ("refined", f + 0.1), ("target", 1.0))
     ]
-    save_json(Paths(data_dir, name, route="decoder").summary_json, dict(rows=rows))
+    save_json(Paths(data_dir, name, route=route).summary_json, dict(rows=rows))
 
 
 def cfg_of(tmp_path, *overrides):
@@ -61,6 +61,18 @@ def test_paired_change_is_the_median_of_differences(tmp_path):
     assert row["base", "predicted"]["F@0.02"] == "0.3 ± 0"
     assert "paired change" not in row["base", "predicted"]
     assert ("rotated", "target") not in row  # 60's target is the same in every run of a route
+
+
+def test_two_routes_of_the_same_run_pair(tmp_path):
+    write_run(tmp_path, "base0", [0.1, 0.2, 0.3, 0.4, 0.5])
+    write_run(tmp_path, "base0", [0.3, 0.2, 0.3, 0.6, 0.5], route="probe")  # a and d up by 0.2, the rest equal
+    cfg = cfg_of(tmp_path, "experiment.paired.runs=[[base0]]", "experiment.paired.routes=[probe]")
+    run_experiment(cfg)
+    row = {(r["runs"], r["kind"]): r for r in load_json(paths_of(cfg).experiment("paired") / "table.json")["rows"]}
+    pred = row["base0", "predicted"]
+    assert (pred["paired change"], pred["up"], pred["down"]) == ("+0.000", 2, 0)
+    with pytest.raises(UserError, match="one route per entry"):
+        run_experiment(cfg_of(tmp_path, "experiment.paired.runs=[[base0],[base0]]", "experiment.paired.routes=[probe]"))
 
 
 def test_runs_that_do_not_pair_are_refused(tmp_path):

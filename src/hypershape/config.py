@@ -551,6 +551,9 @@ class PairedExperiment:
     its place (a list of lists, since a command line cannot add keys to a typed dict)."""
     labels: List[str] = field(default_factory=list)
     """A row label per entry of runs; empty: each entry's first run's name."""
+    routes: List[str] = field(default_factory=list)
+    """A route per entry of runs, whose 90 summary of those runs is read (two routes of the same runs can be
+    paired so); empty: mapper.route for every entry. The base runs are always read under mapper.route."""
     split: str = "test"
     """The split whose objects are paired."""
     tolerance: float = 0.005
