@@ -81,8 +81,10 @@ def train_view_field(stacks, data, ids, cam_to_world, c, yfov_deg: float, seed: 
 
 @torch.no_grad()
 def field_grid(field: ViewField, stack, cam_to_world, yfov_deg: float, points: torch.Tensor, chunk: int = 1 << 16):
-    """The field's SDF [N] at points [N, 3], `chunk` points at a time."""
-    return torch.cat([field(view_features(stack, cam_to_world, yfov_deg, p)) for p in points.split(chunk)])
+    """The field's SDF [N] (on the CPU) at points [N, 3], `chunk` points at a time on the field's device."""
+    device = next(field.parameters()).device
+    parts = [field(view_features(stack, cam_to_world, yfov_deg, p.to(device))).cpu() for p in points.split(chunk)]
+    return torch.cat(parts)
 
 
 def view_field_mesh(field: ViewField, stack, cam_to_world, yfov_deg: float, resolution: int, bound: float):
