@@ -15,15 +15,15 @@ from hypershape.readout.view_field import ViewField, blurred, field_grid, train_
 from hypershape.runtime import load_json
 
 RES, YFOV, DIST, SOFT, THRESHOLD = 32, 40.0, 3.0, 0.03, 0.15
-RADII = [0, 1, 2]
+RADII, SATURATION = [0, 1, 2], 0.15
 
 
-def sphere_views(radius: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Views [24, R, R] of a sphere at the origin whose outline fades over SOFT (as a SIREN's blurs), poses."""
+def sphere_views(radius: float, soft: float = SOFT) -> tuple[torch.Tensor, torch.Tensor]:
+    """Views [24, R, R] of a sphere at the origin whose outline fades over `soft` (as a SIREN's blurs), poses."""
     poses = render.camera_poses(DIST)
     o, d = (torch.from_numpy(a) for a in render.camera_rays(render.intrinsics(RES, YFOV), poses, RES))
     miss = torch.linalg.cross(o, d, dim=-1).norm(dim=-1)  # each pixel's ray's distance from the centre
-    return torch.sigmoid((radius - miss) / SOFT), torch.from_numpy(poses).float()
+    return torch.sigmoid((radius - miss) / soft), torch.from_numpy(poses).float()
 
 
 def sphere_samples(radius: float, gen: torch.Generator, n: int = 4000):
@@ -50,10 +50,19 @@ def test_features_do_not_depend_on_the_order_of_the_views():
     images = images * torch.linspace(0.5, 1.0, 24)[:, None, None]  # views that differ
     points = torch.rand(500, 3) * 1.4 - 0.7
     perm = torch.randperm(24, generator=torch.Generator().manual_seed(0))
-    a = view_features(blurred(images, RADII), poses, YFOV, points)
-    b = view_features(blurred(images[perm], RADII), poses[perm], YFOV, points)
+    a = view_features(blurred(images, RADII, SATURATION), poses, YFOV, points)
+    b = view_features(blurred(images[perm], RADII, SATURATION), poses[perm], YFOV, points)
     torch.testing.assert_close(a, b)
     assert a.shape == (500, len(RADII) * 24) and not torch.equal(a[:, :24], a[:, 24:48])  # blurs differ
+
+
+def test_shading_inside_an_outline_does_not_change_the_features():
+    outline, poses = sphere_views(0.4, soft=1e-4)  # a hard outline: every pixel 0 or 1
+    points = torch.rand(500, 3) * 1.4 - 0.7
+    dark, bright = (view_features(blurred(outline * s, RADII, SATURATION), poses, YFOV, points) for s in (0.3, 0.9))
+    torch.testing.assert_close(dark, bright)
+    as_drawn = [view_features(blurred(outline * s, RADII, 1.0), poses, YFOV, points) for s in (0.3, 0.9)]
+    assert not torch.allclose(*as_drawn)  # unsaturated, the shading shows
 
 
 def test_trained_on_spheres_it_reads_an_unseen_radius_the_hull_overshoots():
@@ -62,14 +71,14 @@ def test_trained_on_spheres_it_reads_an_unseen_radius_the_hull_overshoots():
     gen = torch.Generator().manual_seed(0)
     for r in train_radii:
         images, poses = sphere_views(r)
-        stacks.append(blurred(images, RADII))
+        stacks.append(blurred(images, RADII, SATURATION))
         data.append(sphere_samples(r, gen))
     c = types.SimpleNamespace(hidden=32, layers=2, clamp=0.1, steps=400, lr=3e-3, points=512, batch_objects=0)
     ids = [f"sphere{r}" for r in train_radii]
     field, curve = train_view_field(stacks, data, ids, poses, c, YFOV, 0, "cpu")
     assert curve[-1] < curve[0] / 3
     images, _ = sphere_views(held_out)
-    learnt = crossing(lambda x: field_grid(field, blurred(images, RADII), poses, YFOV, x))
+    learnt = crossing(lambda x: field_grid(field, blurred(images, RADII, SATURATION), poses, YFOV, x))
     hull = crossing(lambda x: hull_field(images, poses, YFOV, THRESHOLD, x))
     assert (learnt - held_out).abs().max() < 0.02, learnt
     assert (hull - held_out).abs().min() > 0.03, hull  # the threshold alone overshoots: the test can tell

@@ -418,6 +418,9 @@ class ViewFieldConfig:
     blur_radii: List[int] = field(default_factory=lambda: [0, 1, 2, 4])
     """Box blurs (radius in pixels at render.resolution; 0: as drawn) under which each view is sampled:
     how near a point projects to an outline, beyond the one pixel it lands on."""
+    saturation: float = 0.15
+    """Each view's brightness is divided by this and capped at 1 before the blurs: inside an outline a view
+    shows shading, which says nothing of how near the outline a point projects (1: brightness as drawn)."""
     hidden: int = 128
     """Width of the network's hidden layers."""
     layers: int = 3

@@ -21,12 +21,13 @@ from ..training import sdf_batch, train
 from .autodecode import clamped_l1, sample_gens
 
 
-def blurred(images: torch.Tensor, radii) -> torch.Tensor:
-    """The views [V, R, R] under a (2r + 1)-pixel box blur for each r of `radii` (0: as drawn) -> [S, V, R, R].
-    Off the image counts as background (0), as it does for the hull."""
+def blurred(images: torch.Tensor, radii, saturation: float) -> torch.Tensor:
+    """The views [V, R, R], brightness divided by `saturation` and capped at 1 (what a view shows inside its
+    outline is shading, not nearness to the outline), under a (2r + 1)-pixel box blur for each r of `radii`
+    (0: none) -> [S, V, R, R]. Off the image counts as background (0), as it does for the hull."""
     out = []
     for r in radii:
-        x = images[:, None]
+        x = (images[:, None] / saturation).clamp(max=1.0)
         if r:
             x = F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=True)
         out.append(x[:, 0])

@@ -18,9 +18,10 @@ from ..stages.common import image_spec, load_samples
 from .probe import SurfacePredictor, surface_samples
 
 
-def drawn_stack(cfg, prober: Prober, obj_id: str, radii) -> torch.Tensor:
-    """The object's views as its hypernetwork draws them at render.resolution, under each blur [S, V, R, R]."""
-    return blurred(prober.images(obj_id, cfg.render.resolution), radii)
+def drawn_stack(cfg, prober: Prober, obj_id: str, c: dict) -> torch.Tensor:
+    """The object's views as its hypernetwork draws them at render.resolution, saturated and under each blur
+    of `c` (the view_field section 70 trained with) [S, V, R, R]."""
+    return blurred(prober.images(obj_id, cfg.render.resolution), c["blur_radii"], c["saturation"])
 
 
 class ViewFieldPredictor(SurfacePredictor):
@@ -34,11 +35,11 @@ class ViewFieldPredictor(SurfacePredictor):
         self.field = ViewField(**ckpt["field"]["sizes"])
         self.field.load_state_dict(ckpt["field"]["state"])
         self.field = self.field.to(device).eval().requires_grad_(False)
-        self.radii = ckpt["config"]["blur_radii"]
+        self.trained = ckpt["config"]
 
     def samples(self, obj_id: str):
         c = self.cfg
-        stack = drawn_stack(c, self.prober, obj_id, self.radii)
+        stack = drawn_stack(c, self.prober, obj_id, self.trained)
         mesh = view_field_mesh(
             self.field, stack, self.prober.poses, c.render.yfov_deg, c.mapper.probe.resolution, c.reconstruct.bound
         )
@@ -56,7 +57,7 @@ class ViewFieldRoute(MapperRoute):
     def make(self, cfg, data: TrainingSet) -> dict:
         p, dev, stage, c = data.stage.paths, device_of(cfg), data.stage, cfg.view_field
         prober = Prober(cfg, p, image_spec(cfg), dev)
-        stacks = [drawn_stack(cfg, prober, i, c.blur_radii) for i in data.train_ids]
+        stacks = [drawn_stack(cfg, prober, i, section(cfg, "view_field")) for i in data.train_ids]
         samples = [load_samples(p, i) for i in data.train_ids]
         seed, yfov = readout_seed(cfg), cfg.render.yfov_deg
         field, curve = train_view_field(stacks, samples, data.train_ids, prober.poses, c, yfov, seed, dev)
