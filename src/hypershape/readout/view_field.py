@@ -1,11 +1,12 @@
 """A signed distance read point by point off the views a hypernetwork draws, by a small network learnt on
 the training objects. The visual hull (geometry/carve.py) keeps a point where every view's brightness there
 exceeds one threshold; the drawn outlines are soft, and at 32 pixels a view that hull is larger than the
-object by up to about a pixel (0.07 at the object). Here each point's features are the brightness each view draws at its
-projection, under several box blurs (how near the outline the point projects, which the hull's threshold
-throws away), sorted over the views per blur so that no family's pose is learnt; the network maps them to
-the SDF. It sees no position and no object as a whole: what it learns is how outlines relate to surfaces,
-which other families share."""
+object by up to about a pixel (0.07 at the object). Here each point's features are the brightness (saturated)
+each view draws at its projection, under several box blurs (how near the outline the point projects, which
+the hull's threshold throws away), sorted over the views per blur so that no family's pose is learnt; the
+network maps them to the SDF. It sees no position and no object as a whole: what it can learn is how
+outlines relate to surfaces. docs/results.md measures it against the hull: pointwise, its zero set has
+holes and loose pieces the hull never has."""
 
 from __future__ import annotations
 
