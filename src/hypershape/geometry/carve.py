@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 import trimesh
 
-from .marching import grid_points, mesh_from_grid
+from .marching import closed_mesh, grid_points
 
 
 def project(points: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float) -> torch.Tensor:
@@ -50,6 +50,4 @@ def visual_hull(
     grid's outer layer forced outside so the mesh is closed. Empty if no point is inside every outline."""
     points = torch.from_numpy(grid_points(resolution, bound).astype(np.float32))
     values = torch.cat([hull_field(images, cam_to_world, yfov_deg, threshold, p) for p in points.split(chunk)])
-    grid = values.reshape((resolution,) * 3).double().numpy()
-    grid[[0, -1]], grid[:, [0, -1]], grid[:, :, [0, -1]] = 1.0, 1.0, 1.0
-    return mesh_from_grid(grid, bound)
+    return closed_mesh(values.reshape((resolution,) * 3).double().numpy(), bound)

@@ -36,6 +36,13 @@ def mesh_from_grid(values, bound, level=0.0):
     return mesh
 
 
+def closed_mesh(values, bound):
+    """mesh_from_grid of an SDF grid [r,r,r] (modified in place) whose outer layer is first set outside, so the
+    mesh is closed where the inside reaches the grid's edge."""
+    values[[0, -1]], values[:, [0, -1]], values[:, :, [0, -1]] = 1.0, 1.0, 1.0
+    return mesh_from_grid(values, bound)
+
+
 def mesh_from_sdf(fn, resolution, bound, batch=65536):
     """Evaluate `fn(points float32 [n,3]) -> [n]` over grid_points in batches and mesh its zero set."""
     points = grid_points(resolution, bound).astype(np.float32)

@@ -98,7 +98,7 @@ class LearnedRoute(MapperRoute):
             data.hypernets(),
         )
         if cfg.mapper.function_weight > 0:  # the term reads the training objects' SDF samples
-            inputs += (sorted((i, data.upstream[i]["02_watertight"]) for i in data.train_ids),)
+            inputs += (data.train_keys("02_watertight"),)
         return inputs
 
     def make(self, cfg, data: TrainingSet) -> dict:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..geometry.carve import project
-from ..geometry.marching import grid_points, mesh_from_grid
+from ..geometry.marching import closed_mesh, grid_points
 from ..runtime import generator
 from ..training import sdf_batch, train
 from .autodecode import clamped_l1, sample_gens
@@ -95,5 +95,4 @@ def view_field_mesh(field: ViewField, stack, cam_to_world, yfov_deg: float, reso
     visual hull is meshed."""
     points = torch.from_numpy(grid_points(resolution, bound).astype(np.float32))
     grid = field_grid(field, stack, cam_to_world, yfov_deg, points).reshape((resolution,) * 3).double().numpy()
-    grid[[0, -1]], grid[:, [0, -1]], grid[:, :, [0, -1]] = 1.0, 1.0, 1.0
-    return mesh_from_grid(grid, bound)
+    return closed_mesh(grid, bound)

@@ -37,6 +37,10 @@ class TrainingSet:
         """Which objects are in which split: anything learnt from the train split depends on it."""
         return split_key(self.objects)
 
+    def train_keys(self, *stages: str) -> list[tuple]:
+        """(id, its key of each of `stages`) of every training object, sorted: what a route learns them from."""
+        return sorted((i, *(self.upstream[i][s] for s in stages)) for i in self.train_ids)
+
     def hypernets(self) -> list[str]:
         """The keys of every usable object's hypernetwork (test objects' inputs are made in 70 too)."""
         return sorted(self.stage.upstream["50_hypernets"].key(i) for i in self.ids)

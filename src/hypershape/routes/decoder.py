@@ -77,8 +77,7 @@ class DecoderPredictor(Predictor):
 class Decoder(MapperRoute):
     def inputs(self, cfg, data: TrainingSet) -> tuple:
         # auto-decoding reads the training objects' SDF samples; the readout their hypernetworks; 80 every one's
-        train = sorted((i, data.upstream[i]["02_watertight"], data.upstream[i]["50_hypernets"]) for i in data.train_ids)
-        return data.split(), train, data.hypernets()
+        return data.split(), data.train_keys("02_watertight", "50_hypernets"), data.hypernets()
 
     def make(self, cfg, data: TrainingSet) -> dict:
         p, dev, stage = data.stage.paths, device_of(cfg), data.stage

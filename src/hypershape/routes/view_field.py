@@ -51,8 +51,7 @@ class ViewFieldPredictor(SurfacePredictor):
 class ViewFieldRoute(MapperRoute):
     def inputs(self, cfg, data: TrainingSet) -> tuple:
         # training reads the training objects' SDF samples and hypernetworks; 80 every object's hypernetwork
-        train = sorted((i, data.upstream[i]["02_watertight"], data.upstream[i]["50_hypernets"]) for i in data.train_ids)
-        return data.split(), train, data.hypernets()
+        return data.split(), data.train_keys("02_watertight", "50_hypernets"), data.hypernets()
 
     def make(self, cfg, data: TrainingSet) -> dict:
         p, dev, stage, c = data.stage.paths, device_of(cfg), data.stage, cfg.view_field
