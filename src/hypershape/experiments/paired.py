@@ -7,8 +7,7 @@ same objects of one split, for each kind 90 scored (predicted, refined, oracle d
 median over objects of (run − base) headline F-score; up and down count the objects that move beyond
 experiment.paired.tolerance either way. Medians of two runs can differ by chance (which objects sit at the
 middle), so the paired change, not the difference of two medians, says whether a setting moves the objects.
-Over several base runs the table gives
-mean ± std of the per-run aggregates and sums the counts."""
+Over several base runs the table gives mean ± std of the per-run aggregates and sums the counts."""
 
 from __future__ import annotations
 

@@ -25,16 +25,21 @@ def project(points: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float) -
     return torch.where((depth > 0)[..., None], xy, torch.full_like(xy, math.inf))
 
 
+def seen_at(images: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float, points: torch.Tensor):
+    """The value [V, C, N] of each view's channels (images [V, C, R, R]) at each point's projection (bilinear).
+    Outside an image counts as background (0)."""
+    xy = project(points, cam_to_world.to(points), yfov_deg)
+    xy = torch.nan_to_num(xy, posinf=2.0, neginf=-2.0)  # off the image: zero padding
+    return F.grid_sample(images.to(points), xy[:, None], align_corners=False, padding_mode="zeros")[:, :, 0]
+
+
 def hull_field(
     images: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float, threshold: float, points: torch.Tensor
 ) -> torch.Tensor:
     """threshold − min over views of the image value [V, R, R] at each point's projection (bilinear):
     negative exactly where every view sees the point inside its outline (value above threshold), and
     continuous, so its zero set lies between grid points. Outside an image counts as background (0)."""
-    xy = project(points, cam_to_world.to(points), yfov_deg)
-    xy = torch.nan_to_num(xy, posinf=2.0, neginf=-2.0)  # off the image: zero padding
-    seen = F.grid_sample(images[:, None].to(points), xy[:, None], align_corners=False, padding_mode="zeros")
-    return threshold - seen[:, 0, 0].min(0).values
+    return threshold - seen_at(images[:, None], cam_to_world, yfov_deg, points)[:, 0].min(0).values
 
 
 def visual_hull(

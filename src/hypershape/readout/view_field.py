@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..geometry.carve import project
+from ..geometry.carve import seen_at
 from ..geometry.marching import closed_mesh, grid_points
 from ..runtime import generator
 from ..training import sdf_batch, train
@@ -39,10 +39,7 @@ def view_features(stack: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: flo
     """Features [N, S * V] of points [N, 3]: for each blur of `stack` [S, V, R, R] (blurred), the V views'
     brightness at the point's projection (bilinear), sorted over the views."""
     s, v = stack.shape[:2]
-    xy = project(points, cam_to_world.to(points), yfov_deg)
-    xy = torch.nan_to_num(xy, posinf=2.0, neginf=-2.0)  # off the image: zero padding
-    images = stack.transpose(0, 1).to(points)  # [V, S, R, R]: grid_sample samples every blur of a view at once
-    seen = F.grid_sample(images, xy[:, None], align_corners=False, padding_mode="zeros")[:, :, 0]  # [V, S, N]
+    seen = seen_at(stack.transpose(0, 1), cam_to_world, yfov_deg, points)  # [V, S, N]: every blur of a view at once
     return seen.permute(2, 1, 0).sort(-1).values.reshape(len(points), s * v)
 
 

@@ -55,8 +55,8 @@ class ViewFieldRoute(MapperRoute):
 
     def make(self, cfg, data: TrainingSet) -> dict:
         p, dev, stage, c = data.stage.paths, device_of(cfg), data.stage, cfg.view_field
-        prober = Prober(cfg, p, image_spec(cfg), dev)
-        stacks = [drawn_stack(cfg, prober, i, section(cfg, "view_field")) for i in data.train_ids]
+        prober, trained = Prober(cfg, p, image_spec(cfg), dev), section(cfg, "view_field")
+        stacks = [drawn_stack(cfg, prober, i, trained) for i in data.train_ids]
         samples = [load_samples(p, i) for i in data.train_ids]
         seed, yfov = readout_seed(cfg), cfg.render.yfov_deg
         field, curve = train_view_field(stacks, samples, data.train_ids, prober.poses, c, yfov, seed, dev)
@@ -67,7 +67,7 @@ class ViewFieldRoute(MapperRoute):
                 route=self.name,
                 field=dict(sizes=field.sizes, state=field.state_dict()),
                 train_ids=data.train_ids,
-                config=section(cfg, "view_field"),
+                config=trained,
                 readout_seed=seed,
             ),
         )
