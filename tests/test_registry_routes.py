@@ -21,6 +21,7 @@ from hypershape.metrics import headline
 from hypershape.objects import Subset, load_objects
 from hypershape.paths import Paths
 from hypershape.runtime import load_json, load_torch
+from hypershape.stage_specs import STAGES
 
 # A route whose prediction is not a shape-SIREN: a sphere (centre x, y, z, radius) at the origin with the
 # training objects' mean surface radius, which 80's refinement moves towards the object's own views.
@@ -112,6 +113,35 @@ def test_a_route_module_is_code_of_the_stages_that_read_routes_only(tmp_path, mo
     finally:
         provenance.code_version.cache_clear()  # the copy's versions must not outlive the test
     assert [s for s in stages if before[s] != after[s]] == ["mapper", "shape_sirens", "reconstruct"]
+
+
+def test_a_config_field_is_no_stage_code_but_config_logic_is(tmp_path, monkeypatch):
+    """A field added to one section of the schema (or a field's docs edited) leaves every stage's code
+    version as it was: the values a stage reads enter its key as config. An edit to the module's functions
+    makes every stage stale."""
+    copy = tmp_path / "hypershape"
+    shutil.copytree(ROOT / "src/hypershape", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", copy)
+    config = copy / "config.py"
+    source = config.read_text()
+
+    def codes(text: str) -> list[str]:
+        config.write_text(text)
+        provenance.code_version.cache_clear()
+        return [provenance.stage_code(s) for s in STAGES]
+
+    field = '    """Training objects per step, drawn anew each step (0 = all): bounds a step\'s cost."""\n'
+    assert source.count(field) == 1 and source.count("def readout_seed(cfg: Any) -> int:\n") == 1
+    try:
+        before = codes(source)
+        added = codes(source.replace(field, field + '    members: int = 3\n    """Networks averaged."""\n'))
+        logic = codes(
+            source.replace("def readout_seed(cfg: Any) -> int:\n", "def readout_seed(cfg: Any) -> int:\n    pass\n")
+        )
+    finally:
+        provenance.code_version.cache_clear()
+    assert added == before
+    assert all(a != b for a, b in zip(logic, before))
 
 
 @pytest.mark.slow

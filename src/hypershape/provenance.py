@@ -1,6 +1,7 @@
 """What made an output: the config a stage's per-object work reads, the numerics of the device, and the
-code it runs (its module and everything it imports from the package). Keys are built from these, so
-changing any of them makes the output stale; `status` reads them without importing torch."""
+code it runs (its module and everything it imports from the package; the config schema's fields enter as
+values, not as code). Keys are built from these, so changing any of them makes the output stale; `status`
+reads them without importing torch."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 # Packages that import their modules by name (routes.get), which no import statement shows.
 REGISTRIES = (f"{PACKAGE_DIR.name}.routes",)
+
+# The config schema's dataclasses are not code of a stage: the values a stage reads enter its key through
+# object_config (defaults included), so a field added to one section leaves the other stages current.
+SCHEMA_MODULES = (f"{PACKAGE_DIR.name}.config",)
 
 
 def object_config(cfg, stage: str) -> dict:
@@ -73,6 +78,23 @@ def _imports(name: str, path: Path) -> set[str]:
     return {m for m in out if m.split(".")[0] == PACKAGE_DIR.name}
 
 
+def _is_dataclass(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ClassDef) and any(
+        isinstance(d, ast.Name) and d.id == "dataclass" for d in node.decorator_list
+    )
+
+
+def code_source(name: str, path: Path) -> bytes:
+    """What of module `name` (at `path`) is code: its source, less the dataclasses of a schema module."""
+    source = path.read_bytes()
+    if name not in SCHEMA_MODULES:
+        return source
+    schema = [n for n in ast.parse(source).body if _is_dataclass(n)]
+    drop = {i for n in schema for i in range(n.decorator_list[0].lineno, n.end_lineno + 1)}
+    lines = source.splitlines(keepends=True)
+    return b"".join(line for i, line in enumerate(lines, 1) if i not in drop)
+
+
 @lru_cache(maxsize=None)
 def code_version(module: str) -> str:
     """A hash of the source of `module` and of every package module it imports, transitively (with the
@@ -93,7 +115,7 @@ def code_version(module: str) -> str:
         todo += parents + sorted(_imports(name, path))
     h = hashlib.sha1()
     for name in sorted(seen):
-        h.update(name.encode() + b"\0" + seen[name].read_bytes() + b"\0")
+        h.update(name.encode() + b"\0" + code_source(name, seen[name]) + b"\0")
     return h.hexdigest()[:16]
 
 
