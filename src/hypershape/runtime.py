@@ -158,6 +158,9 @@ def numerics_of(cfg) -> Numerics:
     d = cfg.device
     if d.threads:
         torch.set_num_threads(d.threads)
+    # softplus(beta=100) (the shared decoder, the view field) underflows into subnormal floats, which x86
+    # CPUs compute many times slower (benchmarks/denormals.py); flushed to zero, nothing a loss sees moves.
+    torch.set_flush_denormal(True)
     if d.kind == "cuda":
         if not torch.cuda.is_available():
             raise UserError("device=cuda was asked for but torch sees no CUDA device; use device=cpu")

@@ -1,0 +1,73 @@
+"""What flushing subnormal floats to zero (runtime.numerics_of sets it) saves on the CPU. softplus with
+beta 100 computes exp(100 x), which for x between about -1.03 and -0.87 is a subnormal float; x86 CPUs
+compute those many times slower. Times training steps of the two softplus networks at their cpu100 sizes,
+from the same weights and batches, with the flush off and on, and prints the losses both reach.
+
+    python benchmarks/denormals.py [--steps 20] [--threads 2]
+"""
+
+import argparse
+import time
+
+import torch
+
+from hypershape.nets.shape_decoder import ShapeDecoder
+from hypershape.readout.autodecode import clamped_l1
+from hypershape.readout.view_field import ViewField
+
+
+def view_field_step(seed: int):
+    """A ViewField (3 x 128 on 4 blurs x 24 views) and one step's batch: 16 objects x 2048 points."""
+    g = torch.Generator().manual_seed(seed)
+    net = ViewField(96, 128, 3)
+    feats = (torch.rand(16, 2048, 96, generator=g) * 1.5).clamp(max=1.0)  # saturated brightness: many 1s
+    sdf = torch.rand(16, 2048, generator=g) * 0.2 - 0.1
+    return net, lambda: clamped_l1(net(feats), sdf, 0.1).mean()
+
+
+def decoder_step(seed: int):
+    """A ShapeDecoder (64-d latent, 4 x 128, 4 frequencies) and one step's batch: 16 objects x 2048 points."""
+    g = torch.Generator().manual_seed(seed)
+    net = ShapeDecoder(64, 128, 4, 4)
+    z = torch.randn(16, 64, generator=g) / 8
+    x = torch.rand(16, 2048, 3, generator=g) * 2 - 1
+    sdf = torch.rand(16, 2048, generator=g) * 0.2 - 0.1
+    return net, lambda: clamped_l1(net(z, x), sdf, 0.1).mean()
+
+
+def timed(make, flush: bool, steps: int) -> tuple[float, float]:
+    """Seconds per Adam step and the last loss, with subnormals flushed or not."""
+    torch.set_flush_denormal(flush)
+    torch.manual_seed(0)
+    net, loss_fn = make(0)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss = loss_fn()  # one step before timing: allocations
+    start = None
+    for step in range(steps + 1):
+        if step == 1:
+            start = time.perf_counter()
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+    return (time.perf_counter() - start) / steps, float(loss.detach())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    print(
+        f"| network | s/step, subnormals kept | s/step, flushed | speed-up | loss at step {a.steps} (kept, flushed) |"
+    )
+    print("|---|---|---|---|---|")
+    for name, make in (("view field", view_field_step), ("shape decoder", decoder_step)):
+        slow, loss_slow = timed(make, False, a.steps)
+        fast, loss_fast = timed(make, True, a.steps)
+        print(f"| {name} | {slow:.3f} | {fast:.3f} | {slow / fast:.1f}x | {loss_slow:.6f}, {loss_fast:.6f} |")
+
+
+if __name__ == "__main__":
+    main()
