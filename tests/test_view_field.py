@@ -73,7 +73,8 @@ def test_trained_on_spheres_it_reads_an_unseen_radius_the_hull_overshoots():
         images, poses = sphere_views(r)
         stacks.append(blurred(images, RADII, SATURATION))
         data.append(sphere_samples(r, gen))
-    c = types.SimpleNamespace(hidden=32, layers=2, clamp=0.1, steps=400, lr=3e-3, points=512, batch_objects=0)
+    c = types.SimpleNamespace(hidden=32, layers=2, members=1, clamp=0.1, steps=400, lr=3e-3, points=512)
+    c.batch_objects = 0
     ids = [f"sphere{r}" for r in train_radii]
     field, curve = train_view_field(stacks, data, ids, poses, c, YFOV, 0, "cpu")
     assert curve[-1] < curve[0] / 3
@@ -82,6 +83,26 @@ def test_trained_on_spheres_it_reads_an_unseen_radius_the_hull_overshoots():
     hull = crossing(lambda x: hull_field(images, poses, YFOV, THRESHOLD, x))
     assert (learnt - held_out).abs().max() < 0.02, learnt
     assert (hull - held_out).abs().min() > 0.03, hull  # the threshold alone overshoots: the test can tell
+
+
+def test_each_member_trains_as_it_would_alone_and_the_field_is_their_mean():
+    """Members start from different inits, and each one's updates depend on its own loss alone: member 0 of
+    two ends where one network trained alone from the same seed ends (the loss is not that of their mean)."""
+    images, poses = sphere_views(0.4)
+    stacks = [blurred(images, RADII, SATURATION)] * 2
+    gen = torch.Generator().manual_seed(0)
+    data = [sphere_samples(0.4, gen), sphere_samples(0.5, gen)]
+    fields = {}
+    for members in (1, 2):
+        c = types.SimpleNamespace(hidden=16, layers=2, members=members, clamp=0.1, steps=20, lr=3e-3, points=256)
+        c.batch_objects = 0
+        fields[members] = train_view_field(stacks, data, ["a", "b"], poses, c, YFOV, 0, "cpu")[0]
+    alone, pair = fields[1].nets[0], fields[2].nets
+    for a, b in zip(alone.parameters(), pair[0].parameters()):
+        torch.testing.assert_close(a, b)
+    assert not torch.allclose(pair[0][0].weight, pair[1][0].weight)  # another init
+    x = torch.rand(100, 3 * 24)
+    torch.testing.assert_close(fields[2](x), (pair[0](x) + pair[1](x))[:, 0] / 2)
 
 
 @pytest.mark.slow

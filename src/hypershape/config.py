@@ -425,6 +425,8 @@ class ViewFieldConfig:
     """Width of the network's hidden layers."""
     layers: int = 3
     """Hidden layers of the network."""
+    members: int = 1
+    """Networks trained side by side from different inits, their SDFs averaged where the field is read."""
     clamp: float = 0.1
     """SDF values and predictions are clamped to [-clamp, clamp] in the L1 loss (as decoder.clamp)."""
     steps: int = 1500

@@ -44,26 +44,37 @@ def view_features(stack: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: flo
 
 
 class ViewField(nn.Module):
-    """Features of a point (view_features) -> its SDF: an MLP of `layers` hidden layers of `hidden` units."""
+    """Features of a point (view_features) -> its SDF: the mean of `members` MLPs of `layers` hidden layers of
+    `hidden` units each, from different inits. Trained side by side, each on its own loss; one init's zero
+    set can have holes or loose pieces where the others' have none, which their mean outvotes."""
 
-    def __init__(self, features: int, hidden: int, layers: int):
+    def __init__(self, features: int, hidden: int, layers: int, members: int = 1):
         super().__init__()
         sizes = [features] + [hidden] * layers
-        body = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.Softplus(beta=100))]
-        self.net = nn.Sequential(*body, nn.Linear(sizes[-1], 1))
-        self.sizes = dict(features=features, hidden=hidden, layers=layers)
+
+        def mlp() -> nn.Sequential:
+            body = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.Softplus(beta=100))]
+            return nn.Sequential(*body, nn.Linear(sizes[-1], 1))
+
+        self.nets = nn.ModuleList(mlp() for _ in range(members))
+        self.sizes = dict(features=features, hidden=hidden, layers=layers, members=members)
+
+    def each(self, features: torch.Tensor) -> torch.Tensor:
+        """Every member's SDF: [members, *features.shape[:-1]]."""
+        return torch.stack([net(features)[..., 0] for net in self.nets])
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net(features)[..., 0]
+        return self.each(features).mean(0)
 
 
 def train_view_field(stacks, data, ids, cam_to_world, c, yfov_deg: float, seed: int, device):
-    """The ViewField (sizes from `c`, cfg.view_field) fitted on the training objects: their blurred views
-    (stacks, [S, V, R, R] each) and 02 SDF samples (data: (points, sdf) each), c.points samples of
-    c.batch_objects objects per step, clamped L1 at c.clamp. Seeded by `seed`. Returns it and the curve."""
+    """The ViewField (sizes and members from `c`, cfg.view_field) fitted on the training objects: their
+    blurred views (stacks, [S, V, R, R] each) and 02 SDF samples (data: (points, sdf) each), c.points samples
+    of c.batch_objects objects per step, clamped L1 at c.clamp, each member on the same batches. Seeded by
+    `seed`. Returns it and the curve (the members' mean loss)."""
     torch.manual_seed(seed)
     s, v = stacks[0].shape[:2]
-    field = ViewField(s * v, c.hidden, c.layers).to(device)
+    field = ViewField(s * v, c.hidden, c.layers, c.members).to(device)
     gens, pick = sample_gens(seed, "view-field", ids), generator(seed, "view-field-objects")
     size = min(c.batch_objects or len(data), len(data))
     stacks = [x.to(device) for x in stacks]
@@ -72,7 +83,7 @@ def train_view_field(stacks, data, ids, cam_to_world, c, yfov_deg: float, seed: 
         rows = torch.randperm(len(data), generator=pick)[:size].tolist()
         x, y = sdf_batch([data[r] for r in rows], c.points, [gens[r] for r in rows], device)
         feats = torch.stack([view_features(stacks[r], cam_to_world, yfov_deg, x[k]) for k, r in enumerate(rows)])
-        return clamped_l1(field(feats), y, c.clamp).mean()
+        return clamped_l1(field.each(feats), y, c.clamp).mean(-1)  # one loss per member: train sums them
 
     curve = train(field.parameters(), loss, c.steps, c.lr, desc="view field", shared=True)
     return field.eval().requires_grad_(False), curve
