@@ -1,12 +1,15 @@
 """What flushing subnormal floats to zero (runtime.numerics_of sets it) saves on the CPU. softplus with
 beta 100 computes exp(100 x), which for x between about -1.03 and -0.87 is a subnormal float; x86 CPUs
 compute those many times slower. Times training steps of the two softplus networks at their cpu100 sizes,
-from the same weights and batches, with the flush off and on, and prints the losses both reach.
+from the same weights and batches, with the flush off and on, and prints the losses both reach. Each
+condition runs in a fresh process that sets the flag before its first torch op: the flag is per thread, and
+torch's worker threads take it from the thread that starts them.
 
     python benchmarks/denormals.py [--steps 20] [--threads 2]
 """
 
 import argparse
+import multiprocessing as mp
 import time
 
 import torch
@@ -35,16 +38,14 @@ def decoder_step(seed: int):
     return net, lambda: clamped_l1(net(z, x), sdf, 0.1).mean()
 
 
-def timed(make, flush: bool, steps: int) -> tuple[float, float]:
-    """Seconds per Adam step and the last loss, with subnormals flushed or not."""
-    torch.set_flush_denormal(flush)
+def timed(make, steps: int) -> tuple[float, float]:
+    """Seconds per Adam step and the last loss."""
     torch.manual_seed(0)
     net, loss_fn = make(0)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loss = loss_fn()  # one step before timing: allocations
     start = None
     for step in range(steps + 1):
-        if step == 1:
+        if step == 1:  # after one step: allocations
             start = time.perf_counter()
         opt.zero_grad()
         loss = loss_fn()
@@ -53,19 +54,35 @@ def timed(make, flush: bool, steps: int) -> tuple[float, float]:
     return (time.perf_counter() - start) / steps, float(loss.detach())
 
 
+NETWORKS = {"view field": view_field_step, "shape decoder": decoder_step}
+
+
+def child(flush: bool, threads: int, steps: int, out) -> None:
+    torch.set_flush_denormal(flush)
+    torch.set_num_threads(threads)
+    out.put({name: timed(make, steps) for name, make in NETWORKS.items()})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    ctx = mp.get_context("spawn")
+    got = {}
+    for flush in (False, True):
+        out = ctx.Queue()
+        proc = ctx.Process(target=child, args=(flush, a.threads, a.steps, out))
+        proc.start()
+        got[flush] = out.get()
+        proc.join()
+    print(f"{a.threads} threads, {a.steps} steps")
     print(
         f"| network | s/step, subnormals kept | s/step, flushed | speed-up | loss at step {a.steps} (kept, flushed) |"
     )
     print("|---|---|---|---|---|")
-    for name, make in (("view field", view_field_step), ("shape decoder", decoder_step)):
-        slow, loss_slow = timed(make, False, a.steps)
-        fast, loss_fast = timed(make, True, a.steps)
+    for name in NETWORKS:
+        (slow, loss_slow), (fast, loss_fast) = got[False][name], got[True][name]
         print(f"| {name} | {slow:.3f} | {fast:.3f} | {slow / fast:.1f}x | {loss_slow:.6f}, {loss_fast:.6f} |")
 
 

@@ -1,5 +1,7 @@
 """Training on tiny problems reaches real floors: a loss that falls, a PSNR, a surface error."""
 
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -111,3 +113,21 @@ def test_a_shared_networks_bar_reaches_a_log_file_and_a_per_object_fits_does_not
     err = capsys.readouterr().err
     assert "shared fit" in err and "3/3" in err
     assert "per-object fit" not in err
+
+
+def test_the_package_flushes_subnormal_floats_on_every_torch_thread():
+    """Importing the package's runtime flushes subnormals to zero (softplus(beta=100) makes them, and the
+    CPU computes them many times slower): a product of subnormals, computed on two threads over a tensor
+    large enough to be split between them, is zero everywhere. Torch alone keeps them."""
+    code = (
+        "import sys, torch\n"
+        "if sys.argv[1] == 'package': import hypershape.runtime\n"
+        "torch.set_num_threads(2)\n"
+        "x = torch.full((1 << 20,), 1e-39) * 1.0\n"
+        "print(int((x == 0).sum()))\n"
+    )
+    zeros = {
+        how: int(subprocess.run([sys.executable, "-c", code, how], capture_output=True, text=True, check=True).stdout)
+        for how in ("torch", "package")
+    }
+    assert zeros == {"torch": 0, "package": 1 << 20}

@@ -42,6 +42,11 @@ from .records import (  # noqa: F401
 )
 from .stage_specs import STAGES, made_by
 
+# softplus(beta=100) (the shared decoder, the view field) underflows into subnormal floats, which x86 CPUs
+# compute many times slower (benchmarks/denormals.py). Flushed to zero on import: the flag is each thread's
+# own and torch's worker threads take it from the thread that starts them, so it must precede any torch op.
+torch.set_flush_denormal(True)
+
 log = logging.getLogger("hypershape")
 
 
@@ -158,9 +163,6 @@ def numerics_of(cfg) -> Numerics:
     d = cfg.device
     if d.threads:
         torch.set_num_threads(d.threads)
-    # softplus(beta=100) (the shared decoder, the view field) underflows into subnormal floats, which x86
-    # CPUs compute many times slower (benchmarks/denormals.py); flushed to zero, nothing a loss sees moves.
-    torch.set_flush_denormal(True)
     if d.kind == "cuda":
         if not torch.cuda.is_available():
             raise UserError("device=cuda was asked for but torch sees no CUDA device; use device=cpu")
