@@ -1,9 +1,9 @@
-"""What flushing subnormal floats to zero (runtime.numerics_of sets it) saves on the CPU. softplus with
+"""What flushing subnormal floats to zero (importing hypershape.runtime sets it) saves on the CPU. softplus with
 beta 100 computes exp(100 x), which for x between about -1.03 and -0.87 is a subnormal float; x86 CPUs
 compute those many times slower. Times training steps of the two softplus networks at their cpu100 sizes,
 from the same weights and batches, with the flush off and on, and prints the losses both reach. Each
-condition runs in a fresh process that sets the flag before its first torch op: the flag is per thread, and
-torch's worker threads take it from the thread that starts them.
+condition runs in a fresh process that sets the flag (over the package's own, set on import) before its
+first torch op: the flag is per thread, and torch's worker threads take it from the thread that starts them.
 
     python benchmarks/denormals.py [--steps 20] [--threads 2]
 """
