@@ -5,8 +5,9 @@ object by up to about a pixel (0.07 at the object). Here each point's features a
 each view draws at its projection, under several box blurs (how near the outline the point projects, which
 the hull's threshold throws away), sorted over the views per blur so that no family's pose is learnt; the
 network maps them to the SDF. It sees no position and no object as a whole: what it can learn is how
-outlines relate to surfaces. docs/results.md measures it against the hull: better at one training seed,
-worse at another, whose zero set has holes and loose pieces the hull never has."""
+outlines relate to surfaces. docs/results.md measures it against the hull on new families: better at two
+readout seeds of three; at the third, one network's zero set has holes and loose pieces the hull never has,
+and three members (ViewField) mend some of them."""
 
 from __future__ import annotations
 
