@@ -34,6 +34,13 @@ def sphere_samples(radius: float, gen: torch.Generator, n: int = 4000):
     return points, points.norm(dim=-1) - radius
 
 
+def fit_config(hidden: int, steps: int, points: int, members: int = 1) -> types.SimpleNamespace:
+    """A view_field config section for train_view_field: 2 hidden layers, every object in each step."""
+    return types.SimpleNamespace(
+        hidden=hidden, layers=2, members=members, clamp=0.1, steps=steps, lr=3e-3, points=points, batch_objects=0
+    )
+
+
 def crossing(f, radius_range=(0.3, 0.75)) -> torch.Tensor:
     """Where f changes sign along 14 rays from the centre (6 axes, 8 diagonals): the radius it reads."""
     axes = torch.eye(3)
@@ -73,8 +80,7 @@ def test_trained_on_spheres_it_reads_an_unseen_radius_the_hull_overshoots():
         images, poses = sphere_views(r)
         stacks.append(blurred(images, RADII, SATURATION))
         data.append(sphere_samples(r, gen))
-    c = types.SimpleNamespace(hidden=32, layers=2, members=1, clamp=0.1, steps=400, lr=3e-3, points=512)
-    c.batch_objects = 0
+    c = fit_config(hidden=32, steps=400, points=512)
     ids = [f"sphere{r}" for r in train_radii]
     field, curve = train_view_field(stacks, data, ids, poses, c, YFOV, 0, "cpu")
     assert curve[-1] < curve[0] / 3
@@ -94,8 +100,7 @@ def test_each_member_trains_as_it_would_alone_and_the_field_is_their_mean():
     data = [sphere_samples(0.4, gen), sphere_samples(0.5, gen)]
     fields = {}
     for members in (1, 2):
-        c = types.SimpleNamespace(hidden=16, layers=2, members=members, clamp=0.1, steps=20, lr=3e-3, points=256)
-        c.batch_objects = 0
+        c = fit_config(hidden=16, steps=20, points=256, members=members)
         fields[members] = train_view_field(stacks, data, ["a", "b"], poses, c, YFOV, 0, "cpu")[0]
     alone, pair = fields[1].nets[0], fields[2].nets
     for a, b in zip(alone.parameters(), pair[0].parameters()):
