@@ -16,7 +16,7 @@ from hypershape.nets.siren import SirenSpec, pixel_grid, psnr, siren_field, sire
 from hypershape.render import render_views
 from hypershape.runtime import Numerics, TrainingDiverged
 from hypershape.stages.weight_ae import sphere_batch
-from hypershape.training import fit_flat, fit_sdf, sdf_l1, train
+from hypershape.training import fit_flat, fit_sdf, sdf_l1, step_lr, train
 
 
 def test_image_siren_fits_a_rendered_view_above_a_psnr_floor():
@@ -131,3 +131,32 @@ def test_the_package_flushes_subnormal_floats_on_every_torch_thread():
         for how in ("torch", "package")
     }
     assert zeros == {"torch": 0, "package": 1 << 20}
+
+
+def test_lr_end_moves_the_weights_by_the_cosine_rates_in_every_param_group():
+    # A constant gradient makes each Adam step exactly its learning rate (m/sqrt(v) = 1 from the first
+    # step), so the weights' steps read the rates the schedule set.
+    a, b = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    seen = []
+
+    def loss(step):
+        seen.append((float(a), float(b)))
+        return a.sum() + b.sum()
+
+    groups = [dict(params=[a], lr=1e-2), dict(params=[b], lr=1e-3)]
+    train(groups, loss, 6, 1e-2, lr_end=1e-4)
+    seen.append((float(a), float(b)))
+    moves = -np.diff(np.array(seen), axis=0)  # [steps, groups]
+    wanted = np.array([step_lr(s, 6, 1e-2, 1e-4) for s in range(6)])
+    np.testing.assert_allclose(moves[:, 0], wanted, rtol=1e-4)
+    np.testing.assert_allclose(moves[:, 1], wanted / 10, rtol=1e-4)  # b's own rate, scaled alike
+    assert wanted[0] == pytest.approx(1e-2) and wanted[-1] == pytest.approx(1e-4)
+    assert np.all(np.diff(wanted) < 0)
+
+
+def test_without_lr_end_every_step_moves_by_lr():
+    a = torch.zeros(1, requires_grad=True)
+    seen = []
+    train([a], lambda step: seen.append(float(a)) or a.sum(), 4, 1e-2)
+    seen.append(float(a))
+    np.testing.assert_allclose(-np.diff(seen), 1e-2, rtol=1e-4)

@@ -2,13 +2,13 @@
 views, and trained on spheres whose drawn outlines are soft (so the visual hull of their views is fat), it
 reads the radius of a sphere of a size it never saw, where the hull misses by the softness."""
 
-import types
 
 import pytest
 import torch
 from conftest import records
 
 from hypershape import render
+from hypershape.config import ViewFieldConfig
 from hypershape.geometry.carve import hull_field
 from hypershape.paths import paths_of
 from hypershape.readout.view_field import ViewField, blurred, field_grid, train_view_field, view_features
@@ -34,9 +34,10 @@ def sphere_samples(radius: float, gen: torch.Generator, n: int = 4000):
     return points, points.norm(dim=-1) - radius
 
 
-def fit_config(hidden: int, steps: int, points: int, members: int = 1) -> types.SimpleNamespace:
-    """A view_field config section for train_view_field: 2 hidden layers, every object in each step."""
-    return types.SimpleNamespace(
+def fit_config(hidden: int, steps: int, points: int, members: int = 1) -> ViewFieldConfig:
+    """A view_field config section for train_view_field (the schema's defaults elsewhere): 2 hidden layers,
+    every object in each step."""
+    return ViewFieldConfig(
         hidden=hidden, layers=2, members=members, clamp=0.1, steps=steps, lr=3e-3, points=points, batch_objects=0
     )
 

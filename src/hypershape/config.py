@@ -432,7 +432,9 @@ class ViewFieldConfig:
     steps: int = 1500
     """Training steps."""
     lr: float = 1e-3
-    """Adam learning rate."""
+    """Adam learning rate (at the first step)."""
+    lr_end: Optional[float] = None
+    """Learning rate at the last step, reached from `lr` along a half cosine (None: constant at `lr`)."""
     points: int = 2048
     """SDF samples per object per step."""
     batch_objects: int = 16

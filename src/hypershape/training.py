@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from typing import Callable, Iterable
 
@@ -27,10 +28,13 @@ def train(
     parts: int = 1,
     numerics: Numerics | None = None,
     shared: bool = False,
+    lr_end: float | None = None,
 ) -> list[float]:
-    """Adam(W) for `steps`; loss_fn(step) returns a scalar or one loss per item (summed: items are
-    independent), computed under `numerics`' autocast (None: full precision). Raises TrainingDiverged on a
-    NaN/inf loss, naming the step. Returns the loss curve.
+    """Adam(W) for `steps` at learning rate `lr`, or, given lr_end, from lr at the first step to lr_end at the
+    last along a half cosine (step_lr; param groups with rates of their own are scaled alike). loss_fn(step)
+    returns a scalar or one loss per item (summed: items are independent), computed under `numerics`'
+    autocast (None: full precision). Raises TrainingDiverged on a NaN/inf loss, naming the step. Returns the
+    loss curve.
 
     parts > 1: loss_fn(step, part) returns part `part` of the step's loss (e.g. over one chunk of pixels);
     each part's gradient is accumulated before the step, so the step sees the gradient of the whole loss
@@ -52,7 +56,11 @@ def train(
         if shared
         else dict(disable=None, leave=False, mininterval=1.0)
     )
+    base = [group["lr"] for group in opt.param_groups]  # param groups may carry their own rates: each is scaled
     for step in trange(steps, desc=desc, dynamic_ncols=True, **bar):
+        if lr_end is not None:
+            for group, b in zip(opt.param_groups, base):
+                group["lr"] = b * step_lr(step, steps, lr, lr_end) / lr
         opt.zero_grad(set_to_none=True)
         if parts == 1:
             with autocast():
@@ -71,6 +79,13 @@ def train(
         opt.step()
         curve.append(float(loss.detach().mean()))
     return curve
+
+
+def step_lr(step: int, steps: int, lr: float, lr_end: float) -> float:
+    """The learning rate at `step` of `steps` falling from lr (step 0) to lr_end (the last step) along a half
+    cosine: it stays near lr early and lingers near lr_end, where the weights settle."""
+    t = step / max(steps - 1, 1)
+    return lr_end + (lr - lr_end) * 0.5 * (1 + math.cos(math.pi * t))
 
 
 class ItemLosses:

@@ -88,7 +88,7 @@ def train_view_field(stacks, data, ids, cam_to_world, c, yfov_deg: float, seed: 
         feats = torch.stack([view_features(stacks[r], cam_to_world, yfov_deg, x[k]) for k, r in enumerate(rows)])
         return clamped_l1(field.each(feats), y, c.clamp).mean(-1)  # one loss per member: train sums them
 
-    curve = train(field.parameters(), loss, c.steps, c.lr, desc="view field", shared=True)
+    curve = train(field.parameters(), loss, c.steps, c.lr, desc="view field", shared=True, lr_end=c.lr_end)
     return field.eval().requires_grad_(False), curve
 
 
