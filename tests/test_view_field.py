@@ -2,7 +2,7 @@
 views, and trained on spheres whose drawn outlines are soft (so the visual hull of their views is fat), it
 reads the radius of a sphere of a size it never saw, where the hull misses by the softness."""
 
-
+import numpy as np
 import pytest
 import torch
 from conftest import records
@@ -10,8 +10,16 @@ from conftest import records
 from hypershape import render
 from hypershape.config import ViewFieldConfig
 from hypershape.geometry.carve import hull_field
+from hypershape.geometry.marching import beside_surface
 from hypershape.paths import paths_of
-from hypershape.readout.view_field import ViewField, blurred, field_grid, train_view_field, view_features
+from hypershape.readout.view_field import (
+    ViewField,
+    blurred,
+    field_grid,
+    grid_values,
+    train_view_field,
+    view_features,
+)
 from hypershape.runtime import load_json
 
 RES, YFOV, DIST, SOFT, THRESHOLD = 32, 40.0, 3.0, 0.03, 0.15
@@ -73,8 +81,10 @@ def test_shading_inside_an_outline_does_not_change_the_features():
     assert not torch.allclose(*as_drawn)  # unsaturated, the shading shows
 
 
-def test_trained_on_spheres_it_reads_an_unseen_radius_the_hull_overshoots():
-    train_radii, held_out = [0.3, 0.35, 0.45, 0.55, 0.6, 0.65], 0.5
+@pytest.fixture(scope="module")
+def sphere_field():
+    """A field trained on six spheres' views (radii about the held-out 0.5), its curve, and the poses."""
+    train_radii = [0.3, 0.35, 0.45, 0.55, 0.6, 0.65]
     stacks, data, poses = [], [], None
     gen = torch.Generator().manual_seed(0)
     for r in train_radii:
@@ -84,12 +94,32 @@ def test_trained_on_spheres_it_reads_an_unseen_radius_the_hull_overshoots():
     c = fit_config(hidden=32, steps=400, points=512)
     ids = [f"sphere{r}" for r in train_radii]
     field, curve = train_view_field(stacks, data, ids, poses, c, YFOV, 0, "cpu")
+    return field, curve, poses
+
+
+def test_trained_on_spheres_it_reads_an_unseen_radius_the_hull_overshoots(sphere_field):
+    field, curve, poses = sphere_field
+    held_out = 0.5
     assert curve[-1] < curve[0] / 3
     images, _ = sphere_views(held_out)
     learnt = crossing(lambda x: field_grid(field, blurred(images, RADII, SATURATION), poses, YFOV, x))
     hull = crossing(lambda x: hull_field(images, poses, YFOV, THRESHOLD, x))
     assert (learnt - held_out).abs().max() < 0.02, learnt
     assert (hull - held_out).abs().min() > 0.03, hull  # the threshold alone overshoots: the test can tell
+
+
+def test_coarse_to_fine_reads_every_value_beside_the_surface_as_the_full_grid_does(sphere_field):
+    field, _, poses = sphere_field
+    stack = blurred(sphere_views(0.5)[0], RADII, SATURATION)
+    res, coarse = 64, 16  # coarse cells 2/15 wide: half a diagonal is 0.115
+    full = grid_values(field, stack, poses, YFOV, res, 1.0)
+    beside = beside_surface(full)
+    assert beside.sum() > 1000
+    fine = grid_values(field, stack, poses, YFOV, res, 1.0, coarse, band=0.12)
+    np.testing.assert_array_equal(fine[beside], full[beside])  # marching cubes makes the same mesh
+    assert (fine != full).mean() > 0.5  # most of the grid was interpolated, not read
+    narrow = grid_values(field, stack, poses, YFOV, res, 1.0, coarse, band=0.01)
+    assert (narrow[beside] != full[beside]).any()  # a band too narrow misses values the mesh reads
 
 
 def test_each_member_trains_as_it_would_alone_and_the_field_is_their_mean():

@@ -96,21 +96,29 @@ def weight_ae_shared_config(cfg, artifact: str) -> dict:
     return dict(weight_ae=section(cfg, "weight_ae"), readout_seed=readout_seed(cfg))
 
 
+# Fields of a route's own config section that only 80 reads (how it reads what 70 trained, changing none
+# of it): they key 80, not 70.
+READ_BY_80 = {"decoder": ("start",), "view_field": ("coarse", "band")}
+
+
 def mapper_config(cfg) -> dict:
     """seed: the sketch's; readout_seed: the mapper's init (its train subset is an input). A route with a
     config section of its own name (route decoder: cfg.decoder) trains what that section describes, so the
-    section keys 70 under that route alone; the other routes' keys do not change when it does. decoder.start
-    keys 80 instead (refine_config): where 80 starts reads what 70 trained and changes none of it."""
+    section keys 70 under that route alone; the other routes' keys do not change when it does. Its fields
+    in READ_BY_80 (decoder.start) key 80 instead (refine_config)."""
     mapper = section(cfg, "mapper")
-    own = {mapper["route"]: _without(section(cfg, mapper["route"]), "start")} if mapper["route"] in cfg else {}
+    route = mapper["route"]
+    own = {route: _without(section(cfg, route), *READ_BY_80.get(route, ()))} if route in cfg else {}
     return dict(mapper=mapper, seed=cfg.seed, readout_seed=readout_seed(cfg), **own)
 
 
 def refine_config(cfg) -> dict:
-    """80's: the refinement, the readout seed, and under route decoder where its latent starts (decoder.start)."""
+    """80's: the refinement, the readout seed, and the route's fields in READ_BY_80 (under route decoder,
+    where its latent starts: decoder.start)."""
     out = dict(refine=section(cfg, "shape_siren")["refine"], readout_seed=readout_seed(cfg))
-    if section(cfg, "mapper")["route"] == "decoder":
-        out["decoder_start"] = section(cfg, "decoder")["start"]
+    route = section(cfg, "mapper")["route"]
+    for knob in READ_BY_80.get(route, ()):
+        out[f"{route}_{knob}"] = section(cfg, route)[knob]
     return out
 
 
@@ -195,7 +203,7 @@ STAGES: dict[str, StageSpec] = {
             routed=True,
             device_dependent=True,
             evaluated_only=True,
-            knobs=("shape_siren.refine", "decoder.start", "eval_splits"),
+            knobs=("shape_siren.refine", "decoder.start", "view_field.coarse", "view_field.band", "eval_splits"),
         ),
         StageSpec(
             "90_reconstruct",

@@ -2,6 +2,7 @@
 
 import numpy as np
 import trimesh
+from scipy.ndimage import binary_dilation
 from skimage.measure import marching_cubes
 
 LEVEL_GAP = 1e-6
@@ -15,6 +16,13 @@ def grid_points(resolution, bound):
     """Regular grid [resolution^3, 3] over [-bound, bound]^3, both ends included, in 'ij' order."""
     axis = np.linspace(-bound, bound, resolution)
     return np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def beside_surface(values: np.ndarray) -> np.ndarray:
+    """Where in an SDF grid [r,r,r] marching cubes reads values: the points with a point of the other sign
+    among their 3^3 neighbours (every corner of a cell the surface crosses is one)."""
+    inside, cube = values < 0, np.ones((3, 3, 3), bool)
+    return binary_dilation(inside, cube) & binary_dilation(~inside, cube)
 
 
 def mesh_from_grid(values, bound, level=0.0):

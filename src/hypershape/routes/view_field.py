@@ -1,8 +1,9 @@
 """Route view_field: a network learnt on the training objects reads each point's signed distance off the
 views the object's hypernetwork draws (readout/view_field.py: each view's brightness at the point's
 projection, under several blurs). 70 trains it on the training objects' drawn views and 02 SDF samples
-(cfg.view_field); 80 evaluates it for the object's own views over the probe grid (mapper.probe.resolution),
-meshes its zero set and fits a shape-SIREN to SDF samples of that surface as route probe fits its hull.
+(cfg.view_field); 80 evaluates it for the object's own views over the probe grid (mapper.probe.resolution,
+coarse to fine: view_field.coarse, view_field.band), meshes its zero set and fits a shape-SIREN to SDF
+samples of that surface as route probe fits its hull.
 Predicted rows read the object's hypernetwork and what was learnt from training objects alone."""
 
 from __future__ import annotations
@@ -40,9 +41,8 @@ class ViewFieldPredictor(SurfacePredictor):
     def samples(self, obj_id: str):
         c = self.cfg
         stack = drawn_stack(c, self.prober, obj_id, self.trained)
-        mesh = view_field_mesh(
-            self.field, stack, self.prober.poses, c.render.yfov_deg, c.mapper.probe.resolution, c.reconstruct.bound
-        )
+        res, bound, v = c.mapper.probe.resolution, c.reconstruct.bound, c.view_field
+        mesh = view_field_mesh(self.field, stack, self.prober.poses, c.render.yfov_deg, res, bound, v.coarse, v.band)
         if len(mesh.faces) == 0:
             raise ValueError(f"{obj_id}: the view field is nowhere inside the object")
         return (mesh, *surface_samples(c, mesh, self.seed, self.route, obj_id))
