@@ -140,12 +140,12 @@ def test_lr_end_moves_the_weights_by_the_cosine_rates_in_every_param_group():
     seen = []
 
     def loss(step):
-        seen.append((float(a), float(b)))
+        seen.append((a.item(), b.item()))
         return a.sum() + b.sum()
 
     groups = [dict(params=[a], lr=1e-2), dict(params=[b], lr=1e-3)]
     train(groups, loss, 6, 1e-2, lr_end=1e-4)
-    seen.append((float(a), float(b)))
+    seen.append((a.item(), b.item()))
     moves = -np.diff(np.array(seen), axis=0)  # [steps, groups]
     wanted = np.array([step_lr(s, 6, 1e-2, 1e-4) for s in range(6)])
     np.testing.assert_allclose(moves[:, 0], wanted, rtol=1e-4)
@@ -157,6 +157,6 @@ def test_lr_end_moves_the_weights_by_the_cosine_rates_in_every_param_group():
 def test_without_lr_end_every_step_moves_by_lr():
     a = torch.zeros(1, requires_grad=True)
     seen = []
-    train([a], lambda step: seen.append(float(a)) or a.sum(), 4, 1e-2)
-    seen.append(float(a))
+    train([a], lambda step: seen.append(a.item()) or a.sum(), 4, 1e-2)
+    seen.append(a.item())
     np.testing.assert_allclose(-np.diff(seen), 1e-2, rtol=1e-4)

@@ -118,8 +118,10 @@ def test_coarse_to_fine_reads_every_value_beside_the_surface_as_the_full_grid_do
     fine = grid_values(field, stack, poses, YFOV, res, 1.0, coarse, band=0.12)
     np.testing.assert_array_equal(fine[beside], full[beside])  # marching cubes makes the same mesh
     assert (fine != full).mean() > 0.5  # most of the grid was interpolated, not read
+    # a band too narrow leaves unread points beside the surface after the first pass: the passes after it
+    # read them (without them this case differs from the full grid)
     narrow = grid_values(field, stack, poses, YFOV, res, 1.0, coarse, band=0.01)
-    assert (narrow[beside] != full[beside]).any()  # a band too narrow misses values the mesh reads
+    np.testing.assert_array_equal(narrow[beside], full[beside])
 
 
 def test_each_member_trains_as_it_would_alone_and_the_field_is_their_mean():

@@ -441,11 +441,11 @@ class ViewFieldConfig:
     """Training objects per step, drawn anew each step (0 = all): bounds a step's cost."""
     coarse: int = 32
     """80 reads the field over mapper.probe.resolution^3 coarse to fine: first over this many points per axis,
-    then exactly only within `band` of its zero set (0: every point of the fine grid; the same mesh where
-    the band holds the surface, benchmarks/view_field_grid.py)."""
+    then exactly near its zero set and wherever marching cubes reads (0: every point of the fine grid; the
+    same mesh but for a part the band misses entirely, benchmarks/view_field_grid.py)."""
     band: float = 0.06
     """How near zero (in SDF units) the coarse field must come around a fine point for 80 to read it there;
-    above half the coarse cell's diagonal (0.056 at 32 over [-1, 1]) so no cell a surface crosses is missed."""
+    above half the coarse cell's diagonal (0.056 at 32 over [-1, 1]), so no cell a surface crosses is missed."""
 
 
 @dataclass

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..geometry.carve import seen_at
-from ..geometry.marching import closed_mesh, grid_points
+from ..geometry.marching import beside_surface, closed_mesh, grid_points
 from ..runtime import generator
 from ..training import sdf_batch, train
 from .autodecode import clamped_l1, sample_gens
@@ -114,10 +114,11 @@ def grid_values(
 
     coarse > 0: first over a coarse^3 grid spanning the same cube, trilinearly interpolated to the fine grid;
     then exactly at the fine points of every coarse cell with a corner (or a neighbouring cell's corner)
-    within `band` of zero. Marching cubes reads values only beside a sign change, and a surface inside a
-    cell lies within half its diagonal of a corner, where a distance field reads under that; a band above
-    half the coarse diagonal (0.056 at 32 over [-1, 1]) keeps every such cell, while far from the surface
-    the interpolation keeps the field's sign."""
+    within `band` of zero, and at every point beside a sign change (beside_surface) not yet read, until
+    none is left, so every value marching cubes reads is the field's own. A surface inside a cell lies
+    within half its diagonal of a corner, where a distance field reads under that: a band above half the
+    coarse diagonal (0.056 at 32 over [-1, 1]) keeps every such cell, while far from the surface the
+    interpolation keeps the field's sign (a part the band misses entirely stays missed)."""
     fine = torch.from_numpy(grid_points(resolution, bound).astype(np.float32))
     if not coarse:
         return field_grid(field, stack, cam_to_world, yfov_deg, fine).reshape((resolution,) * 3).double().numpy()
@@ -129,8 +130,17 @@ def grid_values(
     # |value| least over each coarse point's 3^3 neighbours, interpolated: under every fine point it is at
     # most the least |value| at the corners of the coarse cell the point lies in
     nearest = -F.max_pool3d(-rough.abs(), 3, stride=1, padding=1)
-    near = (F.interpolate(nearest, **up).reshape(-1) < band).nonzero()[:, 0]
-    values[near] = field_grid(field, stack, cam_to_world, yfov_deg, fine[near])
+    todo = F.interpolate(nearest, **up).reshape(-1) < band
+    read = torch.zeros_like(todo)
+    while True:
+        at = todo.nonzero()[:, 0]
+        if len(at):
+            values[at] = field_grid(field, stack, cam_to_world, yfov_deg, fine[at])
+        read |= todo
+        # what was read can flip a sign and put unread points beside the surface
+        todo = torch.from_numpy(beside_surface(values.reshape((resolution,) * 3).numpy()).reshape(-1)) & ~read
+        if not todo.any():
+            break
     return values.reshape((resolution,) * 3).double().numpy()
 
 
