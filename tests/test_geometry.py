@@ -5,7 +5,7 @@ import pytest
 import trimesh
 
 from hypershape.geometry import solid as solid_module
-from hypershape.geometry.marching import grid_points, mesh_from_grid, mesh_from_sdf
+from hypershape.geometry.marching import closed_mesh, grid_points, mesh_from_grid, mesh_from_sdf
 from hypershape.geometry.metrics import WORST_CHAMFER, chamfer, fscore, mesh_metrics, normal_consistency, volumetric_iou
 from hypershape.geometry.sdf import sample_sdf, sample_surface, signed_distance, uniform_cube_points
 from hypershape.geometry.solid import faithfulness, make_solid, normalise, sheet_faces
@@ -376,3 +376,27 @@ def test_sample_sdf_uniform_points_cover_the_whole_cube():
     outside_ball = np.linalg.norm(pts, axis=1) > 1.0
     assert outside_ball.mean() == pytest.approx(1 - np.pi / 6, abs=0.03)
     assert np.allclose(sdf, np.linalg.norm(pts, axis=1) - 0.5, atol=3e-3)  # the sphere's own SDF there
+
+
+def shell(res: int = 48, hole: bool = False) -> np.ndarray:
+    """SDF grid of a ball's shell (solid between radii 0.4 and 0.6, a void inside); hole: a tube of radius
+    0.2 along +z from the centre cut through it, so the hollow opens to the outside (a cup's)."""
+    p = grid_points(res, 1.0)
+    d = np.abs(np.linalg.norm(p, axis=1) - 0.5) - 0.1
+    if hole:
+        tube = np.where(p[:, 2] > 0, 0.2 - np.linalg.norm(p[:, :2], axis=1), -np.inf)
+        d = np.maximum(d, tube)  # solid minus the tube
+    return d.reshape((res,) * 3)
+
+
+def test_fill_voids_makes_a_sealed_hollow_solid_and_leaves_an_open_one():
+    sealed = closed_mesh(shell(), 1.0)
+    assert len(sealed.split(only_watertight=False)) == 2  # the inner surface bounds the void
+    filled = closed_mesh(shell(), 1.0, fill_voids=True)
+    assert len(filled.split(only_watertight=False)) == 1
+    assert filled.volume == pytest.approx(4 / 3 * np.pi * 0.6**3, rel=0.02)  # the whole ball
+    open_cup = shell(hole=True)
+    kept = open_cup.copy()
+    closed_mesh(kept, 1.0, fill_voids=True)
+    closed_mesh(open_cup, 1.0)
+    np.testing.assert_array_equal(kept, open_cup)  # its hollow reaches the outside: nothing is filled

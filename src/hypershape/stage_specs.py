@@ -98,7 +98,7 @@ def weight_ae_shared_config(cfg, artifact: str) -> dict:
 
 # Fields of a route's own config section that only 80 reads (how it reads what 70 trained, changing none
 # of it): they key 80, not 70.
-READ_BY_80 = {"decoder": ("start",), "view_field": ("coarse", "band")}
+READ_BY_80 = {"decoder": ("start",), "view_field": ("coarse", "band", "fill_voids")}
 
 
 def mapper_config(cfg) -> dict:
@@ -203,7 +203,14 @@ STAGES: dict[str, StageSpec] = {
             routed=True,
             device_dependent=True,
             evaluated_only=True,
-            knobs=("shape_siren.refine", "decoder.start", "view_field.coarse", "view_field.band", "eval_splits"),
+            knobs=(
+                "shape_siren.refine",
+                "decoder.start",
+                "view_field.coarse",
+                "view_field.band",
+                "view_field.fill_voids",
+                "eval_splits",
+            ),
         ),
         StageSpec(
             "90_reconstruct",

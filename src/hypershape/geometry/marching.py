@@ -2,7 +2,7 @@
 
 import numpy as np
 import trimesh
-from scipy.ndimage import binary_dilation
+from scipy.ndimage import binary_dilation, label
 from skimage.measure import marching_cubes
 
 LEVEL_GAP = 1e-6
@@ -44,11 +44,27 @@ def mesh_from_grid(values, bound, level=0.0):
     return mesh
 
 
-def closed_mesh(values, bound):
+def closed_mesh(values, bound, fill_voids: bool = False):
     """mesh_from_grid of an SDF grid [r,r,r] (modified in place) whose outer layer is first set outside, so the
-    mesh is closed where the inside reaches the grid's edge."""
+    mesh is closed where the inside reaches the grid's edge. fill_voids: each void is then made inside
+    (fill_voids_in)."""
     values[[0, -1]], values[:, [0, -1]], values[:, :, [0, -1]] = 1.0, 1.0, 1.0
+    if fill_voids:
+        fill_voids_in(values)
     return mesh_from_grid(values, bound)
+
+
+def fill_voids_in(values: np.ndarray) -> np.ndarray:
+    """Makes inside (in place, -(|value| + 2 LEVEL_GAP)) every void of an SDF grid [r,r,r]: a region of
+    outside points that no path through outside points, diagonal steps included, joins to the
+    grid's outer layer. Such a void is sealed in the solid: no picture of the object shows it."""
+    outside = values > -LEVEL_GAP  # what mesh_from_grid meshes as outside
+    regions, _ = label(outside, structure=np.ones((3, 3, 3), bool))
+    layer = np.ones_like(outside)
+    layer[1:-1, 1:-1, 1:-1] = False
+    void = outside & ~np.isin(regions, np.unique(regions[layer & outside]))
+    values[void] = -(np.abs(values[void]) + 2 * LEVEL_GAP)
+    return values
 
 
 def mesh_from_sdf(fn, resolution, bound, batch=65536):

@@ -153,8 +153,11 @@ def view_field_mesh(
     bound: float,
     coarse: int = 0,
     band: float = 0.0,
+    fill_voids: bool = False,
 ):
     """The surface (a trimesh; empty where the field is nowhere negative) of the field over
     grid_points(resolution, bound) (grid_values, with `coarse` and `band`), the grid's outer layer forced
-    outside so the mesh is closed, as the visual hull is meshed."""
-    return closed_mesh(grid_values(field, stack, cam_to_world, yfov_deg, resolution, bound, coarse, band), bound)
+    outside so the mesh is closed, as the visual hull is meshed; fill_voids: voids sealed inside the solid
+    (closed_mesh) made inside."""
+    grid = grid_values(field, stack, cam_to_world, yfov_deg, resolution, bound, coarse, band)
+    return closed_mesh(grid, bound, fill_voids)

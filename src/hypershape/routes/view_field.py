@@ -2,7 +2,8 @@
 views the object's hypernetwork draws (readout/view_field.py: each view's brightness at the point's
 projection, under several blurs). 70 trains it on the training objects' drawn views and 02 SDF samples
 (cfg.view_field); 80 evaluates it for the object's own views over the probe grid (mapper.probe.resolution,
-coarse to fine: view_field.coarse, view_field.band), meshes its zero set and fits a shape-SIREN to SDF
+coarse to fine: view_field.coarse, view_field.band), meshes its zero set (voids sealed inside filled:
+view_field.fill_voids) and fits a shape-SIREN to SDF
 samples of that surface as route probe fits its hull.
 Predicted rows read the object's hypernetwork and what was learnt from training objects alone."""
 
@@ -42,7 +43,9 @@ class ViewFieldPredictor(SurfacePredictor):
         c = self.cfg
         stack = drawn_stack(c, self.prober, obj_id, self.trained)
         res, bound, v = c.mapper.probe.resolution, c.reconstruct.bound, c.view_field
-        mesh = view_field_mesh(self.field, stack, self.prober.poses, c.render.yfov_deg, res, bound, v.coarse, v.band)
+        mesh = view_field_mesh(
+            self.field, stack, self.prober.poses, c.render.yfov_deg, res, bound, v.coarse, v.band, v.fill_voids
+        )
         if len(mesh.faces) == 0:
             raise ValueError(f"{obj_id}: the view field is nowhere inside the object")
         return (mesh, *surface_samples(c, mesh, self.seed, self.route, obj_id))
