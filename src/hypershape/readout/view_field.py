@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..geometry.carve import seen_at
-from ..geometry.marching import beside_surface, closed_mesh, grid_points
+from ..geometry.marching import beside_surface, grid_points
 from ..runtime import generator
 from ..training import sdf_batch, train
 from .autodecode import clamped_l1, sample_gens
@@ -142,22 +142,3 @@ def grid_values(
         if not todo.any():
             break
     return values.reshape((resolution,) * 3).double().numpy()
-
-
-def view_field_mesh(
-    field: ViewField,
-    stack,
-    cam_to_world,
-    yfov_deg: float,
-    resolution: int,
-    bound: float,
-    coarse: int = 0,
-    band: float = 0.0,
-    fill_voids: bool = False,
-):
-    """The surface (a trimesh; empty where the field is nowhere negative) of the field over
-    grid_points(resolution, bound) (grid_values, with `coarse` and `band`), the grid's outer layer forced
-    outside so the mesh is closed, as the visual hull is meshed; fill_voids: voids sealed inside the solid
-    (closed_mesh) made inside."""
-    grid = grid_values(field, stack, cam_to_world, yfov_deg, resolution, bound, coarse, band)
-    return closed_mesh(grid, bound, fill_voids)

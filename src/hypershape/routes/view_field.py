@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 
 from ..config import readout_seed, section
+from ..geometry.marching import closed_mesh
 from ..readout.probe import Prober
-from ..readout.view_field import ViewField, blurred, train_view_field, view_field_mesh
+from ..readout.view_field import ViewField, blurred, grid_values, train_view_field
 from ..routes.base import MapperRoute, Predictor, TrainingSet
 from ..runtime import device_of, load_torch, save_torch
 from ..stages.common import image_spec, load_samples
@@ -43,9 +44,8 @@ class ViewFieldPredictor(SurfacePredictor):
         c = self.cfg
         stack = drawn_stack(c, self.prober, obj_id, self.trained)
         res, bound, v = c.mapper.probe.resolution, c.reconstruct.bound, c.view_field
-        mesh = view_field_mesh(
-            self.field, stack, self.prober.poses, c.render.yfov_deg, res, bound, v.coarse, v.band, v.fill_voids
-        )
+        grid = grid_values(self.field, stack, self.prober.poses, c.render.yfov_deg, res, bound, v.coarse, v.band)
+        mesh = closed_mesh(grid, bound, v.fill_voids)  # closed at the grid's edge, as the hull is meshed
         if len(mesh.faces) == 0:
             raise ValueError(f"{obj_id}: the view field is nowhere inside the object")
         return (mesh, *surface_samples(c, mesh, self.seed, self.route, obj_id))
