@@ -3,11 +3,11 @@ changes, on a finished run's trained field (70 done, route view_field): for each
 seconds to fill mapper.probe.resolution^3 in full and coarse to fine, the fine points whose sign differs
 from the full grid's, and the fine points beside the full grid's surface (a point of the other sign among
 their 3^3 neighbours: what marching cubes reads) whose value differs from the full grid's (0: the same
-mesh) and the largest difference there (a value not read is off by about the
-field's curvature over a coarse cell; one read in another batch of points, by float rounding).
+mesh), with the largest difference there (a value left unread is off by about the field's curvature over
+a coarse cell; one read in another batch of points, by float rounding). Settings default to the config's.
 
     python benchmarks/view_field_grid.py preset=cpu100 data_dir=/tmp/runs name=RUN data.split=ood \
-        mapper=view_field [+objects=20] [+settings=[[32,0.05],[64,0.05]]]
+        mapper=view_field [+objects=20] [+settings=[[32,0.06],[64,0.03]]]
 """
 
 import time
@@ -37,7 +37,8 @@ def main(cfg) -> None:
     fitted = {f.stem for f in p.objects_dir("50_hypernets").glob("*.pt") if "." not in f.stem}  # not copies
     held_out = sorted(fitted - set(ckpt["train_ids"]))
     ids = held_out[: cfg.get("objects", 20)]
-    settings = [tuple(s) for s in cfg.get("settings", [[32, 0.05], [64, 0.05], [64, 0.02]])]
+    v = cfg.view_field
+    settings = [tuple(s) for s in cfg.get("settings", [[v.coarse, v.band]])]
     res, bound, yfov = cfg.mapper.probe.resolution, cfg.reconstruct.bound, cfg.render.yfov_deg
     print(f"{p.root}: {len(ids)} held-out objects, {res}^3 grid, {torch.get_num_threads()} threads, {field.sizes}")
     rows = {s: [] for s in [(0, 0.0)] + settings}

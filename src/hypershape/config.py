@@ -434,9 +434,9 @@ class ViewFieldConfig:
     lr: float = 1e-3
     """Adam learning rate (at the first step)."""
     lr_end: Optional[float] = 1e-5
-    """Learning rate at the last step, reached from `lr` along a half cosine (None: constant at `lr`). Over
-    three readout seeds on new families it left one network's median F@0.02 as steady as three members'
-    with a constant rate, and no worse (docs/results.md), with fill_voids: alone it leaves voids."""
+    """Learning rate at the last step, reached from `lr` along a half cosine (None: constant at `lr`). With
+    fill_voids, one network's median F@0.02 on new families varied less over three readout seeds than three
+    constant-rate members' and was no lower (docs/results.md); without it, the field leaves voids."""
     points: int = 2048
     """SDF samples per object per step."""
     batch_objects: int = 16

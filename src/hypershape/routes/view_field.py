@@ -3,8 +3,7 @@ views the object's hypernetwork draws (readout/view_field.py: each view's bright
 projection, under several blurs). 70 trains it on the training objects' drawn views and 02 SDF samples
 (cfg.view_field); 80 evaluates it for the object's own views over the probe grid (mapper.probe.resolution,
 coarse to fine: view_field.coarse, view_field.band), meshes its zero set (voids sealed inside filled:
-view_field.fill_voids) and fits a shape-SIREN to SDF
-samples of that surface as route probe fits its hull.
+view_field.fill_voids) and fits a shape-SIREN to SDF samples of that surface as route probe fits its hull.
 Predicted rows read the object's hypernetwork and what was learnt from training objects alone."""
 
 from __future__ import annotations
