@@ -5,7 +5,7 @@ reads the radius of a sphere of a size it never saw, where the hull misses by th
 import numpy as np
 import pytest
 import torch
-from conftest import records
+from conftest import make_cfg, records
 
 from hypershape import render
 from hypershape.config import ViewFieldConfig
@@ -21,6 +21,7 @@ from hypershape.readout.view_field import (
     view_features,
 )
 from hypershape.runtime import load_json
+from hypershape.stage_specs import mapper_config, refine_config
 
 RES, YFOV, DIST, SOFT, THRESHOLD = 32, 40.0, 3.0, 0.03, 0.15
 RADII, SATURATION = [0, 1, 2], 0.15
@@ -157,3 +158,13 @@ def test_the_route_rebuilds_its_network_from_the_checkpoint_and_scores_every_obj
     for kind in ("predicted", "refined"):
         assert {r["id"] for r in summary["rows"] if r["kind"] == kind} == ids
     assert set(records(cfg, "80_shape_sirens")) == ids
+
+
+def test_how_80_reads_the_field_keys_80_and_what_70_trains_keys_70():
+    base = make_cfg("preset=tiny", "mapper=view_field")
+    for knob in ("view_field.coarse=0", "view_field.band=0.1", "view_field.fill_voids=false"):
+        other = make_cfg("preset=tiny", "mapper=view_field", knob)
+        assert mapper_config(other) == mapper_config(base), knob  # 70's field stays
+        assert refine_config(other) != refine_config(base), knob
+    trained = make_cfg("preset=tiny", "mapper=view_field", "view_field.lr_end=null")
+    assert mapper_config(trained) != mapper_config(base)
