@@ -113,15 +113,15 @@ def grid_values(
 ):
     """The field's SDF over grid_points(resolution, bound) [R, R, R] (float64, on the CPU).
 
-    coarse > 0: first over a coarse^3 grid spanning the same cube, trilinearly interpolated to the fine grid;
-    then exactly at the fine points of every coarse cell with a corner (or a neighbouring cell's corner)
-    within `band` of zero, and at every point beside a sign change (beside_surface) not yet read, until
-    none is left, so every value marching cubes reads is the field's own. A surface inside a cell lies
-    within half its diagonal of a corner, where a distance field reads under that: a band above half the
-    coarse diagonal (0.056 at 32 over [-1, 1]) keeps every such cell, while far from the surface the
-    interpolation keeps the field's sign (a part the band misses entirely stays missed)."""
+    0 < coarse < resolution: first over a coarse^3 grid spanning the same cube, trilinearly interpolated to
+    the fine grid; then exactly at the fine points of every coarse cell with a corner (or a neighbouring
+    cell's corner) within `band` of zero, and at every point beside a sign change (beside_surface) not yet
+    read, until none is left, so every value marching cubes reads is the field's own. A surface inside a
+    cell lies within half its diagonal of a corner, where a distance field reads under that: a band above
+    half the coarse diagonal (0.056 at 32 over [-1, 1]) keeps every such cell, while far from the surface
+    the interpolation keeps the field's sign (a part the band misses entirely stays missed)."""
     fine = torch.from_numpy(grid_points(resolution, bound).astype(np.float32))
-    if not coarse:
+    if not coarse or coarse >= resolution:  # no coarser grid to start from
         return field_grid(field, stack, cam_to_world, yfov_deg, fine).reshape((resolution,) * 3).double().numpy()
     rough = torch.from_numpy(grid_points(coarse, bound).astype(np.float32))
     rough = field_grid(field, stack, cam_to_world, yfov_deg, rough).reshape(1, 1, *(coarse,) * 3)
