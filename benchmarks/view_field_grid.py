@@ -18,6 +18,7 @@ import torch
 
 import hypershape.config  # noqa: F401
 from hypershape.geometry.marching import beside_surface
+from hypershape.objects import Subset, load_objects
 from hypershape.paths import paths_of
 from hypershape.readout.probe import Prober
 from hypershape.readout.view_field import ViewField, grid_values
@@ -34,8 +35,7 @@ def main(cfg) -> None:
     field.load_state_dict(ckpt["field"]["state"])
     field = field.to(dev).eval().requires_grad_(False)
     prober = Prober(cfg, p, image_spec(cfg), dev)
-    fitted = {f.stem for f in p.objects_dir("50_hypernets").glob("*.pt") if "." not in f.stem}  # not copies
-    held_out = sorted(fitted - set(ckpt["train_ids"]))
+    held_out = sorted(o.id for o in load_objects(p.objects, fetched_only=True) if o.split == Subset.test)
     ids = held_out[: cfg.get("objects", 20)]
     v = cfg.view_field
     settings = [tuple(s) for s in cfg.get("settings", [[v.coarse, v.band]])]
