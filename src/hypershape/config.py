@@ -421,6 +421,10 @@ class ViewFieldConfig:
     saturation: float = 0.15
     """Each view's brightness is divided by this and capped at 1 before the blurs: inside an outline a view
     shows shading, which says nothing of how near the outline a point projects (1: brightness as drawn)."""
+    by_view: bool = False
+    """How a point's features are ordered over the views. False: each blur's V values sorted on their own;
+    True: the views sorted once (by their values summed over the blurs), each carrying its blurs along, so
+    the network sees which blurred values come from one view."""
     hidden: int = 128
     """Width of the network's hidden layers."""
     layers: int = 3

@@ -37,12 +37,19 @@ def blurred(images: torch.Tensor, radii, saturation: float) -> torch.Tensor:
     return torch.stack(out)
 
 
-def view_features(stack: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float, points: torch.Tensor):
-    """Features [N, S * V] of points [N, 3]: for each blur of `stack` [S, V, R, R] (blurred), the V views'
-    brightness at the point's projection (bilinear), sorted over the views."""
+def view_features(
+    stack: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float, points: torch.Tensor, by_view: bool = False
+):
+    """Features [N, S * V] of points [N, 3]: the V views' brightness at the point's projection (bilinear)
+    under each blur of `stack` [S, V, R, R] (blurred). Without by_view, each blur's V values sorted on their
+    own; with it, the views sorted once by their values summed over the blurs, each view's S values kept
+    together (V tuples)."""
     s, v = stack.shape[:2]
-    seen = seen_at(stack.transpose(0, 1), cam_to_world, yfov_deg, points)  # [V, S, N]: every blur of a view at once
-    return seen.permute(2, 1, 0).sort(-1).values.reshape(len(points), s * v)
+    seen = seen_at(stack.transpose(0, 1), cam_to_world, yfov_deg, points).permute(2, 0, 1)  # [N, V, S]
+    if not by_view:
+        return seen.transpose(1, 2).sort(-1).values.reshape(len(points), s * v)
+    order = seen.sum(-1).argsort(-1)  # [N, V]
+    return seen.gather(1, order[..., None].expand(-1, -1, s)).reshape(len(points), v * s)
 
 
 class ViewField(nn.Module):
@@ -52,7 +59,7 @@ class ViewField(nn.Module):
     docs/results.md tried, three members removed the bowls' holes and the chairs' loose pieces, not the
     boxes' holes, which every member shared)."""
 
-    def __init__(self, features: int, hidden: int, layers: int, members: int = 1):
+    def __init__(self, features: int, hidden: int, layers: int, members: int = 1, by_view: bool = False):
         super().__init__()
         sizes = [features] + [hidden] * layers
 
@@ -61,7 +68,13 @@ class ViewField(nn.Module):
             return nn.Sequential(*body, nn.Linear(sizes[-1], 1))
 
         self.nets = nn.ModuleList(mlp() for _ in range(members))
-        self.sizes = dict(features=features, hidden=hidden, layers=layers, members=members)
+        self.by_view = bool(by_view)
+        # what the checkpoint rebuilds it from: ViewField(**sizes)
+        self.sizes = dict(features=features, hidden=hidden, layers=layers, members=members, by_view=self.by_view)
+
+    def features(self, stack: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float, points: torch.Tensor):
+        """view_features of points [N, 3] in the order this network reads them."""
+        return view_features(stack, cam_to_world, yfov_deg, points, self.by_view)
 
     def each(self, features: torch.Tensor) -> torch.Tensor:
         """Every member's SDF: [members, *features.shape[:-1]]."""
@@ -78,7 +91,7 @@ def train_view_field(stacks, data, ids, cam_to_world, c, yfov_deg: float, seed: 
     `seed`. Returns it and the curve (the members' mean loss)."""
     torch.manual_seed(seed)
     s, v = stacks[0].shape[:2]
-    field = ViewField(s * v, c.hidden, c.layers, c.members).to(device)
+    field = ViewField(s * v, c.hidden, c.layers, c.members, c.by_view).to(device)
     gens, pick = sample_gens(seed, "view-field", ids), generator(seed, "view-field-objects")
     size = min(c.batch_objects or len(data), len(data))
     stacks = [x.to(device) for x in stacks]
@@ -86,7 +99,7 @@ def train_view_field(stacks, data, ids, cam_to_world, c, yfov_deg: float, seed: 
     def loss(step):
         rows = torch.randperm(len(data), generator=pick)[:size].tolist()
         x, y = sdf_batch([data[r] for r in rows], c.points, [gens[r] for r in rows], device)
-        feats = torch.stack([view_features(stacks[r], cam_to_world, yfov_deg, x[k]) for k, r in enumerate(rows)])
+        feats = torch.stack([field.features(stacks[r], cam_to_world, yfov_deg, x[k]) for k, r in enumerate(rows)])
         return clamped_l1(field.each(feats), y, c.clamp).mean(-1)  # one loss per member: train sums them
 
     curve = train(field.parameters(), loss, c.steps, c.lr, desc="view field", shared=True, lr_end=c.lr_end)
@@ -97,7 +110,7 @@ def train_view_field(stacks, data, ids, cam_to_world, c, yfov_deg: float, seed: 
 def field_grid(field: ViewField, stack, cam_to_world, yfov_deg: float, points: torch.Tensor, chunk: int = 1 << 16):
     """The field's SDF [N] (on the CPU) at points [N, 3], `chunk` points at a time on the field's device."""
     device = next(field.parameters()).device
-    parts = [field(view_features(stack, cam_to_world, yfov_deg, p.to(device))).cpu() for p in points.split(chunk)]
+    parts = [field(field.features(stack, cam_to_world, yfov_deg, p.to(device))).cpu() for p in points.split(chunk)]
     return torch.cat(parts)
 
 
