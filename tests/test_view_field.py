@@ -5,6 +5,7 @@ reads the radius of a sphere of a size it never saw, where the hull misses by th
 import numpy as np
 import pytest
 import torch
+import trimesh
 from conftest import make_cfg, records
 
 from hypershape import render
@@ -12,11 +13,13 @@ from hypershape.config import ViewFieldConfig
 from hypershape.geometry.carve import hull_field
 from hypershape.geometry.marching import beside_surface
 from hypershape.paths import paths_of
+from hypershape.readout.probe import mesh_brightness, probe_cameras
 from hypershape.readout.view_field import (
     ViewField,
     blurred,
     field_grid,
     grid_values,
+    hull_residual,
     train_view_field,
     view_features,
 )
@@ -104,6 +107,27 @@ def test_shading_inside_an_outline_does_not_change_the_features():
     assert not torch.allclose(*as_drawn)  # unsaturated, the shading shows
 
 
+def test_the_hull_residual_shows_a_cups_hollow_where_the_views_see_it():
+    """A cup and the solid cylinder it is cut from have one visual hull, so their views less that hull's
+    differ exactly where their views differ (the views that look into the cup), and there the cup's is the
+    larger: the hull's cap draws otherwise than the cup's inner walls, while the solid's draws back close to
+    its own cap (what is left is the carved hull's facets)."""
+    cfg = make_cfg()
+    poses = probe_cameras(cfg.render)[1]
+    solid = trimesh.creation.cylinder(radius=0.45, height=0.9)
+    cavity = trimesh.creation.cylinder(radius=0.38, height=0.9)
+    cavity.apply_translation((0.0, 0.0, 0.06))  # a 0.06 floor, open at the top
+    cup = trimesh.boolean.difference([solid, cavity], engine="manifold")
+    views = {name: mesh_brightness(m, cfg.render) for name, m in (("cup", cup), ("solid", solid))}
+    residual = {name: hull_residual(v, poses, cfg) for name, v in views.items()}
+    seen = (views["cup"] - views["solid"]).abs().mean((1, 2)) > 1e-3  # the views that look into the cup
+    assert 0 < int(seen.sum()) < len(seen)
+    apart = (residual["cup"] - residual["solid"]).abs().mean((1, 2))
+    assert float(apart[~seen].max()) < 1e-3 < float(apart[seen].min())
+    hollow = (views["cup"] - views["solid"]).abs() > 0.1
+    assert residual["cup"].abs()[hollow].mean() > 1.5 * residual["solid"].abs()[hollow].mean()
+
+
 @pytest.fixture(scope="module")
 def sphere_field():
     """A field trained on six spheres' views (radii about the held-out 0.5), its curve, and the poses."""
@@ -173,7 +197,10 @@ def test_the_route_rebuilds_its_network_from_the_checkpoint_and_scores_every_obj
     saved = torch.load(p.mapper, weights_only=True)
     field = ViewField(**saved["field"]["sizes"])
     field.load_state_dict(saved["field"]["state"])
-    assert saved["field"]["sizes"]["features"] == len(cfg.view_field.blur_radii) * 24
+    # the tiny preset reads by view and with the hull's residual: each blur twice, for each view
+    assert cfg.view_field.by_view and cfg.view_field.hull_residual
+    assert saved["field"]["sizes"]["features"] == 2 * len(cfg.view_field.blur_radii) * 24
+    assert saved["field"]["sizes"]["by_view"] and field.by_view
     summary = load_json(p.summary_json)
     ids = {o["id"] for o in load_json(p.objects)}
     assert not summary["failed"]
@@ -188,5 +215,6 @@ def test_how_80_reads_the_field_keys_80_and_what_70_trains_keys_70():
         other = make_cfg("preset=tiny", "mapper=view_field", knob)
         assert mapper_config(other) == mapper_config(base), knob  # 70's field stays
         assert refine_config(other) != refine_config(base), knob
-    trained = make_cfg("preset=tiny", "mapper=view_field", "view_field.lr_end=null")
-    assert mapper_config(trained) != mapper_config(base)
+    for knob in ("view_field.lr_end=null", "view_field.by_view=false", "view_field.hull_residual=false"):
+        trained = make_cfg("preset=tiny", "mapper=view_field", knob)
+        assert mapper_config(trained) != mapper_config(base), knob

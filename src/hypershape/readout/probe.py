@@ -49,15 +49,20 @@ class Prober:
         return probe_images(self.last[1], self.directions, resolution, self.cfg.device.compile)
 
 
+def mesh_brightness(mesh, render) -> torch.Tensor:
+    """The views [V, R, R] of `mesh` rendered as 03 renders (cfg.render), brightness on black: as the
+    image-SIRENs are fitted. An empty mesh draws black."""
+    if len(mesh.faces) == 0:
+        return torch.zeros(len(render.elevations_deg) * render.per_ring, render.resolution, render.resolution)
+    return torch.from_numpy(rgb_on_black(render_like(mesh, render)["rgba"]).mean(-1))
+
+
 def view_error(mesh, images: torch.Tensor, render) -> float:
     """Mean |brightness difference| between the views of `mesh` rendered as 03 renders (cfg.render) and
     `images` [V, R, R] (probe_images at render.resolution): how far a candidate shape draws from what the
     hypernetwork draws. Shading tells a filled concavity from a hollow one where outlines cannot. Absolute,
-    not squared, so a dilated outline's rim does not outweigh a cup's inside. An empty mesh draws black."""
-    drawn = torch.zeros_like(images.cpu())
-    if len(mesh.faces):
-        drawn = torch.from_numpy(rgb_on_black(render_like(mesh, render)["rgba"]).mean(-1))
-    return float((drawn - images.cpu()).abs().mean())
+    not squared, so a dilated outline's rim does not outweigh a cup's inside."""
+    return float((mesh_brightness(mesh, render) - images.cpu()).abs().mean())
 
 
 def probe_features(cfg, paths, ids: list[str], device) -> dict:

@@ -17,24 +17,36 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..geometry.carve import seen_at
+from ..geometry.carve import seen_at, visual_hull
 from ..geometry.marching import beside_surface, grid_points
 from ..runtime import generator
 from ..training import sdf_batch, train
 from .autodecode import clamped_l1, sample_gens
+from .probe import mesh_brightness
+
+
+def box_blurs(images: torch.Tensor, radii) -> torch.Tensor:
+    """The views [V, R, R] under a (2r + 1)-pixel box blur for each r of `radii` (0: none) -> [S, V, R, R].
+    Off the image counts as 0 (background), as it does for the hull."""
+    x = images[:, None]
+    out = [F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=True) if r else x for r in radii]
+    return torch.stack(out)[:, :, 0]
 
 
 def blurred(images: torch.Tensor, radii, saturation: float) -> torch.Tensor:
-    """The views [V, R, R], brightness divided by `saturation` and capped at 1 (what a view shows inside its
-    outline is shading, not nearness to the outline), under a (2r + 1)-pixel box blur for each r of `radii`
-    (0: none) -> [S, V, R, R]. Off the image counts as background (0), as it does for the hull."""
-    out = []
-    for r in radii:
-        x = (images[:, None] / saturation).clamp(max=1.0)
-        if r:
-            x = F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=True)
-        out.append(x[:, 0])
-    return torch.stack(out)
+    """box_blurs of the views [V, R, R], brightness divided by `saturation` and capped at 1 first (what a view
+    shows inside its outline is shading, not nearness to the outline) -> [S, V, R, R]."""
+    return box_blurs((images / saturation).clamp(max=1.0), radii)
+
+
+def hull_residual(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> torch.Tensor:
+    """What the views [V, R, R] show that the visual hull of their own outlines does not: their brightness
+    less the hull's, rendered as 03 renders (cfg.render), the hull carved as route probe carves it
+    (cfg.mapper.probe's threshold and grid). Where the hull fills a hollow, the hollow's shading differs from
+    that of the cap the hull puts over it; a convex solid's hull draws back close to its views."""
+    probe, yfov = cfg.mapper.probe, cfg.render.yfov_deg
+    hull = visual_hull(images, cam_to_world, yfov, probe.threshold, probe.resolution, cfg.reconstruct.bound)
+    return images - mesh_brightness(hull, cfg.render).to(images)
 
 
 def view_features(
