@@ -424,12 +424,14 @@ class ViewFieldConfig:
     by_view: bool = False
     """How a point's features are ordered over the views. False: each blur's V values sorted on their own;
     True: the views sorted once (by their values summed over the blurs), each carrying its blurs along, so
-    the network sees which blurred values come from one view."""
+    the network sees which blurred values come from one view. In family it changed nothing measurable
+    (docs/results.md)."""
     hull_residual: bool = False
     """Each point also reads, under the same blurs, what the drawn views show that the visual hull of their
     outlines does not (their brightness less the hull's, rendered as 03 renders): a hollow the hull fills
     draws back otherwise than the cap the hull puts over it. Costs a hull and its renders per object in 70
-    and 80."""
+    and 80. In family it read the hollows of cups, mugs and bowls and left more holes and loose pieces
+    elsewhere (docs/results.md)."""
     hidden: int = 128
     """Width of the network's hidden layers."""
     layers: int = 3
