@@ -65,22 +65,24 @@ def crossing(f, radius_range=(0.3, 0.75)) -> torch.Tensor:
     return r[(values > 0).float().argmax(1)]  # the first radius outside
 
 
-@pytest.mark.parametrize("by_view", [False, True])
-def test_features_do_not_depend_on_the_order_of_the_views(by_view):
+@pytest.mark.parametrize("order", ["blur", "view"])
+def test_sorted_the_features_do_not_depend_on_the_order_of_the_views(order):
     images, poses = sphere_views(0.4)
     images = images * torch.linspace(0.5, 1.0, 24)[:, None, None]  # views that differ
     points = torch.rand(500, 3) * 1.4 - 0.7
     perm = torch.randperm(24, generator=torch.Generator().manual_seed(0))
-    a = view_features(blurred(images, RADII, SATURATION), poses, YFOV, points, by_view)
-    b = view_features(blurred(images[perm], RADII, SATURATION), poses[perm], YFOV, points, by_view)
+    a = view_features(blurred(images, RADII, SATURATION), poses, YFOV, points, order)
+    b = view_features(blurred(images[perm], RADII, SATURATION), poses[perm], YFOV, points, order)
     torch.testing.assert_close(a, b)
     assert a.shape == (500, len(RADII) * 24) and not torch.equal(a[:, :24], a[:, 24:48])
 
 
-def test_sorted_by_view_the_features_keep_which_blurred_values_come_from_one_view():
+def test_by_view_or_camera_the_features_keep_which_blurred_values_come_from_one_view():
     """Two views, two blurs, one point at the centre of both: views (0.1, 0.9) and (0.7, 0.2) against
     (0.1, 0.2) and (0.7, 0.9). Each blur sorted on its own, the two read alike; sorted by view, they differ,
-    and each reads as its views' pairs, the one with the smaller sum first."""
+    and each reads as its views' pairs, the one with the smaller sum first. In camera order each camera's
+    pair stays in its camera's place: swapping the cameras' views swaps the features, which sorted by view
+    it does not."""
     poses = torch.from_numpy(render.camera_poses(DIST)[:2]).float()
     centre = torch.zeros(1, 3)
 
@@ -88,14 +90,22 @@ def test_sorted_by_view_the_features_keep_which_blurred_values_come_from_one_vie
         return torch.tensor([[v0[s], v1[s]] for s in range(2)])[..., None, None].expand(2, 2, RES, RES)
 
     crossed, paired = stack((0.1, 0.9), (0.7, 0.2)), stack((0.1, 0.2), (0.7, 0.9))
+    swapped = stack((0.7, 0.2), (0.1, 0.9))
     each = [view_features(x, poses, YFOV, centre) for x in (crossed, paired)]
     torch.testing.assert_close(*each)
-    by_view = [view_features(x, poses, YFOV, centre, by_view=True)[0] for x in (crossed, paired)]
+    by_view = [view_features(x, poses, YFOV, centre, "view")[0] for x in (crossed, paired, swapped)]
     torch.testing.assert_close(by_view[0], torch.tensor([0.7, 0.2, 0.1, 0.9]))
     torch.testing.assert_close(by_view[1], torch.tensor([0.1, 0.2, 0.7, 0.9]))
-    # a network trained by view is rebuilt from its checkpoint's sizes reading by view (80 reads as 70 trained)
-    rebuilt = ViewField(**ViewField(4, 8, 1, by_view=True).sizes)
-    torch.testing.assert_close(rebuilt.features(crossed, poses, YFOV, centre)[0], by_view[0])
+    torch.testing.assert_close(by_view[2], by_view[0])
+    camera = [view_features(x, poses, YFOV, centre, "camera")[0] for x in (crossed, swapped)]
+    torch.testing.assert_close(camera[0], torch.tensor([0.1, 0.9, 0.7, 0.2]))
+    torch.testing.assert_close(camera[1], torch.tensor([0.7, 0.2, 0.1, 0.9]))
+    # a network is rebuilt from its checkpoint's sizes reading in its order (80 reads as 70 trained)
+    for order, expected in (("view", by_view[0]), ("camera", camera[0])):
+        rebuilt = ViewField(**ViewField(4, 8, 1, order=order).sizes)
+        torch.testing.assert_close(rebuilt.features(crossed, poses, YFOV, centre)[0], expected)
+    with pytest.raises(ValueError, match="view_field.order is 'sorted'"):
+        ViewField(4, 8, 1, order="sorted")
 
 
 def test_shading_inside_an_outline_does_not_change_the_features():
@@ -197,10 +207,10 @@ def test_the_route_rebuilds_its_network_from_the_checkpoint_and_scores_every_obj
     saved = torch.load(p.mapper, weights_only=True)
     field = ViewField(**saved["field"]["sizes"])
     field.load_state_dict(saved["field"]["state"])
-    # the tiny preset reads by view and with the hull's residual: each blur twice, for each view
-    assert cfg.view_field.by_view and cfg.view_field.hull_residual
+    # the tiny preset reads in camera order and with the hull's residual: each blur twice, for each view
+    assert cfg.view_field.order == "camera" and cfg.view_field.hull_residual
     assert saved["field"]["sizes"]["features"] == 2 * len(cfg.view_field.blur_radii) * 24
-    assert saved["field"]["sizes"]["by_view"] and field.by_view
+    assert saved["field"]["sizes"]["order"] == "camera" == field.order
     summary = load_json(p.summary_json)
     ids = {o["id"] for o in load_json(p.objects)}
     assert not summary["failed"]
@@ -215,6 +225,6 @@ def test_how_80_reads_the_field_keys_80_and_what_70_trains_keys_70():
         other = make_cfg("preset=tiny", "mapper=view_field", knob)
         assert mapper_config(other) == mapper_config(base), knob  # 70's field stays
         assert refine_config(other) != refine_config(base), knob
-    for knob in ("view_field.lr_end=null", "view_field.by_view=false", "view_field.hull_residual=false"):
+    for knob in ("view_field.lr_end=null", "view_field.order=blur", "view_field.hull_residual=false"):
         trained = make_cfg("preset=tiny", "mapper=view_field", knob)
         assert mapper_config(trained) != mapper_config(base), knob

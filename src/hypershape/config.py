@@ -421,11 +421,13 @@ class ViewFieldConfig:
     saturation: float = 0.15
     """Each view's brightness is divided by this and capped at 1 before the blurs: inside an outline a view
     shows shading, which says nothing of how near the outline a point projects (1: brightness as drawn)."""
-    by_view: bool = False
-    """How a point's features are ordered over the views. False: each blur's V values sorted on their own;
-    True: the views sorted once (by their values summed over the blurs), each carrying its blurs along, so
-    the network sees which blurred values come from one view. In family it changed nothing measurable
-    (docs/results.md)."""
+    order: str = "blur"
+    """How a point's values over the V views are ordered before the network reads them. `blur`: each blur's
+    V values sorted on their own, so no view's place is learnt; `view`: the views sorted once (by their values
+    summed over the blurs), each carrying its blurs along, so the network sees which blurred values come from
+    one view (in family it changed nothing measurable: docs/results.md); `camera`: unsorted, in the cameras'
+    fixed order, so the network knows which camera saw what (the catalogue's objects stand upright, so e.g.
+    which views look down into a hollow), at the cost of learning the training objects' poses."""
     hull_residual: bool = False
     """Each point also reads, under the same blurs, what the drawn views show that the visual hull of their
     outlines does not (their brightness less the hull's, rendered as 03 renders): a hollow the hull fills

@@ -9,8 +9,8 @@ outlines relate to surfaces. docs/results.md measures it against the hull on new
 constant learning rate, one network's zero set had holes and loose pieces at one readout seed of three that
 three members (ViewField) mend in part; a learning rate falling to lr_end (and the voids that leaves filled
 at 80) gives one network a steadier median over the three seeds. Options: the views sorted once, each
-with its blurs (by_view), and what the views show that their visual hull does not (hull_residual), which
-lets the network see the shading of a hollow the hull fills."""
+with its blurs, or kept in the cameras' order (order), and what the views show that their visual hull does
+not (hull_residual), which lets the network see the shading of a hollow the hull fills."""
 
 from __future__ import annotations
 
@@ -51,19 +51,30 @@ def hull_residual(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> torc
     return images - mesh_brightness(hull, cfg.render).to(images)
 
 
+ORDERS = ("blur", "view", "camera")
+
+
+def check_order(order: str) -> str:
+    if order not in ORDERS:
+        raise ValueError(f"view_field.order is {order!r}; it is one of {', '.join(ORDERS)}")
+    return order
+
+
 def view_features(
-    stack: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float, points: torch.Tensor, by_view: bool = False
+    stack: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float, points: torch.Tensor, order: str = "blur"
 ):
     """Features [N, S * V] of points [N, 3]: the V views' brightness at the point's projection (bilinear)
-    under each blur of `stack` [S, V, R, R] (blurred). Without by_view, each blur's V values sorted on their
-    own; with it, the views sorted once by their values summed over the blurs, each view's S values kept
-    together (V tuples)."""
+    under each blur of `stack` [S, V, R, R] (blurred), ordered over the views by `order` (cfg.view_field):
+    blur, each blur's V values sorted on their own; view, the views sorted once by their values summed over
+    the blurs, each view's S values kept together (V tuples); camera, V tuples in the cameras' order."""
+    check_order(order)
     s, v = stack.shape[:2]
     seen = seen_at(stack.transpose(0, 1), cam_to_world, yfov_deg, points).permute(2, 0, 1)  # [N, V, S]
-    if not by_view:
+    if order == "blur":
         return seen.transpose(1, 2).sort(-1).values.reshape(len(points), s * v)
-    order = seen.sum(-1).argsort(-1)  # [N, V]
-    return seen.gather(1, order[..., None].expand(-1, -1, s)).reshape(len(points), v * s)
+    if order == "view":
+        seen = seen.gather(1, seen.sum(-1).argsort(-1)[..., None].expand(-1, -1, s))
+    return seen.reshape(len(points), v * s)
 
 
 class ViewField(nn.Module):
@@ -73,7 +84,7 @@ class ViewField(nn.Module):
     docs/results.md tried, three members removed the bowls' holes and the chairs' loose pieces, not the
     boxes' holes, which every member shared)."""
 
-    def __init__(self, features: int, hidden: int, layers: int, members: int = 1, by_view: bool = False):
+    def __init__(self, features: int, hidden: int, layers: int, members: int = 1, order: str = "blur"):
         super().__init__()
         sizes = [features] + [hidden] * layers
 
@@ -82,13 +93,13 @@ class ViewField(nn.Module):
             return nn.Sequential(*body, nn.Linear(sizes[-1], 1))
 
         self.nets = nn.ModuleList(mlp() for _ in range(members))
-        self.by_view = bool(by_view)
+        self.order = check_order(order)
         # what the checkpoint rebuilds it from: ViewField(**sizes)
-        self.sizes = dict(features=features, hidden=hidden, layers=layers, members=members, by_view=self.by_view)
+        self.sizes = dict(features=features, hidden=hidden, layers=layers, members=members, order=order)
 
     def features(self, stack: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float, points: torch.Tensor):
         """view_features of points [N, 3] in the order this network reads them."""
-        return view_features(stack, cam_to_world, yfov_deg, points, self.by_view)
+        return view_features(stack, cam_to_world, yfov_deg, points, self.order)
 
     def each(self, features: torch.Tensor) -> torch.Tensor:
         """Every member's SDF: [members, *features.shape[:-1]]."""
@@ -105,7 +116,7 @@ def train_view_field(stacks, data, ids, cam_to_world, c, yfov_deg: float, seed: 
     `seed`. Returns it and the curve (the members' mean loss)."""
     torch.manual_seed(seed)
     s, v = stacks[0].shape[:2]
-    field = ViewField(s * v, c.hidden, c.layers, c.members, c.by_view).to(device)
+    field = ViewField(s * v, c.hidden, c.layers, c.members, c.order).to(device)
     gens, pick = sample_gens(seed, "view-field", ids), generator(seed, "view-field-objects")
     size = min(c.batch_objects or len(data), len(data))
     stacks = [x.to(device) for x in stacks]

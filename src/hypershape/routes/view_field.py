@@ -13,7 +13,15 @@ import torch
 from ..config import readout_seed, section
 from ..geometry.marching import closed_mesh
 from ..readout.probe import Prober
-from ..readout.view_field import ViewField, blurred, box_blurs, grid_values, hull_residual, train_view_field
+from ..readout.view_field import (
+    ViewField,
+    blurred,
+    box_blurs,
+    check_order,
+    grid_values,
+    hull_residual,
+    train_view_field,
+)
 from ..routes.base import MapperRoute, Predictor, TrainingSet
 from ..runtime import device_of, load_torch, save_torch
 from ..stages.common import image_spec, load_samples
@@ -64,6 +72,7 @@ class ViewFieldRoute(MapperRoute):
     def make(self, cfg, data: TrainingSet) -> dict:
         p, dev, stage, c = data.stage.paths, device_of(cfg), data.stage, cfg.view_field
         prober, trained = Prober(cfg, p, image_spec(cfg), dev), section(cfg, "view_field")
+        check_order(c.order)  # before the views are drawn, not after
         stacks = [drawn_stack(cfg, prober, i, trained) for i in data.train_ids]
         samples = [load_samples(p, i) for i in data.train_ids]
         seed, yfov = readout_seed(cfg), cfg.render.yfov_deg
