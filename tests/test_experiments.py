@@ -187,6 +187,16 @@ def test_baseline_and_ood_and_report(base):
     assert expected in b["verdict"]
     o = table(base, "ood")
     assert {r["split"] for r in o["rows"]} == {"train", "test (held-out genus)"}
+    # the true outlines' hull: a row per resolution over every test object, each the median of its objects
+    c = base.copy()
+    c.experiment.outlines.resolutions = [8, 16]
+    h = table(c, "outlines")
+    tested = {r["id"] for r in b["retrieved"] if r["split"] == "test"}
+    assert [r["views"] for r in h["rows"]] == ["8 px", "16 px"]
+    for row, res in zip(h["rows"], (8, 16)):
+        sel = [r for r in h["objects"] if r["resolution"] == res]
+        assert {r["id"] for r in sel} == tested and {r["split"] for r in sel} == {"test"}
+        assert row["n"] == len(sel) and row["F@0.02"] == pytest.approx(np.median([r["fscore_0.02"] for r in sel]))
     text = write_report(base)
     # the report gathers every experiment's own table (or says how to run it) and the baseline's verdict
     for name in EXPERIMENTS:

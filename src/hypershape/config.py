@@ -594,18 +594,29 @@ class PairedExperiment:
 
 
 @dataclass
+class OutlinesExperiment:
+    """The visual hull of each object's true pictures (experiment=outlines; runs 01 and 02 only)."""
+
+    resolutions: List[int] = field(default_factory=lambda: [32, 64, 128])
+    """View resolutions (pixels) at which 03's cameras render each object's ground truth for its hull."""
+    split: str = "test"
+    """The split whose objects are carved."""
+
+
+@dataclass
 class ExperimentConfig:
     """Which experiment experiment.py runs, and each experiment's own settings (configs/experiment/<name>.yaml
     sets `name` and that experiment's section)."""
 
     name: Optional[str] = None
-    """routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout or paired."""
+    """routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout, paired or outlines."""
     routes: RoutesExperiment = field(default_factory=RoutesExperiment)
     interpolation: InterpolationExperiment = field(default_factory=InterpolationExperiment)
     ood: OodExperiment = field(default_factory=OodExperiment)
     learning_curve: LearningCurveExperiment = field(default_factory=LearningCurveExperiment)
     readout: ReadoutExperiment = field(default_factory=ReadoutExperiment)
     paired: PairedExperiment = field(default_factory=PairedExperiment)
+    outlines: OutlinesExperiment = field(default_factory=OutlinesExperiment)
 
 
 @dataclass

@@ -7,7 +7,18 @@ import matplotlib
 
 matplotlib.use("Agg")  # once, before any module of the package imports pyplot: figures are files, no display
 
-EXPERIMENTS = ("routes", "heads", "anchor", "interpolation", "baseline", "ood", "learning_curve", "readout", "paired")
+EXPERIMENTS = (
+    "routes",
+    "heads",
+    "anchor",
+    "interpolation",
+    "baseline",
+    "ood",
+    "learning_curve",
+    "readout",
+    "paired",
+    "outlines",
+)
 
 
 def run_experiment(cfg) -> str:

@@ -27,9 +27,10 @@ def variant(cfg, suffix: str | None = None, **overrides):
     return c
 
 
-def run_from(cfg, start: str) -> None:
-    """Run the stages from `start` on."""
-    for stage in STAGE_DIRS[STAGE_DIRS.index(start) :]:
+def run_from(cfg, start: str, last: str | None = None) -> None:
+    """Run the stages from `start` on, through `last` (None: every stage after it)."""
+    end = STAGE_DIRS.index(last) + 1 if last else len(STAGE_DIRS)
+    for stage in STAGE_DIRS[STAGE_DIRS.index(start) : end]:
         run_stage(SCRIPTS[stage], cfg)
 
 
