@@ -116,9 +116,9 @@ def test_a_route_module_is_code_of_the_stages_that_read_routes_only(tmp_path, mo
 
 
 def test_a_config_field_is_no_stage_code_but_config_logic_is(tmp_path, monkeypatch):
-    """A field added to one section of the schema (or a field's docs edited) leaves every stage's code
-    version as it was: the values a stage reads enter its key as config. An edit to the module's functions
-    makes every stage stale."""
+    """A field added to one section of the schema (or a field's docs edited), or a new section with the blank
+    lines around it, leaves every stage's code version as it was: the values a stage reads enter its key as
+    config. An edit to the module's functions makes every stage stale."""
     copy = tmp_path / "hypershape"
     shutil.copytree(ROOT / "src/hypershape", copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(provenance, "PACKAGE_DIR", copy)
@@ -135,12 +135,16 @@ def test_a_config_field_is_no_stage_code_but_config_logic_is(tmp_path, monkeypat
     try:
         before = codes(source)
         added = codes(source.replace(field, field + '    members: int = 3\n    """Networks averaged."""\n'))
+        section = "@dataclass\nclass ExperimentConfig:"
+        new = '@dataclass\nclass NewExperiment:\n    """New."""\n\n    steps: int = 1\n    """Steps."""\n\n\n'
+        assert source.count(section) == 1
+        sectioned = codes(source.replace(section, new + section))
         logic = codes(
             source.replace("def readout_seed(cfg: Any) -> int:\n", "def readout_seed(cfg: Any) -> int:\n    pass\n")
         )
     finally:
         provenance.code_version.cache_clear()
-    assert added == before
+    assert added == before and sectioned == before
     assert all(a != b for a, b in zip(logic, before))
 
 

@@ -85,14 +85,15 @@ def _is_dataclass(node: ast.stmt) -> bool:
 
 
 def code_source(name: str, path: Path) -> bytes:
-    """What of module `name` (at `path`) is code: its source, less the dataclasses of a schema module."""
+    """What of module `name` (at `path`) is code: its source, less the dataclasses of a schema module and its
+    blank lines (a section added brings the blank lines that part it from the next)."""
     source = path.read_bytes()
     if name not in SCHEMA_MODULES:
         return source
     schema = [n for n in ast.parse(source).body if _is_dataclass(n)]
     drop = {i for n in schema for i in range(n.decorator_list[0].lineno, n.end_lineno + 1)}
     lines = source.splitlines(keepends=True)
-    return b"".join(line for i, line in enumerate(lines, 1) if i not in drop)
+    return b"".join(line for i, line in enumerate(lines, 1) if i not in drop and line.strip())
 
 
 @lru_cache(maxsize=None)
