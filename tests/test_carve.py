@@ -5,9 +5,12 @@ import numpy as np
 import pytest
 import torch
 import trimesh
+from conftest import make_cfg
 
 from hypershape import render
+from hypershape.experiments.outlines import true_outline_hull
 from hypershape.geometry.carve import hull_field, project, visual_hull
+from hypershape.geometry.marching import mesh_from_sdf
 from hypershape.geometry.metrics import mesh_metrics
 from hypershape.geometry.winding import winding_number
 from hypershape.nets.siren import pixel_grid
@@ -84,11 +87,6 @@ def test_the_hull_of_true_outlines_nears_a_sphere_as_the_views_grow_finer():
     """experiment=outlines: the hull carved from a sphere's own renders at 64 pixels lies closer to it than
     at 16 (by about a tenth: 24 cameras leave corners a finer view does not carve), and at 64 within half
     a 32-pixel view's pixel (0.034 at the object) of it. The views' resolution is the only thing that differs."""
-    from conftest import make_cfg
-
-    from hypershape.experiments.outlines import true_outline_hull
-    from hypershape.geometry.marching import mesh_from_sdf
-
     cfg = make_cfg("preset=tiny")
     sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.6)
     cd = {}

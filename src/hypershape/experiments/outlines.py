@@ -1,8 +1,9 @@
 """The outlines' ceiling: each object's ground truth rendered by 03's cameras at several view resolutions,
 its visual hull carved from those true pictures as route probe carves the views a hypernetwork draws
-(mapper.probe's threshold and grid), scored as 90 scores a field. What outlines alone can place, from these
-cameras at each resolution: at render.resolution, the ceiling of route probe's hull; for any route that
-reads the views, the mark above which it reads more than outlines. Runs 01 and 02 only."""
+(at mapper.probe.threshold), scored as 90 scores a field (marched on its grid, reconstruct.resolution).
+What outlines alone can place, from these cameras at each resolution: at render.resolution, the ceiling of
+route probe's hull; for any route that reads the views, the mark above which it reads more than outlines.
+Runs 01 and 02 only."""
 
 from __future__ import annotations
 
