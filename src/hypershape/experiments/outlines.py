@@ -17,6 +17,7 @@ from ..metrics import compared_metrics
 from ..objects import load_objects
 from ..paths import paths_of
 from ..readout.probe import mesh_brightness, probe_cameras
+from ..render import view_count
 from ..runtime import rng
 from ..stages.reconstruct import ground_truth, score_field
 from .common import rates_note, run_from, write_result
@@ -73,7 +74,7 @@ def run(cfg) -> str:
         cfg,
         "outlines",
         "The visual hull of the true outlines",
-        f"Split {e.split}: each object's ground truth rendered by 03's {len(probe_cameras(cfg.render)[1])} "
+        f"Split {e.split}: each object's ground truth rendered by 03's {view_count(cfg.render)} "
         f"cameras at each resolution (render.resolution is {cfg.render.resolution}), its visual hull carved "
         f"from those pictures at brightness {cfg.mapper.probe.threshold} (mapper.probe.threshold), scored as 90 "
         f"scores. No hypernetwork and nothing learnt: what outlines alone place from these cameras. "
