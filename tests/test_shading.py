@@ -1,7 +1,7 @@
 """The shading term of 80's refinement: the brightness model calibrated on the renderer predicts another
 mesh's pixels from their normals (and not with the light on the wrong side), its gradient through the
-implicit hit and the normals moves a field towards the pictured shape, and with no weight on it
-refinement is exactly what it was."""
+implicit hit and the normals moves a field towards the pictured shape, with no weight on it
+refinement is exactly what it was, and the views agree best with the shape they show."""
 
 import copy
 
@@ -23,7 +23,7 @@ from hypershape.shading import (
     shading_residuals,
 )
 from hypershape.stages.common import load_views
-from hypershape.stages.shape_sirens import FULL, accepted, ray_values, refine, view_agreement, view_rays
+from hypershape.stages.shape_sirens import FULL, accepted, outline_loss, ray_values, refine, view_agreement, view_rays
 
 RENDER = RenderConfig(resolution=32)
 CENTRE = (0.12, -0.08, 0.1)
@@ -156,3 +156,32 @@ def test_a_refinement_whose_shading_worsens_beyond_the_slack_is_not_kept():
     assert not accepted(before, dict(silhouette_iou=0.79, shading_error=0.04), None, slack)  # outlines worse
     assert not accepted(before, dict(silhouette_iou=0.8, shading_error=0.05), None, slack)  # nothing better
     assert accepted(before, dict(silhouette_iou=0.9, shading_error=0.06), None)  # shading not read
+
+
+def test_the_views_agree_best_with_the_sphere_they_show(sphere_views):
+    """The gate's silhouette IoU peaks at the pictured sphere, not at one a quarter pixel larger: pixels half
+    covered (4x MSAA) are no evidence either way (counted as covered, they favoured the dilated sphere)."""
+    rays = view_rays(sphere_views)
+    pixel = float(2 * RENDER.distance * np.tan(np.radians(RENDER.yfov_deg) / 2) / RENDER.resolution)  # at the centre
+
+    def iou(grow):
+        params = torch.tensor([*CENTRE, RADIUS + grow * pixel])
+        return view_agreement(SphereField(), params, rays, 64, len(rays[0]))["silhouette_iou"]
+
+    assert iou(0.0) > 0.99
+    assert iou(0.0) > iou(0.25) and iou(0.0) > iou(-0.25)
+
+
+def test_the_hinge_outline_loss_is_zero_only_for_the_pictured_sphere(sphere_views):
+    """outline_loss="hinge" leaves the shape the pictures show where it is (no ray pulls it), and pulls a
+    sphere a pixel too large or too small; the BCE pulls even the pictured one."""
+    o, d, near, far, mask, _ = view_rays(sphere_views)
+    pixel = float(2 * RENDER.distance * np.tan(np.radians(RENDER.yfov_deg) / 2) / RENDER.resolution)
+
+    def loss(kind, grow):
+        params = torch.tensor([*CENTRE, RADIUS + grow * pixel])
+        values = ray_values(lambda x: SphereField().sdf(params, x), o, d, near, far, 64)[1]
+        return float(outline_loss(values, mask, RefineConfig(outline_loss=kind)))
+
+    assert loss("hinge", 0.0) < 1e-6 < loss("hinge", 1.0) and loss("hinge", -1.0) > 1e-6
+    assert loss("bce", 0.0) > 1e-3

@@ -207,6 +207,11 @@ class RefineConfig:
     """Points per ray inside the unit sphere."""
     temperature: float = 0.02
     """Softness of the silhouette: occupancy = sigmoid(-sdf / temperature)."""
+    outline_loss: str = "bce"
+    """How a ray's least sampled value m is held to its pixel's coverage: "bce", the binary cross-entropy
+    of sigmoid(−m / temperature) with the coverage (never satisfied, so it moves even the true shape);
+    "hinge", max(0, m) where the pixel is mostly covered and max(0, −m) where it is mostly empty, half
+    covered pixels left out (shape_sirens.HALF_COVERED): zero for a field whose outlines are the pictures'."""
     weight_reg: float = 1.0
     """Pull towards the predicted weights (keeps the field an SDF away from the rays)."""
     oracle_depth: bool = True

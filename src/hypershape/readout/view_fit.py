@@ -6,11 +6,18 @@ outlines. Reads the object's hypernetwork alone: no 03 mask, no depth."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..nets.shape_decoder import ShapeDecoder
 from ..render import intrinsics
-from ..stages.shape_sirens import HARD_TEMPERATURE, PROB_CLAMP, accepted, field_silhouette, view_rays
+from ..stages.shape_sirens import (
+    HARD_TEMPERATURE,
+    accepted,
+    coverage_iou,
+    field_silhouette,
+    outline_loss,
+    ray_values,
+    view_rays,
+)
 from ..training import train
 from .probe import Prober
 
@@ -39,16 +46,14 @@ def silhouette_iou(decoder: ShapeDecoder, z: torch.Tensor, rays, samples: int, m
     dev = z.device
     o, d, near, far = (x[idx].to(dev) for x in (o, d, near, far))
     occ = field_silhouette(lambda x: decoder(z, x), o, d, near, far, samples, HARD_TEMPERATURE) > 0.5
-    m = mask[idx].to(dev) > 0.5
-    union = (occ | m).sum()
-    return float((occ & m).sum() / union) if union else 1.0
+    return coverage_iou(occ, mask[idx].to(dev))
 
 
 def fit_to_views(
     decoder: ShapeDecoder, z0: torch.Tensor, scale: torch.Tensor, rays, c, r, gen: torch.Generator
 ) -> tuple[torch.Tensor, list[float]]:
-    """The latent fitted for c.refine_steps at c.refine_lr from z0: silhouette BCE on r.rays rays a step
-    (r = cfg.shape_siren.refine: rays, samples_per_ray, temperature) plus c.refine_pull times the mean
+    """The latent fitted for c.refine_steps at c.refine_lr from z0: the outline_loss on r.rays rays a step
+    (r = cfg.shape_siren.refine: rays, samples_per_ray, outline_loss) plus c.refine_pull times the mean
     squared move from z0 in units of `scale` (the training latents' spread per dimension)."""
     o, d, near, far, mask, _ = (t.to(z0.device) for t in rays)
     z = z0.detach().clone().requires_grad_(True)
@@ -56,11 +61,8 @@ def fit_to_views(
 
     def loss(step):
         idx = torch.randint(len(o), (r.rays,), generator=gen).to(o.device)
-        occ = field_silhouette(
-            lambda x: decoder(z, x), o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, r.temperature, gen
-        )
-        bce = F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask[idx])
-        return bce + c.refine_pull * (((z - z0) / scale) ** 2).mean()
+        _, values = ray_values(lambda x: decoder(z, x), o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, gen)
+        return outline_loss(values, mask[idx], r) + c.refine_pull * (((z - z0) / scale) ** 2).mean()
 
     curve = train([z], loss, c.refine_steps, c.refine_lr, desc="fit latent to views")
     return z.detach(), curve

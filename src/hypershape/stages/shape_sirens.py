@@ -28,6 +28,10 @@ HARD_TEMPERATURE = 1e-6
 """field_silhouette at this temperature is the hard silhouette: sigmoid(-min f / T) > 0.5 exactly where min f < 0."""
 PROB_CLAMP = 1e-6
 """Occupancies are clamped to [PROB_CLAMP, 1 - PROB_CLAMP] in the BCE, so a saturated ray gives a finite loss."""
+HALF_COVERED = 0.125
+"""Pixels whose coverage is within this of 1/2 (03's 4x MSAA alpha 2/4) are left out of silhouette IoU: the
+ray through such a pixel's centre hits or misses the surface alike, and counting them as covered made a
+sphere dilated by a quarter pixel agree better than the sphere itself."""
 
 
 def view_rays(views: dict) -> tuple:
@@ -69,17 +73,39 @@ def silhouette(values: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.sigmoid(-values.min(dim=1).values / temperature)
 
 
+def outline_loss(values: torch.Tensor, mask: torch.Tensor, r) -> torch.Tensor:
+    """How far the fields' values along rays [R, S] are from drawing the pixels' coverage [R]:
+    r.outline_loss (RefineConfig) of the least value per ray."""
+    if r.outline_loss == "bce":
+        occ = silhouette(values, r.temperature)
+        return F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask)
+    if r.outline_loss == "hinge":
+        least = values.min(dim=1).values
+        inside, outside = mask > 0.5 + HALF_COVERED, mask < 0.5 - HALF_COVERED
+        return (torch.relu(least) * inside + torch.relu(-least) * outside).mean()
+    raise ValueError(f"shape_siren.refine.outline_loss must be bce or hinge, not {r.outline_loss!r}")
+
+
 def field_silhouette(field, o, d, near, far, samples: int, temperature: float, gen=None) -> torch.Tensor:
     """Occupancy of each ray under a signed distance field: silhouette of its ray_values. The hard
     silhouette is where the minimum is negative."""
     return silhouette(ray_values(field, o, d, near, far, samples, gen)[1], temperature)
 
 
+def coverage_iou(occupied: torch.Tensor, mask: torch.Tensor) -> float:
+    """IoU of hard ray occupancies (bool [R]) with the pixels' coverage [R] in [0, 1], over the rays whose
+    pixel is mostly covered or mostly empty (HALF_COVERED): 1 for the rendered shape itself."""
+    clear = (mask - 0.5).abs() > HALF_COVERED
+    occupied, covered = occupied[clear], mask[clear] > 0.5
+    union = (occupied | covered).sum()
+    return float((occupied & covered).sum() / union) if union else 1.0
+
+
 def view_agreement(
     field: Field, params, rays, samples: int, max_rays: int, chunk: int | None = None, shading: RayShading = None
 ) -> dict:
     """How well a field agrees with the object's own views, on at most `max_rays` rays evenly spaced over
-    all of them: the IoU of its hard silhouettes (minimum of f along the ray < 0) with the masks; where
+    all of them: the coverage_iou of its hard silhouettes (minimum of f along the ray < 0) with the masks; where
     the rays carry depth, the median |f| at the depth maps' surface points (0 for a field whose zero set
     passes through them); with `shading`, the median |predicted − observed| brightness over the fully
     covered rays that hit the field (shading.shading_residuals, hard hits; 1, the most it can be, where
@@ -93,10 +119,7 @@ def view_agreement(
         return field.evaluate(params, x, chunk)
 
     t, values = ray_values(f, o, d, near, far, samples)
-    occ = silhouette(values, HARD_TEMPERATURE) > 0.5
-    m = mask[idx].to(dev) > 0.5
-    union = (occ | m).sum()
-    out = dict(silhouette_iou=float((occ & m).sum() / union) if union else 1.0)
+    out = dict(silhouette_iou=coverage_iou(silhouette(values, HARD_TEMPERATURE) > 0.5, mask[idx].to(dev)))
     if shading is not None:
         full = mask[idx] > FULL
         seen = shading.take(idx[full]).to(dev)
@@ -114,7 +137,7 @@ def view_agreement(
 def refine(
     field: Field, params0: torch.Tensor, rays, r, gen, numerics: Numerics, shading: RayShading = None
 ) -> tuple[torch.Tensor, list[float]]:
-    """Adam on the field's parameters: the silhouette BCE against the masks; where the rays carry depth
+    """Adam on the field's parameters: the outline_loss against the masks; where the rays carry depth
     (t_hit not None), r.depth_weight times |f| at the depth maps' surface points and max(0, −f) at ray
     samples in front of them (free space: carves what no silhouette shows); with `shading` (the rays'
     pictures), r.shading_weight times the mean |predicted − observed| brightness of the fully covered
@@ -132,8 +155,7 @@ def refine(
         t, pts = ray_points(o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, gen)
         pts = pts.reshape(-1, 3).requires_grad_(r.eikonal_weight > 0)
         values = field.sdf(f[0], pts)[:, 0]
-        occ = silhouette(values.reshape(len(idx), -1), r.temperature)
-        total = F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask[idx])
+        total = outline_loss(values.reshape(len(idx), -1), mask[idx], r)
         if shading_weight > 0:
             full = mask[idx] > FULL
             on = idx[full]
