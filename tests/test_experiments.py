@@ -12,7 +12,7 @@ import trimesh
 from hypershape.config import Route
 from hypershape.experiments import EXPERIMENTS, heads, run_experiment
 from hypershape.experiments.baseline import ORACLE
-from hypershape.experiments.common import variant
+from hypershape.experiments.common import object_rows, variant
 from hypershape.experiments.interpolation import DECODER, MODES, PathMeshes, path_stats
 from hypershape.experiments.report import write_report
 from hypershape.geometry.marching import mesh_from_sdf
@@ -197,6 +197,15 @@ def test_baseline_and_ood_and_report(base):
         sel = [r for r in h["objects"] if r["resolution"] == res]
         assert {r["id"] for r in sel} == tested and {r["split"] for r in sel} == {"test"}
         assert row["n"] == len(sel) and row["F@0.02"] == pytest.approx(np.median([r["fscore_0.02"] for r in sel]))
+    # the refinement from the truth: a row per test object, its target scored exactly as 90 scores it
+    rf = table(base, "refinement")
+    ninety = {r["id"]: r for r in object_rows(base) if r["kind"] == "target"}
+    assert {r["id"] for r in rf["objects"]} == tested
+    for r in rf["objects"]:
+        assert r["target"]["fscore_0.02"] == ninety[r["id"]]["fscore_0.02"], r["id"]
+    assert [r["field"] for r in rf["rows"]] == ["target", "refined"]
+    for row in rf["rows"]:
+        assert row["F@0.02"] == pytest.approx(np.median([r[row["field"]]["fscore_0.02"] for r in rf["objects"]]))
     text = write_report(base)
     # the report gathers every experiment's own table (or says how to run it) and the baseline's verdict
     for name in EXPERIMENTS:

@@ -6,6 +6,7 @@ import torch
 import trimesh
 
 from hypershape.config import ReconstructConfig
+from hypershape.experiments.refinement import outward
 from hypershape.experiments.report import conventions
 from hypershape.geometry import metrics
 from hypershape.geometry.metrics import WORST_CHAMFER, sampling_floor
@@ -119,3 +120,11 @@ def test_sampling_floor_is_computed_and_quoted():
     assert finer["chamfer_l1"] / floor["chamfer_l1"] == pytest.approx(0.5, abs=0.05)
     text = conventions(rc, floor)
     assert f"{floor['chamfer_l1']:.4f}" in text and f"{floor['fscore_0.01']:.3f}" in text and "5,000 points" in text
+
+
+def test_outward_is_how_far_a_surface_lies_outside_the_truth():
+    """experiments.refinement.outward: a sphere 0.02 larger lies +0.02 outside, one 0.02 smaller −0.02."""
+    solid = trimesh.creation.icosphere(subdivisions=5, radius=0.5)
+    for grow in (0.02, -0.02):
+        bigger = trimesh.creation.icosphere(subdivisions=5, radius=0.5 + grow)
+        assert outward(bigger, solid, np.random.default_rng(0)) == pytest.approx(grow, abs=1e-3)

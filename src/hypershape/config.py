@@ -609,12 +609,22 @@ class OutlinesExperiment:
 
 
 @dataclass
+class RefinementExperiment:
+    """80's refinement from the pictures started from each object's 60 target, the truth as a shape-SIREN holds
+    it (experiment=refinement; runs 01, 02, 03 and 60 only; shape_siren.refine sets the refinement)."""
+
+    split: str = "test"
+    """The split whose objects are refined."""
+
+
+@dataclass
 class ExperimentConfig:
     """Which experiment experiment.py runs, and each experiment's own settings (configs/experiment/<name>.yaml
     sets `name` and that experiment's section)."""
 
     name: Optional[str] = None
-    """routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout, paired or outlines."""
+    """routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout, paired, outlines or
+    refinement."""
     routes: RoutesExperiment = field(default_factory=RoutesExperiment)
     interpolation: InterpolationExperiment = field(default_factory=InterpolationExperiment)
     ood: OodExperiment = field(default_factory=OodExperiment)
@@ -622,6 +632,7 @@ class ExperimentConfig:
     readout: ReadoutExperiment = field(default_factory=ReadoutExperiment)
     paired: PairedExperiment = field(default_factory=PairedExperiment)
     outlines: OutlinesExperiment = field(default_factory=OutlinesExperiment)
+    refinement: RefinementExperiment = field(default_factory=RefinementExperiment)
 
 
 @dataclass

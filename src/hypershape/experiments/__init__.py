@@ -18,6 +18,7 @@ EXPERIMENTS = (
     "readout",
     "paired",
     "outlines",
+    "refinement",
 )
 
 
