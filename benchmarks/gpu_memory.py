@@ -26,7 +26,7 @@ from hypershape.nets.weight_ae import WeightAE
 from hypershape.render import view_count
 from hypershape.stages.common import image_spec, shape_spec
 from hypershape.stages.hypernets import hypernet_loss
-from hypershape.stages.shape_sirens import soft_silhouette
+from hypershape.stages.shape_sirens import field_silhouette
 from hypershape.training import sdf_fit_loss, sdf_l1
 
 META = torch.device("meta")
@@ -129,7 +129,19 @@ def stage_rows(cfg) -> list[dict]:
     flat = torch.empty(1, sspec.numel, device=META, requires_grad=True)
     o, d = torch.empty(r.rays, 3, device=META), torch.empty(r.rays, 3, device=META)
     near, far = torch.empty(r.rays, device=META), torch.empty(r.rays, device=META)
-    saved = saved_by(lambda: soft_silhouette(sspec, flat[0], o, d, near, far, r.samples_per_ray, r.temperature).sum())
+    saved = saved_by(
+        lambda: field_silhouette(
+            lambda x: siren_forward(sspec, flat[0], x),
+            o,
+            d,
+            near,
+            far,
+            r.samples_per_ray,
+            r.temperature,
+            None,
+            r.least_rounds,
+        ).sum()
+    )
     inputs = views * pixels * 9 * FP32  # origins, directions, near, far, mask of every ray
     eval_rays = min(r.eval_rays, views * pixels)  # silhouette IoU: no grad, two layers of every point alive
     evaluation = inputs + 2 * eval_rays * r.samples_per_ray * sspec.hidden * FP32

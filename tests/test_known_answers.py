@@ -10,7 +10,7 @@ import hypershape.runtime
 from hypershape.paths import SCRIPTS, STAGE_DIRS
 from hypershape.pipeline import run_all
 from hypershape.render import camera_rays, intrinsics, look_at, sphere_interval
-from hypershape.stages.shape_sirens import field_silhouette
+from hypershape.stages.shape_sirens import field_silhouette, ray_least, ray_values
 
 
 @pytest.mark.parametrize("radius", [0.3, 0.6])
@@ -32,6 +32,25 @@ def test_silhouette_of_a_sphere_is_the_disc_of_its_angular_radius(radius):
     # the soft silhouette is 1/2 where a ray grazes the sphere, above inside, below outside
     soft = field_silhouette(sphere, o, d, near, far, 256, 0.05).reshape(res, res)
     assert soft[rho < 0.5 * r_px].min() > 0.5 > soft[rho > 1.5 * r_px].max()
+
+
+def test_the_search_along_a_ray_finds_a_plate_thinner_than_the_samples_step_over():
+    """ray_least: a plate 0.01 thick seen edge-on is missed by 32 samples a ray (their spacing is about 0.06)
+    and found by two rounds of search about the least sample, at its true least value, with the gradient of
+    the field there."""
+    gen = torch.Generator().manual_seed(0)
+    xy = torch.rand(200, 2, generator=gen) - 0.5
+    o = torch.cat([xy, torch.full((200, 1), 3.0)], dim=1)
+    d = torch.tensor([[0.0, 0.0, -1.0]]).expand(200, 3)
+    near, far = sphere_interval(o, d, 1.0)
+    half = torch.tensor(0.005, requires_grad=True)
+    plate = lambda x: x[:, 2].abs() - half  # noqa: E731  (its least value along every ray is -half)
+    t, values = ray_values(plate, o, d, near, far, 32)
+    assert (ray_least(plate, o, d, near, far, t, values, 0) > 0).float().mean() > 0.5
+    least = ray_least(plate, o, d, near, far, t, values, 2)
+    torch.testing.assert_close(least, torch.full((200,), -0.005), atol=1e-3, rtol=0)
+    (grad,) = torch.autograd.grad(least.sum(), half)
+    assert float(grad) == -200.0
 
 
 def redone(results) -> dict[str, int]:

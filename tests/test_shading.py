@@ -181,7 +181,7 @@ def test_the_hinge_outline_loss_is_zero_only_for_the_pictured_sphere(sphere_view
     def loss(kind, grow):
         params = torch.tensor([*CENTRE, RADIUS + grow * pixel])
         values = ray_values(lambda x: SphereField().sdf(params, x), o, d, near, far, 64)[1]
-        return float(outline_loss(values, mask, RefineConfig(outline_loss=kind)))
+        return float(outline_loss(values.min(dim=1).values, mask, RefineConfig(outline_loss=kind)))
 
     assert loss("hinge", 0.0) < 1e-6 < loss("hinge", 1.0) and loss("hinge", -1.0) > 1e-6
     assert loss("bce", 0.0) > 1e-3

@@ -118,8 +118,8 @@ def test_fitting_a_latent_to_the_views_never_lowers_their_agreement(tiny_run):
         rays = drawn_rays(prober, i, cfg.render, cfg.mapper.probe.threshold)
         start = codes[(k + 1) % len(ids)]  # another object's latent: room to improve
         z, info = refine_latent(decoder, start, scale, rays, cfg.decoder, r, generator(0, "test-views", i))
-        before = silhouette_iou(decoder, start, rays, r.samples_per_ray, r.eval_rays)
-        after = silhouette_iou(decoder, z, rays, r.samples_per_ray, r.eval_rays)
+        before = silhouette_iou(decoder, start, rays, r.samples_per_ray, r.eval_rays, r.least_rounds)
+        after = silhouette_iou(decoder, z, rays, r.samples_per_ray, r.eval_rays, r.least_rounds)
         assert after >= before
         assert info["refine_accepted"] == (after > before) and info["view_iou_refined"] == after
         kept += info["refine_accepted"]

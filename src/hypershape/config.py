@@ -207,6 +207,10 @@ class RefineConfig:
     """Points per ray inside the unit sphere."""
     temperature: float = 0.02
     """Softness of the silhouette: occupancy = sigmoid(-sdf / temperature)."""
+    least_rounds: int = 2
+    """Rounds of the search for each ray's least value about its least sample (stages/shape_sirens.ray_least),
+    in the loss and in the views' agreement: a thin part that falls between samples_per_ray samples is found.
+    0: the least sample."""
     outline_loss: str = "bce"
     """How a ray's least sampled value m is held to its pixel's coverage: "bce", the binary cross-entropy
     of sigmoid(−m / temperature) with the coverage (never satisfied, so it moves even the true shape);

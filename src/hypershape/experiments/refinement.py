@@ -52,7 +52,7 @@ def refined_truth_rows(cfg, ids: dict[str, str]) -> list[dict]:
             gen = rng(cfg.seed, "90", o)
             truth = ground_truth(p, o, rc, gen)
             m, mesh = score_field(field.numpy(params, num.device, chunk), truth, rc, gen)
-            agree = view_agreement(field, params, rays, r.samples_per_ray, r.eval_rays, chunk, shading)
+            agree = view_agreement(field, params, rays, r.samples_per_ray, r.eval_rays, chunk, shading, r.least_rounds)
             row[kind] = dict(m, outward=outward(mesh, truth["mesh"], rng(cfg.seed, "outward", o)), **agree)
         rows.append(row)
     return rows

@@ -15,6 +15,7 @@ from ..stages.shape_sirens import (
     coverage_iou,
     field_silhouette,
     outline_loss,
+    ray_least,
     ray_values,
     view_rays,
 )
@@ -38,14 +39,14 @@ def drawn_rays(prober: Prober, obj_id: str, render, threshold: float) -> tuple[t
 
 
 @torch.no_grad()
-def silhouette_iou(decoder: ShapeDecoder, z: torch.Tensor, rays, samples: int, max_rays: int) -> float:
+def silhouette_iou(decoder: ShapeDecoder, z: torch.Tensor, rays, samples: int, max_rays: int, rounds: int = 0) -> float:
     """IoU of the decoded field's hard silhouettes with the masks, on at most `max_rays` rays evenly spaced
     over all views (stages/shape_sirens.view_agreement's measure, for a decoder's field)."""
     o, d, near, far, mask, _ = rays
     idx = torch.linspace(0, len(o) - 1, min(len(o), max_rays)).long()
     dev = z.device
     o, d, near, far = (x[idx].to(dev) for x in (o, d, near, far))
-    occ = field_silhouette(lambda x: decoder(z, x), o, d, near, far, samples, HARD_TEMPERATURE) > 0.5
+    occ = field_silhouette(lambda x: decoder(z, x), o, d, near, far, samples, HARD_TEMPERATURE, None, rounds) > 0.5
     return coverage_iou(occ, mask[idx].to(dev))
 
 
@@ -61,8 +62,14 @@ def fit_to_views(
 
     def loss(step):
         idx = torch.randint(len(o), (r.rays,), generator=gen).to(o.device)
-        _, values = ray_values(lambda x: decoder(z, x), o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, gen)
-        return outline_loss(values, mask[idx], r) + c.refine_pull * (((z - z0) / scale) ** 2).mean()
+
+        def field(x):
+            return decoder(z, x)
+
+        rays_ = (o[idx], d[idx], near[idx], far[idx])
+        t, values = ray_values(field, *rays_, r.samples_per_ray, gen)
+        least = ray_least(field, *rays_, t, values, r.least_rounds)
+        return outline_loss(least, mask[idx], r) + c.refine_pull * (((z - z0) / scale) ** 2).mean()
 
     curve = train([z], loss, c.refine_steps, c.refine_lr, desc="fit latent to views")
     return z.detach(), curve
@@ -71,11 +78,11 @@ def fit_to_views(
 def refine_latent(decoder, z0, scale, rays, c, r, gen) -> tuple[torch.Tensor, dict]:
     """fit_to_views, kept only where the silhouette IoU with the drawn outlines (on r.eval_rays) rises
     (stages/shape_sirens.accepted without depth); otherwise z0. Returns the latent and the record."""
-    before = dict(silhouette_iou=silhouette_iou(decoder, z0, rays, r.samples_per_ray, r.eval_rays))
+    before = dict(silhouette_iou=silhouette_iou(decoder, z0, rays, r.samples_per_ray, r.eval_rays, r.least_rounds))
     if c.refine_steps <= 0:
         return z0, dict(view_iou_predicted=before["silhouette_iou"], view_iou_refined=before["silhouette_iou"])
     z, curve = fit_to_views(decoder, z0, scale, rays, c, r, gen)
-    after = dict(silhouette_iou=silhouette_iou(decoder, z, rays, r.samples_per_ray, r.eval_rays))
+    after = dict(silhouette_iou=silhouette_iou(decoder, z, rays, r.samples_per_ray, r.eval_rays, r.least_rounds))
     keep = accepted(before, after, None)
     return (z if keep else z0), dict(
         view_iou_predicted=before["silhouette_iou"],

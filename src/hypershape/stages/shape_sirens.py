@@ -28,6 +28,8 @@ HARD_TEMPERATURE = 1e-6
 """field_silhouette at this temperature is the hard silhouette: sigmoid(-min f / T) > 0.5 exactly where min f < 0."""
 PROB_CLAMP = 1e-6
 """Occupancies are clamped to [PROB_CLAMP, 1 - PROB_CLAMP] in the BCE, so a saturated ray gives a finite loss."""
+LEAST_SEARCH = 9
+"""Points a round of ray_least's search looks at across two sample spacings (odd: the best so far is one)."""
 HALF_COVERED = 0.125
 """Pixels whose coverage is within this of 1/2 (03's 4x MSAA alpha 2/4) are left out of silhouette IoU: the
 ray through such a pixel's centre hits or misses the surface alike, and counting them as covered made a
@@ -68,28 +70,51 @@ def ray_values(field, o, d, near, far, samples: int, gen=None) -> tuple[torch.Te
     return t, field(pts.reshape(-1, 3)).reshape(len(o), samples)
 
 
-def silhouette(values: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Occupancy of each ray from the field's values along it [R, S]: sigmoid(−min f / T)."""
-    return torch.sigmoid(-values.min(dim=1).values / temperature)
+def ray_least(field, o, d, near, far, t, values, rounds: int) -> torch.Tensor:
+    """Each ray's least value of the field [R], from its samples (t, values [R, S] of ray_values): the least
+    sample, then `rounds` times the best of LEAST_SEARCH points spread evenly over a sample spacing either side
+    of the best so far (each round LEAST_SEARCH // 2 times finer), found without gradients and evaluated
+    with them, so the gradient is the field's at the ray's least point. A part thinner than the spacing that
+    the samples step over is found (an SDF falls towards it). rounds = 0: the least sample."""
+    least, k = values.min(dim=1)
+    if rounds == 0:
+        return least
+    with torch.no_grad():
+        best = t.gather(1, k[:, None])[:, 0]
+        step = (far - near) / t.shape[1]
+        offsets = torch.linspace(-1.0, 1.0, LEAST_SEARCH, device=t.device)
+        for _ in range(rounds):
+            tc = torch.minimum(torch.maximum(best[:, None] + step[:, None] * offsets, near[:, None]), far[:, None])
+            v = field((o[:, None] + tc[..., None] * d[:, None]).reshape(-1, 3)).reshape(len(o), -1)
+            best = tc.gather(1, v.argmin(dim=1, keepdim=True))[:, 0]
+            step = step / (LEAST_SEARCH // 2)
+    return field(o + best[:, None] * d).reshape(-1)
 
 
-def outline_loss(values: torch.Tensor, mask: torch.Tensor, r) -> torch.Tensor:
-    """How far the fields' values along rays [R, S] are from drawing the pixels' coverage [R]:
-    r.outline_loss (RefineConfig) of the least value per ray."""
+def occupancy(least: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Occupancy of each ray from its least value [R]: sigmoid(−least / T)."""
+    return torch.sigmoid(-least / temperature)
+
+
+def outline_loss(least: torch.Tensor, mask: torch.Tensor, r) -> torch.Tensor:
+    """How far the fields' least values along rays [R] (ray_least) are from drawing the pixels' coverage
+    [R]: r.outline_loss (RefineConfig)."""
     if r.outline_loss == "bce":
-        occ = silhouette(values, r.temperature)
+        occ = occupancy(least, r.temperature)
         return F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask)
     if r.outline_loss == "hinge":
-        least = values.min(dim=1).values
         inside, outside = mask > 0.5 + HALF_COVERED, mask < 0.5 - HALF_COVERED
         return (torch.relu(least) * inside + torch.relu(-least) * outside).mean()
     raise ValueError(f"shape_siren.refine.outline_loss must be bce or hinge, not {r.outline_loss!r}")
 
 
-def field_silhouette(field, o, d, near, far, samples: int, temperature: float, gen=None) -> torch.Tensor:
-    """Occupancy of each ray under a signed distance field: silhouette of its ray_values. The hard
-    silhouette is where the minimum is negative."""
-    return silhouette(ray_values(field, o, d, near, far, samples, gen)[1], temperature)
+def field_silhouette(
+    field, o, d, near, far, samples: int, temperature: float, gen=None, rounds: int = 0
+) -> torch.Tensor:
+    """Occupancy of each ray under a signed distance field, from its ray_least after `rounds` of search.
+    The hard silhouette is where that least value is negative."""
+    t, values = ray_values(field, o, d, near, far, samples, gen)
+    return occupancy(ray_least(field, o, d, near, far, t, values, rounds), temperature)
 
 
 def coverage_iou(occupied: torch.Tensor, mask: torch.Tensor) -> float:
@@ -102,10 +127,17 @@ def coverage_iou(occupied: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 def view_agreement(
-    field: Field, params, rays, samples: int, max_rays: int, chunk: int | None = None, shading: RayShading = None
+    field: Field,
+    params,
+    rays,
+    samples: int,
+    max_rays: int,
+    chunk: int | None = None,
+    shading: RayShading = None,
+    rounds: int = 0,
 ) -> dict:
     """How well a field agrees with the object's own views, on at most `max_rays` rays evenly spaced over
-    all of them: the coverage_iou of its hard silhouettes (minimum of f along the ray < 0) with the masks; where
+    all of them: the coverage_iou of its hard silhouettes (ray_least after `rounds` of search < 0) with the masks; where
     the rays carry depth, the median |f| at the depth maps' surface points (0 for a field whose zero set
     passes through them); with `shading`, the median |predicted − observed| brightness over the fully
     covered rays that hit the field (shading.shading_residuals, hard hits; 1, the most it can be, where
@@ -119,7 +151,8 @@ def view_agreement(
         return field.evaluate(params, x, chunk)
 
     t, values = ray_values(f, o, d, near, far, samples)
-    out = dict(silhouette_iou=coverage_iou(silhouette(values, HARD_TEMPERATURE) > 0.5, mask[idx].to(dev)))
+    least = ray_least(f, o, d, near, far, t, values, rounds)
+    out = dict(silhouette_iou=coverage_iou(least < 0, mask[idx].to(dev)))
     if shading is not None:
         full = mask[idx] > FULL
         seen = shading.take(idx[full]).to(dev)
@@ -155,7 +188,17 @@ def refine(
         t, pts = ray_points(o[idx], d[idx], near[idx], far[idx], r.samples_per_ray, gen)
         pts = pts.reshape(-1, 3).requires_grad_(r.eikonal_weight > 0)
         values = field.sdf(f[0], pts)[:, 0]
-        total = outline_loss(values.reshape(len(idx), -1), mask[idx], r)
+        least = ray_least(
+            lambda x: field.sdf(f[0], x),
+            o[idx],
+            d[idx],
+            near[idx],
+            far[idx],
+            t,
+            values.reshape(len(idx), -1),
+            r.least_rounds,
+        )
+        total = outline_loss(least, mask[idx], r)
         if shading_weight > 0:
             full = mask[idx] > FULL
             on = idx[full]
@@ -204,7 +247,7 @@ def refine_if_better(
     refined, curve = refine(field, pred, rays, r, gen, numerics, shading) if r.steps > 0 else (pred, [float("nan")])
 
     def agreement(params):
-        return view_agreement(field, params, rays, r.samples_per_ray, r.eval_rays, chunk, shading)
+        return view_agreement(field, params, rays, r.samples_per_ray, r.eval_rays, chunk, shading, r.least_rounds)
 
     before = agreement(pred)
     after = agreement(refined) if r.steps > 0 else before
