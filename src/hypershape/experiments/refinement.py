@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import trimesh
+from tqdm import tqdm
 
 from ..config import readout_seed
 from ..geometry.sdf import sample_surface, signed_distance
@@ -42,7 +43,7 @@ def refined_truth_rows(cfg, ids: dict[str, str]) -> list[dict]:
     field, chunk = SirenField(shape_spec(cfg)), cfg.device.eval_chunk
     model = brightness_model(cfg.render) if r.shading_weight > 0 else None
     rows = []
-    for o in sorted(ids):
+    for o in tqdm(sorted(ids), desc="refinement from the truth", unit="obj", dynamic_ncols=True):
         pictures = {k: v for k, v in load_views(p.views(o)).items() if k != "depth"}
         rays, shading = view_rays(pictures), ray_shading(pictures, model) if model else None
         target = load_torch(p.target(o))["flat"].to(num.device)
