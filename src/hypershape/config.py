@@ -212,7 +212,7 @@ class RefineConfig:
     in the loss and in the views' agreement: a thin part that falls between samples_per_ray samples is found.
     0: the least sample."""
     outline_loss: str = "bce"
-    """How a ray's least sampled value m is held to its pixel's coverage: "bce", the binary cross-entropy
+    """How a ray's least value m (least_rounds) is held to its pixel's coverage: "bce", the binary cross-entropy
     of sigmoid(−m / temperature) with the coverage (never satisfied, so it moves even the true shape);
     "hinge", max(0, m) where the pixel is mostly covered and max(0, −m) where it is mostly empty, half
     covered pixels left out (shape_sirens.HALF_COVERED): zero for a field whose outlines are the pictures'."""

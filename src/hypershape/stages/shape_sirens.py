@@ -137,11 +137,11 @@ def view_agreement(
     rounds: int = 0,
 ) -> dict:
     """How well a field agrees with the object's own views, on at most `max_rays` rays evenly spaced over
-    all of them: the coverage_iou of its hard silhouettes (ray_least after `rounds` of search < 0) with the masks; where
-    the rays carry depth, the median |f| at the depth maps' surface points (0 for a field whose zero set
-    passes through them); with `shading`, the median |predicted − observed| brightness over the fully
-    covered rays that hit the field (shading.shading_residuals, hard hits; 1, the most it can be, where
-    none does)."""
+    all of them: the coverage_iou of its hard silhouettes (ray_least after `rounds` of search < 0) with the
+    masks; where the rays carry depth, the median |f| at the depth maps' surface points (0 for a field whose
+    zero set passes through them); with `shading`, the median |predicted − observed| brightness over the
+    fully covered rays that hit the field (shading.shading_residuals, hard hits; 1, the most it can be,
+    where none does)."""
     o, d, near, far, mask, t_hit = rays
     idx = torch.linspace(0, len(o) - 1, min(len(o), max_rays)).long()
     dev = params.device
