@@ -48,10 +48,11 @@ def refined_truth_rows(cfg, ids: dict[str, str]) -> list[dict]:
         rays, shading = view_rays(pictures), ray_shading(pictures, model) if model else None
         target = load_torch(p.target(o))["flat"].to(num.device)
         refined = refine(field, target, rays, r, generator(readout_seed(cfg), "80", o), num, shading)[0]
-        row = dict(id=o, split=ids[o])
+        row, gen = dict(id=o, split=ids[o]), rng(cfg.seed, "90", o)
+        truth = ground_truth(p, o, rc, gen)
+        drawn = gen.bit_generator.state  # both on 90's draws for the target
         for kind, params in (("target", target), ("refined", refined)):
-            gen = rng(cfg.seed, "90", o)
-            truth = ground_truth(p, o, rc, gen)
+            gen.bit_generator.state = drawn
             m, mesh = score_field(field.numpy(params, num.device, chunk), truth, rc, gen)
             agree = view_agreement(field, params, rays, r.samples_per_ray, r.eval_rays, chunk, shading, r.least_rounds)
             row[kind] = dict(m, outward=outward(mesh, truth["mesh"], rng(cfg.seed, "outward", o)), **agree)
