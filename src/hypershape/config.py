@@ -243,16 +243,21 @@ class RefineConfig:
     """Rays, evenly spaced over all views, on which the views' agreement (silhouette IoU, depth error) of
     the predicted and refined SIRENs is measured (all of them when the views have fewer)."""
     shading_weight: float = 0.0
-    """Weight of the shading term of both refinements: at each drawn ray whose pixel is fully covered, the
-    field's first surface hit (made differentiable by one implicit step) and its normal predict the pixel's
-    brightness (shading.py's model, calibrated on the renderer), held to the picture's by mean |difference|.
-    Reads the RGB pictures only. With it > 0 the views' agreement also measures the shading error (median
-    |difference| over covered hit rays) and a refinement is kept only where it is at most shading_slack
-    higher. 0: outlines only, as before."""
+    """Weight of the shading term of both refinements: at each drawn ray whose pixel it reads (fully covered,
+    shading_margin from the outline), the field's first surface hit (made differentiable by one implicit
+    step) and its normal predict the pixel's brightness (shading.py's model, calibrated on the renderer),
+    held to the picture's by mean |difference|. Reads the RGB pictures only. With it > 0 the views' agreement
+    also measures the shading error (median |difference| over the rays it reads that hit) and a refinement
+    is kept only where it is at most shading_slack higher. 0: outlines only, as before."""
     shading_slack: float = 0.001
     """How much the median shading error may rise in a kept refinement (a quarter of an 8-bit grey level):
     a refinement that fits the outlines better moves it by noise, one that spoils a shape the prediction
     had right (a training object's faces rounded off to fit its outlines) raises it by more."""
+    shading_margin: int = 1
+    """The shading term and error read a fully covered pixel only where every pixel within this many of it
+    is fully covered too (0: every fully covered pixel). Next to an outline a ray meets the surface at a
+    grazing angle, where the brightness a pixel averages over its footprint is least like its centre's: there
+    the mean |difference| falls as the surface moves outwards, so it pushed the truth out (docs/results.md)."""
 
 
 @dataclass

@@ -134,26 +134,38 @@ GRAZING = 0.05
 @dataclass
 class RayShading:
     """What the shading term reads for each ray of stages/shape_sirens.view_rays: the picture's brightness
-    [R], the unit direction to the key light of the ray's camera [R, 3], and the renderer's model."""
+    [R], the unit direction to the key light of the ray's camera [R, 3], whether the term reads the ray at
+    all [R] (interior_pixels), and the renderer's model."""
 
     brightness: torch.Tensor
     light: torch.Tensor
+    reads: torch.Tensor
     model: BrightnessModel
 
     def to(self, device) -> RayShading:
-        return RayShading(self.brightness.to(device), self.light.to(device), self.model)
+        return RayShading(self.brightness.to(device), self.light.to(device), self.reads.to(device), self.model)
 
     def take(self, idx: torch.Tensor) -> RayShading:
         """The rays `idx` (indices or a boolean mask) alone."""
-        return RayShading(self.brightness[idx], self.light[idx], self.model)
+        return RayShading(self.brightness[idx], self.light[idx], self.reads[idx], self.model)
 
 
-def ray_shading(views: dict, model: BrightnessModel) -> RayShading:
-    """RayShading of every pixel of `views` (stages/common.load_views: rgb [V, H*W, 3] on black and the
-    cameras), in view_rays' order."""
+def interior_pixels(mask: torch.Tensor, margin: int) -> torch.Tensor:
+    """Whether each pixel of coverage masks [V, R, R] is fully covered (> FULL) and so is every pixel within
+    `margin` of it (a square of side 2·margin + 1; beyond the picture's edge counts as covered) -> [V, R, R]."""
+    full = (mask > FULL).float()[:, None]
+    if margin > 0:
+        full = -torch.nn.functional.max_pool2d(-full, 2 * margin + 1, stride=1, padding=margin)
+    return full[:, 0] > 0.5
+
+
+def ray_shading(views: dict, model: BrightnessModel, margin: int) -> RayShading:
+    """RayShading of every pixel of `views` (stages/common.load_views: rgb [V, H*W, 3] on black, the masks
+    and the cameras), in view_rays' order; the term reads the interior_pixels at `margin`."""
     rgb = views["rgb"]
     light = torch.from_numpy(light_directions(views["cam_to_world"])).float()
-    return RayShading(rgb.mean(-1).reshape(-1), light.repeat_interleave(rgb.shape[1], 0), model)
+    reads = interior_pixels(views["mask"], margin)
+    return RayShading(rgb.mean(-1).reshape(-1), light.repeat_interleave(rgb.shape[1], 0), reads.reshape(-1), model)
 
 
 def first_hit(t: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

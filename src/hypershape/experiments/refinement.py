@@ -45,7 +45,7 @@ def refined_truth_rows(cfg, ids: dict[str, str]) -> list[dict]:
     rows = []
     for o in tqdm(sorted(ids), desc="refinement from the truth", unit="obj", dynamic_ncols=True):
         pictures = {k: v for k, v in load_views(p.views(o)).items() if k != "depth"}
-        rays, shading = view_rays(pictures), ray_shading(pictures, model) if model else None
+        rays, shading = view_rays(pictures), ray_shading(pictures, model, r.shading_margin) if model else None
         target = load_torch(p.target(o))["flat"].to(num.device)
         refined = refine(field, target, rays, r, generator(readout_seed(cfg), "80", o), num, shading)[0]
         row, gen = dict(id=o, split=ids[o]), rng(cfg.seed, "90", o)

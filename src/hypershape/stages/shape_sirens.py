@@ -20,7 +20,7 @@ from ..provenance import object_config
 from ..render import camera_rays, sphere_interval
 from ..routes.base import Field
 from ..runtime import Numerics, Stage, generator, numerics_of, save_torch
-from ..shading import FULL, RayShading, brightness_model, ray_shading, shading_residuals
+from ..shading import RayShading, brightness_model, ray_shading, shading_residuals
 from ..training import fit_flat
 from .common import evaluated, load_views
 
@@ -140,8 +140,8 @@ def view_agreement(
     all of them: the coverage_iou of its hard silhouettes (ray_least after `rounds` of search < 0) with the
     masks; where the rays carry depth, the median |f| at the depth maps' surface points (0 for a field whose
     zero set passes through them); with `shading`, the median |predicted − observed| brightness over the
-    fully covered rays that hit the field (shading.shading_residuals, hard hits; 1, the most it can be,
-    where none does)."""
+    rays it reads (RayShading.reads) that hit the field (shading.shading_residuals, hard hits; 1, the most
+    it can be, where none does)."""
     o, d, near, far, mask, t_hit = rays
     idx = torch.linspace(0, len(o) - 1, min(len(o), max_rays)).long()
     dev = params.device
@@ -154,7 +154,7 @@ def view_agreement(
     least = ray_least(f, o, d, near, far, t, values, rounds)
     out = dict(silhouette_iou=coverage_iou(least < 0, mask[idx].to(dev)))
     if shading is not None:
-        full = mask[idx] > FULL
+        full = shading.reads[idx]
         seen = shading.take(idx[full]).to(dev)
         full = full.to(dev)
         errors = shading_residuals(field, params.detach(), o[full], d[full], t[full], values[full], seen, False)
@@ -173,8 +173,8 @@ def refine(
     """Adam on the field's parameters: the outline_loss against the masks; where the rays carry depth
     (t_hit not None), r.depth_weight times |f| at the depth maps' surface points and max(0, −f) at ray
     samples in front of them (free space: carves what no silhouette shows); with `shading` (the rays'
-    pictures), r.shading_weight times the mean |predicted − observed| brightness of the fully covered
-    rays that hit the field (shading.shading_residuals, differentiable through hit and normal); with
+    pictures), r.shading_weight times the mean |predicted − observed| brightness of the rays it reads
+    that hit the field (shading.shading_residuals, differentiable through hit and normal); with
     r.eikonal_weight, (|∇f| − 1)² at the ray samples (keeps the field a distance field); and a pull
     towards the starting parameters, in units of field.scale."""
     o, d, near, far, mask, t_hit = (t if t is None else t.to(params0.device) for t in rays)
@@ -200,7 +200,7 @@ def refine(
         )
         total = outline_loss(least, mask[idx], r)
         if shading_weight > 0:
-            full = mask[idx] > FULL
+            full = shading.reads[idx]
             on = idx[full]
             along = values.reshape(len(idx), -1)[full]
             errors = shading_residuals(field, f[0], o[on], d[on], t[full], along, shading.take(on), True)
@@ -276,8 +276,8 @@ def refinements(cfg, field: Field, pred: torch.Tensor, views: dict, obj_id: str,
     the same rays (one seed), so the depth terms are all that tells them apart. With
     shape_siren.refine.shading_weight > 0 both read the pictures' shading too."""
     pictures = {k: v for k, v in views.items() if k != "depth"}
-    shaded = cfg.shape_siren.refine.shading_weight > 0
-    shading = ray_shading(pictures, brightness_model(cfg.render)) if shaded else None
+    r = cfg.shape_siren.refine
+    shading = ray_shading(pictures, brightness_model(cfg.render), r.shading_margin) if r.shading_weight > 0 else None
 
     def refine_on(rays):
         gen = generator(readout_seed(cfg), "80", obj_id)
