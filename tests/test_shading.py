@@ -29,6 +29,8 @@ from hypershape.stages.shape_sirens import accepted, outline_loss, ray_values, r
 RENDER = RenderConfig(resolution=32)
 CENTRE = (0.12, -0.08, 0.1)
 RADIUS = 0.5
+PIXEL = float(2 * RENDER.distance * np.tan(np.radians(RENDER.yfov_deg) / 2) / RENDER.resolution)
+"""A pixel's width at the origin's distance from the camera."""
 
 
 class SphereField(Field):
@@ -163,10 +165,9 @@ def test_the_views_agree_best_with_the_sphere_they_show(sphere_views):
     """The gate's silhouette IoU peaks at the pictured sphere, not at one a quarter pixel larger: pixels half
     covered (4x MSAA) are no evidence either way (counted as covered, they favoured the dilated sphere)."""
     rays = view_rays(sphere_views)
-    pixel = float(2 * RENDER.distance * np.tan(np.radians(RENDER.yfov_deg) / 2) / RENDER.resolution)  # at the centre
 
     def iou(grow):
-        params = torch.tensor([*CENTRE, RADIUS + grow * pixel])
+        params = torch.tensor([*CENTRE, RADIUS + grow * PIXEL])
         return view_agreement(SphereField(), params, rays, 64, len(rays[0]))["silhouette_iou"]
 
     assert iou(0.0) > 0.99
@@ -177,10 +178,9 @@ def test_the_hinge_outline_loss_is_zero_only_for_the_pictured_sphere(sphere_view
     """outline_loss="hinge" leaves the shape the pictures show where it is (no ray pulls it), and pulls a
     sphere a pixel too large or too small; the BCE pulls even the pictured one."""
     o, d, near, far, mask, _ = view_rays(sphere_views)
-    pixel = float(2 * RENDER.distance * np.tan(np.radians(RENDER.yfov_deg) / 2) / RENDER.resolution)
 
     def loss(kind, grow):
-        params = torch.tensor([*CENTRE, RADIUS + grow * pixel])
+        params = torch.tensor([*CENTRE, RADIUS + grow * PIXEL])
         values = ray_values(lambda x: SphereField().sdf(params, x), o, d, near, far, 64)[1]
         return float(outline_loss(values.min(dim=1).values, mask, RefineConfig(outline_loss=kind)))
 
@@ -190,7 +190,7 @@ def test_the_hinge_outline_loss_is_zero_only_for_the_pictured_sphere(sphere_view
 
 def test_the_shading_term_reads_covered_pixels_away_from_the_outline():
     """A 5x5 covered square with a half-covered pixel on its edge: margin 0 reads the 24 fully covered
-    pixels, margin 1 only those whose eight neighbours are fully covered too (the 3x3 core less the two next
+    pixels, margin 1 only those whose eight neighbours are fully covered too (the 3x3 core less the three next
     to the half-covered one); beyond the picture's edge counts as covered."""
     mask = torch.zeros(1, 9, 9)
     mask[0, 2:7, 2:7] = 1.0
@@ -207,10 +207,9 @@ def test_the_interior_shading_error_is_least_at_the_pictured_sphere(sphere_views
     shading = ray_shading(sphere_views, brightness_model(RENDER), 1)
     o, d, near, far, _, _ = view_rays(sphere_views)
     on = shading.reads
-    pixel = float(2 * RENDER.distance * np.tan(np.radians(RENDER.yfov_deg) / 2) / RENDER.resolution)
 
     def error(grow):
-        params = torch.tensor([*CENTRE, RADIUS + grow * pixel])
+        params = torch.tensor([*CENTRE, RADIUS + grow * PIXEL])
         t, values = ray_values(lambda x: SphereField().sdf(params, x), o[on], d[on], near[on], far[on], 64)
         return float(shading_residuals(SphereField(), params, o[on], d[on], t, values, shading.take(on), False).mean())
 
