@@ -86,8 +86,9 @@ def run(cfg) -> str:
         "refinement",
         "80's refinement from the pictures, started from the truth",
         f"Split {e.split}: each object's 60 target refined against its own {view_count(cfg.render)} pictures as 80 "
-        f"refines a prediction (outline_loss {r.outline_loss}, {r.steps} steps at lr {r.lr}, shading_weight "
-        f"{r.shading_weight}), every refinement kept. outward: median over objects of the mean signed distance "
+        f"refines a prediction (outline_loss {r.outline_loss}, {r.steps} steps of {r.rays} rays at lr {r.lr}, "
+        f"least_rounds {r.least_rounds}, shading_weight {r.shading_weight}, shading_margin {r.shading_margin}), "
+        f"every refinement kept. outward: median over objects of the mean signed distance "
         f"of the surface to the true one (positive outside); silhouette IoU: 80's measure of how well the views "
         f"agree. {rates_note(shown)}",
         ["field", "n", *(m.label for m in shown), "outward", "silhouette IoU"],
