@@ -66,9 +66,9 @@ def fit_to_views(
         def field(x):
             return decoder(z, x)
 
-        rays_ = (o[idx], d[idx], near[idx], far[idx])
-        t, values = ray_values(field, *rays_, r.samples_per_ray, gen)
-        least = ray_least(field, *rays_, t, values, r.least_rounds)
+        batch = (o[idx], d[idx], near[idx], far[idx])
+        t, values = ray_values(field, *batch, r.samples_per_ray, gen)
+        least = ray_least(field, *batch, t, values, r.least_rounds)
         return outline_loss(least, mask[idx], r) + c.refine_pull * (((z - z0) / scale) ** 2).mean()
 
     curve = train([z], loss, c.refine_steps, c.refine_lr, desc="fit latent to views")
