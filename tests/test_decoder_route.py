@@ -18,7 +18,7 @@ from hypershape.readout import generalisation
 from hypershape.readout.autodecode import fit_latent
 from hypershape.readout.probe import Prober
 from hypershape.readout.probe_encoder import ProbeEncoder, emitted_sirens
-from hypershape.routes.decoder import DecoderField
+from hypershape.routes.base import DecoderField
 from hypershape.routes.probe import hull_samples
 from hypershape.runtime import generator, load_json, rng
 from hypershape.stage_specs import mapper_config, refine_config

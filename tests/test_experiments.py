@@ -18,9 +18,10 @@ from hypershape.experiments.report import write_report
 from hypershape.geometry.marching import mesh_from_sdf
 from hypershape.geometry.metrics import chamfer
 from hypershape.geometry.sdf import sample_surface
-from hypershape.nets.shape_decoder import decoder_field, load_decoder
+from hypershape.nets.shape_decoder import load_decoder
 from hypershape.paths import Paths, paths_of
 from hypershape.pipeline import run_all
+from hypershape.routes.base import DecoderField
 from hypershape.runtime import load_json, load_torch, rng
 from hypershape.stages.common import image_spec
 
@@ -144,7 +145,7 @@ def test_interpolation_has_every_mode_and_strips(base):
         assert a in train and b in train
         path = ps.meshes(a, b, DECODER)
         for mesh, end, other in ((path[0], a, b), (path[-1], b, a)):
-            field = decoder_field(decoder, ckpt["codes"][train.index(end)], "cpu", base.device.eval_chunk)
+            field = DecoderField(decoder).numpy(ckpt["codes"][train.index(end)], "cpu", base.device.eval_chunk)
             own = mesh_from_sdf(field, res, bound)
             assert np.allclose(mesh.vertices, own.vertices, atol=1e-6) and np.array_equal(mesh.faces, own.faces)
             # ... and that field is the end's shape: nearer its ground truth than the other end's

@@ -18,6 +18,7 @@ from hypershape.readout.autodecode import autodecode, clamped_l1, fit_latent, mi
 from hypershape.readout.probe import Prober
 from hypershape.readout.probe_encoder import emitted_sirens, train_readout
 from hypershape.readout.view_fit import drawn_rays, refine_latent, silhouette_iou
+from hypershape.routes.base import DecoderField
 from hypershape.runtime import generator
 from hypershape.stages.common import image_spec, load_samples, readout_train
 
@@ -112,14 +113,13 @@ def test_the_readout_maps_each_training_objects_probes_nearest_its_own_latent(ti
 def test_fitting_a_latent_to_the_views_never_lowers_their_agreement(tiny_run):
     cfg, ids, _, decoder, codes, prober = tiny_run
     r = OmegaConf.merge(cfg.shape_siren.refine, dict(eval_rays=2048))
-    scale = codes.std(0).clamp_min(1e-6)
+    field = DecoderField(decoder, codes)
     kept = 0
     for k, i in enumerate(ids):
         rays = drawn_rays(prober, i, cfg.render, cfg.mapper.probe.threshold)
         start = codes[(k + 1) % len(ids)]  # another object's latent: room to improve
-        z, info = refine_latent(decoder, start, scale, rays, cfg.decoder, r, generator(0, "test-views", i))
-        before = silhouette_iou(decoder, start, rays, r.samples_per_ray, r.eval_rays, r.least_rounds)
-        after = silhouette_iou(decoder, z, rays, r.samples_per_ray, r.eval_rays, r.least_rounds)
+        z, info = refine_latent(field, start, rays, cfg.decoder, r, generator(0, "test-views", i))
+        before, after = silhouette_iou(field, start, rays, r), silhouette_iou(field, z, rays, r)
         assert after >= before
         assert info["refine_accepted"] == (after > before) and info["view_iou_refined"] == after
         kept += info["refine_accepted"]

@@ -16,13 +16,14 @@ from ..geometry.marching import grid_points, mesh_from_grid, mesh_from_sdf
 from ..geometry.metrics import WORST_CHAMFER, chamfer
 from ..geometry.sdf import sample_surface, signed_distance
 from ..geometry.topology import topology
-from ..nets.shape_decoder import decoder_field, load_decoder
+from ..nets.shape_decoder import load_decoder
 from ..nets.siren import siren_field
 from ..nets.weight_ae import WeightAE
 from ..paths import SCRIPTS, Paths, paths_of
 from ..pipeline import run_all, run_stage
 from ..records import Manifest
 from ..render import thumbnail
+from ..routes.base import DecoderField
 from ..runtime import device_of, load_torch, rng
 from ..stages.common import shape_spec
 from .common import save_figure, variant, write_result
@@ -75,7 +76,7 @@ class PathMeshes:
         return self.field_mesh(siren_field(self.spec, flat, self.dev, self.cfg.device.eval_chunk))
 
     def decoder_mesh(self, z: torch.Tensor) -> trimesh.Trimesh:
-        return self.field_mesh(decoder_field(self.decoder()["decoder"], z, self.dev, self.cfg.device.eval_chunk))
+        return self.field_mesh(DecoderField(self.decoder()["decoder"]).numpy(z, self.dev, self.cfg.device.eval_chunk))
 
     def meshes(self, a: str, b: str, mode: str) -> list[trimesh.Trimesh]:
         ts = np.linspace(0.0, 1.0, self.interp.steps)

@@ -9,9 +9,7 @@ readout can predict and a test-time fit can move."""
 from __future__ import annotations
 
 import math
-from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -76,19 +74,3 @@ def load_decoder(ckpt: dict, device=None) -> ShapeDecoder:
     decoder = ShapeDecoder(**ckpt["config"])
     decoder.load_state_dict(ckpt["state"])
     return decoder.to(device) if device is not None else decoder
-
-
-def decoder_field(
-    decoder: ShapeDecoder, z: torch.Tensor, device, chunk: int | None = None
-) -> Callable[[np.ndarray], np.ndarray]:
-    """The decoder at one latent as a field on numpy points [n, 3] -> [n] (what marching cubes and the
-    metrics read), evaluated without gradients, `chunk` points at a time."""
-    z = z.to(device)
-
-    def f(points: np.ndarray) -> np.ndarray:
-        x = torch.as_tensor(np.asarray(points, dtype=np.float32), device=device)
-        with torch.no_grad():
-            parts = x.split(chunk) if chunk else [x]
-            return torch.cat([decoder(z, part) for part in parts]).cpu().numpy()
-
-    return f

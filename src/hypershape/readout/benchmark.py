@@ -14,9 +14,10 @@ import torch
 
 from ..config import readout_seed, section
 from ..geometry.metrics import fscore_key
-from ..nets.shape_decoder import decoder_field, save_decoder
+from ..nets.shape_decoder import save_decoder
 from ..objects import RunObject, Subset, load_objects
 from ..paths import Paths, paths_of
+from ..routes.base import DecoderField
 from ..runtime import atomic_write, device_of, generator, load_json, rng, save_json, save_torch
 from ..stages.common import image_spec, load_samples, readout_train
 from ..stages.reconstruct import ground_truth, score_field
@@ -66,9 +67,8 @@ def read_object(cfg, p, o: dict, nets: dict, prober: Prober, train_ids: list[str
         z = nets["encoder"](emitted_sirens(prober, o.id)[None])[0]
     readout_s = time.perf_counter() - start
     rays = drawn_rays(prober, o.id, cfg.render, cfg.mapper.probe.threshold)
-    scale = nets["codes"].std(0).clamp_min(1e-6)
     gen = generator(seed, "decoder-views", o.id)
-    refined, info = refine_latent(decoder, z, scale, rays, c, cfg.shape_siren.refine, gen)
+    refined, info = refine_latent(DecoderField(decoder, nets["codes"]), z, rays, c, cfg.shape_siren.refine, gen)
     latents = dict(predicted=z, refined=refined)
     if o.id in train_ids:
         latents["autodecoded"] = nets["codes"][train_ids.index(o.id)]
@@ -85,7 +85,7 @@ def score_object(cfg, p, o: RunObject, latents: dict, decoder, dev) -> list[dict
     truth = ground_truth(p, o.id, rc, gen)
     rows = []
     for kind, z in latents.items():
-        m, _ = score_field(decoder_field(decoder, z, dev, cfg.device.eval_chunk), truth, rc, gen)
+        m, _ = score_field(DecoderField(decoder).numpy(z, dev, cfg.device.eval_chunk), truth, rc, gen)
         rows.append(dict(id=o.id, split=o.split, kind=kind, gt_genus=truth["genus"], **m))
     return rows
 

@@ -20,7 +20,8 @@ from tqdm import tqdm
 from ..config import readout_seed
 from ..objects import Subset, load_objects
 from ..paths import Paths
-from ..routes.decoder import DecoderField, DecoderPredictor
+from ..routes.base import DecoderField
+from ..routes.decoder import DecoderPredictor
 from ..runtime import MissingUpstream, atomic_write, device_of, generator, load_torch, save_json
 from ..stages.common import load_samples
 from .autodecode import fit_latent

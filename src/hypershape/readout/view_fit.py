@@ -7,18 +7,9 @@ from __future__ import annotations
 
 import torch
 
-from ..nets.shape_decoder import ShapeDecoder
 from ..render import intrinsics
-from ..stages.shape_sirens import (
-    HARD_TEMPERATURE,
-    accepted,
-    coverage_iou,
-    field_silhouette,
-    outline_loss,
-    ray_least,
-    ray_values,
-    view_rays,
-)
+from ..routes.base import DecoderField
+from ..stages.shape_sirens import accepted, outline_loss, ray_least, ray_values, view_agreement, view_rays
 from ..training import train
 from .probe import Prober
 
@@ -38,51 +29,45 @@ def drawn_rays(prober: Prober, obj_id: str, render, threshold: float) -> tuple[t
     return view_rays(views)
 
 
-@torch.no_grad()
-def silhouette_iou(decoder: ShapeDecoder, z: torch.Tensor, rays, samples: int, max_rays: int, rounds: int = 0) -> float:
-    """IoU of the decoded field's hard silhouettes with the masks, on at most `max_rays` rays evenly spaced
-    over all views (stages/shape_sirens.view_agreement's measure, for a decoder's field)."""
-    o, d, near, far, mask, _ = rays
-    idx = torch.linspace(0, len(o) - 1, min(len(o), max_rays)).long()
-    dev = z.device
-    o, d, near, far = (x[idx].to(dev) for x in (o, d, near, far))
-    occ = field_silhouette(lambda x: decoder(z, x), o, d, near, far, samples, HARD_TEMPERATURE, None, rounds) > 0.5
-    return coverage_iou(occ, mask[idx].to(dev))
+def silhouette_iou(field: DecoderField, z: torch.Tensor, rays, r) -> float:
+    """view_agreement's silhouette IoU of the decoder's field at latent z with the rays' masks, on r.eval_rays
+    rays after r.least_rounds of search (r = cfg.shape_siren.refine)."""
+    return view_agreement(field, z, rays, r.samples_per_ray, r.eval_rays, rounds=r.least_rounds)["silhouette_iou"]
 
 
 def fit_to_views(
-    decoder: ShapeDecoder, z0: torch.Tensor, scale: torch.Tensor, rays, c, r, gen: torch.Generator
+    field: DecoderField, z0: torch.Tensor, rays, c, r, gen: torch.Generator
 ) -> tuple[torch.Tensor, list[float]]:
     """The latent fitted for c.refine_steps at c.refine_lr from z0: the outline_loss on r.rays rays a step
     (r = cfg.shape_siren.refine: rays, samples_per_ray, outline_loss) plus c.refine_pull times the mean
-    squared move from z0 in units of `scale` (the training latents' spread per dimension)."""
+    squared move from z0 in units of field.scale (the training latents' spread per dimension)."""
     o, d, near, far, mask, _ = (t.to(z0.device) for t in rays)
     z = z0.detach().clone().requires_grad_(True)
-    decoder.requires_grad_(False)
+    scale = field.scale(z0)
 
     def loss(step):
         idx = torch.randint(len(o), (r.rays,), generator=gen).to(o.device)
 
-        def field(x):
-            return decoder(z, x)
+        def f(x):
+            return field.sdf(z, x)
 
         batch = (o[idx], d[idx], near[idx], far[idx])
-        t, values = ray_values(field, *batch, r.samples_per_ray, gen)
-        least = ray_least(field, *batch, t, values, r.least_rounds)
+        t, values = ray_values(f, *batch, r.samples_per_ray, gen)
+        least = ray_least(f, *batch, t, values, r.least_rounds)
         return outline_loss(least, mask[idx], r) + c.refine_pull * (((z - z0) / scale) ** 2).mean()
 
     curve = train([z], loss, c.refine_steps, c.refine_lr, desc="fit latent to views")
     return z.detach(), curve
 
 
-def refine_latent(decoder, z0, scale, rays, c, r, gen) -> tuple[torch.Tensor, dict]:
+def refine_latent(field: DecoderField, z0, rays, c, r, gen) -> tuple[torch.Tensor, dict]:
     """fit_to_views, kept only where the silhouette IoU with the drawn outlines (on r.eval_rays) rises
     (stages/shape_sirens.accepted without depth); otherwise z0. Returns the latent and the record."""
-    before = dict(silhouette_iou=silhouette_iou(decoder, z0, rays, r.samples_per_ray, r.eval_rays, r.least_rounds))
+    before = dict(silhouette_iou=silhouette_iou(field, z0, rays, r))
     if c.refine_steps <= 0:
         return z0, dict(view_iou_predicted=before["silhouette_iou"], view_iou_refined=before["silhouette_iou"])
-    z, curve = fit_to_views(decoder, z0, scale, rays, c, r, gen)
-    after = dict(silhouette_iou=silhouette_iou(decoder, z, rays, r.samples_per_ray, r.eval_rays, r.least_rounds))
+    z, curve = fit_to_views(field, z0, rays, c, r, gen)
+    after = dict(silhouette_iou=silhouette_iou(field, z, rays, r))
     keep = accepted(before, after, None)
     return (z if keep else z0), dict(
         view_iou_predicted=before["silhouette_iou"],

@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..nets.shape_decoder import ShapeDecoder, save_decoder
 from ..nets.siren import SirenSpec, siren_eval, siren_field, siren_forward
 from ..nets.standardise import per_element, tensor_rms
 from ..objects import RunObject
@@ -100,6 +101,30 @@ class SirenField(Field):
 
     def describe(self) -> dict:
         return dict(spec=self.spec)
+
+
+class DecoderField(Field):
+    """Params are one latent [L]; the field is the frozen shared decoder at it. The pull of refinement is
+    per dimension, in units of the training latents' spread there."""
+
+    def __init__(self, decoder: ShapeDecoder, codes: torch.Tensor | None = None):
+        """codes: the training latents [N, L], whose spread is the pull's unit; None for a field that is only
+        read (not refined): a unit spread."""
+        self.decoder = decoder.requires_grad_(False)
+        if codes is None:
+            self.spread = torch.ones(decoder.latent)
+        else:  # one training object: no spread (the sample std would be nan), every dimension counts alike
+            self.spread = codes.std(0, correction=int(len(codes) > 1)).clamp_min(1e-6)
+
+    def sdf(self, params, points):
+        return self.decoder(params, points)[:, None]
+
+    def scale(self, params):
+        return self.spread.to(params.device)
+
+    def describe(self) -> dict:
+        """The decoder's sizes and weights (nets/shape_decoder.load_decoder rebuilds it): with a latent, the field."""
+        return dict(decoder=save_decoder(self.decoder))
 
 
 class Predictor:

@@ -10,36 +10,16 @@ from __future__ import annotations
 import torch
 
 from ..config import DecoderStart, readout_seed
-from ..nets.shape_decoder import ShapeDecoder, load_decoder, save_decoder
+from ..nets.shape_decoder import load_decoder, save_decoder
 from ..readout.autodecode import fit_latent
 from ..readout.benchmark import train_networks
 from ..readout.probe import Prober
 from ..readout.probe_encoder import ProbeEncoder, emitted_sirens
-from ..routes.base import Field, MapperRoute, Predictor, TrainingSet
+from ..routes.base import DecoderField, Field, MapperRoute, Predictor, TrainingSet
 from ..routes.probe import hull_samples
 from ..runtime import device_of, generator, load_torch, save_torch
 from ..stage_specs import mapper_config
 from ..stages.common import image_spec
-
-
-class DecoderField(Field):
-    """Params are one latent [L]; the field is the frozen shared decoder at it. The pull of refinement is
-    per dimension, in units of the training latents' spread there."""
-
-    def __init__(self, decoder: ShapeDecoder, codes: torch.Tensor):
-        self.decoder = decoder.requires_grad_(False)
-        # one training object: no spread (the sample std would be nan), every dimension counts alike
-        self.spread = codes.std(0, correction=int(len(codes) > 1)).clamp_min(1e-6)
-
-    def sdf(self, params, points):
-        return self.decoder(params, points)[:, None]
-
-    def scale(self, params):
-        return self.spread.to(params.device)
-
-    def describe(self) -> dict:
-        """The decoder's sizes and weights (nets/shape_decoder.load_decoder rebuilds it): with a latent, the field."""
-        return dict(decoder=save_decoder(self.decoder))
 
 
 class DecoderPredictor(Predictor):
