@@ -100,8 +100,11 @@ def outline_loss(least: torch.Tensor, mask: torch.Tensor, r) -> torch.Tensor:
     """How far the fields' least values along rays [R] (ray_least) are from drawing the pixels' coverage
     [R]: r.outline_loss (RefineConfig)."""
     if r.outline_loss == "bce":
-        occ = occupancy(least, r.temperature)
-        return F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask)
+        occ = occupancy(least, r.temperature).float()
+        # CUDA's autocast refuses binary_cross_entropy on half-precision probabilities: run it in fp32
+        # (a no-op where nothing autocasts)
+        with torch.autocast(least.device.type, enabled=False):
+            return F.binary_cross_entropy(occ.clamp(PROB_CLAMP, 1 - PROB_CLAMP), mask.float())
     if r.outline_loss == "hinge":
         inside, outside = mask > 0.5 + HALF_COVERED, mask < 0.5 - HALF_COVERED
         return (torch.relu(least) * inside + torch.relu(-least) * outside).mean()
