@@ -24,9 +24,12 @@ def view_count(render_cfg) -> int:
 
 
 def import_pyrender():
-    """Return the pyrender module, after the fixes it needs here (EGL for headless, np.infty for numpy 2)."""
+    """Return the pyrender module, after the fixes it needs here (EGL and a headless pyglet, np.infty for numpy 2)."""
     # Done lazily so that importing hypershape.render never pulls in OpenGL.
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    # pyrender imports pyglet, which loads X11 libraries unless told it is headless: a GPU node without
+    # them (seen on a lent H200) failed every 03 render with an Xrender error
+    os.environ.setdefault("PYGLET_HEADLESS", "true")
     if not hasattr(np, "infty"):
         np.infty = np.inf
     import pyrender
