@@ -16,7 +16,7 @@ from .probe import Prober
 
 def drawn_rays(prober: Prober, obj_id: str, render, threshold: float) -> tuple[torch.Tensor, ...]:
     """view_rays of the probe cameras at render.resolution with the outlines the object's hypernetwork
-    draws (brightness above `threshold`, readout/probe) as masks, and no depth (every t_hit 0)."""
+    draws (brightness above `threshold`, readout/probe) as masks, and no depth (t_hit None)."""
     res = render.resolution
     outlines = (prober.images(obj_id, res).cpu() > threshold).float()
     views = dict(
@@ -24,7 +24,6 @@ def drawn_rays(prober: Prober, obj_id: str, render, threshold: float) -> tuple[t
         cam_to_world=prober.poses.numpy(),
         resolution=res,
         mask=outlines,
-        depth=torch.zeros_like(outlines),
     )
     return view_rays(views)
 
@@ -41,7 +40,7 @@ def fit_to_views(
     """The latent fitted for c.refine_steps at c.refine_lr from z0: the outline_loss on r.rays rays a step
     (r = cfg.shape_siren.refine: rays, samples_per_ray, outline_loss) plus c.refine_pull times the mean
     squared move from z0 in units of field.scale (the training latents' spread per dimension)."""
-    o, d, near, far, mask, _ = (t.to(z0.device) for t in rays)
+    o, d, near, far, mask = (t.to(z0.device) for t in rays[:5])
     z = z0.detach().clone().requires_grad_(True)
     scale = field.scale(z0)
 
