@@ -22,6 +22,7 @@ from hypershape.readout.view_field import (
     hull_residual,
     train_view_field,
     view_features,
+    view_stack,
 )
 from hypershape.runtime import load_json
 from hypershape.stage_specs import mapper_config, refine_config
@@ -138,6 +139,31 @@ def test_the_hull_residual_shows_a_cups_hollow_where_the_views_see_it():
     assert residual["cup"].abs()[hollow].mean() > 1.5 * residual["solid"].abs()[hollow].mean()
 
 
+def test_shading_tells_a_cups_hollow_from_the_solid_where_the_saturated_views_cannot():
+    """Inside the cup's hollow every view of the cup and of the solid cylinder it is cut from is saturated
+    alike (both lie inside all outlines), so a field reading saturated views alone gives both one SDF there;
+    with view_field.shading each point also reads the views as drawn, which differ where a view looks in."""
+    cfg = make_cfg()
+    poses = probe_cameras(cfg.render)[1]
+    solid = trimesh.creation.cylinder(radius=0.45, height=0.9)
+    cavity = trimesh.creation.cylinder(radius=0.38, height=0.9)
+    cavity.apply_translation((0.0, 0.0, 0.06))
+    cup = trimesh.boolean.difference([solid, cavity], engine="manifold")
+    hollow = torch.tensor([[0.0, 0.0, 0.3], [0.1, 0.1, 0.2], [0.0, 0.0, 0.44], [-0.2, 0.1, 0.3]])
+    c = dict(blur_radii=RADII, saturation=SATURATION, shading=True)
+    feats = {}
+    for name, mesh in (("cup", cup), ("solid", solid)):
+        stack = view_stack(mesh_brightness(mesh, cfg.render), poses, c, cfg)
+        assert stack.shape[0] == 2 * len(RADII)
+        feats[name] = view_features(stack, poses, cfg.render.yfov_deg, hollow)
+    saturated = len(RADII) * len(poses)
+    gap = (feats["cup"] - feats["solid"]).abs()
+    assert float(gap[:, :saturated].max()) < 1e-6
+    assert float(gap[:, saturated:].max(1).values.min()) > 0.01
+    alone = view_stack(mesh_brightness(cup, cfg.render), poses, dict(c, shading=False), cfg)
+    torch.testing.assert_close(alone, view_stack(mesh_brightness(cup, cfg.render), poses, c, cfg)[: len(RADII)])
+
+
 @pytest.fixture(scope="module")
 def sphere_field():
     """A field trained on six spheres' views (radii about the held-out 0.5), its curve, and the poses."""
@@ -225,6 +251,11 @@ def test_how_80_reads_the_field_keys_80_and_what_70_trains_keys_70():
         other = make_cfg("preset=tiny", "mapper=view_field", knob)
         assert mapper_config(other) == mapper_config(base), knob  # 70's field stays
         assert refine_config(other) != refine_config(base), knob
-    for knob in ("view_field.lr_end=null", "view_field.order=blur", "view_field.hull_residual=false"):
+    for knob in (
+        "view_field.lr_end=null",
+        "view_field.order=blur",
+        "view_field.hull_residual=false",
+        "view_field.shading=true",
+    ):
         trained = make_cfg("preset=tiny", "mapper=view_field", knob)
         assert mapper_config(trained) != mapper_config(base), knob

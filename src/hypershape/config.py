@@ -442,6 +442,11 @@ class ViewFieldConfig:
     one view (in family it changed nothing measurable: docs/results.md); `camera`: unsorted, in the cameras'
     fixed order, so the network knows which camera saw what (the catalogue's objects stand upright, so e.g.
     which views look down into a hollow), at the cost of learning the training objects' poses."""
+    shading: bool = False
+    """Each point also reads each view's brightness as drawn (not saturated) under the same blurs: inside an
+    outline a view's shading says which way the surface it shows faces, which no outline says (a flat top
+    seen from above against the bulge the hull leaves over it; a hollow's inner wall where a solid would show
+    a cap). Beside `saturation`, which keeps the outlines' channels as they are."""
     hull_residual: bool = False
     """Each point also reads, under the same blurs, what the drawn views show that the visual hull of their
     outlines does not (their brightness less the hull's, rendered as 03 renders): a hollow the hull fills

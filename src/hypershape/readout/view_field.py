@@ -9,8 +9,9 @@ outlines relate to surfaces. docs/results.md measures it against the hull on new
 constant learning rate, one network's zero set had holes and loose pieces at one readout seed of three that
 three members (ViewField) mend in part; a learning rate falling to lr_end (and the voids that leaves filled
 at 80) gives one network a steadier median over the three seeds. Options: the views sorted once, each
-with its blurs, or kept in the cameras' order (order), and what the views show that their visual hull does
-not (hull_residual), which lets the network see the shading of a hollow the hull fills."""
+with its blurs, or kept in the cameras' order (order), the views' shading as drawn beside their saturated
+outlines (shading), and what the views show that their visual hull does not (hull_residual), which lets the
+network see the shading of a hollow the hull fills."""
 
 from __future__ import annotations
 
@@ -39,6 +40,19 @@ def blurred(images: torch.Tensor, radii, saturation: float) -> torch.Tensor:
     """box_blurs of the views [V, R, R], brightness divided by `saturation` and capped at 1 first (what a view
     shows inside its outline is shading, not nearness to the outline) -> [S, V, R, R]."""
     return box_blurs((images / saturation).clamp(max=1.0), radii)
+
+
+def view_stack(images: torch.Tensor, cam_to_world: torch.Tensor, c, cfg) -> torch.Tensor:
+    """What view_features samples, from the views [V, R, R] and the view_field section `c` (a dict, as 70
+    trained it): the views saturated and under each blur; with c's shading, as drawn under the same blurs;
+    with c's hull_residual, what they show that their visual hull does not (cfg: the run's config, whose
+    render and probe settings the hull is carved and drawn with) -> [S, V, R, R], S a multiple of the blurs."""
+    parts = [blurred(images, c["blur_radii"], c["saturation"])]
+    if c.get("shading"):  # absent from checkpoints made before it existed
+        parts.append(box_blurs(images, c["blur_radii"]))
+    if c.get("hull_residual"):
+        parts.append(box_blurs(hull_residual(images.cpu(), cam_to_world, cfg).to(images), c["blur_radii"]))
+    return torch.cat(parts)
 
 
 def hull_residual(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> torch.Tensor:

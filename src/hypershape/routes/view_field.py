@@ -15,12 +15,10 @@ from ..geometry.marching import closed_mesh
 from ..readout.probe import Prober
 from ..readout.view_field import (
     ViewField,
-    blurred,
-    box_blurs,
     check_order,
     grid_values,
-    hull_residual,
     train_view_field,
+    view_stack,
 )
 from ..routes.base import MapperRoute, Predictor, TrainingSet
 from ..runtime import device_of, load_torch, save_torch
@@ -29,15 +27,9 @@ from .probe import SurfacePredictor, surface_samples
 
 
 def drawn_stack(cfg, prober: Prober, obj_id: str, c: dict) -> torch.Tensor:
-    """The object's views as its hypernetwork draws them at render.resolution, saturated and under each blur
-    of `c` (the view_field section 70 trained with) [S, V, R, R]; with c's hull_residual, then what they
-    show that their visual hull does not, under the same blurs (S doubles)."""
-    images = prober.images(obj_id, cfg.render.resolution)
-    stack = blurred(images, c["blur_radii"], c["saturation"])
-    if not c.get("hull_residual"):  # absent from checkpoints made before it existed
-        return stack
-    residual = hull_residual(images.cpu(), prober.poses, cfg).to(stack)
-    return torch.cat([stack, box_blurs(residual, c["blur_radii"])])
+    """view_stack of the object's views as its hypernetwork draws them at render.resolution, for `c` (the
+    view_field section 70 trained with) [S, V, R, R]."""
+    return view_stack(prober.images(obj_id, cfg.render.resolution), prober.poses, c, cfg)
 
 
 class ViewFieldPredictor(SurfacePredictor):
