@@ -66,7 +66,7 @@ def crossing(f, radius_range=(0.3, 0.75)) -> torch.Tensor:
     return r[(values > 0).float().argmax(1)]  # the first radius outside
 
 
-@pytest.mark.parametrize("order", ["blur", "view"])
+@pytest.mark.parametrize("order", ["blur", "view", "ring"])
 def test_sorted_the_features_do_not_depend_on_the_order_of_the_views(order):
     images, poses = sphere_views(0.4)
     images = images * torch.linspace(0.5, 1.0, 24)[:, None, None]  # views that differ
@@ -107,6 +107,27 @@ def test_by_view_or_camera_the_features_keep_which_blurred_values_come_from_one_
         torch.testing.assert_close(rebuilt.features(crossed, poses, YFOV, centre)[0], expected)
     with pytest.raises(ValueError, match="view_field.order is 'sorted'"):
         ViewField(4, 8, 1, order="sorted")
+
+
+def test_by_ring_the_features_keep_which_views_look_down_and_not_their_azimuths():
+    """Each view one value everywhere: swapping the values of two cameras of one ring leaves the features
+    sorted by ring as they were, swapping those of a camera looking down and one looking up changes them
+    (sorted over all views, neither swap does)."""
+    poses = torch.from_numpy(render.camera_poses(DIST)).float()
+    height = poses[:, 2, 3]
+    low, high = int(height.argmin()), int(height.argmax())
+    beside = int(next(i for i in range(24) if i != high and torch.isclose(height[i], height[high])))
+    values = torch.linspace(0.1, 0.9, 24)
+
+    def features(order, i, j):
+        v = values.clone()
+        v[[i, j]] = v[[j, i]]
+        return view_features(v[None, :, None, None].expand(1, 24, RES, RES), poses, YFOV, torch.zeros(1, 3), order)
+
+    plain = {order: features(order, 0, 0) for order in ("blur", "ring")}
+    torch.testing.assert_close(features("ring", high, beside), plain["ring"])
+    assert not torch.allclose(features("ring", high, low), plain["ring"])
+    torch.testing.assert_close(features("blur", high, low), plain["blur"])
 
 
 def test_shading_inside_an_outline_does_not_change_the_features():

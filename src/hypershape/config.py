@@ -437,11 +437,13 @@ class ViewFieldConfig:
     shows shading, which says nothing of how near the outline a point projects (1: brightness as drawn)."""
     order: str = "blur"
     """How a point's values over the V views are ordered before the network reads them. `blur`: each blur's
-    V values sorted on their own, so no view's place is learnt; `view`: the views sorted once (by their values
-    summed over the blurs), each carrying its blurs along, so the network sees which blurred values come from
-    one view (in family it changed nothing measurable: docs/results.md); `camera`: unsorted, in the cameras'
-    fixed order, so the network knows which camera saw what (the catalogue's objects stand upright, so e.g.
-    which views look down into a hollow), at the cost of learning the training objects' poses."""
+    V values sorted on their own, so no view's place is learnt; `ring`: as `blur`, but within each ring of
+    cameras (render.elevations_deg) on its own, so the network knows which values come from views looking
+    down, across or up (the catalogue's objects stand upright), not their azimuths; `view`: the views sorted
+    once (by their values summed over the blurs), each carrying its blurs along, so the network sees which
+    blurred values come from one view (in family it changed nothing measurable: docs/results.md); `camera`:
+    unsorted, in the cameras' fixed order, so the network knows which camera saw what (e.g. which views look
+    down into a hollow), at the cost of learning the training objects' poses."""
     shading: bool = False
     """Each point also reads each view's brightness as drawn (not saturated) under the same blurs: inside an
     outline a view's shading says which way the surface it shows faces, which no outline says (a flat top

@@ -65,7 +65,15 @@ def hull_residual(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> torc
     return images - mesh_brightness(hull, cfg.render).to(images)
 
 
-ORDERS = ("blur", "view", "camera")
+ORDERS = ("blur", "view", "ring", "camera")
+
+
+def camera_rings(cam_to_world: torch.Tensor) -> list[torch.Tensor]:
+    """The views' indices grouped by their camera's elevation (the rings of render.elevations_deg), lowest
+    first: which views look up at an object, across at it or down on it."""
+    position = cam_to_world[:, :3, 3]
+    elevation = torch.rad2deg(torch.asin(position[:, 2] / position.norm(dim=-1))).round(decimals=3)
+    return [(elevation == e).nonzero()[:, 0] for e in elevation.unique()]
 
 
 def check_order(order: str) -> str:
@@ -79,13 +87,17 @@ def view_features(
 ):
     """Features [N, S * V] of points [N, 3]: the V views' brightness at the point's projection (bilinear)
     under each blur of `stack` [S, V, R, R] (blurred), ordered over the views by `order` (cfg.view_field):
-    blur, each blur's V values sorted on their own; view, the views sorted once by their values summed over
-    the blurs, each view's S values kept together (V tuples); camera, V tuples in the cameras' order."""
+    blur, each blur's V values sorted on their own; ring, so within each ring of cameras (camera_rings);
+    view, the views sorted once by their values summed over the blurs, each view's S values kept together
+    (V tuples); camera, V tuples in the cameras' order."""
     check_order(order)
     s, v = stack.shape[:2]
     seen = seen_at(stack.transpose(0, 1), cam_to_world, yfov_deg, points).permute(2, 0, 1)  # [N, V, S]
     if order == "blur":
         return seen.transpose(1, 2).sort(-1).values.reshape(len(points), s * v)
+    if order == "ring":  # each ring's views sorted per blur: the rings' places kept, the azimuths not
+        rings = [seen[:, at].transpose(1, 2).sort(-1).values for at in camera_rings(cam_to_world)]
+        return torch.cat(rings, -1).reshape(len(points), s * v)
     if order == "view":
         seen = seen.gather(1, seen.sum(-1).argsort(-1)[..., None].expand(-1, -1, s))
     return seen.reshape(len(points), v * s)
