@@ -139,6 +139,14 @@ def test_shading_inside_an_outline_does_not_change_the_features():
     assert not torch.allclose(*as_drawn)  # unsaturated, the shading shows
 
 
+def cup_and_solid() -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
+    """A cup (a 0.06 floor, open at the top) and the solid cylinder it is cut from: one visual hull."""
+    solid = trimesh.creation.cylinder(radius=0.45, height=0.9)
+    cavity = trimesh.creation.cylinder(radius=0.38, height=0.9)
+    cavity.apply_translation((0.0, 0.0, 0.06))
+    return trimesh.boolean.difference([solid, cavity], engine="manifold"), solid
+
+
 def test_the_hull_residual_shows_a_cups_hollow_where_the_views_see_it():
     """A cup and the solid cylinder it is cut from have one visual hull, so their views less that hull's
     differ exactly where their views differ (the views that look into the cup), and there the cup's is the
@@ -146,10 +154,7 @@ def test_the_hull_residual_shows_a_cups_hollow_where_the_views_see_it():
     its own cap (what is left is the carved hull's facets)."""
     cfg = make_cfg()
     poses = probe_cameras(cfg.render)[1]
-    solid = trimesh.creation.cylinder(radius=0.45, height=0.9)
-    cavity = trimesh.creation.cylinder(radius=0.38, height=0.9)
-    cavity.apply_translation((0.0, 0.0, 0.06))  # a 0.06 floor, open at the top
-    cup = trimesh.boolean.difference([solid, cavity], engine="manifold")
+    cup, solid = cup_and_solid()
     views = {name: mesh_brightness(m, cfg.render) for name, m in (("cup", cup), ("solid", solid))}
     residual = {name: hull_residual(v, poses, cfg) for name, v in views.items()}
     seen = (views["cup"] - views["solid"]).abs().mean((1, 2)) > 1e-3  # the views that look into the cup
@@ -166,10 +171,7 @@ def test_shading_tells_a_cups_hollow_from_the_solid_where_the_saturated_views_ca
     with view_field.shading each point also reads the views as drawn, which differ where a view looks in."""
     cfg = make_cfg()
     poses = probe_cameras(cfg.render)[1]
-    solid = trimesh.creation.cylinder(radius=0.45, height=0.9)
-    cavity = trimesh.creation.cylinder(radius=0.38, height=0.9)
-    cavity.apply_translation((0.0, 0.0, 0.06))
-    cup = trimesh.boolean.difference([solid, cavity], engine="manifold")
+    cup, solid = cup_and_solid()
     hollow = torch.tensor([[0.0, 0.0, 0.3], [0.1, 0.1, 0.2], [0.0, 0.0, 0.44], [-0.2, 0.1, 0.3]])
     c = dict(blur_radii=RADII, saturation=SATURATION, shading=True)
     feats = {}
