@@ -439,16 +439,18 @@ class ViewFieldConfig:
     """How a point's values over the V views are ordered before the network reads them. `blur`: each blur's
     V values sorted on their own, so no view's place is learnt; `ring`: as `blur`, but within each ring of
     cameras (render.elevations_deg) on its own, so the network knows which values come from views looking
-    down, across or up (the catalogue's objects stand upright), not their azimuths; `view`: the views sorted
+    down, across or up (the catalogue's objects stand upright), not their azimuths (in family it read better
+    than `blur` with the genus kept, over three seeds: docs/results.md); `view`: the views sorted
     once (by their values summed over the blurs), each carrying its blurs along, so the network sees which
     blurred values come from one view (in family it changed nothing measurable: docs/results.md); `camera`:
     unsorted, in the cameras' fixed order, so the network knows which camera saw what (e.g. which views look
     down into a hollow), at the cost of learning the training objects' poses."""
     shading: bool = False
     """Each point also reads each view's brightness as drawn (not saturated) under the same blurs: inside an
-    outline a view's shading says which way the surface it shows faces, which no outline says (a flat top
-    seen from above against the bulge the hull leaves over it; a hollow's inner wall where a solid would show
-    a cap). Beside `saturation`, which keeps the outlines' channels as they are."""
+    outline a view's shading says which way the surface it shows faces, which no outline says (a hollow's
+    inner wall where a solid would show a cap). Beside `saturation`, which keeps the outlines' channels as
+    they are. In family, with order `ring`, it read the hollows of cups and mugs and made holes in boxes and
+    bowls (docs/results.md)."""
     hull_residual: bool = False
     """Each point also reads, under the same blurs, what the drawn views show that the visual hull of their
     outlines does not (their brightness less the hull's, rendered as 03 renders): a hollow the hull fills

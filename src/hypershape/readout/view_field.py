@@ -8,10 +8,10 @@ network maps them to the SDF. It sees no position and no object as a whole: what
 outlines relate to surfaces. docs/results.md measures it against the hull on new families: trained with a
 constant learning rate, one network's zero set had holes and loose pieces at one readout seed of three that
 three members (ViewField) mend in part; a learning rate falling to lr_end (and the voids that leaves filled
-at 80) gives one network a steadier median over the three seeds. Options: the views sorted once, each
-with its blurs, or kept in the cameras' order (order), the views' shading as drawn beside their saturated
-outlines (shading), and what the views show that their visual hull does not (hull_residual), which lets the
-network see the shading of a hollow the hull fills."""
+at 80) gives one network a steadier median over the three seeds. Options: the views sorted within each
+ring of cameras, sorted once, each with its blurs, or kept in the cameras' order (order), the views'
+shading as drawn beside their saturated outlines (shading), and what the views show that their visual hull
+does not (hull_residual), which lets the network see the shading of a hollow the hull fills."""
 
 from __future__ import annotations
 
