@@ -439,8 +439,9 @@ class ViewFieldConfig:
     """How a point's values over the V views are ordered before the network reads them. `blur`: each blur's
     V values sorted on their own, so no view's place is learnt; `ring`: as `blur`, but within each ring of
     cameras (render.elevations_deg) on its own, so the network knows which values come from views looking
-    down, across or up (the catalogue's objects stand upright), not their azimuths (in family it read better
-    than `blur` with the genus kept, over three seeds: docs/results.md); `view`: the views sorted
+    down, across or up (the catalogue's objects stand upright), not their azimuths (over three seeds it read
+    better than `blur` in family with the genus kept, and on new families but for the chairs, which fell
+    and lost genus: docs/results.md); `view`: the views sorted
     once (by their values summed over the blurs), each carrying its blurs along, so the network sees which
     blurred values come from one view (in family it changed nothing measurable: docs/results.md); `camera`:
     unsorted, in the cameras' fixed order, so the network knows which camera saw what (e.g. which views look
