@@ -440,8 +440,8 @@ class ViewFieldConfig:
     V values sorted on their own, so no view's place is learnt; `ring`: as `blur`, but within each ring of
     cameras (render.elevations_deg) on its own, so the network knows which values come from views looking
     down, across or up (the catalogue's objects stand upright), not their azimuths (over three seeds it read
-    better than `blur` in family with the genus kept, and on new families but for the chairs, which fell
-    and lost genus: docs/results.md); `view`: the views sorted
+    better than `blur` in family with the genus kept, and on new families but for the chairs, whose seats
+    it thins, to holes in the thinnest: docs/results.md); `view`: the views sorted
     once (by their values summed over the blurs), each carrying its blurs along, so the network sees which
     blurred values come from one view (in family it changed nothing measurable: docs/results.md); `camera`:
     unsorted, in the cameras' fixed order, so the network knows which camera saw what (e.g. which views look
@@ -465,7 +465,8 @@ class ViewFieldConfig:
     members: int = 1
     """Networks trained side by side from different inits, their SDFs averaged where the field is read. In
     family with order `ring`, three read a steadier median over three readout seeds than one (a seed's miss
-    outvoted), not a higher one object by object, for 1.7 times 70's time (docs/results.md)."""
+    outvoted), not a higher one object by object, for 1.7 times 70's time; on new families the genus right at
+    every seed, the median no higher (docs/results.md)."""
     clamp: float = 0.1
     """SDF values and predictions are clamped to [-clamp, clamp] in the L1 loss (as decoder.clamp)."""
     steps: int = 1500
