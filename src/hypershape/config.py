@@ -465,8 +465,8 @@ class ViewFieldConfig:
     members: int = 1
     """Networks trained side by side from different inits, their SDFs averaged where the field is read. In
     family with order `ring`, three read a steadier median over three readout seeds than one (a seed's miss
-    outvoted), not a higher one object by object, for 1.7 times 70's time; on new families the genus right at
-    every seed, the median no higher (docs/results.md)."""
+    outvoted), not a higher one object by object, for 1.7 times 70's time; on new families genus right in 90%
+    at every seed (one network 80–90%), the median no higher (docs/results.md)."""
     clamp: float = 0.1
     """SDF values and predictions are clamped to [-clamp, clamp] in the L1 loss (as decoder.clamp)."""
     steps: int = 1500
