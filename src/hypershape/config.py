@@ -458,7 +458,8 @@ class ViewFieldConfig:
     draws back otherwise than the cap the hull puts over it. Costs a hull and its renders per object in 70
     and 80. In family it read the hollows of cups, mugs and bowls and left more holes and loose pieces
     elsewhere; with order `ring` at 64 pixels, the best in-family median over three readout seeds (0.912),
-    with the genus right in 77%; three members or a 256-wide network did not bring it back (docs/results.md)."""
+    with the genus right in 77%; at the one readout seed tried, neither three members, a 256-wide network nor
+    order `camera` brought it back (docs/results.md)."""
     hidden: int = 128
     """Width of the network's hidden layers."""
     layers: int = 3
