@@ -165,6 +165,30 @@ def test_the_hull_residual_shows_a_cups_hollow_where_the_views_see_it():
     assert residual["cup"].abs()[hollow].mean() > 1.5 * residual["solid"].abs()[hollow].mean()
 
 
+def test_the_hull_depth_says_how_far_behind_the_hulls_front_a_point_lies_in_each_view():
+    """A sphere of radius 0.5: its hull's front faces each camera about 0.5 from the centre, so a point 0.4
+    towards camera 0 lies about 0.1 behind the front in that view and deeper than the clamp in the opposite
+    one; a point beside the sphere, which a view sees off its outline, reads the clamp in front (−1)."""
+    cfg = make_cfg()
+    poses = probe_cameras(cfg.render)[1]
+    views = mesh_brightness(trimesh.creation.icosphere(4, radius=0.5), cfg.render)
+    clamp = 0.3
+    stack = view_stack(views, poses, dict(blur_radii=RADII, saturation=SATURATION, hull_depth=clamp), cfg)
+    assert stack.shape[0] == len(RADII) + 1
+    towards = poses[0, :3, 3] / poses[0, :3, 3].norm()
+    opposite = int((poses[:, :3, 3] @ towards).argmin())
+    beside = torch.linalg.cross(towards, torch.tensor([0.0, 0.0, 1.0]))
+    beside = 0.8 * beside / beside.norm()  # off the sphere's outline in camera 0's view
+    points = torch.stack([0.4 * towards, beside])
+    feats = view_features(stack, poses, cfg.render.yfov_deg, points, "camera", clamp)
+    depth = feats.reshape(2, len(poses), len(RADII) + 1)[..., -1] * clamp
+    assert abs(float(depth[0, 0]) - 0.1) < 0.03
+    assert float(depth[0, opposite]) == pytest.approx(clamp)
+    assert float(depth[1, 0]) == pytest.approx(-clamp)
+    unread = view_features(stack[:-1], poses, cfg.render.yfov_deg, points, "camera")
+    torch.testing.assert_close(feats.reshape(2, len(poses), -1)[..., :-1].reshape(2, -1), unread)
+
+
 def test_shading_tells_a_cups_hollow_from_the_solid_where_the_saturated_views_cannot():
     """Inside the cup's hollow every view of the cup and of the solid cylinder it is cut from is saturated
     alike (both lie inside all outlines), so a field reading saturated views alone gives both one SDF there;

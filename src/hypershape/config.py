@@ -460,6 +460,11 @@ class ViewFieldConfig:
     elsewhere; with order `ring` at 64 pixels, the best in-family median over three readout seeds (0.912),
     with the genus right in 77%; at the one readout seed tried, neither three members, a 256-wide network nor
     order `camera` brought it back (docs/results.md)."""
+    hull_depth: float = 0.0
+    """Each point also reads how far behind the front of the visual hull of the views' outlines it lies in
+    each view (the hull's depth rendered as 03 renders), clamped to ± this (in SDF units; 0: not read): how
+    deep inside the hull a point is, which the blurred outlines say only to a pixel or so, and a thin wall is
+    2.5–4 pixels thick at 64 (docs/results.md). Costs the hull's renders per object, as hull_residual."""
     hidden: int = 128
     """Width of the network's hidden layers."""
     layers: int = 3

@@ -13,12 +13,22 @@ import trimesh
 from .marching import closed_mesh, grid_points
 
 
+def camera_local(points: torch.Tensor, cam_to_world: torch.Tensor) -> torch.Tensor:
+    """World points [M, 3] in each camera's frame [V, M, 3]: R^T (p - eye)."""
+    rot, eye = cam_to_world[:, :3, :3], cam_to_world[:, :3, 3]
+    return torch.einsum("vji,vmj->vmi", rot, points[None] - eye[:, None])
+
+
+def camera_depth(points: torch.Tensor, cam_to_world: torch.Tensor) -> torch.Tensor:
+    """Each point's depth [V, M] along each camera's axis (−Z), as render_views measures its depth maps."""
+    return -camera_local(points, cam_to_world.to(points))[..., 2]
+
+
 def project(points: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float) -> torch.Tensor:
     """Image coordinates [V, M, 2] of world points [M, 3] in each camera [V, 4, 4] (render.look_at: looks
     down −Z, +Y up): (x right, y down) in [-1, 1] over the image, pixel centres where nets/siren.pixel_grid
     puts them, which is grid_sample's align_corners=False. Points behind a camera get +inf."""
-    rot, eye = cam_to_world[:, :3, :3], cam_to_world[:, :3, 3]
-    local = torch.einsum("vji,vmj->vmi", rot, points[None] - eye[:, None])  # R^T (p - eye)
+    local = camera_local(points, cam_to_world)
     depth = -local[..., 2]
     scale = 1.0 / math.tan(math.radians(yfov_deg) / 2)
     xy = torch.stack([local[..., 0], -local[..., 1]], -1) * (scale / depth.clamp(min=1e-9))[..., None]

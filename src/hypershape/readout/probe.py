@@ -49,12 +49,20 @@ class Prober:
         return probe_images(self.last[1], self.directions, resolution, self.cfg.device.compile)
 
 
-def mesh_brightness(mesh, render) -> torch.Tensor:
-    """The views [V, R, R] of `mesh` rendered as 03 renders (cfg.render), brightness on black: as the
-    image-SIRENs are fitted. An empty mesh draws black."""
+def mesh_views(mesh, render) -> tuple[torch.Tensor, torch.Tensor]:
+    """The views of `mesh` rendered as 03 renders (cfg.render): brightness on black, as the image-SIRENs are
+    fitted, and depth along each camera's axis (0 where it draws nothing), [V, R, R] each. An empty mesh
+    draws black and nothing."""
     if len(mesh.faces) == 0:
-        return torch.zeros(len(render.elevations_deg) * render.per_ring, render.resolution, render.resolution)
-    return torch.from_numpy(rgb_on_black(render_like(mesh, render)["rgba"]).mean(-1))
+        blank = torch.zeros(len(render.elevations_deg) * render.per_ring, render.resolution, render.resolution)
+        return blank, blank.clone()
+    drawn = render_like(mesh, render)
+    return torch.from_numpy(rgb_on_black(drawn["rgba"]).mean(-1)), torch.from_numpy(drawn["depth"])
+
+
+def mesh_brightness(mesh, render) -> torch.Tensor:
+    """The brightness of mesh_views [V, R, R]."""
+    return mesh_views(mesh, render)[0]
 
 
 def view_error(mesh, images: torch.Tensor, render) -> float:

@@ -15,17 +15,19 @@ does not (hull_residual), which lets the network see the shading of a hollow the
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..geometry.carve import seen_at, visual_hull
+from ..geometry.carve import camera_depth, seen_at, visual_hull
 from ..geometry.marching import beside_surface, grid_points
 from ..runtime import generator
 from ..training import sdf_batch, train
 from .autodecode import clamped_l1, sample_gens
-from .probe import mesh_brightness
+from .probe import mesh_views
 
 
 def box_blurs(images: torch.Tensor, radii) -> torch.Tensor:
@@ -45,24 +47,37 @@ def blurred(images: torch.Tensor, radii, saturation: float) -> torch.Tensor:
 def view_stack(images: torch.Tensor, cam_to_world: torch.Tensor, c, cfg) -> torch.Tensor:
     """What view_features samples, from the views [V, R, R] and the view_field section `c` (a dict, as 70
     trained it): the views saturated and under each blur; with c's shading, as drawn under the same blurs;
-    with c's hull_residual, what they show that their visual hull does not (cfg: the run's config, whose
-    render and probe settings the hull is carved and drawn with) -> [S, V, R, R], S a multiple of the blurs."""
+    with c's hull_residual, what they show that their visual hull does not; with c's hull_depth, last, the
+    depth of the hull's front in each view, as is, and where a view's ray misses the hull, beyond the cube's
+    farthest point by hull_depth (cfg: the run's config, whose render and probe settings the hull is carved
+    and drawn with) -> [S, V, R, R]."""
     parts = [blurred(images, c["blur_radii"], c["saturation"])]
     if c.get("shading"):  # absent from checkpoints made before it existed
         parts.append(box_blurs(images, c["blur_radii"]))
+    if c.get("hull_residual") or c.get("hull_depth"):
+        brightness, depth = (x.to(images) for x in hull_render(images.cpu(), cam_to_world, cfg))
     if c.get("hull_residual"):
-        parts.append(box_blurs(hull_residual(images.cpu(), cam_to_world, cfg).to(images), c["blur_radii"]))
+        parts.append(box_blurs(images - brightness, c["blur_radii"]))
+    if c.get("hull_depth"):
+        far = cfg.render.distance + math.sqrt(3) * cfg.reconstruct.bound + c["hull_depth"]
+        parts.append(torch.where(depth > 0, depth, far)[None])
     return torch.cat(parts)
+
+
+def hull_render(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> tuple[torch.Tensor, torch.Tensor]:
+    """The visual hull of the views' [V, R, R] own outlines, carved as route probe carves it
+    (cfg.mapper.probe's threshold and grid), rendered as 03 renders (cfg.render): its brightness and its
+    depth along each camera's axis [V, R, R] each (depth 0 where it draws nothing)."""
+    probe, yfov = cfg.mapper.probe, cfg.render.yfov_deg
+    hull = visual_hull(images, cam_to_world, yfov, probe.threshold, probe.resolution, cfg.reconstruct.bound)
+    return mesh_views(hull, cfg.render)
 
 
 def hull_residual(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> torch.Tensor:
     """What the views [V, R, R] show that the visual hull of their own outlines does not: their brightness
-    less the hull's, rendered as 03 renders (cfg.render), the hull carved as route probe carves it
-    (cfg.mapper.probe's threshold and grid). Where the hull fills a hollow, the hollow's shading differs from
-    that of the cap the hull puts over it; a convex solid's hull draws back close to its views."""
-    probe, yfov = cfg.mapper.probe, cfg.render.yfov_deg
-    hull = visual_hull(images, cam_to_world, yfov, probe.threshold, probe.resolution, cfg.reconstruct.bound)
-    return images - mesh_brightness(hull, cfg.render).to(images)
+    less the hull's (hull_render). Where the hull fills a hollow, the hollow's shading differs from that of
+    the cap the hull puts over it; a convex solid's hull draws back close to its views."""
+    return images - hull_render(images, cam_to_world, cfg)[0].to(images)
 
 
 ORDERS = ("blur", "view", "ring", "camera")
@@ -83,19 +98,28 @@ def check_order(order: str) -> str:
 
 
 def view_features(
-    stack: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float, points: torch.Tensor, order: str = "blur"
+    stack: torch.Tensor,
+    cam_to_world: torch.Tensor,
+    yfov_deg: float,
+    points: torch.Tensor,
+    order: str = "blur",
+    hull_depth: float = 0.0,
 ):
-    """Features [N, S * V] of points [N, 3]: the V views' brightness at the point's projection (bilinear)
-    under each blur of `stack` [S, V, R, R] (blurred), ordered over the views by `order` (cfg.view_field):
-    blur, each blur's V values sorted on their own; ring, so within each ring of cameras (camera_rings);
-    view, the views sorted once by their values summed over the blurs, each view's S values kept together
-    (V tuples); camera, V tuples in the cameras' order."""
+    """Features [N, S * V] of points [N, 3]: the V views' values at the point's projection (bilinear) in each
+    channel of `stack` [S, V, R, R] (view_stack), ordered over the views by `order` (cfg.view_field):
+    blur, each channel's V values sorted on their own; ring, so within each ring of cameras (camera_rings);
+    view, the views sorted once by their values summed over the channels, each view's S values kept together
+    (V tuples); camera, V tuples in the cameras' order. hull_depth > 0: the last channel is the depth of the
+    hull's front, read as how far behind it the point lies, clamped to ±hull_depth and divided by it."""
     check_order(order)
     s, v = stack.shape[:2]
     seen = seen_at(stack.transpose(0, 1), cam_to_world, yfov_deg, points).permute(2, 0, 1)  # [N, V, S]
+    if hull_depth:
+        behind = (camera_depth(points, cam_to_world).T - seen[..., -1]).clamp(-hull_depth, hull_depth)
+        seen = torch.cat([seen[..., :-1], (behind / hull_depth)[..., None]], -1)
     if order == "blur":
         return seen.transpose(1, 2).sort(-1).values.reshape(len(points), s * v)
-    if order == "ring":  # each ring's views sorted per blur: the rings' places kept, the azimuths not
+    if order == "ring":  # each ring's views sorted per channel: the rings' places kept, the azimuths not
         rings = [seen[:, at].transpose(1, 2).sort(-1).values for at in camera_rings(cam_to_world)]
         return torch.cat(rings, -1).reshape(len(points), s * v)
     if order == "view":
@@ -110,7 +134,9 @@ class ViewField(nn.Module):
     docs/results.md tried, three members removed the bowls' holes and the chairs' loose pieces, not the
     boxes' holes, which every member shared)."""
 
-    def __init__(self, features: int, hidden: int, layers: int, members: int = 1, order: str = "blur"):
+    def __init__(
+        self, features: int, hidden: int, layers: int, members: int = 1, order: str = "blur", hull_depth: float = 0.0
+    ):
         super().__init__()
         sizes = [features] + [hidden] * layers
 
@@ -119,13 +145,15 @@ class ViewField(nn.Module):
             return nn.Sequential(*body, nn.Linear(sizes[-1], 1))
 
         self.nets = nn.ModuleList(mlp() for _ in range(members))
-        self.order = check_order(order)
+        self.order, self.hull_depth = check_order(order), hull_depth
         # what the checkpoint rebuilds it from: ViewField(**sizes)
-        self.sizes = dict(features=features, hidden=hidden, layers=layers, members=members, order=order)
+        self.sizes = dict(
+            features=features, hidden=hidden, layers=layers, members=members, order=order, hull_depth=hull_depth
+        )
 
     def features(self, stack: torch.Tensor, cam_to_world: torch.Tensor, yfov_deg: float, points: torch.Tensor):
         """view_features of points [N, 3] in the order this network reads them."""
-        return view_features(stack, cam_to_world, yfov_deg, points, self.order)
+        return view_features(stack, cam_to_world, yfov_deg, points, self.order, self.hull_depth)
 
     def each(self, features: torch.Tensor) -> torch.Tensor:
         """Every member's SDF: [members, *features.shape[:-1]]."""
@@ -142,7 +170,7 @@ def train_view_field(stacks, data, ids, cam_to_world, c, yfov_deg: float, seed: 
     `seed`. Returns it and the curve (the members' mean loss)."""
     torch.manual_seed(seed)
     s, v = stacks[0].shape[:2]
-    field = ViewField(s * v, c.hidden, c.layers, c.members, c.order).to(device)
+    field = ViewField(s * v, c.hidden, c.layers, c.members, c.order, c.hull_depth).to(device)
     gens, pick = sample_gens(seed, "view-field", ids), generator(seed, "view-field-objects")
     size = min(c.batch_objects or len(data), len(data))
     stacks = [x.to(device) for x in stacks]
