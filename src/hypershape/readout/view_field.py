@@ -11,7 +11,8 @@ three members (ViewField) mend in part; a learning rate falling to lr_end (and t
 at 80) gives one network a steadier median over the three seeds. Options: the views sorted within each
 ring of cameras, sorted once, each with its blurs, or kept in the cameras' order (order), the views'
 shading as drawn beside their saturated outlines (shading), and what the views show that their visual hull
-does not (hull_residual), which lets the network see the shading of a hollow the hull fills."""
+does not (hull_residual), which lets the network see the shading of a hollow the hull fills, and how far
+behind the hull's front the point lies in each view (hull_depth)."""
 
 from __future__ import annotations
 
