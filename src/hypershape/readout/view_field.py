@@ -68,17 +68,12 @@ def view_stack(images: torch.Tensor, cam_to_world: torch.Tensor, c, cfg) -> torc
 def hull_render(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> tuple[torch.Tensor, torch.Tensor]:
     """The visual hull of the views' [V, R, R] own outlines, carved as route probe carves it
     (cfg.mapper.probe's threshold and grid), rendered as 03 renders (cfg.render): its brightness and its
-    depth along each camera's axis [V, R, R] each (depth 0 where it draws nothing)."""
+    depth along each camera's axis [V, R, R] each (depth 0 where it draws nothing). Where the hull fills a
+    hollow, the hollow's shading differs from that of the cap the hull puts over it; a convex solid's hull
+    draws back close to its views."""
     probe, yfov = cfg.mapper.probe, cfg.render.yfov_deg
     hull = visual_hull(images, cam_to_world, yfov, probe.threshold, probe.resolution, cfg.reconstruct.bound)
     return mesh_views(hull, cfg.render)
-
-
-def hull_residual(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> torch.Tensor:
-    """What the views [V, R, R] show that the visual hull of their own outlines does not: their brightness
-    less the hull's (hull_render). Where the hull fills a hollow, the hollow's shading differs from that of
-    the cap the hull puts over it; a convex solid's hull draws back close to its views."""
-    return images - hull_render(images, cam_to_world, cfg)[0].to(images)
 
 
 ORDERS = ("blur", "view", "ring", "camera")
