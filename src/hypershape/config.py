@@ -464,10 +464,10 @@ class ViewFieldConfig:
     """Each point also reads how far behind the front of the visual hull of the views' outlines it lies in
     each view (the hull's depth rendered as 03 renders), clamped to ± this (in SDF units; 0: not read): how
     deep inside the hull a point is, beside how near an outline it projects. With hull_residual and order
-    `ring` at 64 pixels, 0.3 read in family a median of 0.916 over three readout seeds (the residual alone
-    0.912), with fewer tunnels and a loose piece in the bowls' hollows (genus right 73%), and new families
-    worse object by object (−0.013, genus 60%): docs/results.md. Comes with the hull's renders
-    hull_residual makes."""
+    `ring` at 64 pixels, in family over three readout seeds 0.3 read a median of 0.916 and 0.6 of 0.938 (the
+    residual alone 0.912; object by object +0.008 and +0.007), with the genus right in 73% and 65%; at 0.3
+    new families read worse object by object (−0.013, genus 60%): docs/results.md. Comes with the hull's
+    renders hull_residual makes."""
     hidden: int = 128
     """Width of the network's hidden layers."""
     layers: int = 3
