@@ -8,7 +8,7 @@ import torch
 
 from ..nets.hypernet import HyperNet
 from ..nets.siren import SirenSpec, pixel_grid, siren_forward
-from ..render import camera_directions, camera_poses, render_like, rgb_on_black
+from ..render import camera_directions, camera_poses, render_like, rgb_on_black, view_count
 from ..runtime import load_torch
 from ..stages.common import image_spec
 
@@ -54,7 +54,7 @@ def mesh_views(mesh, render) -> tuple[torch.Tensor, torch.Tensor]:
     fitted, and depth along each camera's axis (0 where it draws nothing), [V, R, R] each. An empty mesh
     draws black and nothing."""
     if len(mesh.faces) == 0:
-        blank = torch.zeros(len(render.elevations_deg) * render.per_ring, render.resolution, render.resolution)
+        blank = torch.zeros(view_count(render), render.resolution, render.resolution)
         return blank, blank.clone()
     drawn = render_like(mesh, render)
     return torch.from_numpy(rgb_on_black(drawn["rgba"]).mean(-1)), torch.from_numpy(drawn["depth"])
