@@ -5,7 +5,7 @@ import pytest
 import trimesh
 
 from hypershape.geometry import solid as solid_module
-from hypershape.geometry.marching import closed_mesh, grid_points, mesh_from_grid, mesh_from_sdf
+from hypershape.geometry.marching import close_gaps_in, closed_mesh, grid_points, mesh_from_grid, mesh_from_sdf
 from hypershape.geometry.metrics import WORST_CHAMFER, chamfer, fscore, mesh_metrics, normal_consistency, volumetric_iou
 from hypershape.geometry.sdf import sample_sdf, sample_surface, signed_distance, uniform_cube_points
 from hypershape.geometry.solid import faithfulness, make_solid, normalise, sheet_faces
@@ -400,3 +400,26 @@ def test_fill_voids_makes_a_sealed_hollow_solid_and_leaves_an_open_one():
     closed_mesh(kept, 1.0, fill_voids=True)
     closed_mesh(open_cup, 1.0)
     np.testing.assert_array_equal(kept, open_cup)  # its hollow reaches the outside: nothing is filled
+
+
+def slab_with_hole(res: int, radius: float) -> np.ndarray:
+    """SDF grid (exact but near the hole's rim) of a slab |x|, |y| < 0.6, |z| < 0.15 with a round hole of
+    `radius` through it along z: genus 1."""
+    p = grid_points(res, 1.0)
+    box = np.max(np.abs(p) - [0.6, 0.6, 0.15], axis=1)
+    return np.maximum(box, radius - np.linalg.norm(p[:, :2], axis=1)).reshape((res,) * 3)
+
+
+def test_close_gaps_fills_a_hole_narrower_than_twice_the_radius_and_keeps_a_wider_or_a_seen_one():
+    res = 64
+    narrow, wide = slab_with_hole(res, 0.06), slab_with_hole(res, 0.3)
+    assert topology(closed_mesh(narrow.copy(), 1.0))["genus"] == [1]
+    closed = closed_mesh(close_gaps_in(narrow.copy(), 0.1, 1.0), 1.0)
+    assert topology(closed)["genus"] == [0]
+    assert closed.volume == pytest.approx(1.2 * 1.2 * 0.3, rel=0.03)  # the slab, hole filled, edges kept
+    kept = close_gaps_in(wide.copy(), 0.1, 1.0)
+    assert topology(closed_mesh(kept, 1.0))["genus"] == [1]
+    # where the allowed mask leaves the hole out (as a hull does where a view sees through), it stays open
+    p = grid_points(res, 1.0).reshape(res, res, res, 3)
+    seen = np.linalg.norm(p[..., :2], axis=-1) < 0.1
+    assert topology(closed_mesh(close_gaps_in(narrow.copy(), 0.1, 1.0, allowed=~seen), 1.0))["genus"] == [1]

@@ -280,8 +280,9 @@ def test_the_route_rebuilds_its_network_from_the_checkpoint_and_scores_every_obj
     saved = torch.load(p.mapper, weights_only=True)
     field = ViewField(**saved["field"]["sizes"])
     field.load_state_dict(saved["field"]["state"])
-    # the tiny preset reads in camera order and with the hull's residual: each blur twice, for each view
-    assert cfg.view_field.order == "camera" and cfg.view_field.hull_residual
+    # the tiny preset reads in camera order and with the hull's residual: each blur twice, for each view;
+    # and 80 closes the field's gaps
+    assert cfg.view_field.order == "camera" and cfg.view_field.hull_residual and cfg.view_field.close_gaps
     assert saved["field"]["sizes"]["features"] == 2 * len(cfg.view_field.blur_radii) * 24
     assert saved["field"]["sizes"]["order"] == "camera" == field.order
     summary = load_json(p.summary_json)
@@ -294,7 +295,12 @@ def test_the_route_rebuilds_its_network_from_the_checkpoint_and_scores_every_obj
 
 def test_how_80_reads_the_field_keys_80_and_what_70_trains_keys_70():
     base = make_cfg("preset=tiny", "mapper=view_field")
-    for knob in ("view_field.coarse=0", "view_field.band=0.1", "view_field.fill_voids=false"):
+    for knob in (
+        "view_field.coarse=0",
+        "view_field.band=0.1",
+        "view_field.fill_voids=false",
+        "view_field.close_gaps=0.05",
+    ):
         other = make_cfg("preset=tiny", "mapper=view_field", knob)
         assert mapper_config(other) == mapper_config(base), knob  # 70's field stays
         assert refine_config(other) != refine_config(base), knob

@@ -502,6 +502,12 @@ class ViewFieldConfig:
     """80 makes inside every void the field leaves sealed inside the solid (no picture shows one). A field
     trained with a falling learning rate leaves them in about half the objects: deep inside a solid every
     view is saturated at every blur, as it is in a training cup's hollow."""
+    close_gaps: float = 0.0
+    """80 makes inside every gap, tunnel or notch of the field's solid narrower than about twice this (in SDF
+    units: a morphological closing by a ball of this radius on the probe grid), where the drawn views'
+    visual hull is inside, so a hole some picture sees through stays open (0: off). The field cuts tunnels
+    through thin walls that no picture shows; where a hole is narrower than the views resolve, the hull
+    covers it and it closes too (docs/results.md)."""
 
 
 @dataclass

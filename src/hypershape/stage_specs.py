@@ -98,7 +98,7 @@ def weight_ae_shared_config(cfg, artifact: str) -> dict:
 
 # Fields of a route's own config section that only 80 reads (how it reads what 70 trained, changing none
 # of it): they key 80, not 70.
-READ_BY_80 = {"decoder": ("start",), "view_field": ("coarse", "band", "fill_voids")}
+READ_BY_80 = {"decoder": ("start",), "view_field": ("coarse", "band", "fill_voids", "close_gaps")}
 
 
 def mapper_config(cfg) -> dict:

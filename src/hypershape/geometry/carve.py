@@ -61,8 +61,21 @@ def visual_hull(
     bound: float,
     chunk: int = 1 << 18,
 ) -> trimesh.Trimesh:
-    """The hull's surface: marching cubes of hull_field over grid_points(resolution, bound), with the
-    grid's outer layer forced outside so the mesh is closed. Empty if no point is inside every outline."""
+    """The hull's surface: marching cubes of hull_grid, with the grid's outer layer forced outside so the
+    mesh is closed. Empty if no point is inside every outline."""
+    return closed_mesh(hull_grid(images, cam_to_world, yfov_deg, threshold, resolution, bound, chunk), bound)
+
+
+def hull_grid(
+    images: torch.Tensor,
+    cam_to_world: torch.Tensor,
+    yfov_deg: float,
+    threshold: float,
+    resolution: int,
+    bound: float,
+    chunk: int = 1 << 18,
+) -> np.ndarray:
+    """hull_field over grid_points(resolution, bound), float64 [r, r, r]: negative inside the hull."""
     points = torch.from_numpy(grid_points(resolution, bound).astype(np.float32))
     values = torch.cat([hull_field(images, cam_to_world, yfov_deg, threshold, p) for p in points.split(chunk)])
-    return closed_mesh(values.reshape((resolution,) * 3).double().numpy(), bound)
+    return values.reshape((resolution,) * 3).double().numpy()

@@ -2,8 +2,9 @@
 views the object's hypernetwork draws (readout/view_field.py: each view's brightness at the point's
 projection, under several blurs). 70 trains it on the training objects' drawn views and 02 SDF samples
 (cfg.view_field); 80 evaluates it for the object's own views over the probe grid (mapper.probe.resolution,
-coarse to fine: view_field.coarse, view_field.band), meshes its zero set (voids sealed inside filled:
-view_field.fill_voids) and fits a shape-SIREN to SDF samples of that surface as route probe fits its hull.
+coarse to fine: view_field.coarse, view_field.band), meshes its zero set (gaps narrower than the views
+show closed: view_field.close_gaps; voids sealed inside filled: view_field.fill_voids) and fits a
+shape-SIREN to SDF samples of that surface as route probe fits its hull.
 Predicted rows read the object's hypernetwork and what was learnt from training objects alone."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import torch
 
 from ..config import readout_seed, section
-from ..geometry.marching import closed_mesh
+from ..geometry.carve import hull_grid
+from ..geometry.marching import close_gaps_in, closed_mesh
 from ..readout.probe import Prober
 from ..readout.view_field import (
     ViewField,
@@ -49,7 +51,12 @@ class ViewFieldPredictor(SurfacePredictor):
         c = self.cfg
         stack = drawn_stack(c, self.prober, obj_id, self.trained)
         res, bound, v = c.mapper.probe.resolution, c.reconstruct.bound, c.view_field
-        grid = grid_values(self.field, stack, self.prober.poses, c.render.yfov_deg, res, bound, v.coarse, v.band)
+        poses, yfov = self.prober.poses, c.render.yfov_deg
+        grid = grid_values(self.field, stack, poses, yfov, res, bound, v.coarse, v.band)
+        if v.close_gaps:
+            images = self.prober.images(obj_id, c.render.resolution)
+            hull = hull_grid(images, poses, yfov, c.mapper.probe.threshold, res, bound) < 0
+            close_gaps_in(grid, v.close_gaps, bound, allowed=hull)
         mesh = closed_mesh(grid, bound, v.fill_voids)  # closed at the grid's edge, as the hull is meshed
         if len(mesh.faces) == 0:
             raise ValueError(f"{obj_id}: the view field is nowhere inside the object")
