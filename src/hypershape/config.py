@@ -507,7 +507,9 @@ class ViewFieldConfig:
     units: a morphological closing by a ball of this radius on the probe grid), where the drawn views'
     visual hull is inside, so a hole some picture sees through stays open (0: off). The field cuts tunnels
     through thin walls that no picture shows; where a hole is narrower than the views resolve, the hull
-    covers it and it closes too (docs/results.md)."""
+    covers it and it closes too. At 0.24 on cpu100 (hull_depth 0.6, rings), the genus is right in 85% ± 5%
+    of held-out objects (from 65%) at a median F@0.02 0.925 (from 0.938), but the plate's holes and the
+    ring's hole close (docs/results.md)."""
 
 
 @dataclass
