@@ -403,7 +403,7 @@ def test_fill_voids_makes_a_sealed_hollow_solid_and_leaves_an_open_one():
 
 
 def slab_with_hole(res: int, radius: float) -> np.ndarray:
-    """SDF grid (exact but near the hole's rim) of a slab |x|, |y| < 0.6, |z| < 0.15 with a round hole of
+    """SDF grid (exact away from the hole's rim) of a slab |x|, |y| < 0.6, |z| < 0.15 with a round hole of
     `radius` through it along z: genus 1."""
     p = grid_points(res, 1.0)
     box = np.max(np.abs(p) - [0.6, 0.6, 0.15], axis=1)
