@@ -9,8 +9,8 @@ from conftest import make_cfg
 
 from hypershape import render
 from hypershape.experiments.outlines import true_outline_hull
-from hypershape.geometry.carve import hull_field, project, visual_hull
-from hypershape.geometry.marching import mesh_from_sdf
+from hypershape.geometry.carve import hull_field, hull_grid, project
+from hypershape.geometry.marching import closed_mesh, mesh_from_sdf
 from hypershape.geometry.metrics import mesh_metrics
 from hypershape.geometry.winding import winding_number
 from hypershape.nets.siren import pixel_grid
@@ -43,7 +43,7 @@ def test_hull_of_a_convex_solid_holds_it_and_is_close(solid):
     )
     views = render.render_views(mesh, RES, YFOV, DIST)
     poses = torch.from_numpy(views["cam_to_world"]).float()
-    hull = visual_hull(brightness(views), poses, YFOV, 0.15, 64, 1.0)
+    hull = closed_mesh(hull_grid(brightness(views), poses, YFOV, 0.15, 64, 1.0), 1.0)
     assert hull.is_watertight
     gen = np.random.default_rng(0)
     # every point of the solid is inside the hull (with a pixel of slack: the outline is thresholded)
@@ -58,7 +58,7 @@ def test_hull_of_a_convex_solid_holds_it_and_is_close(solid):
 
 def test_no_outline_gives_an_empty_hull():
     poses = torch.from_numpy(render.camera_poses(DIST)).float()
-    hull = visual_hull(torch.zeros(24, RES, RES), poses, YFOV, 0.15, 32, 1.0)
+    hull = closed_mesh(hull_grid(torch.zeros(24, RES, RES), poses, YFOV, 0.15, 32, 1.0), 1.0)
     assert len(hull.faces) == 0
 
 

@@ -8,9 +8,8 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-import trimesh
 
-from .marching import closed_mesh, grid_points
+from .marching import grid_points
 
 
 def camera_local(points: torch.Tensor, cam_to_world: torch.Tensor) -> torch.Tensor:
@@ -52,20 +51,6 @@ def hull_field(
     return threshold - seen_at(images[:, None], cam_to_world, yfov_deg, points)[:, 0].min(0).values
 
 
-def visual_hull(
-    images: torch.Tensor,
-    cam_to_world: torch.Tensor,
-    yfov_deg: float,
-    threshold: float,
-    resolution: int,
-    bound: float,
-    chunk: int = 1 << 18,
-) -> trimesh.Trimesh:
-    """The hull's surface: marching cubes of hull_grid, with the grid's outer layer forced outside so the
-    mesh is closed. Empty if no point is inside every outline."""
-    return closed_mesh(hull_grid(images, cam_to_world, yfov_deg, threshold, resolution, bound, chunk), bound)
-
-
 def hull_grid(
     images: torch.Tensor,
     cam_to_world: torch.Tensor,
@@ -75,7 +60,8 @@ def hull_grid(
     bound: float,
     chunk: int = 1 << 18,
 ) -> np.ndarray:
-    """hull_field over grid_points(resolution, bound), float64 [r, r, r]: negative inside the hull."""
+    """The visual hull as hull_field over grid_points(resolution, bound), float64 [r, r, r]: negative inside
+    the hull; closed_mesh of it is the hull's surface (empty if no point is inside every outline)."""
     points = torch.from_numpy(grid_points(resolution, bound).astype(np.float32))
     values = torch.cat([hull_field(images, cam_to_world, yfov_deg, threshold, p) for p in points.split(chunk)])
     return values.reshape((resolution,) * 3).double().numpy()

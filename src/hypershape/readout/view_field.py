@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..geometry.carve import camera_depth, seen_at, visual_hull
-from ..geometry.marching import beside_surface, grid_points
+from ..geometry.carve import camera_depth, hull_grid, seen_at
+from ..geometry.marching import beside_surface, closed_mesh, grid_points
 from ..runtime import generator
 from ..training import sdf_batch, train
 from .autodecode import clamped_l1, sample_gens
@@ -72,7 +72,8 @@ def hull_render(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> tuple[
     hollow, the hollow's shading differs from that of the cap the hull puts over it; a convex solid's hull
     draws back close to its views."""
     probe, yfov = cfg.mapper.probe, cfg.render.yfov_deg
-    hull = visual_hull(images, cam_to_world, yfov, probe.threshold, probe.resolution, cfg.reconstruct.bound)
+    bound = cfg.reconstruct.bound
+    hull = closed_mesh(hull_grid(images, cam_to_world, yfov, probe.threshold, probe.resolution, bound), bound)
     return mesh_views(hull, cfg.render)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 
 from ..config import readout_seed, section
-from ..geometry.carve import visual_hull
+from ..geometry.carve import hull_grid
+from ..geometry.marching import closed_mesh
 from ..geometry.sdf import enclosing_radius, sample_sdf
 from ..readout.probe import Prober, probe_features
 from ..routes.base import MapperRoute, Predictor, TrainingSet
@@ -23,7 +24,9 @@ def drawn_hull(cfg, prober: Prober, obj_id: str):
     hypernetwork draws at mapper.probe.upsample times the render resolution."""
     probe, bound = cfg.mapper.probe, cfg.reconstruct.bound
     images = prober.images(obj_id, probe.upsample * cfg.render.resolution).cpu()
-    return visual_hull(images, prober.poses, cfg.render.yfov_deg, probe.threshold, probe.resolution, bound)
+    return closed_mesh(
+        hull_grid(images, prober.poses, cfg.render.yfov_deg, probe.threshold, probe.resolution, bound), bound
+    )
 
 
 def surface_samples(cfg, mesh, seed: int, *tag):
