@@ -49,12 +49,11 @@ class ViewFieldPredictor(SurfacePredictor):
 
     def samples(self, obj_id: str):
         c = self.cfg
-        stack = drawn_stack(c, self.prober, obj_id, self.trained)
+        images, poses, yfov = self.prober.images(obj_id, c.render.resolution), self.prober.poses, c.render.yfov_deg
         res, bound, v = c.mapper.probe.resolution, c.reconstruct.bound, c.view_field
-        poses, yfov = self.prober.poses, c.render.yfov_deg
+        stack = view_stack(images, poses, self.trained, c)  # as drawn_stack, the views drawn once
         grid = grid_values(self.field, stack, poses, yfov, res, bound, v.coarse, v.band)
         if v.close_gaps:
-            images = self.prober.images(obj_id, c.render.resolution)
             hull = hull_grid(images, poses, yfov, c.mapper.probe.threshold, res, bound) < 0
             close_gaps_in(grid, v.close_gaps, bound, allowed=hull)
         mesh = closed_mesh(grid, bound, v.fill_voids)  # closed at the grid's edge, as the hull is meshed
