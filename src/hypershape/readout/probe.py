@@ -4,8 +4,10 @@ outlines are the object's silhouettes as the weights hold them."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from ..geometry.carve import hull_grid
 from ..nets.hypernet import HyperNet
 from ..nets.siren import SirenSpec, pixel_grid, siren_forward
 from ..render import camera_directions, camera_poses, render_like, rgb_on_black, view_count
@@ -47,6 +49,15 @@ class Prober:
             path = self.paths.hypernet(obj_id)
             self.last = (obj_id, HyperNet.load(load_torch(path), self.cfg.hypernet, self.spec, self.base, str(path)))
         return probe_images(self.last[1], self.directions, resolution, self.cfg.device.compile)
+
+
+def drawn_hull_grid(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> np.ndarray:
+    """carve.hull_grid of views [V, R, R] as every route carves a hypernetwork's views: cfg.mapper.probe's
+    threshold and grid over [-reconstruct.bound, reconstruct.bound]^3, cfg.render's field of view."""
+    probe = cfg.mapper.probe
+    return hull_grid(
+        images, cam_to_world, cfg.render.yfov_deg, probe.threshold, probe.resolution, cfg.reconstruct.bound
+    )
 
 
 def mesh_views(mesh, render) -> tuple[torch.Tensor, torch.Tensor]:

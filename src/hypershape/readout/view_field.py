@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..geometry.carve import camera_depth, hull_grid, seen_at
+from ..geometry.carve import camera_depth, seen_at
 from ..geometry.marching import beside_surface, closed_mesh, grid_points
 from ..runtime import generator
 from ..training import sdf_batch, train
 from .autodecode import clamped_l1, sample_gens
-from .probe import mesh_views
+from .probe import drawn_hull_grid, mesh_views
 
 
 def box_blurs(images: torch.Tensor, radii) -> torch.Tensor:
@@ -71,10 +71,7 @@ def hull_render(images: torch.Tensor, cam_to_world: torch.Tensor, cfg) -> tuple[
     depth along each camera's axis [V, R, R] each (depth 0 where it draws nothing). Where the hull fills a
     hollow, the hollow's shading differs from that of the cap the hull puts over it; a convex solid's hull
     draws back close to its views."""
-    probe, yfov = cfg.mapper.probe, cfg.render.yfov_deg
-    bound = cfg.reconstruct.bound
-    hull = closed_mesh(hull_grid(images, cam_to_world, yfov, probe.threshold, probe.resolution, bound), bound)
-    return mesh_views(hull, cfg.render)
+    return mesh_views(closed_mesh(drawn_hull_grid(images, cam_to_world, cfg), cfg.reconstruct.bound), cfg.render)
 
 
 ORDERS = ("blur", "view", "ring", "camera")

@@ -9,10 +9,9 @@ from __future__ import annotations
 import torch
 
 from ..config import readout_seed, section
-from ..geometry.carve import hull_grid
 from ..geometry.marching import closed_mesh
 from ..geometry.sdf import enclosing_radius, sample_sdf
-from ..readout.probe import Prober, probe_features
+from ..readout.probe import Prober, drawn_hull_grid, probe_features
 from ..routes.base import MapperRoute, Predictor, TrainingSet
 from ..runtime import device_of, generator, load_torch, numerics_of, rng, save_torch
 from ..stages.common import image_spec, shape_spec
@@ -22,11 +21,8 @@ from ..training import fit_sdf
 def drawn_hull(cfg, prober: Prober, obj_id: str):
     """The visual hull (a trimesh; empty if the outlines share no point) of the views the object's
     hypernetwork draws at mapper.probe.upsample times the render resolution."""
-    probe, bound = cfg.mapper.probe, cfg.reconstruct.bound
-    images = prober.images(obj_id, probe.upsample * cfg.render.resolution).cpu()
-    return closed_mesh(
-        hull_grid(images, prober.poses, cfg.render.yfov_deg, probe.threshold, probe.resolution, bound), bound
-    )
+    images = prober.images(obj_id, cfg.mapper.probe.upsample * cfg.render.resolution).cpu()
+    return closed_mesh(drawn_hull_grid(images, prober.poses, cfg), cfg.reconstruct.bound)
 
 
 def surface_samples(cfg, mesh, seed: int, *tag):

@@ -12,9 +12,8 @@ from __future__ import annotations
 import torch
 
 from ..config import readout_seed, section
-from ..geometry.carve import hull_grid
 from ..geometry.marching import close_gaps_in, closed_mesh
-from ..readout.probe import Prober
+from ..readout.probe import Prober, drawn_hull_grid
 from ..readout.view_field import (
     ViewField,
     check_order,
@@ -54,8 +53,7 @@ class ViewFieldPredictor(SurfacePredictor):
         stack = view_stack(images, poses, self.trained, c)  # as drawn_stack, the views drawn once
         grid = grid_values(self.field, stack, poses, yfov, res, bound, v.coarse, v.band)
         if v.close_gaps:
-            hull = hull_grid(images, poses, yfov, c.mapper.probe.threshold, res, bound) < 0
-            close_gaps_in(grid, v.close_gaps, bound, allowed=hull)
+            close_gaps_in(grid, v.close_gaps, bound, allowed=drawn_hull_grid(images, poses, c) < 0)
         mesh = closed_mesh(grid, bound, v.fill_voids)  # closed at the grid's edge, as the hull is meshed
         if len(mesh.faces) == 0:
             raise ValueError(f"{obj_id}: the view field is nowhere inside the object")
