@@ -2,6 +2,7 @@
 process, concurrent jobs lose nothing and record nothing under a wrong key, a SIGKILLed stage resumes to
 the same result, a sweep branches runs without recomputing upstream, and `status` tells what is left."""
 
+import json
 import os
 import shutil
 import signal
@@ -285,6 +286,15 @@ def test_status_counts_done_stale_failed_missing(reference, tmp_path):
     assert s["50_hypernets"]["stale"] == 4 and "config" in next(iter(s["50_hypernets"]["stale_why"]))
     assert s["80_shape_sirens"]["stale"] == 4  # everything below a stale stage is stale
     assert s["90_reconstruct"]["missing"] == 1
+    # 01 imports its source by name: a record made by another version of the source's code is stale, and
+    # so is everything made from it (a rerun would download it again)
+    record = Manifest(p.manifest("01_download"), p.root).dir / "objects" / f"{victim}.json"
+    made = json.loads(record.read_text())
+    made["parts"]["source_code"] = "an older version"
+    record.write_text(json.dumps(made))
+    s = run_status(cfg)
+    assert s["01_download"]["stale"] == 1 and s["01_download"]["stale_why"] == {"source code": 1}
+    assert s["02_watertight"]["stale"] == 1 and s["02_watertight"]["stale_why"] == {"upstream": 1}
 
 
 @pytest.mark.slow

@@ -7,9 +7,12 @@ from collections import Counter
 
 from .objects import load_objects
 from .paths import paths_of, readout_paths
-from .provenance import object_config, shared_config, stage_code, stage_numerics
+from .provenance import PACKAGE_DIR, code_version, object_config, shared_config, stage_code, stage_numerics
 from .records import Manifest, fingerprint
 from .stage_specs import STAGES
+
+PARTS = ("code", "source_code", "config", "numerics")
+"""The parts of a record's key that status compares with what the stage would make now."""
 
 
 def object_state(
@@ -21,7 +24,7 @@ def object_state(
     if entry["status"] != "done":
         return "failed", entry.get("reason") or "?"
     parts = entry.get("parts") or {}
-    why = [k for k in ("code", "config", "numerics") if k in expected and parts.get(k) != expected[k]]
+    why = [k.replace("_", " ") for k in PARTS if k in expected and parts.get(k) != expected[k]]
     ups = parts.get("upstream") or {}
     if any(k != keys[up].get(obj_id) or obj_id in bad[up] for up, k in ups.items() if up in keys):
         why.append("upstream")
@@ -34,9 +37,12 @@ def object_state(
 
 def expected_parts(cfg, stage: str) -> dict:
     """The code, config and numerics parts a record of `stage` made now would carry (01 keys each object on
-    its catalogue entry or file, not on config; only a device-dependent stage carries numerics)."""
+    its catalogue entry or file, not on config, and on the code of the source it comes from, which it
+    imports by name; only a device-dependent stage carries numerics)."""
     expected = dict(code=stage_code(stage))
-    if stage != "01_download":
+    if stage == "01_download":
+        expected["source_code"] = code_version(f"{PACKAGE_DIR.name}.sources.{cfg.data.source.value}")
+    else:
         expected["config"] = fingerprint(object_config(cfg, stage))
     numerics = stage_numerics(cfg, stage)
     if numerics is not None:
@@ -53,7 +59,7 @@ def shared_states(cfg, stage: str, m: Manifest, expected: dict) -> dict[str, str
         e = m.get(f.stem, shared=True)
         parts = e.get("parts") or {}
         now = dict(expected, config=fingerprint(shared_config(cfg, stage, f.stem)))
-        changed = [k for k in ("code", "config", "numerics") if parts.get(k) != now.get(k)]
+        changed = [k for k in PARTS if parts.get(k) != now.get(k)]
         if not m.outputs_intact(e):
             changed.append("outputs changed on disk")
         if cfg.readout_from and "readout_key" in e:  # taken from that run (Stage.take_shared): remade there since?
