@@ -466,8 +466,9 @@ class ViewFieldConfig:
     deep inside the hull a point is, beside how near an outline it projects. With hull_residual and order
     `ring` at 64 pixels, in family over three readout seeds 0.3 read a median of 0.916 and 0.6 of 0.938 (the
     residual alone 0.912; object by object +0.008 and +0.007), with the genus right in 73% and 65%; at 0.3
-    new families read worse object by object (−0.013, genus 60%); on training objects (seed 0) 0.9 read
-    closest (0.948; 0.6 0.943, 1.5 0.938): docs/results.md. Comes with the hull's renders hull_residual makes."""
+    new families read worse object by object (−0.013, genus 60%); 0.9 read the training objects closest
+    (0.945 ± 0.008 over three seeds; at seed 0 0.948, 0.6 0.943, 1.5 0.938): docs/results.md. Comes with
+    the hull's renders hull_residual makes."""
     hidden: int = 128
     """Width of the network's hidden layers."""
     layers: int = 3
