@@ -41,6 +41,7 @@ def expected_parts(cfg, stage: str) -> dict:
     imports by name; only a device-dependent stage carries numerics)."""
     expected = dict(code=stage_code(stage))
     if stage == "01_download":
+        # the module sources.source_module imports, named rather than imported (status imports no stage code)
         expected["source_code"] = code_version(f"{PACKAGE_DIR.name}.sources.{cfg.data.source.value}")
     else:
         expected["config"] = fingerprint(object_config(cfg, stage))
