@@ -15,6 +15,11 @@ PARTS = ("code", "source_code", "config", "numerics")
 """The parts of a record's key that status compares with what the stage would make now."""
 
 
+def label(part: str) -> str:
+    """How status names a changed part of a key (source_code: "source code")."""
+    return part.replace("_", " ")
+
+
 def object_state(
     m: Manifest, obj_id: str, entry: dict | None, expected: dict, keys: dict, bad: dict
 ) -> tuple[str, str]:
@@ -24,7 +29,7 @@ def object_state(
     if entry["status"] != "done":
         return "failed", entry.get("reason") or "?"
     parts = entry.get("parts") or {}
-    why = [k.replace("_", " ") for k in PARTS if k in expected and parts.get(k) != expected[k]]
+    why = [label(k) for k in PARTS if k in expected and parts.get(k) != expected[k]]
     ups = parts.get("upstream") or {}
     if any(k != keys[up].get(obj_id) or obj_id in bad[up] for up, k in ups.items() if up in keys):
         why.append("upstream")
@@ -41,7 +46,7 @@ def expected_parts(cfg, stage: str) -> dict:
     imports by name; only a device-dependent stage carries numerics)."""
     expected = dict(code=stage_code(stage))
     if stage == "01_download":
-        # the module sources.source_module imports, named rather than imported (status imports no stage code)
+        # the module sources.source_module imports, named rather than imported (that would load trimesh)
         expected["source_code"] = code_version(f"{PACKAGE_DIR.name}.sources.{cfg.data.source.value}")
     else:
         expected["config"] = fingerprint(object_config(cfg, stage))
@@ -60,7 +65,7 @@ def shared_states(cfg, stage: str, m: Manifest, expected: dict) -> dict[str, str
         e = m.get(f.stem, shared=True)
         parts = e.get("parts") or {}
         now = dict(expected, config=fingerprint(shared_config(cfg, stage, f.stem)))
-        changed = [k for k in PARTS if parts.get(k) != now.get(k)]
+        changed = [label(k) for k in PARTS if parts.get(k) != now.get(k)]
         if not m.outputs_intact(e):
             changed.append("outputs changed on disk")
         if cfg.readout_from and "readout_key" in e:  # taken from that run (Stage.take_shared): remade there since?
