@@ -481,9 +481,9 @@ class ViewFieldConfig:
     clamp: float = 0.1
     """SDF values and predictions are clamped to [-clamp, clamp] in the L1 loss (as decoder.clamp)."""
     steps: int = 1500
-    """Training steps. At readout seed 0 on cpu100 (rings, hull residual, hull depth 0.9), 3000 read the
-    training objects at 0.966 against 0.946 and the held-out ones at 0.934 against 0.932, for 1.8 times 70's
-    time (docs/results.md)."""
+    """Training steps. Over readout seeds 0-2 on cpu100 (rings, hull residual, hull depth 0.9), 3000 read the
+    training objects at 0.968 ± 0.002 against 0.945 ± 0.008 and the held-out ones at 0.940 ± 0.005 against
+    0.932 ± 0.006, for about 1.8 times 70's time (docs/results.md)."""
     lr: float = 1e-3
     """Adam learning rate (at the first step)."""
     lr_end: Optional[float] = 1e-5
