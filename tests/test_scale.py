@@ -109,10 +109,9 @@ def test_two_shards_through_joblib_equal_one_process(reference, tmp_path):
     assert load_json(Paths(data, "tiny").summary_json)["rows"] == load_json(paths_of(reference).summary_json)["rows"]
     ids = [o.id for o in load_objects(paths_of(reference).objects)]
     assert {shard_of(i, 2) for i in ids} == {0, 1}  # both shards had work
-    assert all(
-        s["missing"] == s["stale"] == s["failed"] == 0
-        for s in run_status(make_cfg("preset=tiny", f"data_dir={data}", THREADS)).values()
-    )
+    status = run_status(make_cfg("preset=tiny", f"data_dir={data}", THREADS))
+    unfinished = {k: s for k, s in status.items() if not s["missing"] == s["stale"] == s["failed"] == 0}
+    assert not unfinished, unfinished  # which stage, and why, when it fails
 
 
 @pytest.mark.slow
