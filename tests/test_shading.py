@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import trimesh
+from conftest import make_cfg
 
 from hypershape.config import RefineConfig, RenderConfig
 from hypershape.render import LIGHT_IN_CAMERA, render_like, sphere_interval
@@ -24,7 +25,16 @@ from hypershape.shading import (
     shading_residuals,
 )
 from hypershape.stages.common import load_views
-from hypershape.stages.shape_sirens import accepted, outline_loss, ray_values, refine, view_agreement, view_rays
+from hypershape.stages.shape_sirens import (
+    accepted,
+    outline_loss,
+    ray_values,
+    refine,
+    refine_if_better,
+    refinement_record,
+    view_agreement,
+    view_rays,
+)
 
 RENDER = RenderConfig(resolution=32)
 CENTRE = (0.12, -0.08, 0.1)
@@ -159,6 +169,20 @@ def test_a_refinement_whose_shading_worsens_beyond_the_slack_is_not_kept():
     assert not accepted(before, dict(silhouette_iou=0.79, shading_error=0.04), None, slack)  # outlines worse
     assert not accepted(before, dict(silhouette_iou=0.8, shading_error=0.05), None, slack)  # nothing better
     assert accepted(before, dict(silhouette_iou=0.9, shading_error=0.06), None)  # shading not read
+
+
+def test_a_refused_refinement_records_what_the_gate_saw(sphere_views):
+    """Started from the pictured sphere, a refinement with a step far too large can only agree worse: it is
+    refused, 90 gets the prediction, and the record keeps the worse agreement it tried."""
+    cfg = make_cfg("shape_siren.refine.steps=10", "shape_siren.refine.rays=64", "shape_siren.refine.lr=0.05")
+    cfg.shape_siren.refine.samples_per_ray, cfg.shape_siren.refine.eval_rays = 16, 4096
+    truth = torch.tensor([*CENTRE, RADIUS])
+    rays = view_rays(sphere_views)
+    refined, done, _ = refine_if_better(cfg, SphereField(), truth, rays, torch.Generator().manual_seed(0), None)
+    assert not done["accepted"] and torch.equal(refined, truth)
+    record = refinement_record("refine", "refined", done)
+    assert record["silhouette_iou_refined"] == record["silhouette_iou_predicted"] > 0.99
+    assert record["silhouette_iou_refined_tried"] < record["silhouette_iou_predicted"] - 0.01
 
 
 def test_the_views_agree_best_with_the_sphere_they_show(sphere_views):

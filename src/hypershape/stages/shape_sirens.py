@@ -245,7 +245,8 @@ def refine_if_better(
     """The refined parameters (the prediction itself where refining did not make the views agree better,
     or shape_siren.refine.steps is 0), the views' agreement before and after, whether it was kept, and
     its loss curve. What the rays hold decides: silhouette IoU, depth error where they carry depth, and
-    shading error with `shading` (the rays' pictures, given where shape_siren.refine.shading_weight > 0)."""
+    shading error with `shading` (the rays' pictures, given where shape_siren.refine.shading_weight > 0).
+    `tried` is the refinement's own agreement, kept or not: what a refused one measured."""
     r, chunk = cfg.shape_siren.refine, cfg.device.eval_chunk
     refined, curve = refine(field, pred, rays, r, gen, numerics, shading) if r.steps > 0 else (pred, [float("nan")])
 
@@ -257,18 +258,22 @@ def refine_if_better(
     slack = r.depth_slack if rays[-1] is not None and r.depth_weight > 0 else None
     shading_slack = r.shading_slack if shading is not None else None
     keep = r.steps > 0 and (not r.accept_if_better or accepted(before, after, slack, shading_slack))
+    tried = after
     if not keep:  # what 90 scores: the prediction, where refining did not help the views
         refined, after = pred, before
-    return refined, dict(accepted=keep, loss_first=curve[0], loss_last=curve[-1], before=before, after=after), curve
+    done = dict(accepted=keep, loss_first=curve[0], loss_last=curve[-1], before=before, after=after, tried=tried)
+    return refined, done, curve
 
 
 def refinement_record(name: str, kind: str, done: dict) -> dict:
     """What 80 records about one refinement (refine_if_better's record): `name`_accepted and its loss, and
-    the views' agreement of the predicted field and of the `kind` field 90 scores."""
+    the views' agreement of the predicted field, of the `kind` field 90 scores and of the refinement as
+    tried (`measure`_`kind`_tried: where it was refused, what the gate saw)."""
     out = {f"{name}_accepted": done["accepted"], f"{name}_loss_first": done["loss_first"]}
     out[f"{name}_loss_last"] = done["loss_last"]
     for measure, value in done["before"].items():
         out[f"{measure}_predicted"], out[f"{measure}_{kind}"] = value, done["after"][measure]
+        out[f"{measure}_{kind}_tried"] = done["tried"][measure]
     return out
 
 
@@ -331,10 +336,11 @@ def log_views(stage: Stage, route, done: list[dict]) -> None:
     if not done:
         return
     stage.log.info(
-        "median silhouette IoU: predicted %.3f, refined %.3f; refinement kept for %d of %d objects; "
-        "answered from memory: %d",
+        "median silhouette IoU: predicted %.3f, refined %.3f (as tried %.3f); refinement kept for %d of %d "
+        "objects; answered from memory: %d",
         np.median([e["silhouette_iou_predicted"] for e in done]),
         np.median([e["silhouette_iou_refined"] for e in done]),
+        np.median([e["silhouette_iou_refined_tried"] for e in done]),
         sum(bool(e["refine_accepted"]) for e in done),
         len(done),
         sum(bool(e["memory"]) for e in done),
@@ -351,8 +357,10 @@ def log_views(stage: Stage, route, done: list[dict]) -> None:
         )
     shaded = [e for e in done if "shading_error_predicted" in e]
     if shaded:
-        before, after = (np.median([e[f"shading_error_{k}"] for e in shaded]) for k in ("predicted", "refined"))
-        stage.log.info("median shading error: predicted %.4f, refined %.4f", before, after)
+        before, after, tried = (
+            np.median([e[f"shading_error_{k}"] for e in shaded]) for k in ("predicted", "refined", "refined_tried")
+        )
+        stage.log.info("median shading error: predicted %.4f, refined %.4f (as tried %.4f)", before, after, tried)
     said = route.summary(done)
     if said:
         stage.log.info("%s", said)
