@@ -1,6 +1,6 @@
 """Run one experiment on a preset: python experiment.py experiment=routes [preset=default]
-Experiments: routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout, paired
-(see src/hypershape/experiments/)."""
+Experiments: routes, heads, anchor, interpolation, baseline, ood, learning_curve, readout, paired, outlines,
+refinement (configs/experiment/, src/hypershape/experiments/)."""
 
 import hydra
 
