@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import trimesh
-from conftest import ROOT, make_cfg
+from conftest import ROOT, make_cfg, repo_copy
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
@@ -119,17 +119,12 @@ def candidates(data):
 def test_a_source_is_one_module_and_one_yaml(tmp_path):
     """A new module under sources/ and its configs/data yaml: data=<it> composes and 01 lists and saves its meshes."""
     name = "boxes_of_this_test"
-    module = ROOT / "src" / "hypershape" / "sources" / f"{name}.py"
-    yaml = ROOT / "configs" / "data" / f"{name}.yaml"
-    try:
-        module.write_text(BOXES)
-        yaml.write_text(f"source: {name}\n")
-        args = ["preset=tiny", f"data={name}", "data.num_objects=2", "data.test_fraction=0.5", f"data_dir={tmp_path}"]
-        done = subprocess.run([sys.executable, "01_download.py", *args], cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-2000:]
-    finally:
-        module.unlink(missing_ok=True)
-        yaml.unlink(missing_ok=True)
+    repo, env = repo_copy(tmp_path, "01_download.py")
+    (repo / "src" / "hypershape" / "sources" / f"{name}.py").write_text(BOXES)
+    (repo / "configs" / "data" / f"{name}.yaml").write_text(f"source: {name}\n")
+    args = ["preset=tiny", f"data={name}", "data.num_objects=2", "data.test_fraction=0.5", f"data_dir={tmp_path}"]
+    done = subprocess.run([sys.executable, "01_download.py", *args], cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
     p = Paths(tmp_path, "tiny")
     objects = load_objects(p.objects)
     assert [(o.id, o.source, o.ref, o.status) for o in objects] == [

@@ -1,7 +1,6 @@
 """Routes come from the registry (routes/): the config's choices are its modules, an unknown route fails when
 the config is composed, and a route added as one module plus its yaml runs through 70, 80 and 90."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from conftest import ROOT, copy_run, make_cfg
+from conftest import ROOT, copy_run, make_cfg, repo_copy
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
@@ -154,14 +153,9 @@ def test_a_route_added_as_one_module_and_its_yaml_runs_through_70_80_and_90(tiny
     run as a script; 01-60 are made beforehand by the package as it is (the shared tiny run's, copied: the
     copy of the repository finds them current)."""
     cfg = copy_run(tiny_run[0], tmp_path / "data", until="60_weight_ae")
-    repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copytree(ROOT / "configs", repo / "configs")
-    shutil.copy(ROOT / "run_pipeline.py", repo)
-    shutil.copy(ROOT / "experiment.py", repo)
+    repo, env = repo_copy(tmp_path, "run_pipeline.py", "experiment.py")
     (repo / "src/hypershape/routes/sphere.py").write_text(SPHERE)
     (repo / "configs/mapper/sphere.yaml").write_text("route: sphere\n")
-    env = dict(os.environ, PYTHONPATH=str(repo / "src"))
     args = [sys.executable, "run_pipeline.py", "preset=tiny", f"data_dir={tmp_path / 'data'}", "mapper=sphere"]
     done = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
