@@ -39,8 +39,8 @@ torch.set_num_threads(1)
 def repo_copy(folder: Path, *scripts: str) -> tuple[Path, dict]:
     """A copy of the package, the configs and the named scripts under `folder`, and the environment that runs
     the scripts on it. A test that adds a module (a source, a route) adds it there: written into the checkout,
-    it would change the code version of every stage that reads its registry for the tests that run pipelines
-    on other workers meanwhile, and their runs would read as stale."""
+    other workers' tests would see it meanwhile (a route module changes 70-90's code version; a data yaml
+    changes the choices every composed config offers)."""
     repo = folder / "repo"
     shutil.copytree(ROOT / "src", repo / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(ROOT / "configs", repo / "configs")
