@@ -1,7 +1,7 @@
 """Experiment 5: retrieval. For each object, the train object nearest in hypernetwork-weight space (the
 same sketch the mapper reads) lends its target shape-SIREN. A pipeline that does not beat this on the test
 split has learned nothing beyond lookup. Beside it the oracle nearest neighbour: the training object whose ground
-truth scores best against the object's own, the ceiling of any retrieval among those objects."""
+truth scores best against the object's own, the ceiling of retrieving those objects' ground truths."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def run(cfg) -> str:
         "features its 70 keeps: the hypernetwork sketch for the learned mappers, the probed views for probe; "
         f"excluding the object itself), its target SIREN. The {ORACLE}: the ground-truth shape "
         "of the other training object that scores best against the object's own (it reads the held-out shape: "
-        f"the ceiling of any retrieval among the same objects). {rates_note(shown)} {verdict}",
+        f"the ceiling of retrieving the same objects' ground truths). {rates_note(shown)} {verdict}",
         ["split", "SIREN", "n", *(m.label for m in shown)],
         table,
         extra={"retrieved": retrieved, "oracle": oracle, "verdict": verdict},

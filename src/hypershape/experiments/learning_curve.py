@@ -9,7 +9,7 @@ stage, the others from 70 on. Once per size, among the same k objects: retrieval
 readout experiment has (readout.SPACES: the hypernetwork sketch kept by route latent's 70, the views each
 hypernetwork draws kept by route probe's 70; a space whose route is not on the curve has only its 70 made),
 and the oracle nearest neighbour (the one of those k whose ground truth scores best against the held-out
-object's: the ceiling of any retrieval among them). Sizes above the base run's train split are dropped
+object's: the ceiling of retrieving their ground truths). Sizes above the base run's train split are dropped
 before any variant is made. experiment.learning_curve.readout_seeds are repeated at the largest size only;
 the smaller sizes use the first seed. With experiment.learning_curve.ood the largest size is repeated on
 data.split=ood."""
@@ -168,10 +168,10 @@ def write_curve(cfg, names, points, found, shown, held, dropped) -> str:
     n_train, above = dropped
     notes = (
         f"Test objects only (the split is fixed by data.catalogue_seed {cfg.data.catalogue_seed}); the autoencoder, "
-        f"the mapper, both retrievals (sketch, probe) and the {ORACLE} (the ceiling of retrieval: it reads the "
-        f"held-out shape) learn from the first k train objects of a seeded nested order. Readout seeds {seeds} at "
-        f"k = {sizes[-1]}, seed {seeds[0]} at the other sizes (mean ± std over seeds); retrieval and the oracle are "
-        f"once per size. {rates_note(shown)} "
+        f"the mapper, both retrievals (sketch, probe) and the {ORACLE} (the ceiling of retrieving ground truths: it "
+        f"reads the held-out shape) learn from the first k train objects of a seeded nested order. Readout seeds "
+        f"{seeds} at k = {sizes[-1]}, seed {seeds[0]} at the other sizes (mean ± std over seeds); retrieval and the "
+        f"oracle are once per size. {rates_note(shown)} "
         + (f"Sizes {above} are above the {n_train} training objects and were dropped. " if above else "")
         + (f"Fewer train objects than asked were usable (asked, used): {short}. " if short else "")
         + (f"No object was scored (see that variant's 90 summary) for: {', '.join(unscored)}. " if unscored else "")
@@ -244,7 +244,7 @@ def curve_of(points: list[dict], held: str, method: str, key: str) -> tuple[list
 def verdict_of(points: list[dict], held: str, fscore: Metric, routes: list[str]) -> str:
     """Plain words from the numbers: does the held-out F-score (`fscore`, the headline) of each route's rows
     rise from the smallest to the largest size, and does the best of them beat the better retrieval at the
-    largest, beside the oracle nearest neighbour (the ceiling of retrieval)?"""
+    largest, beside the oracle nearest neighbour (the ceiling of retrieving ground truths)?"""
     curves = {m: curve_of(points, held, m, fscore.key) for m in (*pipeline_methods(routes), *BASELINES)}
     curves = {m: c for m, c in curves.items() if c[0]}  # a method with no scored object at any size: left out
     pipeline = [m for m in pipeline_methods(routes) if m in curves]
@@ -266,7 +266,8 @@ def verdict_of(points: list[dict], held: str, fscore: Metric, routes: list[str])
         f"{len(rises)} of {len(pipeline)} pipeline methods ({len(steady)} of them at every step); at "
         f"{sizes[-1]} the best, {best} ({ends[best][1]:.3f}), "
         f"{'beats' if best in beat else 'does not beat'} the better retrieval, {retrieval} ({retr:.3f}), and "
-        f"{len(beat)} of {len(pipeline)} pipeline methods beat it; the {ORACLE}, the ceiling of retrieval, scores "
+        f"{len(beat)} of {len(pipeline)} pipeline methods beat it; the {ORACLE}, the ceiling of retrieving ground "
+        f"truths, scores "
         f"{ends[ORACLE][1]:.3f}."
     )
 

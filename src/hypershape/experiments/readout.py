@@ -12,7 +12,7 @@ is shared. Retrieval, once (it has no readout seed): the nearest training object
 hypernetwork sketch (the learned mappers' input space: hypernetwork weights, count-sketched) and in the
 probe's space (the views each hypernetwork draws), for every object (train objects look up another one),
 and the oracle nearest neighbour: the training object whose ground truth scores best against the object's
-(the ceiling of any retrieval).
+(the ceiling of retrieving ground truths).
 With experiment.readout.ood the same is repeated on data.split=ood (`<name>-ood`, `<name>-ood-r<s>`). Each of
 experiment.readout.ingredients (the ablation) repeats one route's runs with some settings changed, on test objects."""
 
@@ -123,8 +123,8 @@ def run(cfg) -> str:
         "and latent, and seeds after the first, are scored on test objects only. Retrieval looks up another "
         "training object in the sketch of the hypernetwork weights or in the "
         "probe's views; the oracle nearest neighbour is the other training object whose ground truth scores best "
-        "against the object's (the ceiling of any retrieval; it reads the held-out shape). Rows 'route, ingredient' "
-        "are that route's runs with the ingredient's settings changed "
+        "against the object's (the ceiling of retrieving ground truths; it reads the held-out shape). Rows "
+        "'route, ingredient' are that route's runs with the ingredient's settings changed "
         "(experiment.readout.ingredients), on test objects. " + verdict
     )
     return write_result(
