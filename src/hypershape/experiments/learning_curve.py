@@ -267,8 +267,7 @@ def verdict_of(points: list[dict], held: str, fscore: Metric, routes: list[str])
         f"{sizes[-1]} the best, {best} ({ends[best][1]:.3f}), "
         f"{'beats' if best in beat else 'does not beat'} the better retrieval, {retrieval} ({retr:.3f}), and "
         f"{len(beat)} of {len(pipeline)} pipeline methods beat it; the {ORACLE}, the ceiling of retrieving ground "
-        f"truths, scores "
-        f"{ends[ORACLE][1]:.3f}."
+        f"truths, scores {ends[ORACLE][1]:.3f}."
     )
 
 

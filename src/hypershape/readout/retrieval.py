@@ -45,8 +45,8 @@ def oracle_nearest(
     """The candidate (a training object's ground-truth solid) whose surface scores best on the headline
     F-score against `truth` (stages.reconstruct.truth_of), and its metrics: what a retrieval that sees the
     held-out shape itself would find, the ceiling of retrieving those candidates' ground truths (a retrieval
-    returning a candidate's fitted target can read a little above it). gen_of(id) draws
-    a candidate's surface points. Every registered metric is computed as 90 computes it, with the candidate's
+    returning a candidate's fitted target can read a little above it). gen_of(id) draws a candidate's
+    surface points. Every registered metric is computed as 90 computes it, with the candidate's
     exact signed distance as its field (IoU: its winding number at truth's IoU points). `known`: headline
     F-scores by candidate id against this same truth with the same draws, reused and added to, so that a caller
     searching nested candidate sets (the learning curve's sizes) scores each candidate once."""
